@@ -1,0 +1,120 @@
+/** Records exchanged between the main side and the renderer. Coordinates are image pixels, times ISO strings. */
+import type { ModelManifest } from '../manifest';
+import type { Bbox } from '../mask';
+import type { Rle } from '../rle';
+
+export const imageStatuses = ['new', 'embedded', 'annotated', 'reviewed', 'failed'] as const;
+export type ImageStatus = (typeof imageStatuses)[number];
+
+export interface ProjectInfo {
+  /** Absolute path of the project's SQLite file. */
+  path: string;
+  name: string;
+  schemaVersion: number;
+  imageCount: number;
+  statusCounts: Record<ImageStatus, number>;
+  classCount: number;
+  annotationCount: number;
+}
+
+export interface RecentProject {
+  path: string;
+  name: string;
+  openedAt: string;
+  exists: boolean;
+}
+
+export interface ImageRecord {
+  id: number;
+  /** As stored: relative to the project file's folder where possible, else absolute. */
+  path: string;
+  fileName: string;
+  width: number;
+  height: number;
+  byteSize: number;
+  /** sha256 of the file content, hex; null for files that failed to import. */
+  hash: string | null;
+  status: ImageStatus;
+  /** Why import or embedding failed, else null. */
+  error: string | null;
+  annotationCount: number;
+  addedAt: string;
+}
+
+export interface ImagePage {
+  items: ImageRecord[];
+  total: number;
+}
+
+export interface ClassRecord {
+  id: number;
+  name: string;
+  /** CSS hex colour, "#rrggbb". */
+  color: string;
+}
+
+export interface AnnotationRecord {
+  id: number;
+  imageId: number;
+  classId: number | null;
+  rle: Rle;
+  bbox: Bbox;
+  area: number;
+  /** Engine score when the mask came from clicks or search, else null. */
+  score: number | null;
+  /** Drawing order, lower first. */
+  order: number;
+  visible: boolean;
+  source: 'manual' | 'clicks' | 'search' | 'discovery' | 'import';
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the editor sends to save one object; id absent for a new object. */
+export interface AnnotationDraft {
+  id?: number;
+  classId: number | null;
+  rle: Rle;
+  score?: number | null;
+  order?: number;
+  visible?: boolean;
+  source?: AnnotationRecord['source'];
+}
+
+export const jobKinds = ['import', 'embed'] as const;
+export type JobKind = (typeof jobKinds)[number];
+export type JobStatus = 'queued' | 'running' | 'done' | 'cancelled' | 'failed';
+
+export interface JobRecord {
+  id: number;
+  kind: JobKind;
+  status: JobStatus;
+  /** Units of work: images for both kinds. */
+  total: number;
+  done: number;
+  failed: number;
+  /** Seconds left at the current rate, null until it can be estimated. */
+  etaSeconds: number | null;
+  error: string | null;
+  createdAt: string;
+  finishedAt: string | null;
+}
+
+export type ExecutionProvider = 'cuda' | 'cpu';
+
+export interface ModelRecord {
+  id: string;
+  manifest: ModelManifest;
+  /** Whether the ONNX file is present and its sha256 matches the manifest. */
+  available: boolean;
+  builtin: boolean;
+}
+
+export interface RuntimeInfo {
+  /** The provider sessions actually run on; null before the first session was created. */
+  provider: ExecutionProvider | null;
+  /** Providers tried, in order, with why each one that was skipped failed. */
+  attempts: Array<{ provider: ExecutionProvider; ok: boolean; error: string | null }>;
+  defaultModelId: string;
+  mode: 'electron' | 'web';
+}

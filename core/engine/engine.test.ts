@@ -1,0 +1,131 @@
+/** The click engine on synthetic maps and images whose right answers are known by construction. */
+import { describe, expect, it } from 'vitest';
+import { type EmbeddingMap, dequantize, quantize } from '../embedding';
+import type { RgbImage } from '../image';
+import { type Mask, maskArea, maskIou } from '../mask';
+import { createColorPositionSegmenter, createSegmenter } from './index';
+
+const stride = 4;
+
+/** Map + image from a per-pixel label function; label k gets `vectors[k]` (normalised) and colour `colors[k]`. */
+function scene(width: number, height: number, label: (x: number, y: number) => number, vectors: number[][], colors: number[][]) {
+  const dim = vectors[0].length;
+  const gridWidth = width / stride, gridHeight = height / stride;
+  const data = new Float32Array(gridWidth * gridHeight * dim);
+  for (let gy = 0; gy < gridHeight; gy++) {
+    for (let gx = 0; gx < gridWidth; gx++) {
+      // A cell carries the label of its centre pixel, as a network at stride 4 roughly would.
+      const vector = vectors[label(gx * stride + stride / 2, gy * stride + stride / 2)];
+      const norm = Math.hypot(...vector);
+      for (let k = 0; k < dim; k++) data[(gy * gridWidth + gx) * dim + k] = vector[k] / norm;
+    }
+  }
+  const pixels = new Uint8Array(width * height * 3);
+  const truth: Mask[] = vectors.map(() => ({ width, height, data: new Uint8Array(width * height) }));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const k = label(x, y);
+      pixels.set(colors[k], (y * width + x) * 3);
+      truth[k].data[y * width + x] = 1;
+    }
+  }
+  const map: EmbeddingMap = { width: gridWidth, height: gridHeight, dim, imageWidth: width, imageHeight: height, data };
+  const image: RgbImage = { width, height, data: pixels };
+  return { map, image, truth };
+}
+
+const red = [220, 30, 30], blue = [30, 30, 220], green = [30, 200, 30];
+
+describe('createSegmenter', () => {
+  // Left half label 0, right half label 1, orthogonal embeddings.
+  const halves = scene(64, 48, (x) => (x < 32 ? 0 : 1), [[1, 0, 0, 0], [0, 1, 0, 0]], [red, blue]);
+
+  it('returns the clicked region', () => {
+    const segmenter = createSegmenter(halves.map, halves.image);
+    const left = segmenter.segment([{ x: 10, y: 20, positive: true }]);
+    expect(left.mask.width).toBe(64);
+    expect(left.mask.height).toBe(48);
+    expect(maskIou(left.mask, halves.truth[0])).toBeGreaterThan(0.98);
+    expect(left.score).toBeGreaterThan(0.9);
+    const right = segmenter.segment([{ x: 50, y: 5, positive: true }]);
+    expect(maskIou(right.mask, halves.truth[1])).toBeGreaterThan(0.98);
+  });
+
+  it('gives an empty mask without positive clicks', () => {
+    const segmenter = createSegmenter(halves.map, halves.image);
+    expect(maskArea(segmenter.segment([]).mask)).toBe(0);
+    expect(segmenter.segment([]).score).toBe(0);
+    expect(maskArea(segmenter.segment([{ x: 10, y: 10, positive: false }]).mask)).toBe(0);
+  });
+
+  it('keeps a look-alike region that is not connected out until it is clicked', () => {
+    // Stripes: A | B | A. One click on the left A must not take the right A across B.
+    const stripes = scene(96, 32, (x) => (x < 32 ? 0 : x < 64 ? 1 : 2), [[1, 0, 0], [0, 1, 0], [1, 0, 0]], [red, blue, red]);
+    const segmenter = createSegmenter(stripes.map, stripes.image);
+    const one = segmenter.segment([{ x: 12, y: 16, positive: true }]);
+    expect(maskIou(one.mask, stripes.truth[0])).toBeGreaterThan(0.97);
+    const two = segmenter.segment([{ x: 12, y: 16, positive: true }, { x: 80, y: 16, positive: true }]);
+    const both: Mask = { width: 96, height: 32, data: stripes.truth[0].data.map((v, i) => v | stripes.truth[2].data[i]) };
+    expect(maskIou(two.mask, both)).toBeGreaterThan(0.97);
+  });
+
+  it('removes a similar neighbouring region on a negative click', () => {
+    // A (left), C (right of A, cos 0.95 to A), B background below: a positive click on A takes C too.
+    const c = [0.95, Math.sqrt(1 - 0.95 ** 2), 0];
+    const parts = scene(64, 64, (x, y) => (y >= 32 ? 2 : x < 32 ? 0 : 1), [[1, 0, 0], c, [0, 0, 1]], [red, [200, 60, 40], blue]);
+    const segmenter = createSegmenter(parts.map, parts.image);
+    const positive = { x: 10, y: 10, positive: true };
+    const first = segmenter.segment([positive]);
+    const both: Mask = { width: 64, height: 64, data: parts.truth[0].data.map((v, i) => v | parts.truth[1].data[i]) };
+    expect(maskIou(first.mask, both)).toBeGreaterThan(0.97);
+    const second = segmenter.segment([positive, { x: 50, y: 12, positive: false }]);
+    expect(maskIou(second.mask, parts.truth[0])).toBeGreaterThan(0.95);
+  });
+
+  it('restricts the mask to the box, and segments from a box alone', () => {
+    const segmenter = createSegmenter(halves.map, halves.image);
+    const boxed = segmenter.segment([{ x: 10, y: 10, positive: true }], [0, 0, 32, 24]);
+    for (let y = 0; y < 48; y++) {
+      for (let x = 0; x < 64; x++) if (boxed.mask.data[y * 64 + x]) expect(x < 32 && y < 24).toBe(true);
+    }
+    const topLeft: Mask = { width: 64, height: 48, data: halves.truth[0].data.map((v, i) => (Math.floor(i / 64) < 24 ? v : 0)) };
+    expect(maskIou(boxed.mask, topLeft)).toBeGreaterThan(0.95);
+    const boxOnly = segmenter.segment([], [36, 4, 24, 40]);
+    expect(maskArea(boxOnly.mask)).toBe(24 * 40);
+  });
+
+  it('puts the boundary on the image edge inside a grid cell when the image is given', () => {
+    // The true edge is at x = 34, inside cell 8 (pixels 32..35); the map can only say "about here".
+    const offset = scene(64, 32, (x) => (x < 34 ? 0 : 1), [[1, 0], [0, 1]], [red, green]);
+    const withImage = createSegmenter(offset.map, offset.image).segment([{ x: 5, y: 16, positive: true }]);
+    const withoutImage = createSegmenter(offset.map, null).segment([{ x: 5, y: 16, positive: true }]);
+    const wrong = (mask: Mask) => mask.data.reduce((sum, v, i) => sum + (v !== offset.truth[0].data[i] ? 1 : 0), 0);
+    expect(wrong(withImage.mask)).toBe(0);
+    expect(wrong(withoutImage.mask)).toBeGreaterThan(0);
+  });
+
+  it('works on int8-stored maps and offers a grid preview', () => {
+    const stored = dequantize(quantize(halves.map, 'int8'));
+    const segmenter = createSegmenter(stored, halves.image);
+    expect(maskIou(segmenter.segment([{ x: 10, y: 20, positive: true }]).mask, halves.truth[0])).toBeGreaterThan(0.98);
+    const preview = segmenter.preview!([{ x: 10, y: 20, positive: true }]);
+    expect([preview.width, preview.height, preview.data.length]).toEqual([16, 12, 192]);
+    expect(preview.data[0]).toBeGreaterThan(0.9);
+    expect(preview.data[15]).toBeLessThan(0.1);
+    expect(Array.from(createSegmenter(stored, null).preview!([]).data).every((p) => p === 0)).toBe(true);
+  });
+
+  it('refuses an image that the map does not cover', () => {
+    expect(() => createSegmenter(halves.map, { width: 10, height: 10, data: new Uint8Array(300) })).toThrow(RangeError);
+  });
+});
+
+describe('createColorPositionSegmenter', () => {
+  it('labels each pixel by its nearest click in colour + position', () => {
+    const { image, truth } = scene(64, 48, (x) => (x < 32 ? 0 : 1), [[1, 0], [0, 1]], [red, blue]);
+    const segmenter = createColorPositionSegmenter(image);
+    expect(maskArea(segmenter.segment([]).mask)).toBe(0);
+    const result = segmenter.segment([{ x: 5, y: 5, positive: true }, { x: 60, y: 40, positive: false }]);
+    expect(maskIou(result.mask, truth[0])).toBe(1);
+  });
+});

@@ -1,0 +1,149 @@
+/**
+ * The click-to-mask engine on a stored embedding map ("geodesic nearest click").
+ *
+ * Every click s scores every grid cell c as  a_s(c) = cos(e_c, e_s) - distanceWeight * geo_s(c),  where geo_s is
+ * the geodesic distance from the click's cell over the embedding grid (see geodesic.ts): similar-looking cells
+ * that are only reachable across an embedding edge score low. A cell's object evidence is the best positive
+ * click's score, its background evidence the best negative click's score or the constant `background` (so a
+ * single positive click yields the connected, similar region around it):
+ *
+ *   p(c) = sigmoid(sharpness * (max_pos a_s(c) - max(background, max_neg a_s(c))))
+ *
+ * The grid probability is upsampled to the image with joint-bilateral weights in the boundary band (upsample.ts).
+ * Each click's similarity and distance fields are computed once and cached, so a new click costs one dot product
+ * per cell, a few raster scans and the upsampling; removing or re-adding clicks (undo, redo) costs no new field.
+ */
+import { type EmbeddingMap, cellAt, normalizeCells, vectorAt } from '../embedding';
+import type { RgbImage } from '../image';
+import { createMask } from '../mask';
+import { type EdgeCosts, edgeCosts, geodesicDistance } from './geodesic';
+import type { Box, Click, ProbabilityGrid, SegmentOutput, Segmenter } from './types';
+import { type UpsampleGuide, cellColors, maskThreshold, upsampleMask } from './upsample';
+
+export interface EngineOptions {
+  /** Weight of the embedding change (1 - cos) per grid step in the geodesic distance. */
+  featureWeight: number;
+  /** Cost of crossing the whole grid on uniform ground. */
+  spatialWeight: number;
+  /** How much geodesic distance lowers a click's score. */
+  distanceWeight: number;
+  /** Score a cell needs from a positive click to beat "background" when no negative click is closer. */
+  background: number;
+  /** Logit per unit of score difference. */
+  sharpness: number;
+  /** Joint-bilateral upsampling: colour sigma (RGB units, 0 = plain bilinear) and spatial sigma (cells). */
+  colorSigma: number;
+  spatialSigma: number;
+}
+
+export const defaultEngineOptions: EngineOptions = {
+  featureWeight: 4,
+  spatialWeight: 1,
+  distanceWeight: 1,
+  background: 0.5,
+  sharpness: 20,
+  colorSigma: 20,
+  spatialSigma: 1,
+};
+
+interface ClickField {
+  similarity: Float32Array;
+  distance: Float32Array;
+}
+
+const maxCachedFields = 64;
+
+export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, options: Partial<EngineOptions> = {}): Segmenter {
+  const settings: EngineOptions = { ...defaultEngineOptions, ...options };
+  const { width, height, dim, imageWidth, imageHeight } = map;
+  const count = width * height;
+  // Stored maps are int8: renormalise once so cosines are dot products.
+  const data = normalizeCells(Float32Array.from(map.data), dim);
+  const unitMap: EmbeddingMap = { ...map, data };
+  const edges: EdgeCosts = edgeCosts(data, width, height, dim, settings.featureWeight, settings.spatialWeight);
+  const guide: UpsampleGuide | null = image && settings.colorSigma > 0
+    ? { image, colors: cellColors(image, width, height), colorSigma: settings.colorSigma, spatialSigma: settings.spatialSigma }
+    : null;
+  if (image && (image.width !== imageWidth || image.height !== imageHeight)) {
+    throw new RangeError(`image is ${image.width}x${image.height} but the map covers ${imageWidth}x${imageHeight}`);
+  }
+  const fields = new Map<string, ClickField>();
+
+  function field(x: number, y: number): ClickField {
+    const key = `${x},${y}`;
+    const cached = fields.get(key);
+    if (cached) {
+      fields.delete(key);
+      fields.set(key, cached);
+      return cached;
+    }
+    const vector = vectorAt(unitMap, x, y);
+    const similarity = new Float32Array(count);
+    for (let c = 0, offset = 0; c < count; c++, offset += dim) {
+      let dot = 0;
+      for (let k = 0; k < dim; k++) dot += data[offset + k] * vector[k];
+      similarity[c] = dot;
+    }
+    const [gx, gy] = cellAt(map, x, y);
+    const distance = geodesicDistance(edges, [gy * width + gx]);
+    const created = { similarity, distance };
+    fields.set(key, created);
+    if (fields.size > maxCachedFields) fields.delete(fields.keys().next().value as string);
+    return created;
+  }
+
+  function probabilities(clicks: Click[], box?: Box): Float32Array | null {
+    let seeds = clicks;
+    if (!clicks.some((click) => click.positive)) {
+      if (!box) return null;
+      seeds = [...clicks, { x: box[0] + box[2] / 2, y: box[1] + box[3] / 2, positive: true }];
+    }
+    const positive = new Float32Array(count).fill(-Infinity);
+    const negative = new Float32Array(count).fill(settings.background);
+    const weight = settings.distanceWeight;
+    for (const click of seeds) {
+      const { similarity, distance } = field(click.x, click.y);
+      const target = click.positive ? positive : negative;
+      for (let c = 0; c < count; c++) {
+        const score = similarity[c] - weight * distance[c];
+        if (score > target[c]) target[c] = score;
+      }
+    }
+    const probability = new Float32Array(count);
+    for (let c = 0; c < count; c++) probability[c] = 1 / (1 + Math.exp(-settings.sharpness * (positive[c] - negative[c])));
+    if (box) clearOutsideBox(probability, box);
+    return probability;
+  }
+
+  /** Cells entirely outside the box get probability 0 (the pixel-level clip happens in upsampling). */
+  function clearOutsideBox(probability: Float32Array, box: Box) {
+    const [bx, by, bw, bh] = box;
+    const cellWidth = imageWidth / width, cellHeight = imageHeight / height;
+    for (let gy = 0; gy < height; gy++) {
+      const rowOutside = (gy + 1) * cellHeight <= by || gy * cellHeight >= by + bh;
+      for (let gx = 0; gx < width; gx++) {
+        if (rowOutside || (gx + 1) * cellWidth <= bx || gx * cellWidth >= bx + bw) probability[gy * width + gx] = 0;
+      }
+    }
+  }
+
+  return {
+    segment(clicks: Click[], box?: Box): SegmentOutput {
+      const probability = probabilities(clicks, box);
+      if (!probability) return { mask: createMask(imageWidth, imageHeight), score: 0 };
+      const limits: [number, number, number, number] | undefined = box ? [box[0], box[1], box[0] + box[2], box[1] + box[3]] : undefined;
+      const mask = upsampleMask(probability, width, height, imageWidth, imageHeight, guide, limits);
+      let sum = 0, cells = 0;
+      for (let c = 0; c < count; c++) {
+        if (probability[c] > maskThreshold) {
+          sum += probability[c];
+          cells++;
+        }
+      }
+      return { mask, score: cells ? sum / cells : 0 };
+    },
+    preview(clicks: Click[], box?: Box): ProbabilityGrid {
+      return { width, height, data: probabilities(clicks, box) ?? new Float32Array(count) };
+    },
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * labelme JSON, one file per image: `shapes` (label, points, group_id, shape_type), `imagePath` relative to the
+ * JSON file, `imageHeight`/`imageWidth`, `imageData` null. A 'polygon' shape is one simple ring; shapes sharing
+ * a (label, group_id) form one object, so several-part objects keep their identity. Holes cannot be drawn with
+ * polygons, so objects with holes are written as a 'mask' shape (labelme >= 5.3: `points` = inclusive top-left and
+ * bottom-right pixel of the box, `mask` = base64 PNG of the box-sized crop), unless `holes: 'fill'`.
+ */
+import { type Mask, createMask, maskBbox } from '../mask';
+import { decodePng, encodeBitPng } from '../png';
+import { maskToPolygons, ringsToMask } from '../polygon';
+import { type Rle, decodeRle, encodeRle } from '../rle';
+import { Checker, type Json, type JsonObject, parseJson } from './check';
+import { type FormatLimits, defaultLimits } from './errors';
+import type { PolygonOptions } from './types';
+
+export interface LabelmeObject {
+  rle: Rle;
+  label: string;
+}
+
+export interface LabelmeExportOptions extends PolygonOptions {
+  /** 'polygon' (default): outlines; 'mask': every object as a lossless mask shape. */
+  shapes?: 'polygon' | 'mask';
+  /** In polygon mode, objects with holes: 'mask' (default) keeps them exact; 'fill' writes outer rings only. */
+  holes?: 'mask' | 'fill';
+}
+
+const version = '5.5.0';
+
+function base64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function unbase64(text: string): Uint8Array {
+  const binary = atob(text.replace(/\s+/g, ''));
+  const out = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) out[i] = binary.charCodeAt(i);
+  return out;
+}
+
+function maskShape(mask: Mask, label: string): JsonObject {
+  const [x, y, w, h] = maskBbox(mask);
+  const crop = new Uint8Array(w * h);
+  for (let r = 0; r < h; r++) crop.set(mask.data.subarray((y + r) * mask.width + x, (y + r) * mask.width + x + w), r * w);
+  return { label, points: [[x, y], [x + w - 1, y + h - 1]], group_id: null, description: '', shape_type: 'mask', flags: {}, mask: base64(encodeBitPng(w, h, crop)) };
+}
+
+/** One labelme file; `objects` in z-order (labelme paints later shapes over earlier ones). */
+export function writeLabelme(imagePath: string, width: number, height: number, objects: LabelmeObject[], options: LabelmeExportOptions = {}): { text: string; holesFilled: number } {
+  const shapes: JsonObject[] = [];
+  let group = 0, holesFilled = 0;
+  for (const object of objects) {
+    const mask = decodeRle(object.rle);
+    if (!mask.data.some((v) => v)) continue;
+    if (options.shapes === 'mask') {
+      shapes.push(maskShape(mask, object.label));
+      continue;
+    }
+    const polygons = maskToPolygons(mask, { tolerance: options.tolerance ?? 0.5 });
+    const hasHoles = polygons.some((p) => p.holes.length);
+    if (hasHoles && options.holes !== 'fill') {
+      shapes.push(maskShape(mask, object.label));
+      continue;
+    }
+    if (hasHoles) holesFilled++;
+    const groupId = polygons.length > 1 ? ++group : null;
+    for (const { outer } of polygons) {
+      const points: number[][] = [];
+      for (let i = 0; i < outer.length; i += 2) points.push([outer[i], outer[i + 1]]);
+      shapes.push({ label: object.label, points, group_id: groupId, description: '', shape_type: 'polygon', flags: {}, mask: null });
+    }
+  }
+  const root = { version, flags: {}, shapes, imagePath, imageData: null, imageHeight: height, imageWidth: width };
+  return { text: JSON.stringify(root, null, 2), holesFilled };
+}
+
+export interface ParsedLabelme {
+  /** As written, with '\\' turned into '/'; relative to the JSON file's folder. */
+  imagePath: string;
+  width: number;
+  height: number;
+  objects: Array<{ className: string; rle: Rle; order: number }>;
+  warnings: string[];
+}
+
+const noArea = new Set(['line', 'linestrip', 'point', 'points']);
+
+export function parseLabelme(text: string, file: string, limits: FormatLimits = defaultLimits): ParsedLabelme {
+  const check = new Checker(file);
+  const root = check.object(parseJson(text, file), 'the top level');
+  const imagePath = check.string(root.imagePath, '"imagePath"').replace(/\\/g, '/');
+  const width = check.integer(root.imageWidth, '"imageWidth"', 1);
+  const height = check.integer(root.imageHeight, '"imageHeight"', 1);
+  if (width * height > limits.maxPixels) check.fail('the image', `is ${width}x${height}, over the ${limits.maxPixels}-pixel limit`);
+  const groups = new Map<string, { className: string; mask: Mask; order: number }>();
+  const warnings: string[] = [];
+  let skipped = 0;
+  check.array(root.shapes, '"shapes"').forEach((value, index) => {
+    const where = `shapes[${index}]`;
+    const shape = check.object(value, where);
+    const label = check.string(shape.label, `${where}.label`);
+    const type = shape.shape_type === undefined || shape.shape_type === null ? 'polygon' : check.string(shape.shape_type, `${where}.shape_type`);
+    if (noArea.has(type)) { skipped++; return; }
+    const points = check.array(shape.points, `${where}.points`).map((p, i) => {
+      const pair = check.array(p, `${where}.points[${i}]`);
+      if (pair.length !== 2) check.fail(`${where}.points[${i}]`, 'must be [x, y]');
+      return [check.number(pair[0], `${where}.points[${i}][0]`), check.number(pair[1], `${where}.points[${i}][1]`)];
+    });
+    const mask = shapeMask(check, shape, type, points, where, width, height, limits);
+    const groupId = shape.group_id;
+    const key = groupId === null || groupId === undefined ? `#${index}` : `${label}\u0000${check.id(groupId, `${where}.group_id`)}`;
+    const existing = groups.get(key);
+    if (existing) for (let i = 0; i < mask.data.length; i++) existing.mask.data[i] |= mask.data[i];
+    else groups.set(key, { className: label, mask, order: groups.size });
+  });
+  if (skipped) warnings.push(`${file}: ${skipped} line or point shape(s) have no area and were skipped`);
+  const objects = [...groups.values()].map((g) => ({ className: g.className, rle: encodeRle(g.mask), order: g.order }));
+  return { imagePath, width, height, objects, warnings };
+}
+
+function shapeMask(check: Checker, shape: JsonObject, type: string, points: number[][], where: string, width: number, height: number, limits: FormatLimits): Mask {
+  const flat = points.flat();
+  if (type === 'polygon') {
+    if (points.length < 3) check.fail(`${where}.points`, `a polygon needs at least 3 points, got ${points.length}`);
+    return ringsToMask([flat], width, height);
+  }
+  if (type === 'rectangle') {
+    if (points.length !== 2) check.fail(`${where}.points`, `a rectangle needs 2 points, got ${points.length}`);
+    const [[x0, y0], [x1, y1]] = points;
+    return ringsToMask([[x0, y0, x1, y0, x1, y1, x0, y1]], width, height);
+  }
+  if (type === 'circle') {
+    if (points.length !== 2) check.fail(`${where}.points`, `a circle needs 2 points (centre, rim), got ${points.length}`);
+    const [[cx, cy], [px, py]] = points;
+    const r = Math.hypot(px - cx, py - cy);
+    const ring: number[] = [];
+    for (let k = 0; k < 128; k++) ring.push(cx + r * Math.cos((k / 128) * 2 * Math.PI), cy + r * Math.sin((k / 128) * 2 * Math.PI));
+    return ringsToMask([ring], width, height);
+  }
+  if (type === 'mask') return maskFromShape(check, shape.mask, points, where, width, height, limits);
+  check.fail(`${where}.shape_type`, `"${type}" is not a shape labelme writes (polygon, rectangle, circle, mask, line, linestrip, point)`);
+}
+
+function maskFromShape(check: Checker, data: Json | undefined, points: number[][], where: string, width: number, height: number, limits: FormatLimits): Mask {
+  if (points.length !== 2) check.fail(`${where}.points`, `a mask shape needs 2 points (box corners), got ${points.length}`);
+  const encoded = check.string(data, `${where}.mask`);
+  let bytes: Uint8Array;
+  try {
+    bytes = unbase64(encoded);
+  } catch {
+    check.fail(`${where}.mask`, 'is not valid base64');
+  }
+  let png;
+  try {
+    png = decodePng(bytes, limits.maxPixels);
+  } catch (error) {
+    check.fail(`${where}.mask`, `is not a readable PNG (${(error as Error).message})`);
+  }
+  const x0 = Math.trunc(points[0][0]), y0 = Math.trunc(points[0][1]);
+  const x1 = Math.trunc(points[1][0]), y1 = Math.trunc(points[1][1]);
+  if (x1 - x0 + 1 !== png.width || y1 - y0 + 1 !== png.height) {
+    check.fail(`${where}.mask`, `is ${png.width}x${png.height} but its box [${x0}, ${y0}]-[${x1}, ${y1}] is ${x1 - x0 + 1}x${y1 - y0 + 1}`);
+  }
+  if (x0 < 0 || y0 < 0 || x1 >= width || y1 >= height) check.fail(`${where}.points`, `box [${x0}, ${y0}]-[${x1}, ${y1}] reaches outside the ${width}x${height} image`);
+  const mask = createMask(width, height);
+  const channels = png.channels;
+  for (let r = 0; r < png.height; r++) {
+    for (let c = 0; c < png.width; c++) {
+      const p = (r * png.width + c) * channels;
+      let on = false;
+      for (let k = 0; k < Math.min(channels, 3); k++) on ||= png.data[p + k] !== 0;
+      if (on) mask.data[(y0 + r) * width + x0 + c] = 1;
+    }
+  }
+  return mask;
+}

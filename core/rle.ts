@@ -1,0 +1,134 @@
+/**
+ * COCO run-length encoding, byte-compatible with pycocotools (`maskApi.c`): runs are counted in column-major
+ * (Fortran) order starting with a run of zeros, and the compressed string stores each count as 5-bit groups
+ * (offset by 48), counts after the second stored as a difference to the count two places before.
+ */
+import { type Bbox, type Mask, createMask } from './mask';
+
+export interface Rle {
+  /** [height, width], as COCO writes it. */
+  size: [number, number];
+  counts: string;
+}
+
+export class RleError extends Error {
+  override name = 'RleError';
+}
+
+/** Run lengths in column-major order, alternating zeros and ones, starting with zeros (possibly 0 long). */
+export function maskToCounts(mask: Mask): number[] {
+  const { width, height, data } = mask;
+  const counts: number[] = [];
+  let current = 0, run = 0;
+  for (let x = 0; x < width; x++) {
+    for (let i = x, end = x + width * height; i < end; i += width) {
+      const value = data[i] ? 1 : 0;
+      if (value !== current) {
+        counts.push(run);
+        run = 0;
+        current = value;
+      }
+      run++;
+    }
+  }
+  counts.push(run);
+  return counts;
+}
+
+export function countsToMask(counts: number[], height: number, width: number): Mask {
+  const mask = createMask(width, height);
+  const total = width * height;
+  let position = 0, value = 0;
+  for (const count of counts) {
+    if (count < 0 || position + count > total) throw new RleError(`RLE counts exceed a ${width}x${height} mask`);
+    if (value) {
+      for (let k = position; k < position + count; k++) {
+        const x = Math.floor(k / height), y = k - x * height;
+        mask.data[y * width + x] = 1;
+      }
+    }
+    position += count;
+    value ^= 1;
+  }
+  if (position !== total) throw new RleError(`RLE counts cover ${position} of ${total} pixels`);
+  return mask;
+}
+
+export function encodeCounts(counts: number[]): string {
+  let out = '';
+  for (let i = 0; i < counts.length; i++) {
+    let x = counts[i] - (i > 2 ? counts[i - 2] : 0);
+    let more = true;
+    while (more) {
+      let c = ((x % 32) + 32) % 32;
+      x = Math.floor(x / 32);
+      more = c & 0x10 ? x !== -1 : x !== 0;
+      if (more) c |= 0x20;
+      out += String.fromCharCode(c + 48);
+    }
+  }
+  return out;
+}
+
+export function decodeCounts(text: string): number[] {
+  const counts: number[] = [];
+  let p = 0;
+  while (p < text.length) {
+    let x = 0, k = 0, more = true;
+    while (more) {
+      if (p >= text.length) throw new RleError('RLE string ends inside a number');
+      const c = text.charCodeAt(p) - 48;
+      if (c < 0 || c > 63) throw new RleError(`invalid RLE character ${JSON.stringify(text[p])}`);
+      x += (c & 0x1f) * 32 ** k;
+      more = (c & 0x20) !== 0;
+      p++;
+      k++;
+      if (!more && c & 0x10) x -= 32 ** k;
+      if (k > 7) throw new RleError('RLE number too large');
+    }
+    if (counts.length > 2) x += counts[counts.length - 2];
+    counts.push(x);
+  }
+  return counts;
+}
+
+export function encodeRle(mask: Mask): Rle {
+  return { size: [mask.height, mask.width], counts: encodeCounts(maskToCounts(mask)) };
+}
+
+export function decodeRle(rle: Rle): Mask {
+  const [height, width] = rle.size;
+  return countsToMask(decodeCounts(rle.counts), height, width);
+}
+
+/** Area straight from the runs (no decode). */
+export function rleArea(rle: Rle): number {
+  const counts = decodeCounts(rle.counts);
+  let area = 0;
+  for (let i = 1; i < counts.length; i += 2) area += counts[i];
+  return area;
+}
+
+/** Box straight from the runs, as pycocotools `toBbox` computes it. */
+export function rleBbox(rle: Rle): Bbox {
+  const [height] = rle.size;
+  const counts = decodeCounts(rle.counts);
+  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1, position = 0;
+  for (let i = 0; i < counts.length; i++) {
+    if (i % 2 === 1 && counts[i] > 0) {
+      const start = position, end = position + counts[i] - 1;
+      const xs = Math.floor(start / height), xe = Math.floor(end / height);
+      x0 = Math.min(x0, xs);
+      x1 = Math.max(x1, xe);
+      if (xs !== xe) {
+        y0 = 0;
+        y1 = height - 1;
+      } else {
+        y0 = Math.min(y0, start - xs * height);
+        y1 = Math.max(y1, end - xe * height);
+      }
+    }
+    position += counts[i];
+  }
+  return x1 < 0 ? [0, 0, 0, 0] : [x0, y0, x1 - x0 + 1, y1 - y0 + 1];
+}

@@ -1,0 +1,85 @@
+/**
+ * The one way to open a project file: WAL, foreign keys, our application id, and pending migrations applied in
+ * one transaction. A file that is not a project, or one written by a newer version, is refused untouched.
+ */
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { migrations } from './migrations/index';
+
+export type Db = Database.Database;
+
+/** 'PXWS' — written into the SQLite header so other SQLite files are recognised as not ours. */
+export const applicationId = 0x50585753;
+export const schemaVersion = migrations.length;
+
+export class ProjectFileError extends Error {
+  override name = 'ProjectFileError';
+  constructor(readonly code: 'not-a-project' | 'newer-version' | 'missing' | 'exists', message: string) {
+    super(message);
+  }
+}
+
+export interface OpenOptions {
+  /** Create the file if it does not exist (default false: a missing file is an error). */
+  create?: boolean;
+  /** Path of a better-sqlite3 binary built for this runtime (Electron's ABI differs from Node's). */
+  nativeBinding?: string;
+  readonly?: boolean;
+}
+
+const sqliteMagic = 'SQLite format 3\0';
+
+/** Check the first bytes before SQLite touches the file: opening a non-database could otherwise create a WAL beside it. */
+function assertSqliteFile(path: string): void {
+  const header = Buffer.alloc(16);
+  const fd = openSync(path, 'r');
+  let read = 0;
+  try {
+    read = readSync(fd, header, 0, 16, 0);
+  } finally {
+    closeSync(fd);
+  }
+  if (read === 0) return; // an empty file is a new project
+  if (read < 16 || header.toString('latin1') !== sqliteMagic) {
+    throw new ProjectFileError('not-a-project', `${path} is not a Pixelwise project (not an SQLite database)`);
+  }
+}
+
+export function openProjectDb(path: string, options: OpenOptions = {}): Db {
+  const exists = existsSync(path);
+  if (!exists && !options.create) throw new ProjectFileError('missing', `${path} does not exist`);
+  if (exists) assertSqliteFile(path);
+  const db = new Database(path, { nativeBinding: options.nativeBinding, readonly: options.readonly ?? false, fileMustExist: !options.create });
+  try {
+    prepare(db, path);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+function prepare(db: Db, path: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  const isEmpty = (db.prepare("SELECT count(*) AS n FROM sqlite_schema").get() as { n: number }).n === 0;
+  if (!isEmpty && appId !== applicationId) {
+    throw new ProjectFileError('not-a-project', `${path} is an SQLite database but not a Pixelwise project`);
+  }
+  if (version > schemaVersion) {
+    throw new ProjectFileError('newer-version',
+      `${path} was written by a newer Pixelwise Studio (schema ${version}; this version reads up to ${schemaVersion}). Update the app to open it.`);
+  }
+  if (db.readonly) return;
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  if (version < schemaVersion) {
+    db.transaction(() => {
+      for (let i = version; i < schemaVersion; i++) db.exec(migrations[i]);
+      db.pragma(`application_id = ${applicationId}`);
+      db.pragma(`user_version = ${schemaVersion}`);
+    })();
+  }
+}

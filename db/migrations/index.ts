@@ -1,0 +1,8 @@
+/**
+ * Schema migrations, in order; migration i (0-based) moves `PRAGMA user_version` from i to i + 1.
+ * Append only: never edit a migration that has shipped.
+ */
+import { initial } from './001-initial';
+import { regions } from './002-regions';
+
+export const migrations: string[] = [initial, regions];

@@ -1,0 +1,111 @@
+/**
+ * The `pixelwise` command line, for scripting and batch work. Results go to stdout (JSON where structured),
+ * progress and errors to stderr; the exit code is 0 on success, 1 on failure, 2 on bad usage.
+ */
+import { existsSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { ApiError, dispatch } from '../../core/api/contract';
+import type { JobRecord } from '../../core/api/records';
+import { defaultDataDir } from '../paths';
+import { createApiImplementation } from '../services/api';
+import { Studio } from '../services/studio';
+import { registerSearch } from '../services/search-hook';
+
+const usage = `Usage:
+  pixelwise import <project-file> <files or folders...>   add images (creates the project if missing)
+  pixelwise embed <project-file> [--model <id>]           compute missing embeddings (progress on stderr)
+  pixelwise info <project-file>                           project summary as JSON
+  pixelwise segment <project-file> --stdin                JSON lines in: {"image", "clicks": [[x, y, 1|0]], "box"?}
+                                                          JSON lines out: {"rle", "score", "ms"} or {"error"}
+  pixelwise models                                        list embedding models as JSON
+Options: --data-dir <dir> (default ~/.pixelwise)`;
+
+class UsageError extends Error {}
+
+function printProgress(job: JobRecord): void {
+  const eta = job.etaSeconds === null ? '' : `, ${job.etaSeconds}s left`;
+  process.stderr.write(`\r${job.kind}: ${job.done}/${job.total}${job.failed ? ` (${job.failed} failed)` : ''}${eta}   `);
+}
+
+async function runJob(studio: Studio, job: JobRecord): Promise<JobRecord> {
+  studio.runner.onChange = printProgress;
+  studio.runner.kick();
+  await studio.runner.idle();
+  process.stderr.write('\n');
+  const finished = studio.runner.list(false).find((j) => j.id === job.id)!;
+  if (finished.status === 'failed') throw new Error(`${job.kind} failed: ${finished.error}`);
+  return finished;
+}
+
+async function segmentStream(studio: Studio): Promise<void> {
+  const api = createApiImplementation(studio, null);
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let reply: unknown;
+    try {
+      reply = await dispatch(api, 'segment', 'clicks', JSON.parse(line));
+    } catch (error) {
+      reply = { error: error instanceof SyntaxError ? `invalid JSON: ${error.message}` : (error as Error).message };
+    }
+    process.stdout.write(`${JSON.stringify(reply)}\n`);
+  }
+}
+
+export async function run(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { model: { type: 'string' }, stdin: { type: 'boolean' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [command, projectFile, ...rest] = positionals;
+  if (values.help || !command) return void console.log(usage);
+  const studio = new Studio({ dataDir: values['data-dir'] ?? defaultDataDir(), mode: 'cli' });
+  registerSearch(studio);
+  try {
+    if (command === 'models') return void console.log(JSON.stringify(studio.registry.list().map(({ dir: _d, ...m }) => m), null, 2));
+    if (!projectFile) throw new UsageError(`${command} needs a project file`);
+    if (command === 'import') {
+      if (!rest.length) throw new UsageError('import needs files or folders');
+      await studio.openProject(projectFile, !existsSync(projectFile));
+      const job = await runJob(studio, studio.runner.enqueue('import', { paths: rest }, 0));
+      const failed = studio.project.images.list({ status: 'failed', offset: 0, limit: 1000 }).items;
+      for (const image of failed) process.stderr.write(`failed: ${image.path}: ${image.error}\n`);
+      console.log(JSON.stringify({ imported: job.done, failed: job.failed, project: studio.project.info() }, null, 2));
+    } else if (command === 'embed') {
+      await studio.openProject(projectFile, false);
+      const job = await runJob(studio, studio.enqueueEmbed(null, values.model));
+      const runtime = studio.worker.runtime;
+      console.log(JSON.stringify({ embedded: job.done, failed: job.failed, provider: runtime.provider, model: values.model ?? studio.registry.defaultId() }, null, 2));
+      if (job.failed) process.exitCode = 1;
+    } else if (command === 'info') {
+      await studio.openProject(projectFile, false);
+      const info = studio.project.info();
+      const models = Object.fromEntries(studio.registry.list().map((m) => [m.id, studio.project.embeddings.stats(m.id)]));
+      console.log(JSON.stringify({ ...info, embeddings: models, jobs: studio.runner.list(false).slice(0, 5) }, null, 2));
+    } else if (command === 'segment') {
+      if (!values.stdin) throw new UsageError('segment reads requests from standard input: pass --stdin');
+      await studio.openProject(projectFile, false);
+      await segmentStream(studio);
+    } else {
+      throw new UsageError(`unknown command "${command}"`);
+    }
+  } finally {
+    await studio.close();
+  }
+}
+
+/** Entry point of the `pixelwise` binary. */
+export function main(): void {
+  run(process.argv.slice(2)).catch((error) => {
+    if (error instanceof UsageError) {
+      console.error(`${error.message}\n\n${usage}`);
+      process.exit(2);
+    }
+    console.error(`pixelwise: ${error instanceof ApiError ? error.message : (error as Error).message}`);
+    process.exit(1);
+  });
+}
+
+if (typeof require !== 'undefined' && require.main === module) main();

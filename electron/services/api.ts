@@ -1,0 +1,84 @@
+/** The API implementation: each contract method mapped onto the Studio and the open project. */
+import { ApiError, type ApiImplementation } from '../../core/api/contract';
+import type { Studio } from './studio';
+import { SegmentService } from './segment';
+
+export interface DialogProvider {
+  pickPaths(purpose: 'open-project' | 'new-project' | 'images' | 'folder'): Promise<string[] | null>;
+}
+
+export function createApiImplementation(studio: Studio, dialogs: DialogProvider | null): ApiImplementation {
+  const project = () => studio.project;
+  const segment = new SegmentService(project, () => studio.registry.defaultId());
+  const mode = studio.options.mode === 'electron' ? 'electron' : 'web';
+
+  return {
+    system: {
+      runtime: () => ({ ...studio.worker.runtime, defaultModelId: studio.registry.defaultId(), mode }),
+      pickPaths: ({ purpose }) => (dialogs ? dialogs.pickPaths(purpose) : null),
+    },
+    projects: {
+      create: async ({ path }) => (await studio.openProject(path, true)).info(),
+      open: async ({ path }) => (await studio.openProject(path, false)).info(),
+      openSample: async () => (await studio.openSample()).info(),
+      close: () => studio.closeProject(),
+      current: () => studio.current?.info() ?? null,
+      recent: () => studio.recent(),
+    },
+    images: {
+      import: ({ paths }) => studio.runner.enqueue('import', { paths }, 0),
+      list: (query) => project().images.list(query),
+      get: ({ id }) => {
+        const image = project().images.get(id);
+        if (!image) throw new ApiError('not-found', `no image ${id}`);
+        return image;
+      },
+      neighbors: ({ id, status }) => project().images.neighbors(id, status),
+      setReviewed: ({ ids, reviewed }) => project().transaction(() => project().images.setReviewed(ids, reviewed)),
+      remove: ({ ids }) => project().transaction(() => project().images.remove(ids)),
+    },
+    classes: {
+      list: () => project().classes.list(),
+      create: ({ name, color }) => project().classes.create(name, color),
+      update: ({ id, name, color }) => project().classes.update(id, { name, color }),
+      remove: ({ id }) => project().classes.remove(id),
+    },
+    annotations: {
+      list: ({ imageId }) => project().annotations.list(imageId),
+      save: ({ imageId, annotations }) => {
+        const p = project();
+        p.transaction(() => {
+          p.annotations.replace(imageId, annotations);
+          p.images.refreshStatus(imageId);
+        });
+        return p.annotations.list(imageId);
+      },
+      add: ({ items }) => {
+        const p = project();
+        const ids = p.transaction(() => {
+          const created = items.map(({ imageId, ...draft }) => p.annotations.add(imageId, draft));
+          for (const imageId of new Set(items.map((item) => item.imageId))) p.images.refreshStatus(imageId);
+          return created;
+        });
+        return ids.map((id) => p.annotations.get(id)!);
+      },
+      remove: ({ ids }) => {
+        const p = project();
+        p.transaction(() => {
+          for (const imageId of p.annotations.remove(ids)) p.images.refreshStatus(imageId);
+        });
+      },
+    },
+    embeddings: {
+      models: () => studio.registry.list().map(({ dir: _dir, ...record }) => record),
+      start: ({ imageIds, modelId }) => studio.enqueueEmbed(imageIds ?? null, modelId),
+    },
+    jobs: {
+      list: ({ activeOnly }) => studio.runner.list(activeOnly),
+      cancel: ({ id }) => studio.runner.cancel(id),
+    },
+    segment: {
+      clicks: (request) => segment.segment(request),
+    },
+  };
+}

@@ -1,0 +1,39 @@
+/** Binary resources for the renderer, served by the web server and by Electron's pixelwise:// protocol alike. */
+import { readFile } from 'node:fs/promises';
+import { ApiError } from '../../core/api/contract';
+import { type BlobRequest, packEmbedding } from '../../core/api/blobs';
+import { resolveStoredPath } from '../../db/images';
+import { openImage } from '../embedding/image-io';
+import type { Studio } from './studio';
+
+export interface Blob {
+  contentType: string;
+  body: Uint8Array;
+}
+
+/** Formats every browser shows natively; the rest is converted to PNG. */
+const browserFormats: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif' };
+
+export async function readBlob(studio: Studio, request: BlobRequest): Promise<Blob> {
+  const project = studio.project;
+  if (request.kind === 'embedding') {
+    const modelId = request.modelId ?? studio.registry.defaultId();
+    const stored = project.embeddings.get(request.id, modelId);
+    if (!stored) throw new ApiError('not-embedded', `image ${request.id} has no embedding for model ${modelId}`);
+    return { contentType: 'application/octet-stream', body: packEmbedding(stored) };
+  }
+  if (request.kind === 'thumbnail') {
+    const thumbnail = project.images.thumbnail(request.id);
+    if (!thumbnail) throw new ApiError('not-found', `no thumbnail for image ${request.id}`);
+    return { contentType: 'image/jpeg', body: thumbnail };
+  }
+  const image = project.images.get(request.id);
+  if (!image || !image.hash) throw new ApiError('not-found', `no image ${request.id}`);
+  const bytes = await readFile(resolveStoredPath(project.dir, image.path)).catch(() => {
+    throw new ApiError('not-found', `image file ${image.path} is missing`);
+  });
+  const pipeline = openImage(bytes);
+  const format = (await pipeline.metadata()).format ?? '';
+  if (browserFormats[format] && bytes[0] !== 0x42) return { contentType: browserFormats[format], body: bytes };
+  return { contentType: 'image/png', body: await pipeline.png({ compressionLevel: 1 }).toBuffer() };
+}

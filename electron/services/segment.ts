@@ -1,0 +1,58 @@
+/**
+ * Click-to-mask on the main side, for the CLI and the web API (the studio's editor runs the same engine in a
+ * Web Worker). The per-image set-up (decoding, dequantising, createSegmenter) is cached for the last few images,
+ * so a stream of requests on one image costs only the per-click path.
+ */
+import { ApiError, type SegmentRequest, type SegmentResult } from '../../core/api/contract';
+import { dequantize } from '../../core/embedding';
+import { createSegmenter, type Segmenter } from '../../core/engine';
+import { encodeRle } from '../../core/rle';
+import { resolveStoredPath } from '../../db/images';
+import type { Project } from '../../db/project';
+import { decodeImageFile } from '../embedding/image-io';
+
+const cacheSize = 4;
+
+export class SegmentService {
+  private cache = new Map<string, Segmenter>();
+
+  constructor(private readonly project: () => Project, private readonly defaultModel: () => string) {}
+
+  private imageId(project: Project, image: number | string): number {
+    if (typeof image === 'number') return image;
+    const found = project.images.findByPath(image) ?? project.images.findByPath(image.replace(/\\/g, '/'));
+    if (!found) throw new ApiError('not-found', `no image "${image}" in the project`);
+    return found.id;
+  }
+
+  private async segmenter(project: Project, imageId: number, modelId: string): Promise<Segmenter> {
+    const key = `${project.path}\0${imageId}\0${modelId}`;
+    const cached = this.cache.get(key);
+    if (cached) {
+      this.cache.delete(key);
+      this.cache.set(key, cached);
+      return cached;
+    }
+    const record = project.images.get(imageId);
+    if (!record || !record.hash) throw new ApiError('not-found', `image ${imageId} does not exist or failed to import`);
+    const stored = project.embeddings.get(imageId, modelId);
+    if (!stored) throw new ApiError('not-embedded', `image ${imageId} has no embedding for model ${modelId}; run "pixelwise embed" first`);
+    const image = await decodeImageFile(resolveStoredPath(project.dir, record.path)).catch(() => null);
+    const segmenter = createSegmenter(dequantize(stored), image);
+    this.cache.set(key, segmenter);
+    if (this.cache.size > cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+    return segmenter;
+  }
+
+  async segment(request: SegmentRequest): Promise<SegmentResult> {
+    const project = this.project();
+    const imageId = this.imageId(project, request.image);
+    const segmenter = await this.segmenter(project, imageId, request.modelId ?? this.defaultModel());
+    const clicks = request.clicks.map(([x, y, positive]) => ({ x, y, positive: positive === 1 }));
+    const box = request.box && ([request.box[0], request.box[1], request.box[2] - request.box[0], request.box[3] - request.box[1]] as [number, number, number, number]);
+    const started = performance.now();
+    const { mask, score } = segmenter.segment(clicks, box);
+    const ms = performance.now() - started;
+    return { rle: encodeRle(mask), score, ms: Math.round(ms * 1000) / 1000 };
+  }
+}

@@ -1,0 +1,90 @@
+/** The main side end to end without a browser: real project file, real sharp decoding, real onnxruntime session. */
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { dispatch } from '../../core/api/contract';
+import { decodeRle } from '../../core/rle';
+import { maskArea } from '../../core/mask';
+import { tempDir, writeBadImages, writeImages } from '../../tests/fixtures';
+import { createApiImplementation } from './api';
+import { Studio } from './studio';
+
+let studio: Studio | null = null;
+afterEach(async () => {
+  await studio?.close();
+  studio = null;
+});
+
+async function openStudio() {
+  const dir = tempDir();
+  studio = new Studio({ dataDir: join(dir, 'data'), mode: 'cli' });
+  const api = createApiImplementation(studio, null);
+  const call = (service: string, method: string, input: unknown = {}) => dispatch(api, service, method, input) as Promise<any>;
+  return { dir, studio, call };
+}
+
+describe('studio services', () => {
+  it('imports a folder recursively, lists bad files as failed with a reason, and embeds the rest', async () => {
+    const { dir, studio, call } = await openStudio();
+    const images = join(dir, 'images');
+    await writeImages(join(images, 'nested'), 3);
+    await writeImages(images, 2, 320, 240, 2000);
+    await writeBadImages(images);
+    await call('projects', 'create', { path: join(dir, 'p.pixelwise') });
+    await call('images', 'import', { paths: [images] });
+    studio.runner.kick();
+    await studio.runner.idle();
+
+    const all = await call('images', 'list', {});
+    expect(all.total).toBe(7);
+    const failed = await call('images', 'list', { status: 'failed' });
+    expect(failed.items.map((i: any) => i.fileName).sort()).toEqual(['notes.jpg', 'truncated.jpg']);
+    for (const image of failed.items) expect(image.error).toMatch(/\w+/);
+    const fresh = await call('images', 'list', { status: 'new' });
+    expect(fresh.items[0]).toMatchObject({ width: 320, height: 240 });
+    expect(fresh.items[0].path).toMatch(/^images\//); // relative to the project folder
+
+    const job = await call('embeddings', 'start', {});
+    studio.runner.kick();
+    await studio.runner.idle();
+    const [finished] = await call('jobs', 'list', {});
+    expect(finished).toMatchObject({ id: job.id, status: 'done', done: 5, total: 5, failed: 0 });
+    const info = await call('projects', 'current');
+    expect(info.statusCounts).toMatchObject({ embedded: 5, failed: 2, new: 0 });
+    expect((await call('system', 'runtime')).provider).toBe('cpu');
+    expect(studio.project.db.pragma('integrity_check', { simple: true })).toBe('ok');
+  });
+
+  it('segments from clicks on the stored embedding and saves the object', async () => {
+    const { dir, studio, call } = await openStudio();
+    await writeImages(join(dir, 'images'), 1, 400, 300);
+    await call('projects', 'create', { path: join(dir, 'p.pixelwise') });
+    await call('images', 'import', { paths: [join(dir, 'images')] });
+    await call('embeddings', 'start', {});
+    studio.runner.kick();
+    await studio.runner.idle();
+
+    const result = await call('segment', 'clicks', { image: 1, clicks: [[200, 150, 1]] });
+    expect(result.rle.size).toEqual([300, 400]);
+    const area = maskArea(decodeRle(result.rle));
+    expect(area).toBeGreaterThan(0);
+    expect(area).toBeLessThan(400 * 300);
+    await expect(call('segment', 'clicks', { image: 1, clicks: [[1, 2, 5]] })).rejects.toThrow(/clicks/);
+
+    const { id: classId } = await call('classes', 'create', { name: 'thing' });
+    const saved = await call('annotations', 'save', { imageId: 1, annotations: [{ classId, rle: result.rle, score: result.score }] });
+    expect(saved[0]).toMatchObject({ classId, area });
+    expect((await call('images', 'get', { id: 1 })).status).toBe('annotated');
+    await call('annotations', 'save', { imageId: 1, annotations: [] });
+    expect((await call('images', 'get', { id: 1 })).status).toBe('embedded');
+  });
+
+  it('rejects invalid payloads before they reach the project', async () => {
+    const { dir, call } = await openStudio();
+    await call('projects', 'create', { path: join(dir, 'p.pixelwise') });
+    await expect(call('classes', 'create', { name: '' })).rejects.toThrow(/name/);
+    await expect(call('classes', 'create', { name: 'x', color: 'red' })).rejects.toThrow(/color/);
+    await expect(call('images', 'list', { limit: 10_000 })).rejects.toThrow(/limit/);
+    await expect(call('nothing', 'here')).rejects.toThrow(/no method/);
+    expect(await call('classes', 'list')).toEqual([]);
+  });
+});

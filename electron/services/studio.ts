@@ -1,0 +1,134 @@
+/**
+ * The main side's state: the open project, its job runner, the model registry and the embedding worker.
+ * Electron main, the web server and the CLI all drive one Studio.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { ApiError } from '../../core/api/contract';
+import type { RecentProject } from '../../core/api/records';
+import { ProjectFileError } from '../../db/connection';
+import { Project } from '../../db/project';
+import { EmbeddingWorker } from '../embedding/worker-client';
+import { embedHandler, type EmbedPayload } from '../jobs/embed-job';
+import { runImport } from '../jobs/import-job';
+import { JobRunner } from '../jobs/runner';
+import { ModelRegistry } from '../models';
+import { builtinModelsDir } from '../paths';
+import { writeSampleImages } from '../sample';
+
+export interface StudioOptions {
+  /** The user's data folder: recent projects, user models, the sample project. */
+  dataDir: string;
+  mode: 'electron' | 'web' | 'cli';
+  /** better-sqlite3 binary for this runtime (Electron). */
+  nativeBinding?: string;
+}
+
+export class Studio {
+  readonly registry: ModelRegistry;
+  readonly worker = new EmbeddingWorker();
+  private open: { project: Project; runner: JobRunner } | null = null;
+  /** Hooks run after an image's embedding is stored (the search index registers here). */
+  readonly afterEmbed: Array<(project: Project, imageId: number, modelId: string) => void | Promise<void>> = [];
+
+  constructor(readonly options: StudioOptions) {
+    mkdirSync(options.dataDir, { recursive: true });
+    this.registry = new ModelRegistry([
+      { dir: builtinModelsDir(), builtin: true },
+      { dir: join(options.dataDir, 'models'), builtin: false },
+    ]);
+  }
+
+  get project(): Project {
+    if (!this.open) throw new ApiError('no-project', 'no project is open');
+    return this.open.project;
+  }
+
+  get runner(): JobRunner {
+    if (!this.open) throw new ApiError('no-project', 'no project is open');
+    return this.open.runner;
+  }
+
+  get current(): Project | null {
+    return this.open?.project ?? null;
+  }
+
+  /** Opens (or creates) a project file, closing the previous one, and resumes its unfinished jobs. */
+  async openProject(path: string, create: boolean): Promise<Project> {
+    const file = resolve(path);
+    if (create && existsSync(file)) throw new ApiError('exists', `${file} already exists; open it instead`);
+    let project: Project;
+    try {
+      project = new Project(file, { create, nativeBinding: this.options.nativeBinding });
+    } catch (error) {
+      if (error instanceof ProjectFileError) throw new ApiError(error.code, error.message);
+      throw new ApiError('open-failed', `cannot open ${file}: ${(error as Error).message}`);
+    }
+    await this.closeProject();
+    const runner = new JobRunner(project, {
+      import: runImport,
+      embed: embedHandler({
+        worker: this.worker,
+        model: (id) => this.registry.get(id),
+        afterStore: async (imageId, modelId) => {
+          for (const hook of this.afterEmbed) await hook(project, imageId, modelId);
+        },
+      }),
+    });
+    this.open = { project, runner };
+    this.remember(file);
+    if (this.options.mode !== 'cli') runner.kick();
+    return project;
+  }
+
+  async closeProject(): Promise<void> {
+    const open = this.open;
+    this.open = null;
+    if (!open) return;
+    await open.runner.close();
+    open.project.close();
+  }
+
+  /** Creates the sample project once (generated images, imported and queued for embedding) and opens it. */
+  async openSample(): Promise<Project> {
+    const dir = join(this.options.dataDir, 'sample');
+    const file = join(dir, 'sample.pixelwise');
+    if (existsSync(file)) return this.openProject(file, false);
+    const images = await writeSampleImages(dir);
+    const project = await this.openProject(file, true);
+    if (!project.classes.list().length) project.classes.create('object');
+    this.runner.enqueue('import', { paths: [images] }, 0);
+    this.enqueueEmbed(null);
+    return project;
+  }
+
+  enqueueEmbed(imageIds: number[] | null, modelId?: string) {
+    const model = this.registry.get(modelId);
+    const payload: EmbedPayload = { modelId: model.id, imageIds };
+    return this.runner.enqueue('embed', payload, imageIds?.length ?? 0);
+  }
+
+  private recentFile(): string {
+    return join(this.options.dataDir, 'recent.json');
+  }
+
+  recent(): RecentProject[] {
+    try {
+      const list = JSON.parse(readFileSync(this.recentFile(), 'utf8')) as Array<{ path: string; openedAt: string }>;
+      return list.map((entry) => ({ ...entry, name: basename(entry.path).replace(/\.[^.]+$/, ''), exists: existsSync(entry.path) }));
+    } catch {
+      return [];
+    }
+  }
+
+  private remember(path: string): void {
+    const list = [{ path, openedAt: new Date().toISOString() }, ...this.recent().filter((e) => e.path !== path)]
+      .slice(0, 12).map(({ path, openedAt }) => ({ path, openedAt }));
+    writeFileSync(this.recentFile(), JSON.stringify(list, null, 2));
+  }
+
+  async close(): Promise<void> {
+    await this.closeProject();
+    await this.worker.close();
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Web mode: the same renderer and the same API over HTTP on 127.0.0.1, for headless GPU machines and browser
+ * tests. A per-run access token (printed in the URL, like Jupyter's) becomes an HttpOnly cookie; every API and
+ * blob request needs it. Run: `npm run web -- [--port 4173] [--data-dir DIR] [--project FILE]`.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { extname, join, normalize, sep } from 'node:path';
+import { parseArgs } from 'node:util';
+import { parseBlobPath } from '../../core/api/blobs';
+import { ApiError, dispatch } from '../../core/api/contract';
+import { defaultDataDir, rendererDir } from '../paths';
+import { createApiImplementation } from '../services/api';
+import { readBlob } from '../services/blobs';
+import { Studio } from '../services/studio';
+import { registerSearch } from '../services/search-hook';
+
+const contentTypes: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
+  '.png': 'image/png', '.json': 'application/json', '.woff2': 'font/woff2', '.map': 'application/json',
+};
+const maxBody = 64 * 1024 * 1024;
+const cookieName = 'pixelwise_token';
+
+export interface WebServerOptions {
+  port: number;
+  host: string;
+  dataDir: string;
+  project?: string;
+  token?: string;
+}
+
+export async function startWebServer(options: WebServerOptions) {
+  const token = options.token ?? randomBytes(24).toString('base64url');
+  const studio = new Studio({ dataDir: options.dataDir, mode: 'web' });
+  registerSearch(studio);
+  const api = createApiImplementation(studio, null);
+  if (options.project) await studio.openProject(options.project, false);
+  const root = rendererDir();
+
+  const authorised = (request: IncomingMessage) => {
+    const cookie = /(?:^|;\s*)pixelwise_token=([^;]+)/.exec(request.headers.cookie ?? '')?.[1] ?? '';
+    const given = Buffer.from(cookie), expected = Buffer.from(token);
+    return given.length === expected.length && timingSafeEqual(given, expected);
+  };
+
+  async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const url = new URL(request.url ?? '/', 'http://localhost');
+    // DNS rebinding: only answer requests addressed to the loopback host we bound.
+    const host = (request.headers.host ?? '').replace(/:\d+$/, '');
+    if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) return send(response, 403, 'text/plain', 'forbidden host');
+    if (url.searchParams.get('token') === token) {
+      response.writeHead(302, { 'set-cookie': `${cookieName}=${token}; HttpOnly; SameSite=Strict; Path=/`, location: '/' });
+      return void response.end();
+    }
+    if (url.pathname.startsWith('/api/')) {
+      if (!authorised(request)) return sendJson(response, 401, { ok: false, error: { code: 'unauthorised', message: 'open the URL with the access token printed at start' } });
+      if (request.method !== 'POST') return sendJson(response, 405, { ok: false, error: { code: 'method', message: 'POST only' } });
+      const [, , service, method] = url.pathname.split('/');
+      try {
+        const body = await readBody(request);
+        const result = await dispatch(api, service, method, body.length ? JSON.parse(body) : {});
+        return sendJson(response, 200, { ok: true, result: result ?? null });
+      } catch (error) {
+        return sendError(response, error);
+      }
+    }
+    if (url.pathname.startsWith('/blob/')) {
+      if (!authorised(request)) return send(response, 401, 'text/plain', 'unauthorised');
+      const blob = parseBlobPath(url.pathname.slice('/blob/'.length) + url.search);
+      if (!blob) return send(response, 404, 'text/plain', 'not found');
+      try {
+        const { contentType, body } = await readBlob(studio, blob);
+        return send(response, 200, contentType, body, 'private, max-age=60');
+      } catch (error) {
+        return sendError(response, error);
+      }
+    }
+    return serveStatic(root, url.pathname, response);
+  }
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error) => sendError(response, error));
+  });
+  await new Promise<void>((resolve) => server.listen(options.port, options.host, resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : options.port;
+  return {
+    url: `http://${options.host}:${port}/?token=${token}`,
+    port,
+    token,
+    studio,
+    async close() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      await studio.close();
+    },
+  };
+}
+
+async function readBody(request: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request) {
+    size += (chunk as Buffer).length;
+    if (size > maxBody) throw new ApiError('too-large', `request body over ${maxBody / 1024 / 1024} MB`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function send(response: ServerResponse, status: number, type: string, body: string | Uint8Array, cache = 'no-store'): void {
+  response.writeHead(status, { 'content-type': type, 'cache-control': cache, 'x-content-type-options': 'nosniff' });
+  response.end(body);
+}
+
+function sendJson(response: ServerResponse, status: number, value: unknown): void {
+  send(response, status, 'application/json', JSON.stringify(value));
+}
+
+function sendError(response: ServerResponse, error: unknown): void {
+  if (response.headersSent) return void response.end();
+  if (error instanceof SyntaxError) return sendJson(response, 400, { ok: false, error: { code: 'invalid-json', message: error.message } });
+  const code = error instanceof ApiError ? error.code : 'internal';
+  const status = code === 'not-found' ? 404 : code === 'internal' ? 500 : 400;
+  sendJson(response, status, { ok: false, error: { code, message: (error as Error).message } });
+}
+
+async function serveStatic(root: string, pathname: string, response: ServerResponse): Promise<void> {
+  const relative = normalize(decodeURIComponent(pathname === '/' ? '/index.html' : pathname)).replace(/^([/\\])+/, '');
+  const file = join(root, relative);
+  if (!file.startsWith(root + sep)) return send(response, 403, 'text/plain', 'forbidden');
+  try {
+    const body = await readFile(file);
+    send(response, 200, contentTypes[extname(file)] ?? 'application/octet-stream', body, relative === 'index.html' ? 'no-store' : 'max-age=3600');
+  } catch {
+    // Unknown paths get the app (single-page), missing assets a 404.
+    if (extname(relative)) return send(response, 404, 'text/plain', 'not found');
+    send(response, 200, contentTypes['.html'], await readFile(join(root, 'index.html')), 'no-store');
+  }
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      port: { type: 'string', default: '4173' },
+      host: { type: 'string', default: '127.0.0.1' },
+      'data-dir': { type: 'string' },
+      project: { type: 'string' },
+      token: { type: 'string' },
+    },
+  });
+  if (!['127.0.0.1', 'localhost', '::1'].includes(values.host!)) {
+    console.error('web mode serves only on the loopback interface; use an SSH tunnel to reach it from elsewhere');
+    process.exit(2);
+  }
+  const server = await startWebServer({
+    port: Number(values.port), host: values.host!, dataDir: values['data-dir'] ?? defaultDataDir(), project: values.project,
+    token: values.token ?? process.env.PIXELWISE_TOKEN,
+  });
+  console.log(`Pixelwise Studio web mode: ${server.url}`);
+  const stop = () => void server.close().then(() => process.exit(0));
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+}
+
+if (typeof require !== 'undefined' && require.main === module) void main();

@@ -1,0 +1,130 @@
+"""Train an embedding net on synthetic pairs plus real masks.
+
+    /usr/bin/python3 -m models.pwtrain.train --config models/configs/unet_s.json --out runs/unet_s --minutes 90
+    /usr/bin/python3 -m models.pwtrain.train --config models/configs/unet_s.json --out runs/unet_s --resume
+
+Writes ``<out>/train.log`` (one JSON object per line) and ``<out>/last.pt`` every few minutes: a self-describing
+checkpoint (model args, full config, step, elapsed minutes, metrics, history, weights, optimiser state) that
+export.py and evaluate.py read without any other input. With --minutes the cosine learning-rate schedule runs on
+wall-clock time so a budgeted run still ends at a low learning rate; otherwise it runs on ``train.steps``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from . import set_threads
+from .config import config_to_dict, load_config
+from .data import PairStream
+from .evaluate import synthetic_click_iou
+from .losses import embedding_loss
+from .nets import build_model, parameter_count
+from .onnx_utils import IMAGENET_MEAN, IMAGENET_STD
+
+
+def learning_rate(config, step: int, progress: float) -> float:
+    warm = min(1.0, (step + 1) / max(1, config.train.warmup_steps))
+    return config.train.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def save_checkpoint(path: Path, model, optimiser, config, step, elapsed, metrics, history) -> None:
+    state = {"model_args": config_to_dict(config)["model"], "config": config_to_dict(config), "step": step,
+             "elapsed_minutes": elapsed, "metrics": metrics, "history": history,
+             "parameters": parameter_count(model), "model": model.state_dict(), "optimiser": optimiser.state_dict()}
+    temporary = path.with_suffix(".tmp")
+    torch.save(state, temporary)
+    temporary.replace(path)  # atomic: a reader never sees half a checkpoint
+
+
+def train(config, out: Path, minutes: float | None, resume: bool, log=print) -> dict:
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(config.train.seed)
+    model = build_model(config.model)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    step, elapsed_before, history, metrics = 0, 0.0, [], {}
+    checkpoint_path = out / "last.pt"
+    if resume and checkpoint_path.exists():
+        state = torch.load(checkpoint_path, map_location="cpu")
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        step, elapsed_before = state["step"], state["elapsed_minutes"]
+        history, metrics = state["history"], state["metrics"]
+        log(json.dumps({"event": "resume", "step": step, "elapsed_minutes": round(elapsed_before, 2)}))
+    stream = PairStream(config.data, IMAGENET_MEAN, IMAGENET_STD, seed=config.data.seed + step)
+    log(json.dumps({"event": "start", "id": config.id, "parameters": parameter_count(model),
+                    "real_images": len(stream.real) if stream.real else 0, "threads": torch.get_num_threads()}))
+    start = time.time()
+    last_save, running = start, {}
+    generator = torch.Generator().manual_seed(config.train.seed + step)
+    total_minutes = minutes + elapsed_before if minutes else None
+    model.train()
+    while True:
+        elapsed = elapsed_before + (time.time() - start) / 60
+        progress = elapsed / total_minutes if total_minutes else step / config.train.steps
+        if progress >= 1.0:
+            break
+        for group in optimiser.param_groups:
+            group["lr"] = learning_rate(config, step, progress)
+        images, labels = stream.batch(config.train.batch_pairs)
+        embeddings = model(images)
+        stride = config.train.label_stride
+        labels = labels[:, stride // 2::stride, stride // 2::stride]
+        embeddings = F.normalize(F.interpolate(embeddings, size=labels.shape[-2:], mode="bilinear",
+                                               align_corners=False), dim=1)
+        loss, parts = embedding_loss(embeddings, labels, config.loss, generator)
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        optimiser.step()
+        step += 1
+        for key, value in dict(parts, loss=float(loss)).items():
+            running[key] = running.get(key, 0.0) + value
+        if step % config.train.log_every == 0:
+            entry = {"step": step, "minutes": round(elapsed, 2), "lr": round(optimiser.param_groups[0]["lr"], 6)}
+            entry.update({key: round(value / config.train.log_every, 4) for key, value in running.items()})
+            history.append(entry)
+            running = {}
+            log(json.dumps(entry))
+        if time.time() - last_save > config.train.checkpoint_minutes * 60:
+            metrics = checkpoint(model, optimiser, config, step, elapsed, history, checkpoint_path, log)
+            last_save = time.time()
+    elapsed = elapsed_before + (time.time() - start) / 60
+    metrics = checkpoint(model, optimiser, config, step, elapsed, history, checkpoint_path, log)
+    log(json.dumps({"event": "done", "step": step, "minutes": round(elapsed, 2)}))
+    return metrics
+
+
+def checkpoint(model, optimiser, config, step, elapsed, history, path, log) -> dict:
+    metrics = {"synthetic_click_iou": round(synthetic_click_iou(model, config.data.crop), 4)}
+    model.train()
+    save_checkpoint(path, model, optimiser, config, step, elapsed, metrics, history)
+    log(json.dumps({"event": "checkpoint", "step": step, "minutes": round(elapsed, 2), **metrics}))
+    return metrics
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="run folder for train.log and last.pt")
+    parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget (schedule follows it)")
+    parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    args = parser.parse_args()
+    set_threads()
+    config = load_config(args.config)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with open(args.out / "train.log", "a") as log_file:
+        def log(line: str) -> None:
+            print(line, flush=True)
+            log_file.write(line + "\n")
+            log_file.flush()
+        train(config, args.out, args.minutes, args.resume, log)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+/**
+ * Pixel work on masks for the editor: decoding RLE with a cache, brush discs, combining a draft's layers and
+ * turning a mask into a coloured canvas layer. All coordinates are image pixels; masks are row-major 0/1 bytes.
+ */
+import { type Mask, createMask } from '../../../core/mask';
+import { type Rle, decodeRle } from '../../../core/rle';
+import type { DraftState } from './history';
+
+/** Inclusive-exclusive pixel rectangle [x0, y0, x1, y1). */
+export type Rect = [number, number, number, number];
+
+const decoded = new WeakMap<Rle, Mask>();
+
+/** Decodes once per RLE object (snapshots share RLE objects, so undo and redo reuse the decoded bytes). */
+export function maskOf(rle: Rle): Mask {
+  let mask = decoded.get(rle);
+  if (!mask) {
+    mask = decodeRle(rle);
+    decoded.set(rle, mask);
+  }
+  return mask;
+}
+
+/** Records an already decoded mask for `rle` (the worker sends both). The mask must not be mutated afterwards. */
+export function rememberMask(rle: Rle, mask: Mask): void {
+  decoded.set(rle, mask);
+}
+
+/** The draft's visible mask: (engine OR added) AND NOT erased. */
+export function draftMask(draft: DraftState, width: number, height: number): Mask {
+  const out = createMask(width, height);
+  if (draft.engine) out.data.set(maskOf(draft.engine).data);
+  if (draft.added) {
+    const added = maskOf(draft.added).data;
+    for (let i = 0; i < added.length; i++) if (added[i]) out.data[i] = 1;
+  }
+  if (draft.erased) {
+    const erased = maskOf(draft.erased).data;
+    for (let i = 0; i < erased.length; i++) if (erased[i]) out.data[i] = 0;
+  }
+  return out;
+}
+
+/** Sets a filled disc of `radius` pixels around (cx, cy) to `value`; returns the touched rectangle. */
+export function paintDisc(mask: Mask, cx: number, cy: number, radius: number, value: 0 | 1): Rect {
+  const x0 = Math.max(0, Math.floor(cx - radius)), x1 = Math.min(mask.width, Math.ceil(cx + radius) + 1);
+  const y0 = Math.max(0, Math.floor(cy - radius)), y1 = Math.min(mask.height, Math.ceil(cy + radius) + 1);
+  const r2 = radius * radius;
+  for (let y = y0; y < y1; y++) {
+    const dy = y + 0.5 - cy, row = y * mask.width;
+    for (let x = x0; x < x1; x++) {
+      const dx = x + 0.5 - cx;
+      if (dx * dx + dy * dy <= r2) mask.data[row + x] = value;
+    }
+  }
+  return [x0, y0, x1, y1];
+}
+
+/** Discs along the segment from `from` to `to`, spaced so the stroke has no gaps. */
+export function paintSegment(mask: Mask, from: [number, number], to: [number, number], radius: number, value: 0 | 1): Rect {
+  const length = Math.hypot(to[0] - from[0], to[1] - from[1]);
+  const steps = Math.max(1, Math.ceil(length / Math.max(0.5, radius / 2)));
+  let rect: Rect | null = null;
+  for (let step = 0; step <= steps; step++) {
+    const t = step / steps;
+    const touched = paintDisc(mask, from[0] + (to[0] - from[0]) * t, from[1] + (to[1] - from[1]) * t, radius, value);
+    rect = rect ? unionRect(rect, touched) : touched;
+  }
+  return rect as Rect;
+}
+
+export function unionRect(a: Rect, b: Rect): Rect {
+  return [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])];
+}
+
+/** Tight rectangle around the set pixels, null when empty. */
+export function maskRect(mask: Mask): Rect | null {
+  const { width, height, data } = mask;
+  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let first = -1, last = -1;
+    for (let x = 0; x < width; x++) {
+      if (data[row + x]) {
+        if (first < 0) first = x;
+        last = x;
+      }
+    }
+    if (first < 0) continue;
+    if (y0 > y) y0 = y;
+    y1 = y;
+    if (first < x0) x0 = first;
+    if (last > x1) x1 = last;
+  }
+  return x1 < 0 ? null : [x0, y0, x1 + 1, y1 + 1];
+}
+
+export function hexToRgb(hex: string): [number, number, number] {
+  const value = Number.parseInt(hex.slice(1), 16);
+  return [(value >> 16) & 255, (value >> 8) & 255, value & 255];
+}
+
+/**
+ * Writes `rect` of `mask` into `context` at `at` (default: the same place, for an image-sized canvas) as `color` with alpha `alpha` (0..255) where set
+ * and transparent elsewhere. Replaces the rectangle's pixels (putImageData), so callers clear stale areas first.
+ */
+export function putMask(context: CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D, mask: Mask, rect: Rect,
+  color: [number, number, number], alpha: number, at: [number, number] = [rect[0], rect[1]]): void {
+  const [x0, y0, x1, y1] = rect;
+  const width = x1 - x0, height = y1 - y0;
+  if (width <= 0 || height <= 0) return;
+  const image = new ImageData(width, height);
+  const pixels = new Uint32Array(image.data.buffer);
+  // ImageData is RGBA in memory; on little-endian machines a Uint32 holds it as ABGR.
+  const packed = ((alpha << 24) | (color[2] << 16) | (color[1] << 8) | color[0]) >>> 0;
+  for (let y = 0; y < height; y++) {
+    const source = (y0 + y) * mask.width + x0, target = y * width;
+    for (let x = 0; x < width; x++) if (mask.data[source + x]) pixels[target + x] = packed;
+  }
+  context.putImageData(image, at[0], at[1]);
+}
+
+/** A canvas of the mask's bounding rectangle, coloured, for compositing; null for an empty mask. */
+export function maskSprite(mask: Mask, color: [number, number, number], alpha: number): { canvas: OffscreenCanvas; x: number; y: number } | null {
+  const rect = maskRect(mask);
+  if (!rect) return null;
+  const canvas = new OffscreenCanvas(rect[2] - rect[0], rect[3] - rect[1]);
+  const context = canvas.getContext('2d');
+  if (!context) return null;
+  putMask(context, mask, rect, color, alpha, [0, 0]);
+  return { canvas, x: rect[0], y: rect[1] };
+}

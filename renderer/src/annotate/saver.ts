@@ -1,0 +1,110 @@
+/**
+ * Autosave for one image's objects: every committed change is scheduled, saved ~300 ms after the last one
+ * through api.annotations.save (which replaces the image's objects in one transaction), one request at a time.
+ * A failed save keeps the unsaved state, reports `error` and retries by itself every few seconds; `flush()` saves
+ * now and resolves only when everything scheduled is stored (or throws the error).
+ */
+import type { AnnotationDraft } from '../../../core/api/records';
+import { api } from '../api';
+import type { ObjectState } from './history';
+
+export type SaveState = 'saved' | 'pending' | 'saving' | 'error';
+
+export const saveDebounceMs = 300;
+const retryMs = 5000;
+
+export class Saver {
+  /** Database id of each object (by editor uid) as of the last successful save. */
+  private ids: Map<number, number>;
+  private unsaved: readonly ObjectState[] | null = null;
+  private running: Promise<void> | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  state: SaveState = 'saved';
+  error: string | null = null;
+
+  constructor(readonly imageId: number, ids: Map<number, number>, private readonly onChange: (saver: Saver) => void) {
+    this.ids = new Map(ids);
+  }
+
+  get dirty(): boolean {
+    return this.unsaved !== null || this.state === 'saving';
+  }
+
+  /** Records `objects` as the state to store, saved after the debounce delay. */
+  schedule(objects: readonly ObjectState[]): void {
+    this.unsaved = objects;
+    if (this.state !== 'error') this.setState('pending');
+    this.arm(saveDebounceMs);
+  }
+
+  /** Saves whatever is scheduled now; resolves when all of it is stored, throws when a save fails. */
+  async flush(): Promise<void> {
+    this.disarm();
+    while (this.unsaved !== null || this.running !== null) {
+      if (!this.running) this.running = this.run().finally(() => (this.running = null));
+      await this.running;
+    }
+  }
+
+  /** The request body for the scheduled state, or null when nothing is unsaved (for keepalive on unload). */
+  pendingBody(): { imageId: number; annotations: AnnotationDraft[] } | null {
+    return this.unsaved ? { imageId: this.imageId, annotations: this.drafts(this.unsaved) } : null;
+  }
+
+  dispose(): void {
+    this.disarm();
+  }
+
+  private drafts(objects: readonly ObjectState[]): AnnotationDraft[] {
+    return objects.map((object, index) => ({
+      id: this.ids.get(object.uid),
+      classId: object.classId,
+      rle: { size: [object.rle.size[0], object.rle.size[1]], counts: object.rle.counts },
+      score: object.score,
+      order: index,
+      visible: object.visible,
+      source: object.source,
+    }));
+  }
+
+  private async run(): Promise<void> {
+    const objects = this.unsaved;
+    if (!objects) return;
+    this.unsaved = null;
+    this.setState('saving');
+    try {
+      const records = await api.annotations.save({ imageId: this.imageId, annotations: this.drafts(objects) });
+      // Records come back in drawing order, which is the order sent: map editor uids to the stored ids.
+      const ids = new Map<number, number>();
+      if (records.length === objects.length) objects.forEach((object, index) => ids.set(object.uid, records[index].id));
+      this.ids = ids;
+      this.error = null;
+      this.setState(this.unsaved ? 'pending' : 'saved');
+      if (this.unsaved) this.arm(0);
+    } catch (error) {
+      this.unsaved ??= objects;
+      this.error = error instanceof Error ? error.message : String(error);
+      this.setState('error');
+      this.arm(retryMs);
+      throw error;
+    }
+  }
+
+  private arm(delay: number): void {
+    this.disarm();
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.flush().catch(() => undefined); // the error is in `state`/`error`, shown by the editor
+    }, delay);
+  }
+
+  private disarm(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private setState(state: SaveState): void {
+    this.state = state;
+    this.onChange(this);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * What the toolbar buttons and the keyboard shortcuts of the images view do, in one place: embed, review flags
+ * (undoable), remove (confirmed, not undoable: it drops annotations and embeddings), open.
+ */
+import { api } from '../api';
+import { useImagesStore } from '../stores/images';
+import { useJobsStore } from '../stores/jobs';
+import { useProjectStore } from '../stores/project';
+import { useNoticesStore } from '../stores/notices';
+import { useHistoryStore } from '../stores/history';
+import { useViewStore } from '../stores/view';
+import { confirm } from './confirm';
+import { useI18n } from '../i18n/index';
+
+export function useImageActions() {
+  const images = useImagesStore();
+  const jobs = useJobsStore();
+  const project = useProjectStore();
+  const notices = useNoticesStore();
+  const history = useHistoryStore();
+  const view = useViewStore();
+  const { t } = useI18n();
+
+  async function embed(selectedOnly: boolean): Promise<void> {
+    const imageIds = selectedOnly ? images.targetIds() : undefined;
+    if (selectedOnly && imageIds?.length === 0) return;
+    try {
+      jobs.track(await api.embeddings.start({ imageIds }));
+    } catch (cause) {
+      notices.error(t('dataset.embed.failed'), cause);
+    }
+  }
+
+  async function review(reviewed: boolean): Promise<void> {
+    try {
+      const count = await images.setReviewed(reviewed);
+      void project.refresh().catch(() => undefined);
+      if (count === 0) return;
+      notices.info(t(reviewed ? 'dataset.images.markedReviewed' : 'dataset.images.markedUnreviewed', { count }), {
+        label: t('app.undo'),
+        run: () => void history.undo().then(() => project.refresh()).catch((cause) => notices.error(t('app.undoFailed'), cause)),
+      });
+    } catch (cause) {
+      notices.error(t('dataset.images.reviewFailed'), cause);
+    }
+  }
+
+  async function removeSelected(): Promise<void> {
+    const ids = images.targetIds();
+    if (ids.length === 0) return;
+    const confirmed = await confirm({
+      title: t('dataset.remove.title', { count: ids.length }),
+      message: t('dataset.remove.message'),
+      confirmLabel: t('dataset.remove.confirm', { count: ids.length }),
+      cancelLabel: t('app.cancel'),
+      danger: true,
+    });
+    if (!confirmed) return;
+    try {
+      await images.remove(ids);
+      notices.info(t('dataset.remove.done', { count: ids.length }));
+    } catch (cause) {
+      notices.error(t('dataset.remove.failed'), cause);
+    }
+    void project.refresh().catch(() => undefined);
+  }
+
+  function openFocused(): void {
+    const item = images.focused;
+    if (item) view.openImage(item.id);
+  }
+
+  return { embed, review, removeSelected, openFocused };
+}

@@ -1,0 +1,359 @@
+/**
+ * The Annotate view's state: the open image, its objects and the object being built (as undoable snapshots, see
+ * annotate/history.ts), the segmenter worker, tools and autosave. Masks are image-sized (image pixel coordinates);
+ * large buffers live in shallowRefs and plain variables, never in deep reactivity.
+ */
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { Box } from '../../../core/engine/types';
+import { type Mask, createMask } from '../../../core/mask';
+import { encodeRle } from '../../../core/rle';
+import { type DraftState, History, type ObjectState, type Snapshot, emptySnapshot, objectsChanged } from '../annotate/history';
+import { type Rect, draftMask, maskOf, paintSegment, rememberMask, unionRect } from '../annotate/paint';
+import { useClassesStore } from './classes';
+import { SupersededError, useAnnotateEngine } from '../annotate/engine';
+import { errorMessage } from './notices';
+import { useAnnotateSaving } from '../annotate/saving';
+
+export type Tool = 'clicks' | 'box' | 'brush' | 'eraser' | 'polygon';
+export const tools: readonly Tool[] = ['clicks', 'box', 'brush', 'eraser', 'polygon'];
+export const brushSizes = { min: 1, max: 200 } as const;
+/** Colour of the object being built before it has a class. */
+export const draftColor = '#00d0ff';
+
+interface Stroke {
+  /** 'draft' paints the draft's added/erased layers; a number is the uid of the object being edited. */
+  target: 'draft' | number;
+  value: 0 | 1;
+  last: [number, number];
+  display: Mask;
+  added: Mask | null;
+  erased: Mask | null;
+}
+
+function copyMask(mask: Mask): Mask {
+  return { width: mask.width, height: mask.height, data: mask.data.slice() };
+}
+
+function isEmpty(mask: Mask): boolean {
+  return mask.data.indexOf(1) < 0;
+}
+
+export const useAnnotateStore = defineStore('annotate', () => {
+  const classes = useClassesStore();
+  const snapshot = shallowRef<Snapshot>(emptySnapshot);
+  const canUndo = ref(false);
+  const canRedo = ref(false);
+  const tool = ref<Tool>('clicks');
+  const brushSize = ref(16);
+  /** Class given to new objects (and set by the number keys). */
+  const activeClassId = ref<number | null>(null);
+  /** The mask in the editing layer: the draft's, or the object under a brush stroke. Never mutate it outside a stroke. */
+  const activeMask = shallowRef<Mask | null>(null);
+  /** Object hidden from the objects layer while a stroke edits it. */
+  const activeUid = ref<number | null>(null);
+  /** Bumped when activeMask changes; `activeDirty` says which part (null: all of it). */
+  const activeRevision = ref(0);
+  let activeDirty: Rect | null = null;
+  let history = new History();
+  let stroke: Stroke | null = null;
+  let nextUid = 1;
+
+  const objects = computed(() => snapshot.value.objects);
+  const draft = computed(() => snapshot.value.draft);
+  const selected = computed(() => snapshot.value.selected);
+  const selectedObject = computed(() => objects.value.find((object) => object.uid === selected.value) ?? null);
+
+  const engine = useAnnotateEngine({ onSegmented: applySegmentation, draft: () => snapshot.value.draft });
+  const saving = useAnnotateSaving();
+
+  function colorOf(classId: number | null): string {
+    return (classId !== null && classes.byId.get(classId)?.color) || draftColor;
+  }
+
+  const activeColor = computed(() => {
+    const uid = activeUid.value;
+    const object = uid === null ? null : objects.value.find((item) => item.uid === uid);
+    return colorOf(object ? object.classId : activeClassId.value);
+  });
+
+  function size(): [number, number] {
+    const image = engine.image.value;
+    if (!image) throw new Error('no image open');
+    return [image.width, image.height];
+  }
+
+  function setActive(mask: Mask | null, dirty: Rect | null = null): void {
+    activeMask.value = mask;
+    activeDirty = dirty;
+    activeRevision.value++;
+  }
+
+  /** The draft's visible mask; while the engine works on new clicks the previous mask stays on screen. */
+  function refreshActive(previous: DraftState | null, next: DraftState | null): void {
+    if (previous === next && activeMask.value) return;
+    if (!next) return setActive(null);
+    const pending = next.engine === null && (next.clicks.length > 0 || next.box !== null);
+    if (pending && !next.added && !next.erased) return;
+    if (next.engine && !next.added && !next.erased) return setActive(maskOf(next.engine));
+    const [width, height] = size();
+    setActive(draftMask(next, width, height));
+  }
+
+  /** Makes `next` current: a history entry when `record`, autosave when the objects changed. */
+  function apply(next: Snapshot, record = true): void {
+    const previous = snapshot.value;
+    snapshot.value = record ? history.push(next) : history.replace(next);
+    afterChange(previous);
+  }
+
+  function afterChange(previous: Snapshot): void {
+    canUndo.value = history.canUndo;
+    canRedo.value = history.canRedo;
+    refreshActive(previous.draft, snapshot.value.draft);
+    if (objectsChanged(previous, snapshot.value)) saving.scheduleSave(snapshot.value.objects);
+    engine.ensureSegmented(snapshot.value.draft);
+  }
+
+  /** Worker answer for `forDraft`: fills in its engine mask if that draft is still the current one. */
+  function applySegmentation(forDraft: DraftState, rle: DraftState['engine'], mask: Mask, score: number): void {
+    const current = snapshot.value;
+    if (current.draft !== forDraft || !rle) return;
+    rememberMask(rle, mask);
+    apply({ ...current, draft: { ...forDraft, engine: rle, score } }, false);
+  }
+
+  /** Starts over with `stored` objects, no draft and an empty history. */
+  function reset(stored: ObjectState[]): void {
+    history = new History({ objects: stored, draft: null, selected: null });
+    snapshot.value = history.current;
+    canUndo.value = false;
+    canRedo.value = false;
+    stroke = null;
+    activeUid.value = null;
+    setActive(null);
+  }
+
+  function newUid(): number {
+    return nextUid++;
+  }
+
+  let opening = 0;
+  const loadError = ref<string | null>(null);
+
+  /**
+   * Opens image `id`. The previous image's finished draft becomes an object and its unsaved changes keep saving
+   * in the background, so nothing is lost by moving on.
+   */
+  async function open(id: number): Promise<void> {
+    const mine = ++opening;
+    commitDraft();
+    saving.detachSaver();
+    reset([]);
+    loadError.value = null;
+    try {
+      const records = await engine.load(id);
+      if (mine !== opening) return;
+      const stored: ObjectState[] = records.map((record) => ({
+        uid: newUid(), classId: record.classId, rle: record.rle, score: record.score, visible: record.visible, source: record.source,
+      }));
+      saving.startSaving(id, new Map(stored.map((object, index) => [object.uid, records[index].id])));
+      reset(stored);
+    } catch (error) {
+      if (mine !== opening || error instanceof SupersededError) return;
+      loadError.value = errorMessage(error);
+    }
+  }
+
+  /** The editor closes: commit the draft, free the worker; saving goes on in the background. */
+  function close(): void {
+    opening++;
+    commitDraft();
+    saving.detachSaver();
+    engine.closeEngine();
+    reset([]);
+  }
+
+  const emptyDraft: DraftState = { clicks: [], box: null, engine: null, score: null, added: null, erased: null };
+
+  function addClick(x: number, y: number, positive: boolean): void {
+    if (engine.engineState.value !== 'ready' || stroke) return;
+    const base = snapshot.value.draft ?? emptyDraft;
+    apply({ ...snapshot.value, draft: { ...base, clicks: [...base.clicks, { x, y, positive }], engine: null, score: null } });
+  }
+
+  /** `box` is [x, y, width, height] in image pixels. */
+  function setBox(box: Box): void {
+    if (engine.engineState.value !== 'ready' || stroke || box[2] < 2 || box[3] < 2) return;
+    const base = snapshot.value.draft ?? emptyDraft;
+    apply({ ...snapshot.value, draft: { ...base, box, engine: null, score: null } });
+  }
+
+  /** Enter/N: the draft becomes a new object (of the active class) and a fresh draft starts. */
+  function commitDraft(): boolean {
+    const current = snapshot.value;
+    const built = current.draft;
+    const mask = activeMask.value;
+    if (!built || !mask || stroke || activeUid.value !== null) return false;
+    if (built.engine === null && (built.clicks.length > 0 || built.box)) return false; // still segmenting
+    if (isEmpty(mask)) {
+      cancelDraft();
+      return false;
+    }
+    const rle = built.engine && !built.added && !built.erased ? built.engine : encodeRle(mask);
+    rememberMask(rle, mask);
+    const source = built.clicks.length > 0 || built.box ? 'clicks' : 'manual';
+    const object: ObjectState = { uid: newUid(), classId: activeClassId.value, rle, score: built.score, visible: true, source };
+    apply({ objects: [...current.objects, object], draft: null, selected: object.uid });
+    return true;
+  }
+
+  function cancelDraft(): boolean {
+    if (!snapshot.value.draft || stroke) return false;
+    apply({ ...snapshot.value, draft: null });
+    return true;
+  }
+
+  function updateObject(uid: number, change: (object: ObjectState) => ObjectState | null): void {
+    const current = snapshot.value;
+    const index = current.objects.findIndex((object) => object.uid === uid);
+    if (index < 0) return;
+    const changed = change(current.objects[index]);
+    const next = [...current.objects];
+    if (changed) next[index] = changed;
+    else next.splice(index, 1);
+    apply({ ...current, objects: next, selected: changed || current.selected !== uid ? current.selected : null });
+  }
+
+  function select(uid: number | null): void {
+    if (snapshot.value.selected === uid) return;
+    apply({ ...snapshot.value, selected: uid }, false);
+  }
+
+  const setClass = (uid: number, classId: number | null) => updateObject(uid, (object) => ({ ...object, classId }));
+  const toggleVisible = (uid: number) => updateObject(uid, (object) => ({ ...object, visible: !object.visible }));
+  const removeObject = (uid: number) => updateObject(uid, () => null);
+
+  /** Moves an object `delta` places in the drawing order (+1 = drawn later, on top). */
+  function moveObject(uid: number, delta: number): void {
+    const current = snapshot.value;
+    const index = current.objects.findIndex((object) => object.uid === uid);
+    const target = index + delta;
+    if (index < 0 || target < 0 || target >= current.objects.length) return;
+    const next = [...current.objects];
+    const [moved] = next.splice(index, 1);
+    next.splice(target, 0, moved);
+    apply({ ...current, objects: next });
+  }
+
+  /** Replaces an object's mask (polygon vertex edits re-rasterise into a new mask); an empty mask deletes it. */
+  function replaceMask(uid: number, mask: Mask): void {
+    const rle = encodeRle(mask);
+    rememberMask(rle, mask);
+    updateObject(uid, (object) => (isEmpty(mask) ? null : { ...object, rle, source: 'manual' }));
+  }
+
+  /** Number keys: the n-th class (0-based) for the selected object and for new objects. */
+  function assignClassByIndex(index: number): void {
+    const chosen = classes.items[index];
+    if (!chosen) return;
+    activeClassId.value = chosen.id;
+    if (selected.value !== null && !snapshot.value.draft) setClass(selected.value, chosen.id);
+  }
+
+  /** Topmost visible object covering image pixel (x, y). */
+  function objectAt(x: number, y: number): ObjectState | null {
+    for (let i = objects.value.length - 1; i >= 0; i--) {
+      const object = objects.value[i];
+      if (!object.visible) continue;
+      const mask = maskOf(object.rle);
+      const px = Math.floor(x), py = Math.floor(y);
+      if (px >= 0 && py >= 0 && px < mask.width && py < mask.height && mask.data[py * mask.width + px]) return object;
+    }
+    return null;
+  }
+
+  /**
+   * Brush (value 1) or eraser (value 0) stroke from image pixel (x, y). Edits the draft when there is one, else
+   * the selected object, else (brush only) starts a drawn draft.
+   */
+  function beginStroke(x: number, y: number, value: 0 | 1): void {
+    if (stroke || !engine.image.value) return;
+    const [width, height] = size();
+    const current = snapshot.value;
+    const object = current.draft ? null : selectedObject.value;
+    if (object) {
+      stroke = { target: object.uid, value, last: [x, y], display: copyMask(maskOf(object.rle)), added: null, erased: null };
+      activeUid.value = object.uid;
+    } else {
+      if (!current.draft && value === 0) return;
+      const base = current.draft ?? emptyDraft;
+      stroke = {
+        target: 'draft', value, last: [x, y],
+        display: activeMask.value ? copyMask(activeMask.value) : createMask(width, height),
+        added: base.added ? copyMask(maskOf(base.added)) : createMask(width, height),
+        erased: base.erased ? copyMask(maskOf(base.erased)) : createMask(width, height),
+      };
+    }
+    strokeTo(x, y);
+  }
+
+  function strokeTo(x: number, y: number): void {
+    if (!stroke) return;
+    const radius = brushSize.value / 2;
+    const rect = paintSegment(stroke.display, stroke.last, [x, y], radius, stroke.value);
+    if (stroke.added) paintSegment(stroke.added, stroke.last, [x, y], radius, stroke.value);
+    if (stroke.erased) paintSegment(stroke.erased, stroke.last, [x, y], radius, stroke.value ? 0 : 1);
+    stroke.last = [x, y];
+    const dirty = activeMask.value === stroke.display && activeDirty ? unionRect(activeDirty, rect) : rect;
+    setActive(stroke.display, activeMask.value === stroke.display ? dirty : null);
+  }
+
+  function endStroke(): void {
+    const finished = stroke;
+    if (!finished) return;
+    stroke = null;
+    if (finished.target === 'draft') {
+      const base = snapshot.value.draft ?? emptyDraft;
+      const layer = (mask: Mask | null) => {
+        if (!mask || isEmpty(mask)) return null;
+        const rle = encodeRle(mask);
+        rememberMask(rle, mask);
+        return rle;
+      };
+      setActive(finished.display);
+      apply({ ...snapshot.value, draft: { ...base, added: layer(finished.added), erased: layer(finished.erased) } });
+    } else {
+      activeUid.value = null;
+      replaceMask(finished.target, finished.display);
+      refreshActive(null, snapshot.value.draft);
+    }
+  }
+
+  function undo(): void {
+    if (stroke) return;
+    const previous = snapshot.value;
+    const restored = history.undo();
+    if (!restored) return;
+    snapshot.value = restored;
+    afterChange(previous);
+  }
+
+  function redo(): void {
+    if (stroke) return;
+    const previous = snapshot.value;
+    const restored = history.redo();
+    if (!restored) return;
+    snapshot.value = restored;
+    afterChange(previous);
+  }
+
+  return {
+    snapshot, objects, draft, selected, selectedObject, canUndo, canRedo, tool, brushSize, activeClassId,
+    activeMask, activeUid, activeRevision, activeColor, activeDirty: () => activeDirty, colorOf,
+    loadError, open, close, addClick, setBox, commitDraft, cancelDraft, select, setClass, toggleVisible, removeObject, moveObject,
+    replaceMask, assignClassByIndex, objectAt, beginStroke, strokeTo, endStroke, undo, redo,
+    isStroking: () => stroke !== null,
+    ...engine, ...saving,
+  };
+});

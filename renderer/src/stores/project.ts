@@ -1,0 +1,80 @@
+/**
+ * The open project (ProjectInfo: name, path, image and status counts) and the recent-projects list.
+ * Opening, creating and closing go through here so every other store can react to `info` changing.
+ */
+import { defineStore } from 'pinia';
+import { computed, ref } from 'vue';
+import type { ProjectInfo, RecentProject } from '../../../core/api/records';
+import { ApiError } from '../../../core/api/contract';
+import { api } from '../api';
+import { useViewStore } from './view';
+import { useHistoryStore } from './history';
+
+export interface ProjectError {
+  /** ApiError code ('not-a-project', 'newer-version', 'missing', 'exists', ...) or 'error'. */
+  code: string;
+  message: string;
+}
+
+export const useProjectStore = defineStore('project', () => {
+  const info = ref<ProjectInfo | null>(null);
+  const recent = ref<RecentProject[]>([]);
+  /** Which action is running ('create', 'open', 'sample', 'close'), for button spinners; null when idle. */
+  const busy = ref<string | null>(null);
+  const error = ref<ProjectError | null>(null);
+  /** Set once the first `current()` answer arrived, so the shell does not flash the projects view on reload. */
+  const ready = ref(false);
+
+  const isOpen = computed(() => info.value !== null);
+
+  async function refresh(): Promise<void> {
+    info.value = await api.projects.current();
+    ready.value = true;
+    const view = useViewStore();
+    if (!info.value && view.current !== 'projects') view.show('projects');
+  }
+
+  async function loadRecent(): Promise<void> {
+    recent.value = await api.projects.recent();
+  }
+
+  async function run(action: string, call: () => Promise<ProjectInfo>): Promise<boolean> {
+    if (busy.value) return false;
+    busy.value = action;
+    error.value = null;
+    try {
+      const opened = await call();
+      if (info.value?.path !== opened.path) useHistoryStore().clear();
+      info.value = opened;
+      useViewStore().show('images');
+      void loadRecent().catch(() => undefined);
+      return true;
+    } catch (cause) {
+      error.value = cause instanceof ApiError
+        ? { code: cause.code, message: cause.message }
+        : { code: 'error', message: cause instanceof Error ? cause.message : String(cause) };
+      return false;
+    } finally {
+      busy.value = null;
+    }
+  }
+
+  const create = (path: string) => run('create', () => api.projects.create({ path }));
+  const open = (path: string) => run('open', () => api.projects.open({ path }));
+  const openSample = () => run('sample', () => api.projects.openSample());
+
+  async function close(): Promise<void> {
+    busy.value = 'close';
+    try {
+      await api.projects.close();
+      info.value = null;
+      useHistoryStore().clear();
+      useViewStore().show('projects');
+      await loadRecent();
+    } finally {
+      busy.value = null;
+    }
+  }
+
+  return { info, recent, busy, error, ready, isOpen, refresh, loadRecent, create, open, openSample, close };
+});

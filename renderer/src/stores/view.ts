@@ -1,0 +1,51 @@
+/**
+ * Which screen is showing. No router: three views and an image id. Kept in sessionStorage so a reload returns
+ * to the same place (the project itself stays open on the main side).
+ */
+import { defineStore } from 'pinia';
+import { ref, watch } from 'vue';
+
+export type ViewName = 'projects' | 'images' | 'annotate';
+const storageKey = 'pixelwise.view';
+
+function restore(): { current: ViewName; imageId: number | null } {
+  try {
+    const saved = JSON.parse(sessionStorage.getItem(storageKey) ?? 'null') as { current?: string; imageId?: unknown } | null;
+    const current = saved?.current;
+    if (current === 'projects' || current === 'images' || current === 'annotate') {
+      const imageId = typeof saved?.imageId === 'number' ? saved.imageId : null;
+      return { current: current === 'annotate' && imageId === null ? 'images' : current, imageId };
+    }
+  } catch {
+    // A malformed entry is only a lost position; start on the projects view.
+  }
+  return { current: 'projects', imageId: null };
+}
+
+export const useViewStore = defineStore('view', () => {
+  const saved = restore();
+  const current = ref<ViewName>(saved.current);
+  /** The image the Annotate view shows (also the one the images grid scrolls to on return). */
+  const imageId = ref<number | null>(saved.imageId);
+
+  watch([current, imageId], () => {
+    sessionStorage.setItem(storageKey, JSON.stringify({ current: current.value, imageId: imageId.value }));
+  });
+
+  function show(view: ViewName): void {
+    if (view === 'annotate' && imageId.value === null) return;
+    current.value = view;
+  }
+
+  function openImage(id: number): void {
+    imageId.value = id;
+    current.value = 'annotate';
+  }
+
+  /** One level up: annotate -> images -> projects. */
+  function back(): void {
+    current.value = current.value === 'annotate' ? 'images' : 'projects';
+  }
+
+  return { current, imageId, show, openImage, back };
+});

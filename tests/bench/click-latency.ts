@@ -1,0 +1,97 @@
+/**
+ * Per-click engine latency at 1024x768 (map 256x192x16, stride 4), transfers excluded.
+ *
+ *   npx tsx tests/bench/click-latency.ts [--sequences 10] [--clicks 20]
+ *
+ * The map is "realistic": a dozen random blobs, each with its own unit vector, plus per-cell noise and smooth
+ * position channels, so masks have real boundaries; the image is random noise tinted per blob. Each sequence
+ * adds clicks one at a time (positive, then alternating), timing every `segment` call, like a labeler clicking.
+ * One unmeasured warm-up sequence runs first (JIT). Targets: p50 <= 5 ms, p95 <= 12 ms.
+ */
+import { performance } from 'node:perf_hooks';
+import { type EmbeddingMap, dequantize, normalizeCells, quantize } from '../../core/embedding';
+import { type Click, createSegmenter, percentile } from '../../core/engine';
+import type { RgbImage } from '../../core/image';
+
+function random(seed: number) {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function scene(seed: number, imageWidth = 1024, imageHeight = 768, stride = 4, dim = 16): { map: EmbeddingMap; image: RgbImage } {
+  const next = random(seed);
+  const width = imageWidth / stride, height = imageHeight / stride;
+  const blobs = Array.from({ length: 12 }, () => ({
+    x: next() * width, y: next() * height, radius: 10 + next() * 50,
+    vector: Array.from({ length: dim }, () => next() * 2 - 1), color: [next() * 255, next() * 255, next() * 255],
+  }));
+  const label = (gx: number, gy: number) => {
+    let owner = -1;
+    blobs.forEach((blob, b) => { if ((gx - blob.x) ** 2 + (gy - blob.y) ** 2 < blob.radius ** 2) owner = b; });
+    return owner;
+  };
+  const data = new Float32Array(width * height * dim);
+  for (let gy = 0; gy < height; gy++) {
+    for (let gx = 0; gx < width; gx++) {
+      const owner = label(gx, gy), offset = (gy * width + gx) * dim;
+      for (let k = 0; k < dim; k++) data[offset + k] = (owner >= 0 ? blobs[owner].vector[k] : 0.3) + (next() - 0.5) * 0.3;
+      data[offset] += gx / width;
+      data[offset + 1] += gy / height;
+    }
+  }
+  normalizeCells(data, dim);
+  const pixels = new Uint8Array(imageWidth * imageHeight * 3);
+  for (let y = 0; y < imageHeight; y++) {
+    for (let x = 0; x < imageWidth; x++) {
+      const owner = label(x / stride, y / stride), p = (y * imageWidth + x) * 3;
+      for (let c = 0; c < 3; c++) pixels[p + c] = Math.max(0, Math.min(255, (owner >= 0 ? blobs[owner].color[c] : 128) + (next() - 0.5) * 60));
+    }
+  }
+  const map = dequantize(quantize({ width, height, dim, imageWidth, imageHeight, data }, 'int8'));
+  return { map, image: { width: imageWidth, height: imageHeight, data: pixels } };
+}
+
+function main() {
+  const argv = process.argv.slice(2);
+  const option = (name: string, fallback: number) => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? Number(argv[i + 1]) : fallback;
+  };
+  const sequences = option('sequences', 10), clicksPerSequence = option('clicks', 20);
+  const segmentTimes: number[] = [], previewTimes: number[] = [], setupTimes: number[] = [];
+  for (let s = -1; s < sequences; s++) {
+    const { map, image } = scene(1000 + s);
+    const next = random(s + 7);
+    let start = performance.now();
+    const segmenter = createSegmenter(map, image);
+    if (s >= 0) setupTimes.push(performance.now() - start);
+    const clicks: Click[] = [];
+    for (let k = 0; k < clicksPerSequence; k++) {
+      clicks.push({ x: Math.floor(next() * image.width), y: Math.floor(next() * image.height), positive: k === 0 || k % 2 === 1 });
+      start = performance.now();
+      segmenter.segment(clicks);
+      const segmentMs = performance.now() - start;
+      start = performance.now();
+      segmenter.preview?.(clicks);
+      const previewMs = performance.now() - start;
+      if (s >= 0) {
+        segmentTimes.push(segmentMs);
+        previewTimes.push(previewMs);
+      }
+    }
+  }
+  const line = (name: string, values: number[]) =>
+    `${name.padEnd(26)} p50 ${percentile(values, 50).toFixed(2).padStart(6)} ms  p95 ${percentile(values, 95).toFixed(2).padStart(6)} ms  max ${Math.max(...values).toFixed(2).padStart(6)} ms  (n=${values.length})`;
+  console.log('1024x768 image, 256x192x16 int8 map');
+  console.log(line('segment (new click)', segmentTimes));
+  console.log(line('preview (cached fields)', previewTimes));
+  console.log(line('createSegmenter (once)', setupTimes));
+}
+
+main();

@@ -1,0 +1,259 @@
+/**
+ * NoC benchmark of the click engine on a folder of images + masks (standard protocol, see the data README).
+ *
+ *   npx tsx tests/bench/eval-clicks.ts --dataset ../shared/data/eval/GrabCut --model pixelwise-colorpos \
+ *       [--engine embedding|colorpos] [--precision int8|fp32] [--limit N] [--clicks 20] \
+ *       [--param name=value ...] [--out result.json]   (an SVG plot of mIoU vs clicks is written beside --out)
+ *
+ * `--model` is an id (folder under models/builtin or models/experiments) or a folder with model.json + model.onnx.
+ * Embeddings are computed once per (model, sha256, dataset, image) and cached in .cache/embeddings as float32;
+ * `--precision int8` (default, what the studio stores) quantises them with core/embedding before the engine runs.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { basename, dirname, extname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { type EmbeddingMap, dequantize, quantize } from '../../core/embedding';
+import {
+  ClickSimulator, type EngineOptions, type Segmenter, clickMetrics, clicksToReach, createColorPositionSegmenter, createSegmenter,
+  defaultEngineOptions, percentile,
+} from '../../core/engine';
+import type { RgbImage } from '../../core/image';
+import { type Mask, maskIou } from '../../core/mask';
+import { type Embedder, createEmbedder, decodeImageFile, readManifest } from '../../electron/embedding/embedder';
+
+interface Arguments {
+  dataset: string;
+  model: string;
+  engine: 'embedding' | 'colorpos';
+  precision: 'int8' | 'fp32';
+  limit: number;
+  clicks: number;
+  out: string | null;
+  params: Partial<EngineOptions>;
+}
+
+function parseArguments(argv: string[]): Arguments {
+  const args: Arguments = { dataset: '', model: 'pixelwise-colorpos', engine: 'embedding', precision: 'int8', limit: Infinity, clicks: 20, out: null, params: {} };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i], value = argv[i + 1];
+    const take = () => {
+      if (value === undefined) throw new Error(`${flag} needs a value`);
+      i++;
+      return value;
+    };
+    if (flag === '--dataset') args.dataset = take();
+    else if (flag === '--model') args.model = take();
+    else if (flag === '--engine') args.engine = take() as Arguments['engine'];
+    else if (flag === '--precision') args.precision = take() as Arguments['precision'];
+    else if (flag === '--limit') args.limit = Number(take());
+    else if (flag === '--clicks') args.clicks = Number(take());
+    else if (flag === '--out') args.out = take();
+    else if (flag === '--param') {
+      const [name, number] = take().split('=');
+      if (!(name in defaultEngineOptions) || !Number.isFinite(Number(number))) throw new Error(`bad --param ${name}=${number}`);
+      (args.params as Record<string, number>)[name] = Number(number);
+    } else throw new Error(`unknown argument ${flag}`);
+  }
+  if (!args.dataset) throw new Error('--dataset <folder> is required');
+  if (!['embedding', 'colorpos'].includes(args.engine)) throw new Error(`--engine must be embedding or colorpos`);
+  if (!['int8', 'fp32'].includes(args.precision)) throw new Error(`--precision must be int8 or fp32`);
+  return args;
+}
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), '../..');
+
+function modelFolder(model: string): string {
+  for (const candidate of [join(root, 'models/builtin', model), join(root, 'models/experiments', model), resolve(model)]) {
+    if (existsSync(join(candidate, 'model.json'))) return candidate;
+  }
+  throw new Error(`no model.json for --model ${model} (looked in models/builtin, models/experiments and as a path)`);
+}
+
+interface Sample {
+  stem: string;
+  imagePath: string;
+  maskPath: string;
+}
+
+async function listSamples(dataset: string, limit: number): Promise<Sample[]> {
+  const masks = new Map<string, string>();
+  for (const name of await readdir(join(dataset, 'masks'))) masks.set(basename(name, extname(name)), join(dataset, 'masks', name));
+  const samples: Sample[] = [];
+  for (const name of (await readdir(join(dataset, 'images'))).sort()) {
+    const stem = basename(name, extname(name));
+    const maskPath = masks.get(stem);
+    if (maskPath) samples.push({ stem, imagePath: join(dataset, 'images', name), maskPath });
+  }
+  return samples.slice(0, limit);
+}
+
+/** Ground truth: > 128 object, exactly 128 ignore (GrabCut's band), anything else background. */
+async function readTarget(path: string): Promise<{ width: number; height: number; object: Uint8Array; ignore: Uint8Array | null }> {
+  const image = await decodeImageFile(path);
+  const count = image.width * image.height;
+  const object = new Uint8Array(count), ignore = new Uint8Array(count);
+  let ignored = 0;
+  for (let i = 0; i < count; i++) {
+    const value = image.data[i * 3];
+    if (value > 128) object[i] = 1;
+    else if (value === 128) {
+      ignore[i] = 1;
+      ignored++;
+    }
+  }
+  return { width: image.width, height: image.height, object, ignore: ignored ? ignore : null };
+}
+
+/** Float32 maps cached on disk: 5 uint32 (width, height, dim, imageWidth, imageHeight) then the data. */
+async function cachedEmbedding(path: string, compute: () => Promise<EmbeddingMap>): Promise<EmbeddingMap> {
+  if (existsSync(path)) {
+    const bytes = await readFile(path);
+    const header = new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + 20));
+    const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 20, bytes.byteOffset + bytes.byteLength));
+    const [width, height, dim, imageWidth, imageHeight] = header;
+    if (data.length === width * height * dim) return { width, height, dim, imageWidth, imageHeight, data };
+  }
+  const map = await compute();
+  await mkdir(dirname(path), { recursive: true });
+  const header = new Uint32Array([map.width, map.height, map.dim, map.imageWidth, map.imageHeight]);
+  await writeFile(path, Buffer.concat([Buffer.from(header.buffer), Buffer.from(map.data.buffer, map.data.byteOffset, map.data.byteLength)]));
+  return map;
+}
+
+interface ImageResult {
+  stem: string;
+  width: number;
+  height: number;
+  ious: number[];
+  noc85: number;
+  noc90: number;
+  clicks: Array<[number, number, 0 | 1]>;
+}
+
+function runClicks(segmenter: Segmenter, target: Awaited<ReturnType<typeof readTarget>>, maxClicks: number, latencies: number[]): Omit<ImageResult, 'stem'> {
+  const simulator = new ClickSimulator(target);
+  const truth: Mask = { width: target.width, height: target.height, data: target.object };
+  let predicted = new Uint8Array(target.width * target.height);
+  const ious: number[] = [];
+  for (let k = 0; k < maxClicks; k++) {
+    simulator.next(predicted);
+    const start = performance.now();
+    const { mask } = segmenter.segment(simulator.clicks);
+    latencies.push(performance.now() - start);
+    predicted = mask.data;
+    ious.push(maskIou(mask, truth, target.ignore ?? undefined));
+  }
+  return {
+    width: target.width, height: target.height, ious,
+    noc85: clicksToReach(ious, 0.85, maxClicks), noc90: clicksToReach(ious, 0.9, maxClicks),
+    clicks: simulator.clicks.map((click) => [click.x, click.y, click.positive ? 1 : 0]),
+  };
+}
+
+function plotSvg(title: string, curve: number[]): string {
+  const width = 640, height = 400, left = 60, right = 20, top = 40, bottom = 50;
+  const plotWidth = width - left - right, plotHeight = height - top - bottom;
+  const x = (k: number) => left + ((k - 1) / Math.max(1, curve.length - 1)) * plotWidth;
+  const y = (iou: number) => top + (1 - iou) * plotHeight;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${width / 2}" y="22" text-anchor="middle" font-size="14">${escapeXml(title)}</text>`,
+  ];
+  for (let tick = 0; tick <= 10; tick++) {
+    const value = tick / 10;
+    parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(value)}" y2="${y(value)}" stroke="#ddd"/>`);
+    parts.push(`<text x="${left - 6}" y="${y(value) + 4}" text-anchor="end">${value.toFixed(1)}</text>`);
+  }
+  for (let k = 1; k <= curve.length; k++) parts.push(`<text x="${x(k)}" y="${height - bottom + 16}" text-anchor="middle">${k}</text>`);
+  for (const level of [0.85, 0.9]) parts.push(`<line x1="${left}" x2="${width - right}" y1="${y(level)}" y2="${y(level)}" stroke="#c44" stroke-dasharray="4 3"/>`);
+  parts.push(`<polyline fill="none" stroke="#1f6fd1" stroke-width="2" points="${curve.map((iou, i) => `${x(i + 1).toFixed(1)},${y(iou).toFixed(1)}`).join(' ')}"/>`);
+  parts.push(`<text x="${left + plotWidth / 2}" y="${height - 12}" text-anchor="middle">clicks</text>`);
+  parts.push(`<text x="16" y="${top + plotHeight / 2}" text-anchor="middle" transform="rotate(-90 16 ${top + plotHeight / 2})">mIoU</text>`);
+  parts.push('</svg>');
+  return parts.join('\n');
+}
+
+function escapeXml(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+async function main() {
+  const args = parseArguments(process.argv.slice(2));
+  const started = performance.now();
+  const dataset = resolve(args.dataset), datasetName = basename(dataset);
+  const samples = await listSamples(dataset, args.limit);
+  if (!samples.length) throw new Error(`no image/mask pairs under ${dataset}`);
+  let embedder: Embedder | null = null;
+  let modelInfo: { id: string; sha256: string; provider: string | null } | null = null;
+  let modelDir = '';
+  if (args.engine === 'embedding') {
+    modelDir = modelFolder(args.model);
+    const manifest = await readManifest(modelDir);
+    modelInfo = { id: manifest.id, sha256: manifest.sha256, provider: null };
+  }
+  const options: EngineOptions = { ...defaultEngineOptions, ...args.params };
+  const latencies: number[] = [];
+  const results: ImageResult[] = [];
+  let embedSeconds = 0;
+  for (const [index, sample] of samples.entries()) {
+    const image: RgbImage = await decodeImageFile(sample.imagePath);
+    const target = await readTarget(sample.maskPath);
+    if (target.width !== image.width || target.height !== image.height) throw new Error(`${sample.stem}: mask and image sizes differ`);
+    let segmenter: Segmenter;
+    if (args.engine === 'colorpos') segmenter = createColorPositionSegmenter(image);
+    else {
+      const cachePath = join(root, '.cache/embeddings', `${modelInfo!.id}@${modelInfo!.sha256.slice(0, 12)}`, datasetName, `${sample.stem}.f32`);
+      const map = await cachedEmbedding(cachePath, async () => {
+        embedder ??= await createEmbedder(modelDir);
+        modelInfo!.provider = embedder.provider;
+        const t = performance.now();
+        const computed = await embedder.embed(image);
+        embedSeconds += (performance.now() - t) / 1000;
+        return computed;
+      });
+      const stored = args.precision === 'int8' ? dequantize(quantize(map, 'int8')) : map;
+      segmenter = createSegmenter(stored, image, options);
+    }
+    const result = { stem: sample.stem, ...runClicks(segmenter, target, args.clicks, latencies) };
+    results.push(result);
+    if (process.stderr.isTTY || (index + 1) % 10 === 0 || index + 1 === samples.length) {
+      process.stderr.write(`${index + 1}/${samples.length} ${sample.stem} NoC@90 ${result.noc90} IoU@1 ${result.ious[0].toFixed(3)}\n`);
+    }
+  }
+  await (embedder as Embedder | null)?.close();
+  const metrics = clickMetrics(results.map((result) => result.ious), args.clicks);
+  const summary = {
+    dataset: datasetName,
+    datasetPath: dataset,
+    engine: args.engine,
+    model: modelInfo,
+    precision: args.engine === 'embedding' ? args.precision : null,
+    options: args.engine === 'embedding' ? options : null,
+    protocol: 'RITM NoC: first click most interior point, next at max EDT of FN vs FP, border = boundary, p > 0.49, max clicks ' + args.clicks,
+    metrics,
+    latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length) },
+    embedSeconds,
+    seconds: (performance.now() - started) / 1000,
+    command: `npx tsx tests/bench/eval-clicks.ts ${process.argv.slice(2).join(' ')}`,
+    date: new Date().toISOString(),
+    images: results,
+  };
+  const line = `${datasetName} ${args.engine === 'embedding' ? `${modelInfo!.id} ${args.precision}` : 'colorpos'} n=${metrics.images}: ` +
+    `NoC@85 ${metrics.noc85.toFixed(2)} NoC@90 ${metrics.noc90.toFixed(2)} fail@90 ${metrics.failures90} ` +
+    `mIoU@1/3/5 ${metrics.miou1.toFixed(3)}/${metrics.miou3.toFixed(3)}/${metrics.miou5.toFixed(3)} ` +
+    `latency p50 ${summary.latencyMs.p50.toFixed(2)} ms p95 ${summary.latencyMs.p95.toFixed(2)} ms`;
+  console.log(line);
+  if (args.out) {
+    const out = resolve(args.out);
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, JSON.stringify(summary, null, 1));
+    await writeFile(out.replace(/\.json$/, '') + '.svg', plotSvg(line.split(':')[0] + ` — NoC@90 ${metrics.noc90.toFixed(2)}`, metrics.miouCurve));
+  }
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

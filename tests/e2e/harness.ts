@@ -1,0 +1,82 @@
+/**
+ * End-to-end harness: the real web-mode server (out/web.cjs, built by `npm run build`) in a child process with a
+ * temp data folder, and Debian's Chromium driven by playwright-core, already holding the session cookie.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+
+const root = resolve(__dirname, '..', '..');
+
+export const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'];
+
+export interface ServerProcess {
+  url: string;
+  origin: string;
+  process: ChildProcess;
+  /** Resolves when the process has exited. */
+  exited: Promise<number | null>;
+}
+
+/** Starts `node out/web.cjs` and waits for the URL it prints. */
+export function startServer(dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
+  const child = spawn(process.execPath, [join(root, 'out', 'web.cjs'), '--port', '0', '--data-dir', dataDir, ...extraArgs], {
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu' },
+  });
+  const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
+  let stderr = '';
+  child.stderr!.on('data', (chunk) => { stderr += String(chunk); });
+  return new Promise((resolveStart, reject) => {
+    let stdout = '';
+    const timer = setTimeout(() => reject(new Error(`web server did not start: ${stderr}`)), 30_000);
+    child.stdout!.on('data', (chunk) => {
+      stdout += String(chunk);
+      const match = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(stdout);
+      if (match) {
+        clearTimeout(timer);
+        resolveStart({ url: match[1], origin: new URL(match[1]).origin, process: child, exited });
+      }
+    });
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`web server exited with ${code}: ${stderr}`));
+    });
+  });
+}
+
+export interface Studio {
+  page: Page;
+  browser: Browser;
+  server: ServerProcess;
+  url: string;
+  dataDir: string;
+  /** Calls an API method from the test side (same cookie as the page). */
+  call<T>(service: string, method: string, input?: unknown): Promise<T>;
+  close(): Promise<void>;
+}
+
+export async function startStudio(options: { dataDir?: string } = {}): Promise<Studio> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'pixelwise-e2e-'));
+  const server = await startServer(dataDir);
+  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
+  const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+  await page.goto(server.url);
+  return {
+    page, browser, server, url: server.origin, dataDir,
+    async call<T>(service: string, method: string, input: unknown = {}) {
+      const reply = await page.request.post(`${server.origin}/api/${service}/${method}`, { data: input });
+      const body = (await reply.json()) as { ok: boolean; result: T; error?: { message: string } };
+      if (!body.ok) throw new Error(body.error?.message);
+      return body.result;
+    },
+    async close() {
+      await browser.close();
+      server.process.kill('SIGTERM');
+      await server.exited;
+      if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
