@@ -9,9 +9,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { packEmbedding, unpackEmbedding } from '../../core/api/blobs';
-import { type StoredEmbedding, quantize } from '../../core/embedding';
+import { type StoredEmbedding, dequantize, quantize } from '../../core/embedding';
 import type { Mask } from '../../core/mask';
-import { createEmbedder, decodeImageFile, type Embedder } from '../../electron/embedding/embedder';
+import { Project } from '../../db/project';
+import { createEmbedder, decodeImageFile, type Embedder, readManifest } from '../../electron/embedding/embedder';
+import { indexImage } from '../../electron/search/indexer';
 
 export interface EvalItem {
   /** File stem, unique within the dataset. */
@@ -89,6 +91,27 @@ export async function embedDataset(folder: string, modelId: string, items: EvalI
     await embedder?.close();
   }
   return out;
+}
+
+/**
+ * A real project file in `dir` holding the items as images (no thumbnails), their embeddings and region index,
+ * the way the embedding job leaves a project. Returns the image id of each item, in order.
+ */
+export async function buildEvalProject(dir: string, modelId: string, items: EvalItem[], maps: StoredEmbedding[]): Promise<{ project: Project; imageIds: number[]; indexMs: number }> {
+  const project = new Project(join(dir, 'eval.pixelwise'), { create: true });
+  project.embeddings.registerModel(await readManifest(modelDir(modelId)));
+  const imageIds = project.transaction(() => items.map((item, i) => project.images.add({
+    path: item.imagePath, hash: `eval:${item.stem}`, width: maps[i].imageWidth, height: maps[i].imageHeight, byteSize: 0,
+    format: 'jpeg', thumbnail: new Uint8Array(0),
+  })));
+  let indexMs = 0;
+  for (const [i, imageId] of imageIds.entries()) {
+    project.embeddings.put(imageId, modelId, maps[i]);
+    const started = performance.now();
+    indexImage(project, imageId, modelId, dequantize(maps[i]));
+    indexMs += performance.now() - started;
+  }
+  return { project, imageIds, indexMs: indexMs / items.length };
 }
 
 async function main(): Promise<void> {

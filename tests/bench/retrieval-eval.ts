@@ -1,0 +1,182 @@
+/**
+ * Quality of similar-object search and discovery on real data, through the real service (a project file in a
+ * temp dir, embeddings from the model, regions from the indexer).
+ *
+ * Retrieval (COCO_MVal: one object per image, category = file-name prefix):
+ *   npx tsx tests/bench/retrieval-eval.ts retrieval --dataset ../shared/data/eval/COCO_MVal --model pixelwise-colorpos [--limit N]
+ *   Query = one object's mask; relevant = other images of its category. Prints mAP@10 (mean over categories of
+ *   the mean AP@10 of their queries) for stage 1 only, stage 1 + dense re-rank, and a colour-histogram-in-mask
+ *   baseline; then the feedback curve: P@20 after 0..3 rounds where the top 20 shown, not yet judged hits are
+ *   accepted (same category) or rejected; "full" ranks everything (judged hits included), "residual" only the
+ *   unjudged ones. Finally the IoU with the true mask of accepted hits' annotation masks (engine vs component).
+ *
+ * Co-segmentation (VOC_coseg: class folders, foreground masks):
+ *   npx tsx tests/bench/retrieval-eval.ts coseg --dataset ../shared/data/train/VOC_coseg --model pixelwise-colorpos
+ *   discovery.run per class folder; Jaccard (mean per-image IoU) of the top cluster's region masks against the
+ *   foreground, vs a centre prior (centred ellipse) and colour clustering (2-means on RGB, the cluster touching
+ *   the border less is foreground).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { SearchResult } from '../../core/api/search-contract';
+import { type Mask, maskIou } from '../../core/mask';
+import { decodeRle, encodeRle } from '../../core/rle';
+import { gridMaskToImage } from '../../core/search/pooling';
+import { decodeImageFile } from '../../electron/embedding/embedder';
+import { createSearchService } from '../../electron/search/service';
+import { buildEvalProject, embedDataset, listDataset, readEvalMask, type EvalItem } from './search-eval-data';
+import { centrePrior, colourClusters, histogramDistance, maskHistogram } from './search-eval-baselines';
+
+function argument(name: string, fallback?: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  if (index >= 0 && process.argv[index + 1]) return process.argv[index + 1];
+  if (fallback === undefined) throw new Error(`missing --${name}`);
+  return fallback;
+}
+
+/** AP@10: sum over relevant ranks k <= 10 of precision@k, divided by min(relevant count, 10). */
+export function averagePrecisionAt10(ranked: boolean[], relevantTotal: number): number {
+  if (relevantTotal === 0) return 0;
+  let hits = 0, sum = 0;
+  ranked.slice(0, 10).forEach((relevant, k) => {
+    if (relevant) sum += ++hits / (k + 1);
+  });
+  return sum / Math.min(relevantTotal, 10);
+}
+
+/** Mean over categories of the mean over that category's queries. */
+function byCategory(values: number[], items: EvalItem[]): number {
+  const groups = new Map<string, number[]>();
+  values.forEach((value, i) => groups.set(items[i].category, [...(groups.get(items[i].category) ?? []), value]));
+  const means = [...groups.values()].map((list) => list.reduce((a, b) => a + b, 0) / list.length);
+  return means.reduce((a, b) => a + b, 0) / means.length;
+}
+
+const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+const fixed = (value: number) => value.toFixed(3);
+
+async function retrieval(dataset: string, modelId: string, limit: number): Promise<void> {
+  const items = listDataset(dataset);
+  const maps = await embedDataset(dataset, modelId, items);
+  const masks = await Promise.all(items.map((item) => readEvalMask(item.maskPath)));
+  const dir = mkdtempSync(join(tmpdir(), 'pixelwise-retrieval-'));
+  const { project, imageIds, indexMs } = await buildEvalProject(dir, modelId, items, maps);
+  const service = createSearchService(project, { defaultModelId: modelId });
+  const categoryOf = new Map(imageIds.map((id, i) => [id, items[i].category]));
+  const relevantCount = (category: string) => items.filter((item) => item.category === category).length - 1;
+  const queries = items.map((_, i) => i).filter((i) => i % Math.max(1, Math.floor(items.length / limit)) === 0).slice(0, limit);
+  const queryItems = queries.map((i) => items[i]);
+
+  const stage1: number[] = [], dense: number[] = [], baseline: number[] = [];
+  const full: number[][] = [[], [], [], []], residual: number[][] = [[], [], [], []];
+  const iouEngine: number[] = [], iouComponent: number[] = [];
+  const timings = { stage1: [] as number[], stage2: [] as number[] };
+  const images = await Promise.all(items.map((item) => decodeImageFile(item.imagePath)));
+  const histograms = items.map((_, i) => maskHistogram(images[i], masks[i]));
+
+  for (const q of queries) {
+    const category = items[q].category, relevant = relevantCount(category);
+    const isRelevant = (imageId: number) => categoryOf.get(imageId) === category;
+    let result: SearchResult = service.search.query({
+      examples: [{ imageId: imageIds[q], rle: encodeRle(masks[q]) }], limit: 100, rerank: 100, excludeExampleImages: true,
+    });
+    timings.stage1.push(result.stats.stage1Ms);
+    timings.stage2.push(result.stats.stage2Ms);
+    const byRegion = [...result.hits].sort((a, b) => b.regionScore - a.regionScore);
+    stage1.push(averagePrecisionAt10(byRegion.map((hit) => isRelevant(hit.imageId)), relevant));
+    dense.push(averagePrecisionAt10(result.hits.map((hit) => isRelevant(hit.imageId)), relevant));
+    const colour = items.map((_, i) => i).filter((i) => i !== q)
+      .sort((a, b) => histogramDistance(histograms[q], histograms[a]) - histogramDistance(histograms[q], histograms[b]));
+    baseline.push(averagePrecisionAt10(colour.map((i) => items[i].category === category), relevant));
+
+    // Mask quality of the first correct hit, both mask sources (annotations removed again).
+    const firstCorrect = result.hits.find((hit) => isRelevant(hit.imageId));
+    if (firstCorrect) {
+      const gt = masks[imageIds.indexOf(firstCorrect.imageId)];
+      for (const [source, out] of [['engine', iouEngine], ['component', iouComponent]] as const) {
+        const accepted = service.search.accept({ sessionId: result.sessionId, classId: null, imageIds: [firstCorrect.imageId], maskSource: source });
+        out.push(maskIou(decodeRle(project.annotations.get(accepted.annotationIds[0])!.rle), gt));
+        project.transaction(() => project.annotations.remove(accepted.annotationIds));
+      }
+      // accept() also judged the hit; start the feedback simulation from a clean session.
+      result = service.search.query({
+        examples: [{ imageId: imageIds[q], rle: encodeRle(masks[q]) }], limit: 100, rerank: 100, excludeExampleImages: true,
+      });
+    }
+    const judged = new Set<number>();
+    for (let round = 0; round < 4; round++) {
+      const precision = (hits: typeof result.hits) => hits.slice(0, 20).filter((hit) => isRelevant(hit.imageId)).length / 20;
+      full[round].push(precision(result.hits));
+      residual[round].push(precision(result.hits.filter((hit) => !judged.has(hit.imageId))));
+      if (round === 3) break;
+      const shown = result.hits.filter((hit) => !judged.has(hit.imageId)).slice(0, 20);
+      shown.forEach((hit) => judged.add(hit.imageId));
+      result = service.search.feedback({
+        sessionId: result.sessionId, limit: 100,
+        accepted: shown.filter((hit) => isRelevant(hit.imageId)).map((hit) => hit.imageId),
+        rejected: shown.filter((hit) => !isRelevant(hit.imageId)).map((hit) => hit.imageId),
+      });
+    }
+  }
+  project.close();
+  rmSync(dir, { recursive: true, force: true });
+  const chance = mean(queryItems.map((item) => relevantCount(item.category) / (items.length - 1)));
+  console.log(`retrieval ${dataset} model=${modelId} images=${items.length} queries=${queries.length} (index ${indexMs.toFixed(1)} ms/image)`);
+  console.log(`  mAP@10 by category: stage1 ${fixed(byCategory(stage1, queryItems))}  stage1+dense ${fixed(byCategory(dense, queryItems))}  colour-hist-in-mask baseline ${fixed(byCategory(baseline, queryItems))}  chance ~${fixed(chance)}`);
+  console.log(`  P@20 full     rounds 0..3: ${full.map((list) => fixed(mean(list))).join('  ')}`);
+  console.log(`  P@20 residual rounds 0..3: ${residual.map((list) => fixed(mean(list))).join('  ')}`);
+  console.log(`  accepted-hit mask IoU (first correct hit): engine ${fixed(mean(iouEngine))}  component ${fixed(mean(iouComponent))}  (n=${iouEngine.length})`);
+  console.log(`  per query: stage1 ${fixed(mean(timings.stage1))} ms, dense top-100 ${fixed(mean(timings.stage2))} ms`);
+}
+
+async function coseg(dataset: string, modelId: string): Promise<void> {
+  const all = listDataset(dataset);
+  const classes = [...new Set(all.map((item) => item.category))];
+  const rows: string[] = [];
+  const totals = { discovery: [] as number[], centre: [] as number[], colour: [] as number[] };
+  for (const category of classes) {
+    const items = all.filter((item) => item.category === category);
+    const maps = await embedDataset(dataset, modelId, items);
+    const masks = await Promise.all(items.map((item) => readEvalMask(item.maskPath)));
+    const dir = mkdtempSync(join(tmpdir(), 'pixelwise-coseg-'));
+    const { project, imageIds } = await buildEvalProject(dir, modelId, items, maps);
+    const service = createSearchService(project, { defaultModelId: modelId });
+    const started = performance.now();
+    const result = service.discovery.run({ imageIds, top: 1 });
+    const ms = performance.now() - started;
+    const members = new Map(result.clusters[0]?.members.map((member) => [member.imageId, member]) ?? []);
+    const scores = { discovery: [] as number[], centre: [] as number[], colour: [] as number[] };
+    for (const [i, imageId] of imageIds.entries()) {
+      const gt = masks[i], member = members.get(imageId);
+      let found: Mask = { width: gt.width, height: gt.height, data: new Uint8Array(gt.data.length) };
+      if (member) {
+        const grid = decodeRle(member.grid);
+        found = gridMaskToImage(grid.data, grid.width, grid.height, gt.width, gt.height);
+      }
+      scores.discovery.push(maskIou(found, gt));
+      scores.centre.push(maskIou(centrePrior(gt.width, gt.height), gt));
+      scores.colour.push(maskIou(colourClusters(await decodeImageFile(items[i].imagePath)), gt));
+    }
+    project.close();
+    rmSync(dir, { recursive: true, force: true });
+    for (const key of ['discovery', 'centre', 'colour'] as const) totals[key].push(mean(scores[key]));
+    rows.push(`  ${category.padEnd(8)} n=${String(items.length).padStart(3)} discovery ${fixed(mean(scores.discovery))}  centre ${fixed(mean(scores.centre))}  colour ${fixed(mean(scores.colour))}  coverage ${result.clusters[0]?.coverage ?? 0}  (${ms.toFixed(0)} ms)`);
+  }
+  console.log(`co-segmentation ${dataset} model=${modelId} (Jaccard = mean per-image IoU, top cluster)`);
+  for (const row of rows) console.log(row);
+  console.log(`  mean over classes: discovery ${fixed(mean(totals.discovery))}  centre prior ${fixed(mean(totals.centre))}  colour 2-means ${fixed(mean(totals.colour))}`);
+}
+
+async function main(): Promise<void> {
+  const task = process.argv[2];
+  const dataset = argument('dataset'), modelId = argument('model', 'pixelwise-colorpos');
+  if (task === 'retrieval') await retrieval(dataset, modelId, Number(argument('limit', '100000')));
+  else if (task === 'coseg') await coseg(dataset, modelId);
+  else throw new Error('usage: tsx tests/bench/retrieval-eval.ts retrieval|coseg --dataset <folder> [--model id]');
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.stack : error);
+  process.exit(1);
+});
