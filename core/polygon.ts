@@ -183,6 +183,9 @@ function ringBox(ring: Ring): [number, number, number, number] {
   return [x0, y0, x1, y1];
 }
 
+/** Coordinates this far out are certainly wrong, and would lose precision in the scanline arithmetic. */
+const maxCoordinate = 1e9;
+
 interface Edge { x0: number; y0: number; slope: number; last: number; winding: number }
 
 /**
@@ -198,6 +201,9 @@ export function fillRings(mask: Mask, rings: Ring[], rule: FillRule = 'evenodd')
       const j = (i + 2) % n;
       const ax = ring[i], ay = ring[i + 1], bx = ring[j], by = ring[j + 1];
       if (!Number.isFinite(ax + ay + bx + by)) throw new RangeError('polygon has a coordinate that is not a finite number');
+      if (Math.max(Math.abs(ax), Math.abs(ay), Math.abs(bx), Math.abs(by)) > maxCoordinate) {
+        throw new RangeError(`polygon coordinate beyond ±${maxCoordinate} (is it in pixels?)`);
+      }
       if (ay === by) continue;
       const [x0, y0, x1, y1, winding] = ay < by ? [ax, ay, bx, by, 1] : [bx, by, ax, ay, -1];
       const first = Math.max(0, Math.ceil(y0 - 0.5));

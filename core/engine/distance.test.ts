@@ -39,3 +39,42 @@ describe('squaredDistanceTransform', () => {
     expect(d[0]).toBe(1);
   });
 });
+
+describe('geodesicDistance', () => {
+  it('matches Dijkstra on the 8-neighbour grid (raster scans, enough sweeps)', async () => {
+    const { edgeCosts, geodesicDistance } = await import('./geodesic');
+    let seed = 11;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    for (const [width, height] of [[1, 1], [6, 1], [1, 5], [9, 7], [16, 12]]) {
+      const dim = 3, count = width * height;
+      const data = new Float32Array(count * dim).map(() => random() - 0.5);
+      for (let c = 0; c < count; c++) {
+        const n = Math.hypot(data[c * 3], data[c * 3 + 1], data[c * 3 + 2]);
+        for (let k = 0; k < 3; k++) data[c * 3 + k] /= n;
+      }
+      const edges = edgeCosts(data, width, height, dim, 4, 0.5);
+      const seedCell = Math.floor(random() * count);
+      const fast = geodesicDistance(edges, [seedCell], undefined, 8);
+      // Reference: Dijkstra with a linear scan (tiny grids).
+      const cost = (a: number, b: number) => {
+        const [ax, ay, bx, by] = [a % width, Math.floor(a / width), b % width, Math.floor(b / width)];
+        const [lo, hi] = a < b ? [a, b] : [b, a];
+        const [lx, ly] = [lo % width, Math.floor(lo / width)];
+        const [hx, hy] = [hi % width, Math.floor(hi / width)];
+        if (Math.abs(ax - bx) > 1 || Math.abs(ay - by) > 1) return Infinity;
+        if (hy === ly) return edges.right[lo];
+        if (hx === lx) return edges.down[lo];
+        return hx > lx ? edges.downRight[lo] : edges.downLeft[lo];
+      };
+      const reference = new Array(count).fill(Infinity), done = new Array(count).fill(false);
+      reference[seedCell] = 0;
+      for (let step = 0; step < count; step++) {
+        let u = -1;
+        for (let c = 0; c < count; c++) if (!done[c] && (u < 0 || reference[c] < reference[u])) u = c;
+        done[u] = true;
+        for (let c = 0; c < count; c++) if (c !== u) reference[c] = Math.min(reference[c], reference[u] + cost(u, c));
+      }
+      fast.forEach((value, c) => expect(value).toBeCloseTo(reference[c], 4));
+    }
+  });
+});

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { clickMetrics, clicksToReach, percentile } from './metrics';
+import { squaredDistanceTransform } from './distance';
 import { ClickSimulator } from './protocol';
 
 function rectangle(width: number, height: number, x0: number, y0: number, x1: number, y1: number): Uint8Array {
@@ -41,6 +42,27 @@ describe('ClickSimulator (RITM protocol)', () => {
     ignore[5 * 10 + 1] = 0; // the only pixel that counts
     const click = new ClickSimulator({ width: 10, height: 10, object, ignore }).next(new Uint8Array(100));
     expect(click).toEqual({ x: 1, y: 5, positive: true });
+  });
+
+  it('picks the same click as a full-image transform (the transform runs on a crop)', () => {
+    let seed = 3;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const width = 23, height = 17;
+    for (let round = 0; round < 20; round++) {
+      const object = rectangle(width, height, Math.floor(random() * 8), Math.floor(random() * 6), 10 + Math.floor(random() * 13), 8 + Math.floor(random() * 9));
+      const predicted = Uint8Array.from(object, (v) => (random() < 0.3 ? 1 - v : v));
+      const full = (area: Uint8Array) => {
+        const d = squaredDistanceTransform(area, width, height);
+        let max = 0, index = 0;
+        d.forEach((value, i) => { if (value > max) { max = value; index = i; } });
+        return { max, index };
+      };
+      const fn = full(Uint8Array.from(object, (v, i) => (v && !predicted[i] ? 1 : 0)));
+      const fp = full(Uint8Array.from(object, (v, i) => (!v && predicted[i] ? 1 : 0)));
+      const expected = fn.max > fp.max ? fn : fp;
+      const click = new ClickSimulator({ width, height, object, ignore: null }).next(predicted);
+      expect(click).toEqual({ x: expected.index % width, y: Math.floor(expected.index / width), positive: fn.max > fp.max });
+    }
   });
 });
 

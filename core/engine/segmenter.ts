@@ -18,7 +18,7 @@ import type { RgbImage } from '../image';
 import { createMask } from '../mask';
 import { type EdgeCosts, edgeCosts, geodesicDistance } from './geodesic';
 import type { Box, Click, ProbabilityGrid, SegmentOutput, Segmenter } from './types';
-import { type UpsampleGuide, cellColors, maskThreshold, upsampleMask } from './upsample';
+import { type UpsampleGuide, cellColors, createUpsampler, maskThreshold } from './upsample';
 
 export interface EngineOptions {
   /** Weight of the embedding change (1 - cos) per grid step in the geodesic distance. */
@@ -31,6 +31,17 @@ export interface EngineOptions {
   background: number;
   /** Logit per unit of score difference. */
   sharpness: number;
+  /** Subtract this quantile of neighbour dissimilarities from every edge cost (0 = off); see geodesic.ts. */
+  edgeFloor: number;
+  /** 1: subtract the image's mean embedding and renormalise once (removes the direction all cells share). */
+  center: number;
+  /**
+   * 1: measure similarity relative to the image: 1 - (1 - cos) / (1 - median cos of this click over the image),
+   * so the click scores 1 and a typical cell 0 whatever the model's cosine scale.
+   */
+  relativeSimilarity: number;
+  /** Raster-scan sweeps of the geodesic distance (each is a forward and a backward pass). */
+  geodesicSweeps: number;
   /** Joint-bilateral upsampling: colour sigma (RGB units, 0 = plain bilinear) and spatial sigma (cells). */
   colorSigma: number;
   spatialSigma: number;
@@ -38,10 +49,14 @@ export interface EngineOptions {
 
 export const defaultEngineOptions: EngineOptions = {
   featureWeight: 4,
-  spatialWeight: 1,
+  spatialWeight: 0.25,
   distanceWeight: 1,
-  background: 0.5,
+  background: 0.7,
   sharpness: 20,
+  edgeFloor: 0,
+  center: 0,
+  relativeSimilarity: 0,
+  geodesicSweeps: 2,
   colorSigma: 20,
   spatialSigma: 1,
 };
@@ -57,16 +72,18 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
   const settings: EngineOptions = { ...defaultEngineOptions, ...options };
   const { width, height, dim, imageWidth, imageHeight } = map;
   const count = width * height;
-  // Stored maps are int8: renormalise once so cosines are dot products.
-  const data = normalizeCells(Float32Array.from(map.data), dim);
-  const unitMap: EmbeddingMap = { ...map, data };
-  const edges: EdgeCosts = edgeCosts(data, width, height, dim, settings.featureWeight, settings.spatialWeight);
-  const guide: UpsampleGuide | null = image && settings.colorSigma > 0
-    ? { image, colors: cellColors(image, width, height), colorSigma: settings.colorSigma, spatialSigma: settings.spatialSigma }
-    : null;
   if (image && (image.width !== imageWidth || image.height !== imageHeight)) {
     throw new RangeError(`image is ${image.width}x${image.height} but the map covers ${imageWidth}x${imageHeight}`);
   }
+  // Stored maps are int8: renormalise once so cosines are dot products.
+  const data = normalizeCells(Float32Array.from(map.data), dim);
+  if (settings.center) centerCells(data, dim);
+  const unitMap: EmbeddingMap = { ...map, data };
+  const edges: EdgeCosts = edgeCosts(data, width, height, dim, settings.featureWeight, settings.spatialWeight, settings.edgeFloor);
+  const guide: UpsampleGuide | null = image && settings.colorSigma > 0
+    ? { image, colors: cellColors(image, width, height), colorSigma: settings.colorSigma, spatialSigma: settings.spatialSigma }
+    : null;
+  const upsampler = createUpsampler(width, height, imageWidth, imageHeight, guide);
   const fields = new Map<string, ClickField>();
 
   function field(x: number, y: number): ClickField {
@@ -77,19 +94,51 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
       fields.set(key, cached);
       return cached;
     }
+    const [gx, gy] = cellAt(map, x, y);
+    const distance = geodesicDistance(edges, [gy * width + gx], undefined, settings.geodesicSweeps);
+    // score = cos - weight * distance <= 1 - weight * distance: beyond `reach` a click cannot lift a cell to
+    // within 0.25 of the background level (p < 0.01), so the dot product is skipped there.
+    const reach = (1 - settings.background + 0.25) / Math.max(1e-9, settings.distanceWeight);
     const vector = vectorAt(unitMap, x, y);
     const similarity = new Float32Array(count);
     for (let c = 0, offset = 0; c < count; c++, offset += dim) {
+      if (distance[c] > reach) {
+        similarity[c] = -Infinity;
+        continue;
+      }
       let dot = 0;
       for (let k = 0; k < dim; k++) dot += data[offset + k] * vector[k];
       similarity[c] = dot;
     }
-    const [gx, gy] = cellAt(map, x, y);
-    const distance = geodesicDistance(edges, [gy * width + gx]);
+    if (settings.relativeSimilarity) relativeToImage(similarity);
     const created = { similarity, distance };
     fields.set(key, created);
     if (fields.size > maxCachedFields) fields.delete(fields.keys().next().value as string);
     return created;
+  }
+
+  // Best positive / negative score per cell for the last click list: a labeler adds one click at a time, so
+  // folding in only the new clicks keeps the combination O(cells) per click instead of O(cells x clicks).
+  let folded: { keys: string[]; positive: Float32Array; negative: Float32Array } | null = null;
+
+  function evidence(seeds: Click[]): { positive: Float32Array; negative: Float32Array } {
+    const keys = seeds.map((click) => `${click.x},${click.y},${click.positive ? 1 : 0}`);
+    let start = 0;
+    if (folded && folded.keys.length <= keys.length && folded.keys.every((key, i) => key === keys[i])) start = folded.keys.length;
+    else folded = { keys: [], positive: new Float32Array(count).fill(-Infinity), negative: new Float32Array(count).fill(settings.background) };
+    const { positive, negative } = folded;
+    const weight = settings.distanceWeight;
+    for (let s = start; s < seeds.length; s++) {
+      const click = seeds[s];
+      const { similarity, distance } = field(click.x, click.y);
+      const target = click.positive ? positive : negative;
+      for (let c = 0; c < count; c++) {
+        const score = similarity[c] - weight * distance[c];
+        if (score > target[c]) target[c] = score;
+      }
+    }
+    folded.keys = keys;
+    return folded;
   }
 
   function probabilities(clicks: Click[], box?: Box): Float32Array | null {
@@ -98,25 +147,21 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
       if (!box) return null;
       seeds = [...clicks, { x: box[0] + box[2] / 2, y: box[1] + box[3] / 2, positive: true }];
     }
-    const positive = new Float32Array(count).fill(-Infinity);
-    const negative = new Float32Array(count).fill(settings.background);
-    const weight = settings.distanceWeight;
-    for (const click of seeds) {
-      const { similarity, distance } = field(click.x, click.y);
-      const target = click.positive ? positive : negative;
-      for (let c = 0; c < count; c++) {
-        const score = similarity[c] - weight * distance[c];
-        if (score > target[c]) target[c] = score;
-      }
-    }
+    const { positive, negative } = evidence(seeds);
     const probability = new Float32Array(count);
-    for (let c = 0; c < count; c++) probability[c] = 1 / (1 + Math.exp(-settings.sharpness * (positive[c] - negative[c])));
-    if (box) clearOutsideBox(probability, box);
+    for (let c = 0; c < count; c++) {
+      const logit = settings.sharpness * (positive[c] - negative[c]);
+      // Outside +-12 the sigmoid is 0 or 1 to 6e-6; skipping exp there saves most of this loop.
+      probability[c] = logit > 12 ? 1 : logit < -12 ? 0 : 1 / (1 + Math.exp(-logit));
+    }
     return probability;
   }
 
-  /** Cells entirely outside the box get probability 0 (the pixel-level clip happens in upsampling). */
-  function clearOutsideBox(probability: Float32Array, box: Box) {
+  /**
+   * Cells entirely outside the box get probability 0. Only for the preview and the score: the mask is clipped
+   * per pixel instead, so zeroed cells do not pull the probabilities of pixels just inside the box down.
+   */
+  function clearOutsideBox(probability: Float32Array, box: Box): Float32Array {
     const [bx, by, bw, bh] = box;
     const cellWidth = imageWidth / width, cellHeight = imageHeight / height;
     for (let gy = 0; gy < height; gy++) {
@@ -125,6 +170,7 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
         if (rowOutside || (gx + 1) * cellWidth <= bx || gx * cellWidth >= bx + bw) probability[gy * width + gx] = 0;
       }
     }
+    return probability;
   }
 
   return {
@@ -132,18 +178,51 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
       const probability = probabilities(clicks, box);
       if (!probability) return { mask: createMask(imageWidth, imageHeight), score: 0 };
       const limits: [number, number, number, number] | undefined = box ? [box[0], box[1], box[0] + box[2], box[1] + box[3]] : undefined;
-      const mask = upsampleMask(probability, width, height, imageWidth, imageHeight, guide, limits);
+      const mask = upsampler.mask(probability, limits);
+      const inside = box ? clearOutsideBox(probability.slice(), box) : probability;
       let sum = 0, cells = 0;
       for (let c = 0; c < count; c++) {
-        if (probability[c] > maskThreshold) {
-          sum += probability[c];
+        if (inside[c] > maskThreshold) {
+          sum += inside[c];
           cells++;
         }
       }
       return { mask, score: cells ? sum / cells : 0 };
     },
     preview(clicks: Click[], box?: Box): ProbabilityGrid {
-      return { width, height, data: probabilities(clicks, box) ?? new Float32Array(count) };
+      const probability = probabilities(clicks, box);
+      if (!probability) return { width, height, data: new Float32Array(count) };
+      return { width, height, data: box ? clearOutsideBox(probability, box) : probability };
     },
   };
+}
+
+/** Subtract the mean vector from every cell and renormalise. */
+function centerCells(data: Float32Array, dim: number) {
+  const mean = new Float64Array(dim), cells = data.length / dim;
+  for (let offset = 0; offset < data.length; offset += dim) for (let k = 0; k < dim; k++) mean[k] += data[offset + k];
+  for (let offset = 0; offset < data.length; offset += dim) for (let k = 0; k < dim; k++) data[offset + k] -= mean[k] / cells;
+  normalizeCells(data, dim);
+}
+
+/** cos -> 1 - (1 - cos) / (1 - median cos), over the finite entries (median by a 512-bin histogram on [-1, 1]). */
+function relativeToImage(similarity: Float32Array) {
+  const bins = 512, histogram = new Uint32Array(bins);
+  let total = 0;
+  for (let c = 0; c < similarity.length; c++) {
+    const value = similarity[c];
+    if (value === -Infinity) continue;
+    histogram[Math.min(bins - 1, Math.max(0, Math.floor(((value + 1) / 2) * bins)))]++;
+    total++;
+  }
+  let seen = 0, median = 0;
+  for (let b = 0; b < bins; b++) {
+    seen += histogram[b];
+    if (seen >= total / 2) {
+      median = ((b + 0.5) / bins) * 2 - 1;
+      break;
+    }
+  }
+  const spread = Math.max(0.02, 1 - median);
+  for (let c = 0; c < similarity.length; c++) similarity[c] = 1 - (1 - similarity[c]) / spread;
 }

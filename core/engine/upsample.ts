@@ -43,7 +43,7 @@ export interface UpsampleGuide {
   spatialSigma: number;
 }
 
-/** Pixel-centre to grid-coordinate lookups along one axis: lower cell index and weight of the upper one. */
+/** Along one axis: for each pixel, the lower of the two cells around its centre and the upper cell's weight. */
 function axisLookup(pixels: number, cells: number): { lower: Int32Array; weight: Float32Array } {
   const lower = new Int32Array(pixels), weight = new Float32Array(pixels);
   for (let p = 0; p < pixels; p++) {
@@ -55,74 +55,108 @@ function axisLookup(pixels: number, cells: number): { lower: Int32Array; weight:
   return { lower, weight };
 }
 
-/**
- * `probability`: width * height grid; the mask is imageWidth x imageHeight. `guide` null: bilinear only.
- * `box` ([x0, y0, x1, y1) in pixels) limits the pixels that may be set.
- */
-export function upsampleMask(probability: Float32Array, width: number, height: number, imageWidth: number, imageHeight: number,
-  guide: UpsampleGuide | null, box?: [number, number, number, number]): Mask {
-  const mask = createMask(imageWidth, imageHeight);
-  const columns = axisLookup(imageWidth, width), rows = axisLookup(imageHeight, height);
-  const right = width > 1 ? 1 : 0, below = height > 1 ? width : 0;
-  const last = width * height - 1;
-  const [bx0, by0, bx1, by1] = box ?? [0, 0, imageWidth, imageHeight];
-  const xStart = Math.max(0, Math.floor(bx0)), xEnd = Math.min(imageWidth, Math.ceil(bx1));
-  const yStart = Math.max(0, Math.floor(by0)), yEnd = Math.min(imageHeight, Math.ceil(by1));
-  if (xStart >= xEnd || yStart >= yEnd) return mask;
-  // Pixel columns [spanStart[q], spanStart[q + 1]) share lower cell column q (clipped to the box).
-  const spanStart = new Int32Array(width + 1).fill(xEnd);
-  for (let x = xEnd - 1; x >= xStart; x--) spanStart[columns.lower[x]] = x;
-  for (let q = width - 1; q >= 0; q--) spanStart[q] = Math.min(spanStart[q], spanStart[q + 1]);
-  const template = new Uint8Array(imageWidth);
-  const mixed: number[] = [];
-  const colorScale = guide ? -1 / (2 * guide.colorSigma * guide.colorSigma) : 0;
-  const spatialScale = guide ? -1 / (2 * guide.spatialSigma * guide.spatialSigma) : 0;
-  let templateRow = -1;
-  for (let y = yStart; y < yEnd; y++) {
-    const y0 = rows.lower[y], ay = rows.weight[y], quadRow = y0 * width, out = y * imageWidth;
-    if (y0 !== templateRow) {
-      // Quads whose four corners agree are the same for every pixel row of this cell row: build them once.
-      templateRow = y0;
-      mixed.length = 0;
-      for (let x0 = 0; x0 < width; x0++) {
-        const from = spanStart[x0], to = spanStart[x0 + 1];
-        if (from >= to) continue;
-        const q = quadRow + x0;
-        const a = probability[q] > maskThreshold, b = probability[Math.min(last, q + right)] > maskThreshold;
-        const c = probability[Math.min(last, q + below)] > maskThreshold, d = probability[Math.min(last, q + below + right)] > maskThreshold;
-        if (a === b && a === c && a === d) template.fill(a ? 1 : 0, from, to);
-        else mixed.push(x0);
-      }
-    }
-    mask.data.set(template.subarray(xStart, xEnd), out + xStart);
-    for (const x0 of mixed) {
-      const q = quadRow + x0;
-      for (let x = spanStart[x0]; x < spanStart[x0 + 1]; x++) {
-        let p: number;
-        if (guide) {
-          const fx = x0 + columns.weight[x], fy = y0 + ay;
-          const pixel = (out + x) * 3, r = guide.image.data[pixel], g = guide.image.data[pixel + 1], b = guide.image.data[pixel + 2];
-          let sum = 0, total = 0;
-          for (let cy = Math.max(0, y0 - 1); cy <= Math.min(height - 1, y0 + 2); cy++) {
-            for (let cx = Math.max(0, x0 - 1); cx <= Math.min(width - 1, x0 + 2); cx++) {
-              const c = cy * width + cx, k = c * 3;
-              const dr = r - guide.colors[k], dg = g - guide.colors[k + 1], db = b - guide.colors[k + 2];
-              const dx = cx - fx, dy = cy - fy;
-              const w = Math.exp((dr * dr + dg * dg + db * db) * colorScale + (dx * dx + dy * dy) * spatialScale);
-              sum += w * probability[c];
-              total += w;
-            }
-          }
-          p = total > 0 ? sum / total : 0;
-        } else {
-          const ax = columns.weight[x];
-          const top = probability[q] * (1 - ax) + probability[q + right] * ax;
-          const bottom = probability[q + below] * (1 - ax) + probability[q + below + right] * ax;
-          p = top * (1 - ay) + bottom * ay;
-        }
-        mask.data[out + x] = p > maskThreshold ? 1 : 0;
-      }
+/** Spatial weights of the 4 cells lower - 1 .. lower + 2 around each pixel along one axis (4 per pixel). */
+function spatialWeights(lookup: { lower: Int32Array; weight: Float32Array }, sigma: number): Float32Array {
+  const weights = new Float32Array(lookup.lower.length * 4);
+  for (let p = 0; p < lookup.lower.length; p++) {
+    for (let k = 0; k < 4; k++) {
+      const offset = k - 1 - lookup.weight[p];
+      weights[p * 4 + k] = Math.exp(-(offset * offset) / (2 * sigma * sigma));
     }
   }
-  return mask;
+  return weights;
+}
+
+/** Colour weight exp(-d2 / 2 sigma^2) tabulated over d2 in [0, (4 sigma)^2]; 0 beyond. */
+const colorTableSize = 2048;
+function colorTable(sigma: number): { table: Float32Array; scale: number } {
+  const limit = 16 * sigma * sigma, table = new Float32Array(colorTableSize + 1);
+  for (let i = 0; i < colorTableSize; i++) table[i] = Math.exp(-((i / colorTableSize) * limit) / (2 * sigma * sigma));
+  return { table, scale: colorTableSize / limit };
+}
+
+export interface Upsampler {
+  /** `probability`: the width x height grid. `box` ([x0, y0, x1, y1) in pixels) limits the pixels that may be set. */
+  mask(probability: Float32Array, box?: [number, number, number, number]): Mask;
+}
+
+/** Lookups that depend only on the geometry and the guide are computed once per image. `guide` null: bilinear. */
+export function createUpsampler(width: number, height: number, imageWidth: number, imageHeight: number, guide: UpsampleGuide | null): Upsampler {
+  const columns = axisLookup(imageWidth, width), rows = axisLookup(imageHeight, height);
+  const right = width > 1 ? 1 : 0, below = height > 1 ? width : 0;
+  const columnWeights = guide ? spatialWeights(columns, guide.spatialSigma) : null;
+  const rowWeights = guide ? spatialWeights(rows, guide.spatialSigma) : null;
+  const colors = guide ? colorTable(guide.colorSigma) : null;
+  const quadState = new Uint8Array(width);
+  const template = new Uint8Array(imageWidth);
+  const mixed = new Int32Array(imageWidth);
+
+  /** Joint-bilateral vote of the 4x4 cells around pixel (x, y); -1 when no cell is within 4 colour sigmas. */
+  function bilateral(probability: Float32Array, x: number, y: number): number {
+    if (!guide || !columnWeights || !rowWeights || !colors) return -1;
+    const x0 = columns.lower[x], y0 = rows.lower[y];
+    const pixel = (y * imageWidth + x) * 3, r = guide.image.data[pixel], g = guide.image.data[pixel + 1], b = guide.image.data[pixel + 2];
+    let sum = 0, total = 0;
+    for (let k = 0; k < 4; k++) {
+      const cy = y0 - 1 + k;
+      if (cy < 0 || cy >= height) continue;
+      const wy = rowWeights[y * 4 + k];
+      for (let j = 0; j < 4; j++) {
+        const cx = x0 - 1 + j;
+        if (cx < 0 || cx >= width) continue;
+        const c = cy * width + cx, i = c * 3;
+        const dr = r - guide.colors[i], dg = g - guide.colors[i + 1], db = b - guide.colors[i + 2];
+        const w = colors.table[Math.min(colorTableSize, ((dr * dr + dg * dg + db * db) * colors.scale) | 0)] * wy * columnWeights[x * 4 + j];
+        sum += w * probability[c];
+        total += w;
+      }
+    }
+    return total > 1e-6 ? sum / total : -1;
+  }
+
+  function bilinear(probability: Float32Array, x: number, y: number): number {
+    const q = rows.lower[y] * width + columns.lower[x], ax = columns.weight[x], ay = rows.weight[y];
+    const top = probability[q] * (1 - ax) + probability[q + right] * ax;
+    const bottom = probability[q + below] * (1 - ax) + probability[q + below + right] * ax;
+    return top * (1 - ay) + bottom * ay;
+  }
+
+  return {
+    mask(probability: Float32Array, box?: [number, number, number, number]): Mask {
+      const mask = createMask(imageWidth, imageHeight);
+      const [bx0, by0, bx1, by1] = box ?? [0, 0, imageWidth, imageHeight];
+      const xStart = Math.max(0, Math.floor(bx0)), xEnd = Math.min(imageWidth, Math.ceil(bx1));
+      const yStart = Math.max(0, Math.floor(by0)), yEnd = Math.min(imageHeight, Math.ceil(by1));
+      if (xStart >= xEnd || yStart >= yEnd) return mask;
+      let templateRow = -1, mixedCount = 0;
+      for (let y = yStart; y < yEnd; y++) {
+        const y0 = rows.lower[y], out = y * imageWidth;
+        if (y0 !== templateRow) {
+          // Quads whose four corners agree are the same for every pixel row of this cell row: build them once.
+          templateRow = y0;
+          const quadRow = y0 * width;
+          for (let x0 = 0; x0 < Math.max(1, width - 1); x0++) {
+            const q = quadRow + x0;
+            const a = probability[q] > maskThreshold, b = probability[q + right] > maskThreshold;
+            const c = probability[q + below] > maskThreshold, d = probability[q + below + right] > maskThreshold;
+            quadState[x0] = a && b && c && d ? 1 : !a && !b && !c && !d ? 0 : 2;
+          }
+          mixedCount = 0;
+          for (let x = xStart; x < xEnd; x++) {
+            const state = quadState[columns.lower[x]];
+            template[x] = state & 1;
+            if (state === 2) mixed[mixedCount++] = x;
+          }
+        }
+        mask.data.set(template.subarray(xStart, xEnd), out + xStart);
+        for (let m = 0; m < mixedCount; m++) {
+          const x = mixed[m];
+          let p = bilateral(probability, x, y);
+          if (p < 0) p = bilinear(probability, x, y);
+          mask.data[out + x] = p > maskThreshold ? 1 : 0;
+        }
+      }
+      return mask;
+    },
+  };
 }

@@ -2,17 +2,20 @@
  * COCO instances JSON (https://cocodataset.org/#format-data), read and written as pycocotools does.
  *
  * Export: image ids and annotation ids are the project's; category ids are 1..N in class-id order; masks are
- * compressed RLE (lossless, `iscrowd` 0) or polygons in pixel-edge coordinates (core/polygon). pycocotools
+ * compressed RLE (lossless, `iscrowd` 0) or polygons (pixel centres at integers, see ./coords). pycocotools
  * unions the polygons of one object, so a polygon cannot cut a hole: objects with holes are written as RLE
- * unless `holes: 'fill'` asks for outer rings only. `area` is the mask's pixel count, `bbox` its tight box.
- * Import: polygons, uncompressed RLE (counts as a number array) and compressed RLE; objects with only a bbox
- * become box masks (with a warning).
+ * unless `holes: 'fill'` asks for outer rings only. `area` is the mask's pixel count, `bbox` its tight box (both
+ * computed from the runs, as pycocotools `area`/`toBbox` do).
+ * Import: polygons (rasterised exactly as pycocotools does, ./coco-polygon), uncompressed RLE (counts as a number
+ * array) and compressed RLE; objects with only a bbox become box masks (with a warning).
  */
-import { type Bbox, type Mask, maskArea, maskBbox } from '../mask';
+import type { Bbox, Mask } from '../mask';
 import { maskToPolygons, ringsToMask } from '../polygon';
-import { type Rle, decodeCounts, decodeRle, encodeCounts, encodeRle } from '../rle';
+import { type Rle, decodeCounts, decodeRle, encodeCounts, encodeRle, rleArea, rleBbox } from '../rle';
+import { cocoPolygonsToMask } from './coco-polygon';
+import { ringToFile } from './coords';
 import { Checker, type Json, type JsonObject, parseJson, safeRelativeName } from './check';
-import { type FormatLimits, defaultLimits } from './errors';
+import { type FormatLimits, defaultLimits, withFile } from './errors';
 import type { Dataset, ParsedAnnotation, ParsedDataset, ParsedImage, PolygonOptions } from './types';
 
 export interface CocoExportOptions extends PolygonOptions {
@@ -51,19 +54,20 @@ export function writeCoco(dataset: Dataset, options: CocoExportOptions = {}): { 
       unclassified++;
       continue;
     }
-    const mask = decodeRle(a.rle);
+    // Area and box straight from the runs: decoding a camera-sized mask per object is the slow part of an export.
+    const area = rleArea(a.rle);
     let segmentation: Json = { size: a.rle.size, counts: a.rle.counts };
-    if (options.segmentation === 'polygon' && maskArea(mask) > 0) {
-      const polygons = maskToPolygons(mask, { tolerance: options.tolerance ?? 0.5 });
+    if (options.segmentation === 'polygon' && area > 0) {
+      const polygons = maskToPolygons(decodeRle(a.rle), { tolerance: options.tolerance ?? 0.5 });
       const hasHoles = polygons.some((p) => p.holes.length > 0);
       if (!hasHoles || options.holes === 'fill') {
-        segmentation = polygons.map((p) => p.outer);
+        segmentation = polygons.map((p) => ringToFile(p.outer));
         if (hasHoles) filled++;
       }
     }
     const record: JsonObject = {
       id: a.id, image_id: a.imageId, category_id: categoryIds.get(a.classId)!, segmentation,
-      area: maskArea(mask), bbox: maskBbox(mask), iscrowd: 0,
+      area, bbox: rleBbox(a.rle), iscrowd: 0,
     };
     if (a.score !== null) record.score = a.score;
     annotations.push(record);
@@ -87,7 +91,7 @@ interface CocoImageEntry extends ParsedImage {
 
 /** Reads a COCO instances file. Image names are file_name values, made '/'-separated and checked not to escape. */
 export function parseCoco(text: string, file: string, limits: FormatLimits = defaultLimits): ParsedDataset {
-  const check = new Checker(file);
+  const check: Checker = new Checker(file);
   const root = check.object(parseJson(text, file), 'the top level');
   const warnings: string[] = [];
   const images = new Map<number | string, CocoImageEntry>();
@@ -156,7 +160,7 @@ function boxMask(check: Checker, value: Json | undefined, where: string, width: 
   const box = check.array(value, where);
   if (box.length !== 4) check.fail(where, `must hold 4 numbers [x, y, width, height], got ${box.length}`);
   const [x, y, w, h] = box.map((v, i) => check.number(v, `${where}[${i}]`)) as Bbox;
-  return ringsToMask([[x, y, x + w, y, x + w, y + h, x, y + h]], width, height);
+  return withFile(check.file, () => ringsToMask([[x, y, x + w, y, x + w, y + h, x, y + h]], width, height));
 }
 
 /** Polygons, uncompressed RLE or compressed RLE, at the image's size; returns compressed RLE. */
@@ -167,7 +171,7 @@ function readSegmentation(check: Checker, value: Json, where: string, width: num
       if (coords.length < 6 || coords.length % 2) check.fail(`${where}[${r}]`, `must hold at least 3 x,y pairs, got ${coords.length} numbers`);
       return coords.map((c, i) => check.number(c, `${where}[${r}][${i}]`));
     });
-    return encodeRle(ringsToMask(rings, width, height));
+    return withFile(check.file, () => encodeRle(cocoPolygonsToMask(rings, width, height)));
   }
   const rle = check.object(value, where);
   const size = check.array(rle.size, `${where}.size`);

@@ -9,8 +9,9 @@ import { type Mask, createMask, maskBbox } from '../mask';
 import { decodePng, encodeBitPng } from '../png';
 import { maskToPolygons, ringsToMask } from '../polygon';
 import { type Rle, decodeRle, encodeRle } from '../rle';
+import { ringFromFile, ringToFile } from './coords';
 import { Checker, type Json, type JsonObject, parseJson } from './check';
-import { type FormatLimits, defaultLimits } from './errors';
+import { type FormatLimits, defaultLimits, withFile } from './errors';
 import type { PolygonOptions } from './types';
 
 export interface LabelmeObject {
@@ -68,7 +69,8 @@ export function writeLabelme(imagePath: string, width: number, height: number, o
     const groupId = polygons.length > 1 ? ++group : null;
     for (const { outer } of polygons) {
       const points: number[][] = [];
-      for (let i = 0; i < outer.length; i += 2) points.push([outer[i], outer[i + 1]]);
+      const ring = ringToFile(outer);
+      for (let i = 0; i < ring.length; i += 2) points.push([ring[i], ring[i + 1]]);
       shapes.push({ label: object.label, points, group_id: groupId, description: '', shape_type: 'polygon', flags: {}, mask: null });
     }
   }
@@ -88,7 +90,7 @@ export interface ParsedLabelme {
 const noArea = new Set(['line', 'linestrip', 'point', 'points']);
 
 export function parseLabelme(text: string, file: string, limits: FormatLimits = defaultLimits): ParsedLabelme {
-  const check = new Checker(file);
+  const check: Checker = new Checker(file);
   const root = check.object(parseJson(text, file), 'the top level');
   const imagePath = check.string(root.imagePath, '"imagePath"').replace(/\\/g, '/');
   const width = check.integer(root.imageWidth, '"imageWidth"', 1);
@@ -108,7 +110,7 @@ export function parseLabelme(text: string, file: string, limits: FormatLimits = 
       if (pair.length !== 2) check.fail(`${where}.points[${i}]`, 'must be [x, y]');
       return [check.number(pair[0], `${where}.points[${i}][0]`), check.number(pair[1], `${where}.points[${i}][1]`)];
     });
-    const mask = shapeMask(check, shape, type, points, where, width, height, limits);
+    const mask = withFile(file, () => shapeMask(check, shape, type, points, where, width, height, limits));
     const groupId = shape.group_id;
     const key = groupId === null || groupId === undefined ? `#${index}` : `${label}\u0000${check.id(groupId, `${where}.group_id`)}`;
     const existing = groups.get(key);
@@ -124,12 +126,15 @@ function shapeMask(check: Checker, shape: JsonObject, type: string, points: numb
   const flat = points.flat();
   if (type === 'polygon') {
     if (points.length < 3) check.fail(`${where}.points`, `a polygon needs at least 3 points, got ${points.length}`);
-    return ringsToMask([flat], width, height);
+    return ringsToMask([ringFromFile(flat)], width, height);
   }
   if (type === 'rectangle') {
     if (points.length !== 2) check.fail(`${where}.points`, `a rectangle needs 2 points, got ${points.length}`);
-    const [[x0, y0], [x1, y1]] = points;
-    return ringsToMask([[x0, y0, x1, y0, x1, y1, x0, y1]], width, height);
+    // labelme (PIL) fills a rectangle's corner pixels and everything between them.
+    const [x0, x1] = [points[0][0], points[1][0]].sort((a, b) => a - b);
+    const [y0, y1] = [points[0][1], points[1][1]].sort((a, b) => a - b);
+    const left = Math.ceil(x0), top = Math.ceil(y0), right = Math.floor(x1) + 1, bottom = Math.floor(y1) + 1;
+    return ringsToMask([[left, top, right, top, right, bottom, left, bottom]], width, height);
   }
   if (type === 'circle') {
     if (points.length !== 2) check.fail(`${where}.points`, `a circle needs 2 points (centre, rim), got ${points.length}`);
@@ -137,7 +142,7 @@ function shapeMask(check: Checker, shape: JsonObject, type: string, points: numb
     const r = Math.hypot(px - cx, py - cy);
     const ring: number[] = [];
     for (let k = 0; k < 128; k++) ring.push(cx + r * Math.cos((k / 128) * 2 * Math.PI), cy + r * Math.sin((k / 128) * 2 * Math.PI));
-    return ringsToMask([ring], width, height);
+    return ringsToMask([ringFromFile(ring)], width, height);
   }
   if (type === 'mask') return maskFromShape(check, shape.mask, points, where, width, height, limits);
   check.fail(`${where}.shape_type`, `"${type}" is not a shape labelme writes (polygon, rectangle, circle, mask, line, linestrip, point)`);
@@ -165,12 +170,12 @@ function maskFromShape(check: Checker, data: Json | undefined, points: number[][
   }
   if (x0 < 0 || y0 < 0 || x1 >= width || y1 >= height) check.fail(`${where}.points`, `box [${x0}, ${y0}]-[${x1}, ${y1}] reaches outside the ${width}x${height} image`);
   const mask = createMask(width, height);
-  const channels = png.channels;
+  const channels = png.channels, colour = channels >= 3 ? 3 : 1;
   for (let r = 0; r < png.height; r++) {
     for (let c = 0; c < png.width; c++) {
       const p = (r * png.width + c) * channels;
       let on = false;
-      for (let k = 0; k < Math.min(channels, 3); k++) on ||= png.data[p + k] !== 0;
+      for (let k = 0; k < colour; k++) on ||= png.data[p + k] !== 0;
       if (on) mask.data[(y0 + r) * width + x0 + c] = 1;
     }
   }

@@ -7,9 +7,8 @@
  * One pixel holds one object, so where objects overlap the later one in z-order wins and the earlier one loses
  * those pixels. Index 255 is void, so an image holds at most 254 objects and a dataset at most 254 classes.
  */
-import { type Mask, createMask } from '../mask';
 import { decodePng, encodePalettePng } from '../png';
-import { type Rle, decodeRle, encodeRle } from '../rle';
+import { type Rle, decodeCounts, encodeCounts } from '../rle';
 import { type FormatLimits, FormatError, defaultLimits, withFile } from './errors';
 import type { ParsedAnnotation } from './types';
 
@@ -52,11 +51,20 @@ export function writeVocMasks(image: string, width: number, height: number, obje
   const classes = new Uint8Array(width * height);
   const instances = new Uint8Array(width * height);
   objects.forEach((object, index) => {
-    const mask = decodeRle(object.rle);
-    for (let i = 0; i < mask.data.length; i++) {
-      if (!mask.data[i]) continue;
-      classes[i] = object.classIndex;
-      instances[i] = index + 1;
+    // Paint straight from the column-major runs: only the object's own pixels are visited.
+    const counts = decodeCounts(object.rle.counts);
+    let position = 0;
+    for (let k = 0; k < counts.length; k++) {
+      if (k % 2 === 1) {
+        let x = Math.floor(position / height), y = position - x * height;
+        for (let n = 0; n < counts[k]; n++) {
+          const i = y * width + x;
+          classes[i] = object.classIndex;
+          instances[i] = index + 1;
+          if (++y === height) { y = 0; x++; }
+        }
+      }
+      position += counts[k];
     }
   });
   if (options.voidBorder) markBorders(width, height, instances, classes);
@@ -183,35 +191,51 @@ export function parseVocImage(input: VocImageInput, classes: VocClassList, limit
     if (!name) throw new FormatError(file, `uses class index ${index}, but the class list has only ${classes.names.length} classes`);
     return name;
   };
-  const masks = new Map<number, Mask>();
   const labels = (objectImage ?? classImage)!.data;
-  for (let i = 0; i < labels.length; i++) {
-    const v = labels[i];
-    if (v === 0 || v === vocVoid) continue;
-    let mask = masks.get(v);
-    if (!mask) masks.set(v, (mask = createMask(width, height)));
-    mask.data[i] = 1;
-  }
+  const { runs, votes } = runsByIndex(labels, width, height, objectImage && classImage ? classImage.data : null);
   const annotations: ParsedAnnotation[] = [];
-  const indices = [...masks.keys()].sort((a, b) => a - b);
-  for (const index of indices) {
-    const mask = masks.get(index)!;
+  for (let index = 1; index < vocVoid; index++) {
+    const counts = runs[index];
+    if (!counts) continue;
     let name: string | null;
     if (objectImage) {
-      name = classImage ? majorityClass(mask, classImage.data, (k) => className(k, input.classPng!.file)) : null;
+      name = classImage ? majorityClass(votes!.subarray(index * 256, index * 256 + 256), (k) => className(k, input.classPng!.file)) : null;
       if (name === null) warnings.push(`${source}: object ${index} has no class under it; imported without a class`);
     } else {
       name = className(index, source);
     }
-    annotations.push({ image: input.image, className: name, rle: encodeRle(mask), order: annotations.length, score: null, source });
+    annotations.push({ image: input.image, className: name, rle: { size: [height, width], counts: encodeCounts(counts) }, order: annotations.length, score: null, source });
   }
   if (!objectImage) warnings.push(`${source}: no SegmentationObject PNG; each class became one object`);
   return { width, height, annotations, warnings };
 }
 
-function majorityClass(mask: Mask, classes: Uint8Array, name: (index: number) => string): string | null {
-  const votes = new Uint32Array(256);
-  for (let i = 0; i < mask.data.length; i++) if (mask.data[i]) votes[classes[i]]++;
+/**
+ * COCO run lengths of every label value in one column-major pass, without a full mask per object (an image can
+ * hold 254 of them); with `classes`, also a 256 x 256 table of class votes under each object index.
+ */
+function runsByIndex(labels: Uint8Array, width: number, height: number, classes: Uint8Array | null): { runs: Array<number[] | undefined>; votes: Uint32Array | null } {
+  const runs: Array<number[] | undefined> = new Array(256);
+  const ends = new Float64Array(256); // column-major position just after each index's last run
+  const votes = classes ? new Uint32Array(256 * 256) : null;
+  let position = 0;
+  for (let x = 0; x < width; x++) {
+    for (let y = 0; y < height; y++, position++) {
+      const i = y * width + x, v = labels[i];
+      if (v === 0 || v === vocVoid) continue;
+      if (votes) votes[v * 256 + classes![i]]++;
+      let counts = runs[v];
+      if (!counts) runs[v] = counts = [];
+      if (counts.length && ends[v] === position) counts[counts.length - 1]++;
+      else counts.push(position - ends[v], 1);
+      ends[v] = position + 1;
+    }
+  }
+  for (let v = 0; v < 256; v++) runs[v]?.push(width * height - ends[v]);
+  return { runs, votes };
+}
+
+function majorityClass(votes: Uint32Array, name: (index: number) => string): string | null {
   let best = 0;
   for (let k = 1; k < vocVoid; k++) if (votes[k] > votes[best] || (best === 0 && votes[k] > 0)) best = k;
   return best === 0 ? null : name(best);

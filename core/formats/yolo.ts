@@ -7,7 +7,8 @@
 import { decodeRle, encodeRle } from '../rle';
 import { maskToPolygons, ringsToMask } from '../polygon';
 import type { Rle } from '../rle';
-import { FormatError } from './errors';
+import { ringFromFile, ringToFile } from './coords';
+import { FormatError, withFile } from './errors';
 import type { ParsedAnnotation } from './types';
 
 export interface YoloObject {
@@ -26,8 +27,9 @@ export function writeYoloLabels(width: number, height: number, objects: YoloObje
     if (polygons.some((p) => p.holes.length)) holesFilled++;
     if (polygons.length > 1) split++;
     for (const { outer } of polygons) {
+      const ring = ringToFile(outer);
       const coords: string[] = [];
-      for (let i = 0; i < outer.length; i += 2) coords.push(format(outer[i], width), format(outer[i + 1], height));
+      for (let i = 0; i < ring.length; i += 2) coords.push(format(ring[i], width), format(ring[i + 1], height));
       lines.push(`${object.classIndex} ${coords.join(' ')}`);
     }
   }
@@ -94,7 +96,7 @@ export function parseYoloDataYaml(text: string, file: string): YoloDataYaml {
   if (Array.isArray(names)) list = names;
   else if (names instanceof Map) {
     const keys = [...names.keys()].map(Number);
-    if (keys.some((k, i) => !Number.isInteger(k) || k < 0) || new Set(keys).size !== keys.length) {
+    if (keys.some((k) => !Number.isInteger(k) || k < 0) || new Set(keys).size !== keys.length) {
       throw new FormatError(file, '"names" keys must be class indices 0, 1, 2, ...');
     }
     list = [];
@@ -152,20 +154,22 @@ export function parseYoloLabels(text: string, file: string, image: string, width
       fail(`class "${tokens[0]}" is not an index into data.yaml names (0..${names.length - 1})`);
     }
     const values = tokens.slice(1).map(Number);
-    if (values.some((v) => !Number.isFinite(v))) fail('holds a value that is not a number');
+    const bad = values.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) fail(`value ${bad + 2} ("${tokens[bad + 1].slice(0, 20)}") is not a number`);
     if (values.some((v) => v < -1e-6 || v > 1 + 1e-6)) fail('has a coordinate outside 0..1 (YOLO coordinates are normalised)');
-    let ring: number[];
+    let pixels: number[];
+    const scale = (ring: number[]) => ring.map((v, i) => v * (i % 2 ? height : width));
     if (values.length === 4) {
+      // Boxes are edge-to-edge (a box of width 1 covers one pixel), so no centre shift.
       const [cx, cy, w, h] = values;
-      ring = [cx - w / 2, cy - h / 2, cx + w / 2, cy - h / 2, cx + w / 2, cy + h / 2, cx - w / 2, cy + h / 2];
+      pixels = scale([cx - w / 2, cy - h / 2, cx + w / 2, cy - h / 2, cx + w / 2, cy + h / 2, cx - w / 2, cy + h / 2]);
       boxes++;
     } else if (values.length >= 6 && values.length % 2 === 0) {
-      ring = values;
+      pixels = ringFromFile(scale(values));
     } else {
       fail(`expected "class x1 y1 x2 y2 x3 y3 ..." (at least 3 points), got ${values.length} numbers`);
     }
-    const pixels = ring!.map((v, i) => v * (i % 2 ? height : width));
-    annotations.push({ image, className: names[classIndex], rle: encodeRle(ringsToMask([pixels], width, height)), order: annotations.length, score: null, source: file });
+    annotations.push({ image, className: names[classIndex], rle: withFile(file, () => encodeRle(ringsToMask([pixels!], width, height))), order: annotations.length, score: null, source: file });
   });
   return { annotations, warnings: boxes ? [`${file}: ${boxes} detection box line(s) were imported as box masks`] : [] };
 }

@@ -3,7 +3,8 @@
  * (3x3 mean), its peak found, and the connected component of cells above an adaptive threshold around the peak
  * becomes the candidate object; its mean vector gives the object-level score.
  */
-import { type StoredEmbedding, dequantize } from '../embedding';
+import { type StoredEmbedding, dequantize, quantize } from '../embedding';
+import { toInt8 } from './scan';
 import { normalizeRows } from './regions';
 
 export interface DenseOptions {
@@ -38,19 +39,20 @@ export interface DenseMatch {
 export function denseMatch(stored: StoredEmbedding, queries: Float32Array[], options: Partial<DenseOptions> = {}): DenseMatch {
   const settings = { ...defaultDenseOptions, ...options };
   const { width: mapWidth, height: mapHeight, dim } = stored;
-  const values = stored.dtype === 'int8'
-    ? new Int8Array(stored.bytes.buffer, stored.bytes.byteOffset, mapWidth * mapHeight * dim)
-    : dequantize(stored).data;
-  const scale = stored.dtype === 'int8' ? stored.scale : 1;
+  // Integer kernel on the stored int8 bytes (float16 maps are re-quantised once): no per-image float copy.
+  const int8 = stored.dtype === 'int8' ? stored : quantize(dequantize(stored));
+  const values = new Int8Array(int8.bytes.buffer, int8.bytes.byteOffset, mapWidth * mapHeight * dim);
+  const scale = int8.scale / 127;
   const step = Math.max(1, Math.ceil(Math.sqrt((mapWidth * mapHeight * dim * queries.length) / settings.budget)));
   const width = Math.ceil(mapWidth / step), height = Math.ceil(mapHeight / step), count = width * height;
   const raw = new Float32Array(count).fill(-Infinity);
   for (const query of queries) {
+    const q = toInt8(query);
     for (let y = 0; y < height; y++) {
       for (let x = 0; x < width; x++) {
         const offset = (y * step * mapWidth + x * step) * dim;
         let sum = 0;
-        for (let k = 0; k < dim; k++) sum += values[offset + k] * query[k];
+        for (let k = 0; k < dim; k++) sum += values[offset + k] * q[k];
         const cell = y * width + x;
         if (sum * scale > raw[cell]) raw[cell] = sum * scale;
       }
@@ -59,8 +61,11 @@ export function denseMatch(stored: StoredEmbedding, queries: Float32Array[], opt
   const heat = boxMean(raw, width, height);
   let peak = 0;
   for (let cell = 1; cell < count; cell++) if (heat[cell] > heat[peak]) peak = cell;
-  const sorted = Float32Array.from(heat).sort();
-  const median = sorted[count >> 1];
+  // Median from a strided sample: the threshold need not be exact, a full sort cost as much as the dot products.
+  const sampleStep = Math.max(1, Math.floor(count / 1024));
+  const sample = new Float32Array(Math.ceil(count / sampleStep));
+  for (let i = 0, cell = 0; cell < count; i++, cell += sampleStep) sample[i] = heat[cell];
+  const median = sample.sort()[sample.length >> 1];
   const threshold = median + settings.relative * (heat[peak] - median);
   const component = grow(heat, width, height, peak, threshold);
 

@@ -22,11 +22,15 @@ export interface DiscoveryOptions {
   borderPenalty: number;
   /** An image counts as covered when its pick beats the image's median region by this cosine. */
   contrast: number;
+  /** ...and its cosine with the centre is at least this. */
+  minSimilarity: number;
+  /** A pick grows to an enclosing region whose similarity is at most this much lower. */
+  grow: number;
   seed: number;
 }
 
 export const defaultDiscoveryOptions: DiscoveryOptions = {
-  clusters: 24, top: 5, minArea: 0.01, maxArea: 0.8, borderPenalty: 0.6, contrast: 0.1, seed: 1,
+  clusters: 24, top: 5, minArea: 0.01, maxArea: 0.8, borderPenalty: 0.6, contrast: 0.1, minSimilarity: 0.75, grow: 0.03, seed: 1,
 };
 
 export interface DiscoveryPick {
@@ -51,6 +55,8 @@ export interface DiscoveredCluster {
 interface Candidate {
   image: number;
   region: number;
+  /** Index in the image's candidate list of the smallest candidate containing this one, -1 if none. */
+  parent: number;
   vector: Float32Array;
   objectness: number;
 }
@@ -63,7 +69,16 @@ function candidates(sets: RegionSet[], options: DiscoveryOptions): Candidate[][]
       const [x, y, w, h, area] = set.boxes.subarray(region * 5, region * 5 + 5);
       if (area < options.minArea * cells || area > options.maxArea * cells) continue;
       const borders = Number(x === 0) + Number(y === 0) + Number(x + w >= set.gridWidth) + Number(y + h >= set.gridHeight);
-      out.push({ image, region, vector: regionVector(set, region), objectness: 1 - (options.borderPenalty * borders) / 4 });
+      out.push({ image, region, parent: -1, vector: regionVector(set, region), objectness: 1 - (options.borderPenalty * borders) / 4 });
+    }
+    const index = new Map(out.map((candidate, i) => [candidate.region, i]));
+    for (const candidate of out) {
+      for (let node = set.parents[candidate.region]; node >= 0; node = set.parents[node]) {
+        const found = index.get(node);
+        if (found === undefined) continue;
+        candidate.parent = found;
+        break;
+      }
     }
     return out;
   });
@@ -135,9 +150,11 @@ function evaluate(centroid: Float32Array, perImage: Candidate[][], imageIds: num
     const similarities = list.map((candidate) => dot(candidate.vector, centroid));
     let best = 0;
     for (let i = 1; i < list.length; i++) if (similarities[i] > similarities[best]) best = i;
+    // Grow to the largest enclosing region that is about as similar: the whole object rather than one part.
+    for (let up = list[best].parent; up >= 0 && similarities[up] >= similarities[best] - options.grow; up = list[up].parent) best = up;
     const median = [...similarities].sort((a, b) => a - b)[similarities.length >> 1];
     const contrast = similarities[best] - median;
-    const covered = contrast >= options.contrast;
+    const covered = contrast >= options.contrast && similarities[best] >= options.minSimilarity;
     score += Math.max(0, contrast) * list[best].objectness;
     if (covered) {
       coverage++;

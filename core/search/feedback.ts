@@ -14,7 +14,7 @@ export interface FeedbackWeights {
   exemplars: number;
 }
 
-export const defaultFeedbackWeights: FeedbackWeights = { alpha: 1, beta: 0.75, gamma: 0.25, exemplars: 0 };
+export const defaultFeedbackWeights: FeedbackWeights = { alpha: 1, beta: 0.75, gamma: 0.25, exemplars: 8 };
 
 export interface QueryState {
   /** Unit vectors of the query examples (masks the labeler drew or picked). */

@@ -44,6 +44,7 @@ async function start(): Promise<void> {
     },
   };
   const api = createApiImplementation(studio, dialogs);
+  await reopenOrSample(studio);
 
   for (const [service, method] of contractMethods()) {
     ipcMain.handle(`api:${service}.${method}`, async (event, input: unknown) => {
@@ -87,6 +88,17 @@ async function start(): Promise<void> {
   app.on('window-all-closed', () => {
     void studio.close().then(() => app.quit());
   });
+}
+
+/** Something to try at once: the last project if it still exists, else (first launch) the sample project. */
+async function reopenOrSample(studio: Studio): Promise<void> {
+  const last = studio.recent().find((entry) => entry.exists);
+  try {
+    if (last) await studio.openProject(last.path, false);
+    else await studio.openSample();
+  } catch {
+    // The projects view shows what is wrong when the user opens it again; start without a project.
+  }
 }
 
 void start();

@@ -32,6 +32,13 @@ export function indexImage(project: Project, imageId: number, modelId: string, m
   regionsOf(project).put(imageId, modelId, computeRegions(map, options));
 }
 
+/** indexImage() on the map as stored (for hooks that get ids only, like the embed job's afterStore). */
+export function indexStored(project: Project, imageId: number, modelId: string, options?: Partial<RegionOptions>): void {
+  const stored = project.embeddings.get(imageId, modelId);
+  if (!stored) throw new SearchIndexError(`image ${imageId} has no stored embedding for model ${modelId}; store the map before indexing it`);
+  regionsOf(project).put(imageId, modelId, computeRegions(dequantize(stored), options));
+}
+
 export interface ReindexProgress {
   done: number;
   total: number;
@@ -50,8 +57,7 @@ export async function reindexMissing(project: Project, modelId: string, options:
   let done = 0;
   for (const imageId of ids) {
     if (options.signal?.aborted) break;
-    const stored = project.embeddings.get(imageId, modelId);
-    if (stored) indexImage(project, imageId, modelId, dequantize(stored), options.regionOptions);
+    if (project.embeddings.has(imageId, modelId)) indexStored(project, imageId, modelId, options.regionOptions);
     done++;
     options.onProgress?.({ done, total: ids.length });
     if (done % 8 === 0) await new Promise((resolve) => setImmediate(resolve));

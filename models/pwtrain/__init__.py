@@ -4,6 +4,10 @@ Every script runs from the repository root as a module, e.g. ``/usr/bin/python3 
 """
 import os
 
+# Passive OpenMP waits: on a shared, oversubscribed CPU, spinning worker threads burn 5-10x the CPU time of the
+# actual work while they wait for a descheduled sibling (measured here). Must be set before torch loads.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 
 def set_threads() -> int:
     """Use at most two intra-op threads: the build machines share two cores between engineers."""

@@ -56,7 +56,7 @@ class TrainConfig:
     batch_pairs: int = 4  # image pairs per step (2 * batch_pairs images)
     lr: float = 3e-3  # peak AdamW learning rate
     weight_decay: float = 1e-4  # AdamW weight decay
-    warmup_steps: int = 200  # linear warm-up
+    warmup_steps: int = 50  # linear warm-up
     steps: int = 20000  # cosine schedule length; --minutes may stop earlier
     label_stride: int = 2  # losses on this grid: embeddings upsampled from stride 4, labels subsampled
     log_every: int = 25  # steps between log lines

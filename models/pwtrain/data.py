@@ -219,3 +219,27 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class PairBatches(torch.utils.data.IterableDataset):
+    """PairStream as an endless iterable for a DataLoader worker, so data synthesis overlaps the training step."""
+
+    def __init__(self, config: DataConfig, mean, std, seed: int, pairs: int):
+        super().__init__()
+        self.config, self.mean, self.std, self.seed, self.pairs = config, mean, std, seed, pairs
+
+    def __iter__(self):
+        info = torch.utils.data.get_worker_info()
+        torch.set_num_threads(1)
+        stream = PairStream(self.config, self.mean, self.std, self.seed + (info.id * 7919 if info else 0))
+        while True:
+            yield stream.batch(self.pairs)
+
+
+def batch_loader(config: DataConfig, mean, std, seed: int, pairs: int, workers: int = 1):
+    """Iterator of (images, labels) batches; workers=0 synthesises in the training process."""
+    dataset = PairBatches(config, mean, std, seed, pairs)
+    if workers == 0:
+        return iter(dataset)
+    return iter(torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers, prefetch_factor=4,
+                                            persistent_workers=True))

@@ -1,6 +1,6 @@
 """Quick proxies for monitoring: synthetic click IoU and a NoC click simulation on real image/mask folders.
 
-    /usr/bin/python3 -m models.pwtrain.evaluate --checkpoint runs/unet_s/last.pt --data ../shared/data/eval/GrabCut
+    /usr/bin/python3 -m models.pwtrain.evaluate --checkpoint models/runs/unet_s/last.pt --data ../shared/data/eval/GrabCut
     /usr/bin/python3 -m models.pwtrain.evaluate --model models/builtin/pixelwise-colorpos --data ../shared/data/eval/GrabCut --limit 20
 
 Evaluation only: nothing here trains. The NoC simulation follows the standard protocol (first click at the
@@ -45,8 +45,9 @@ def synthetic_click_iou(model, crop: int, pairs: int = 4) -> float:
         images, labels = synthetic_pair(rng, crop)
         mean, std = np.float32([0.485, 0.456, 0.406]), np.float32([0.229, 0.224, 0.225])
         batch = torch.from_numpy(((images - mean) / std).transpose(0, 3, 1, 2).copy())
+        batch = batch.to(next(model.parameters()).device)
         embeddings = F.normalize(F.interpolate(model(batch), size=labels.shape[-2:], mode="bilinear",
-                                               align_corners=False), dim=1).numpy()
+                                               align_corners=False), dim=1).cpu().numpy()
         for embedding, label in zip(embeddings, labels):
             for instance in np.unique(label):
                 region = label == instance
@@ -65,7 +66,7 @@ class Embedder:
     """Image (HxWx3 uint8 RGB) -> DxHxW float32 unit embeddings at image resolution, from a checkpoint or an
     exported model folder (model.json + model.onnx run through onnxruntime-node), preprocessed as the studio does."""
 
-    def __init__(self, checkpoint: Path | None = None, model_dir: Path | None = None):
+    def __init__(self, checkpoint: Path | None = None, model_dir: Path | None = None, long_side: int | None = None):
         self.model, self.model_dir = None, model_dir
         if checkpoint is not None:
             from .config import config_from_dict
@@ -80,6 +81,8 @@ class Embedder:
                              "output": {"stride": 4}}
         else:
             self.manifest = json.loads((model_dir / "model.json").read_text())
+        if long_side:
+            self.manifest["input"]["longSide"] = long_side
 
     def __call__(self, image: np.ndarray) -> np.ndarray:
         spec = self.manifest["input"]
@@ -136,22 +139,27 @@ def noc(ious, target: float) -> int:
     return next((index + 1 for index, iou in enumerate(ious) if iou >= target), len(ious))
 
 
-def evaluate_folder(embedder: Embedder, folder: Path, limit: int | None, threshold: float) -> dict:
+def evaluate_folder(embedder: Embedder, folder: Path, limit: int | None, thresholds) -> list[dict]:
+    """Mean NoC@85, NoC@90 and first-click IoU per threshold over the first `limit` images of `folder`."""
     from .data import read_rgb
 
     images = sorted(p for p in (folder / "images").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
-    results = {"noc85": [], "noc90": [], "iou1": []}
+    results = {threshold: {"noc85": [], "noc90": [], "iou1": []} for threshold in thresholds}
     for image_path in images[:limit]:
         mask_path = next((folder / "masks" / (image_path.stem + s) for s in (".png", ".bmp")
                           if (folder / "masks" / (image_path.stem + s)).exists()), None)
         if mask_path is None:
             continue
         mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
-        ious = simulate_noc(embedder(read_rgb(image_path)), mask > 128, mask == 128, threshold)
-        results["noc85"].append(noc(ious, 0.85))
-        results["noc90"].append(noc(ious, 0.90))
-        results["iou1"].append(ious[0])
-    return {key: round(float(np.mean(values)), 3) for key, values in results.items()} | {"images": len(results["noc90"])}
+        embedding = embedder(read_rgb(image_path))
+        for threshold, result in results.items():
+            ious = simulate_noc(embedding, mask > 128, mask == 128, threshold)
+            result["noc85"].append(noc(ious, 0.85))
+            result["noc90"].append(noc(ious, 0.90))
+            result["iou1"].append(ious[0])
+    return [{"threshold": threshold, "images": len(result["noc90"]),
+             **{key: round(float(np.mean(values)), 3) for key, values in result.items()}}
+            for threshold, result in results.items()]
 
 
 def main() -> None:
@@ -160,16 +168,18 @@ def main() -> None:
     source.add_argument("--checkpoint", type=Path)
     source.add_argument("--model", type=Path, help="folder with model.json + model.onnx")
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="images/ + masks/ folders")
+    parser.add_argument("--long-side", type=int, help="override the input long side (checkpoints: config.long_side)")
     parser.add_argument("--limit", type=int, default=None, help="first N images per folder")
-    parser.add_argument("--threshold", type=float, default=0.8, help="cosine threshold of the click rule")
+    parser.add_argument("--threshold", type=float, nargs="+", default=[0.8], help="cosine threshold(s) of the click rule")
     args = parser.parse_args()
     from . import set_threads
 
     set_threads()
-    embedder = Embedder(args.checkpoint, args.model)
+    embedder = Embedder(args.checkpoint, args.model, args.long_side)
     for folder in args.data:
-        print(json.dumps({"data": folder.name, "threshold": args.threshold,
-                          **evaluate_folder(embedder, folder, args.limit, args.threshold)}), flush=True)
+        for row in evaluate_folder(embedder, folder, args.limit, args.threshold):
+            print(json.dumps({"data": folder.name, "long_side": embedder.manifest["input"]["longSide"], **row}),
+                  flush=True)
 
 
 if __name__ == "__main__":

@@ -36,14 +36,14 @@ def discriminative_loss(embeddings, labels, delta_v=0.25, delta_d=0.6, gamma=0.0
         ids, inverse = torch.unique(label[valid], return_inverse=True)
         members = pixels[valid]
         counts = torch.bincount(inverse, minlength=len(ids)).clamp(min=1).unsqueeze(1).float()
-        means = torch.zeros(len(ids), pixels.shape[1], dtype=pixels.dtype).index_add_(0, inverse, members) / counts
+        means = pixels.new_zeros(len(ids), pixels.shape[1]).index_add_(0, inverse, members) / counts
         distance = (members - means[inverse]).norm(dim=1)
-        pull_each = torch.zeros(len(ids), dtype=pixels.dtype).index_add_(0, inverse, F.relu(distance - delta_v) ** 2)
+        pull_each = pixels.new_zeros(len(ids)).index_add_(0, inverse, F.relu(distance - delta_v) ** 2)
         pull = (pull_each / counts.squeeze(1)).mean()
         push = pixels.new_zeros(())
         if len(ids) > 1:
             gaps = torch.cdist(means, means)
-            off_diagonal = ~torch.eye(len(ids), dtype=torch.bool)
+            off_diagonal = ~torch.eye(len(ids), dtype=torch.bool, device=means.device)
             push = (F.relu(2 * delta_d - gaps[off_diagonal]) ** 2).mean()
         negatives = pixels[label == -1]
         if len(negatives):
@@ -65,7 +65,7 @@ def sample_balanced(label: torch.Tensor, count: int, generator=None) -> torch.Te
     so large backgrounds do not crowd out small objects."""
     usable = label != -2
     if not usable.any():
-        return torch.zeros(0, dtype=torch.long)
+        return torch.zeros(0, dtype=torch.long, device=label.device)
     ids, inverse, sizes = torch.unique(label[usable], return_inverse=True, return_counts=True)
     weights = torch.zeros_like(label, dtype=torch.float)
     weights[usable] = 1.0 / sizes[inverse].float()
@@ -82,7 +82,7 @@ def contrastive_loss(embeddings, labels, temperature=0.1, samples=384, generator
             continue
         vectors, ids = pixels[picked], label[picked]
         logits = vectors @ vectors.t() / temperature
-        self_mask = torch.eye(len(ids), dtype=torch.bool)
+        self_mask = torch.eye(len(ids), dtype=torch.bool, device=ids.device)
         logits = logits.masked_fill(self_mask, float("-inf"))
         positive = (ids.unsqueeze(0) == ids.unsqueeze(1)) & ~self_mask & (ids.unsqueeze(1) >= 0)
         log_probability = logits - torch.logsumexp(logits, dim=1, keepdim=True)

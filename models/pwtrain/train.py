@@ -1,7 +1,8 @@
 """Train an embedding net on synthetic pairs plus real masks.
 
-    /usr/bin/python3 -m models.pwtrain.train --config models/configs/unet_s.json --out runs/unet_s --minutes 90
-    /usr/bin/python3 -m models.pwtrain.train --config models/configs/unet_s.json --out runs/unet_s --resume
+    /usr/bin/python3 -m models.pwtrain.train --config models/configs/unet_s.json --out models/runs/unet_s --minutes 100
+    /usr/bin/python3 -m models.pwtrain.train --config models/configs/unet_s.json --out models/runs/unet_s --resume --minutes 30
+    python -m models.pwtrain.train --config models/configs/unet_s.json --out models/runs/unet_s_gpu --device cuda --workers 8
 
 Writes ``<out>/train.log`` (one JSON object per line) and ``<out>/last.pt`` every few minutes: a self-describing
 checkpoint (model args, full config, step, elapsed minutes, metrics, history, weights, optimiser state) that
@@ -21,7 +22,7 @@ import torch.nn.functional as F
 
 from . import set_threads
 from .config import config_to_dict, load_config
-from .data import PairStream
+from .data import RealImages, batch_loader
 from .evaluate import synthetic_click_iou
 from .losses import embedding_loss
 from .nets import build_model, parameter_count
@@ -34,34 +35,38 @@ def learning_rate(config, step: int, progress: float) -> float:
 
 
 def save_checkpoint(path: Path, model, optimiser, config, step, elapsed, metrics, history) -> None:
+    weights = {key: value.cpu() for key, value in model.state_dict().items()}  # loadable without a GPU
     state = {"model_args": config_to_dict(config)["model"], "config": config_to_dict(config), "step": step,
              "elapsed_minutes": elapsed, "metrics": metrics, "history": history,
-             "parameters": parameter_count(model), "model": model.state_dict(), "optimiser": optimiser.state_dict()}
+             "parameters": parameter_count(model), "model": weights, "optimiser": optimiser.state_dict()}
     temporary = path.with_suffix(".tmp")
     torch.save(state, temporary)
     temporary.replace(path)  # atomic: a reader never sees half a checkpoint
 
 
-def train(config, out: Path, minutes: float | None, resume: bool, log=print) -> dict:
+def train(config, out: Path, minutes: float | None, resume: bool, log=print, workers: int = 1,
+          device: str = "cpu") -> dict:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.train.seed)
-    model = build_model(config.model)
+    model = build_model(config.model).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
     step, elapsed_before, history, metrics = 0, 0.0, [], {}
     checkpoint_path = out / "last.pt"
     if resume and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location="cpu")
+        state = torch.load(checkpoint_path, map_location=device)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         step, elapsed_before = state["step"], state["elapsed_minutes"]
         history, metrics = state["history"], state["metrics"]
         log(json.dumps({"event": "resume", "step": step, "elapsed_minutes": round(elapsed_before, 2)}))
-    stream = PairStream(config.data, IMAGENET_MEAN, IMAGENET_STD, seed=config.data.seed + step)
+    batches = batch_loader(config.data, IMAGENET_MEAN, IMAGENET_STD, config.data.seed + step,
+                           config.train.batch_pairs, workers)
+    real_images = len(RealImages(config.data)) if (config.data.real_dirs or config.data.coco) else 0
     log(json.dumps({"event": "start", "id": config.id, "parameters": parameter_count(model),
-                    "real_images": len(stream.real) if stream.real else 0, "threads": torch.get_num_threads()}))
+                    "real_images": real_images, "threads": torch.get_num_threads()}))
     start = time.time()
     last_save, running = start, {}
-    generator = torch.Generator().manual_seed(config.train.seed + step)
+    generator = torch.Generator(device=device).manual_seed(config.train.seed + step)
     total_minutes = minutes + elapsed_before if minutes else None
     model.train()
     while True:
@@ -71,7 +76,8 @@ def train(config, out: Path, minutes: float | None, resume: bool, log=print) -> 
             break
         for group in optimiser.param_groups:
             group["lr"] = learning_rate(config, step, progress)
-        images, labels = stream.batch(config.train.batch_pairs)
+        images, labels = next(batches)
+        images, labels = images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
         embeddings = model(images)
         stride = config.train.label_stride
         labels = labels[:, stride // 2::stride, stride // 2::stride]
@@ -114,6 +120,8 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="run folder for train.log and last.pt")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget (schedule follows it)")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    parser.add_argument("--workers", type=int, default=1, help="data synthesis processes (0 = in-process)")
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu | cuda")
     args = parser.parse_args()
     set_threads()
     config = load_config(args.config)
@@ -123,7 +131,7 @@ def main() -> None:
             print(line, flush=True)
             log_file.write(line + "\n")
             log_file.flush()
-        train(config, args.out, args.minutes, args.resume, log)
+        train(config, args.out, args.minutes, args.resume, log, args.workers, args.device)
 
 
 if __name__ == "__main__":

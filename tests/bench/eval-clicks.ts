@@ -11,6 +11,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type EmbeddingMap, dequantize, quantize } from '../../core/embedding';
@@ -131,16 +132,24 @@ interface ImageResult {
   clicks: Array<[number, number, 0 | 1]>;
 }
 
-function runClicks(segmenter: Segmenter, target: Awaited<ReturnType<typeof readTarget>>, maxClicks: number, latencies: number[]): Omit<ImageResult, 'stem'> {
+/** Engine time per click: wall milliseconds, and process CPU milliseconds (the uncontended estimate on a shared machine). */
+interface Latencies {
+  wall: number[];
+  cpu: number[];
+}
+
+function runClicks(segmenter: Segmenter, target: Awaited<ReturnType<typeof readTarget>>, maxClicks: number, latencies: Latencies): Omit<ImageResult, 'stem'> {
   const simulator = new ClickSimulator(target);
   const truth: Mask = { width: target.width, height: target.height, data: target.object };
-  let predicted = new Uint8Array(target.width * target.height);
+  let predicted: Uint8Array = new Uint8Array(target.width * target.height);
   const ious: number[] = [];
   for (let k = 0; k < maxClicks; k++) {
     simulator.next(predicted);
-    const start = performance.now();
+    const start = performance.now(), cpu = process.cpuUsage();
     const { mask } = segmenter.segment(simulator.clicks);
-    latencies.push(performance.now() - start);
+    const used = process.cpuUsage(cpu);
+    latencies.wall.push(performance.now() - start);
+    latencies.cpu.push((used.user + used.system) / 1000);
     predicted = mask.data;
     ious.push(maskIou(mask, truth, target.ignore ?? undefined));
   }
@@ -194,7 +203,7 @@ async function main() {
     modelInfo = { id: manifest.id, sha256: manifest.sha256, provider: null };
   }
   const options: EngineOptions = { ...defaultEngineOptions, ...args.params };
-  const latencies: number[] = [];
+  const latencies: Latencies = { wall: [], cpu: [] };
   const results: ImageResult[] = [];
   let embedSeconds = 0;
   for (const [index, sample] of samples.entries()) {
@@ -233,7 +242,12 @@ async function main() {
     options: args.engine === 'embedding' ? options : null,
     protocol: 'RITM NoC: first click most interior point, next at max EDT of FN vs FP, border = boundary, p > 0.49, max clicks ' + args.clicks,
     metrics,
-    latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), mean: latencies.reduce((a, b) => a + b, 0) / Math.max(1, latencies.length) },
+    latencyMs: {
+      p50: percentile(latencies.wall, 50), p95: percentile(latencies.wall, 95),
+      mean: latencies.wall.reduce((a, b) => a + b, 0) / Math.max(1, latencies.wall.length),
+      cpuP50: percentile(latencies.cpu, 50), cpuP95: percentile(latencies.cpu, 95),
+    },
+    loadAverage: loadavg(),
     embedSeconds,
     seconds: (performance.now() - started) / 1000,
     command: `npx tsx tests/bench/eval-clicks.ts ${process.argv.slice(2).join(' ')}`,
@@ -243,7 +257,8 @@ async function main() {
   const line = `${datasetName} ${args.engine === 'embedding' ? `${modelInfo!.id} ${args.precision}` : 'colorpos'} n=${metrics.images}: ` +
     `NoC@85 ${metrics.noc85.toFixed(2)} NoC@90 ${metrics.noc90.toFixed(2)} fail@90 ${metrics.failures90} ` +
     `mIoU@1/3/5 ${metrics.miou1.toFixed(3)}/${metrics.miou3.toFixed(3)}/${metrics.miou5.toFixed(3)} ` +
-    `latency p50 ${summary.latencyMs.p50.toFixed(2)} ms p95 ${summary.latencyMs.p95.toFixed(2)} ms`;
+    `latency p50 ${summary.latencyMs.p50.toFixed(1)} ms p95 ${summary.latencyMs.p95.toFixed(1)} ms ` +
+    `(cpu ${summary.latencyMs.cpuP50.toFixed(1)} / ${summary.latencyMs.cpuP95.toFixed(1)} ms, load ${loadavg()[0].toFixed(1)})`;
   console.log(line);
   if (args.out) {
     const out = resolve(args.out);

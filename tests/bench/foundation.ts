@@ -57,12 +57,8 @@ async function coldStart(dir: string) {
   const started = Date.now();
   const server = await startServer(join(dir, 'cold'));
   await page.goto(server.url);
-  const paintedAt = await page.evaluate(() => new Promise<number>((resolve) => {
-    new PerformanceObserver((list) => {
-      const entry = list.getEntriesByName('first-contentful-paint')[0];
-      if (entry) resolve(performance.timeOrigin + entry.startTime);
-    }).observe({ type: 'paint', buffered: true });
-  }));
+  await page.waitForFunction(() => performance.getEntriesByName('first-contentful-paint').length > 0);
+  const paintedAt = await page.evaluate(() => performance.timeOrigin + performance.getEntriesByName('first-contentful-paint')[0].startTime);
   await browser.close();
   server.process.kill('SIGTERM');
   await server.exited;

@@ -3,15 +3,18 @@
  * temp dir, embeddings from the model, regions from the indexer).
  *
  * Retrieval (COCO_MVal: one object per image, category = file-name prefix):
- *   npx tsx tests/bench/retrieval-eval.ts retrieval --dataset ../shared/data/eval/COCO_MVal --model pixelwise-colorpos [--limit N]
+ *   npx tsx tests/bench/retrieval-eval.ts retrieval --dataset ../shared/data/eval/COCO_MVal --model pixelwise-colorpos \
+ *       [--limit N] [--feedback '{"exemplars":8}'] [--no-masks]
  *   Query = one object's mask; relevant = other images of its category. Prints mAP@10 (mean over categories of
- *   the mean AP@10 of their queries) for stage 1 only, stage 1 + dense re-rank, and a colour-histogram-in-mask
- *   baseline; then the feedback curve: P@20 after 0..3 rounds where the top 20 shown, not yet judged hits are
+ *   the mean AP@10 of their queries) for stage 1 only, stage 1 + dense re-rank, and colour-histogram baselines
+ *   (8x8x8 RGB in the query mask vs the whole other image, and vs the other image's true mask: an oracle that
+ *   knows where the object is); then the feedback curve: P@20 after 0..3 rounds where the top 20 shown, not yet judged hits are
  *   accepted (same category) or rejected; "full" ranks everything (judged hits included), "residual" only the
  *   unjudged ones. Finally the IoU with the true mask of accepted hits' annotation masks (engine vs component).
  *
  * Co-segmentation (VOC_coseg: class folders, foreground masks):
- *   npx tsx tests/bench/retrieval-eval.ts coseg --dataset ../shared/data/train/VOC_coseg --model pixelwise-colorpos
+ *   npx tsx tests/bench/retrieval-eval.ts coseg --dataset ../shared/data/train/VOC_coseg --model pixelwise-colorpos \
+ *       [--classes Aero,Bird] [--discovery '{"borderPenalty":0.6}']
  *   discovery.run per class folder; Jaccard (mean per-image IoU) of the top cluster's region masks against the
  *   foreground, vs a centre prior (centred ellipse) and colour clustering (2-means on RGB, the cluster touching
  *   the border less is foreground).
@@ -22,6 +25,8 @@ import { join } from 'node:path';
 import type { SearchResult } from '../../core/api/search-contract';
 import { type Mask, maskIou } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
+import type { DiscoveryOptions } from '../../core/search/discovery';
+import type { FeedbackWeights } from '../../core/search/feedback';
 import { gridMaskToImage } from '../../core/search/pooling';
 import { decodeImageFile } from '../../electron/embedding/embedder';
 import { createSearchService } from '../../electron/search/service';
@@ -62,18 +67,23 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   const masks = await Promise.all(items.map((item) => readEvalMask(item.maskPath)));
   const dir = mkdtempSync(join(tmpdir(), 'pixelwise-retrieval-'));
   const { project, imageIds, indexMs } = await buildEvalProject(dir, modelId, items, maps);
-  const service = createSearchService(project, { defaultModelId: modelId });
+  const feedbackWeights = JSON.parse(argument('feedback', '{}')) as Partial<FeedbackWeights>;
+  const withMasks = !process.argv.includes('--no-masks');
+  const service = createSearchService(project, { defaultModelId: modelId, feedback: feedbackWeights });
   const categoryOf = new Map(imageIds.map((id, i) => [id, items[i].category]));
   const relevantCount = (category: string) => items.filter((item) => item.category === category).length - 1;
   const queries = items.map((_, i) => i).filter((i) => i % Math.max(1, Math.floor(items.length / limit)) === 0).slice(0, limit);
   const queryItems = queries.map((i) => items[i]);
 
-  const stage1: number[] = [], dense: number[] = [], baseline: number[] = [];
+  const stage1: number[] = [], dense: number[] = [], baseline: number[] = [], baselineWhole: number[] = [];
   const full: number[][] = [[], [], [], []], residual: number[][] = [[], [], [], []];
+  // Share of the relevant images the labeler has seen after judging 20 (r + 1) hits: with feedback vs paging.
+  const foundFeedback: number[][] = [[], [], [], []], foundPaging: number[][] = [[], [], [], []];
   const iouEngine: number[] = [], iouComponent: number[] = [];
   const timings = { stage1: [] as number[], stage2: [] as number[] };
   const images = await Promise.all(items.map((item) => decodeImageFile(item.imagePath)));
   const histograms = items.map((_, i) => maskHistogram(images[i], masks[i]));
+  const wholeHistograms = items.map((_, i) => maskHistogram(images[i], { ...masks[i], data: new Uint8Array(masks[i].data.length).fill(1) }));
 
   for (const q of queries) {
     const category = items[q].category, relevant = relevantCount(category);
@@ -89,10 +99,13 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
     const colour = items.map((_, i) => i).filter((i) => i !== q)
       .sort((a, b) => histogramDistance(histograms[q], histograms[a]) - histogramDistance(histograms[q], histograms[b]));
     baseline.push(averagePrecisionAt10(colour.map((i) => items[i].category === category), relevant));
+    const whole = items.map((_, i) => i).filter((i) => i !== q)
+      .sort((a, b) => histogramDistance(histograms[q], wholeHistograms[a]) - histogramDistance(histograms[q], wholeHistograms[b]));
+    baselineWhole.push(averagePrecisionAt10(whole.map((i) => items[i].category === category), relevant));
 
     // Mask quality of the first correct hit, both mask sources (annotations removed again).
     const firstCorrect = result.hits.find((hit) => isRelevant(hit.imageId));
-    if (firstCorrect) {
+    if (firstCorrect && withMasks) {
       const gt = masks[imageIds.indexOf(firstCorrect.imageId)];
       for (const [source, out] of [['engine', iouEngine], ['component', iouComponent]] as const) {
         const accepted = service.search.accept({ sessionId: result.sessionId, classId: null, imageIds: [firstCorrect.imageId], maskSource: source });
@@ -105,7 +118,11 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
       });
     }
     const judged = new Set<number>();
+    const initial = result.hits;
     for (let round = 0; round < 4; round++) {
+      const seen = new Set([...judged, ...result.hits.filter((hit) => !judged.has(hit.imageId)).slice(0, 20).map((hit) => hit.imageId)]);
+      foundFeedback[round].push([...seen].filter(isRelevant).length / relevant);
+      foundPaging[round].push(initial.slice(0, 20 * (round + 1)).filter((hit) => isRelevant(hit.imageId)).length / relevant);
       const precision = (hits: typeof result.hits) => hits.slice(0, 20).filter((hit) => isRelevant(hit.imageId)).length / 20;
       full[round].push(precision(result.hits));
       residual[round].push(precision(result.hits.filter((hit) => !judged.has(hit.imageId))));
@@ -122,10 +139,11 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   project.close();
   rmSync(dir, { recursive: true, force: true });
   const chance = mean(queryItems.map((item) => relevantCount(item.category) / (items.length - 1)));
-  console.log(`retrieval ${dataset} model=${modelId} images=${items.length} queries=${queries.length} (index ${indexMs.toFixed(1)} ms/image)`);
-  console.log(`  mAP@10 by category: stage1 ${fixed(byCategory(stage1, queryItems))}  stage1+dense ${fixed(byCategory(dense, queryItems))}  colour-hist-in-mask baseline ${fixed(byCategory(baseline, queryItems))}  chance ~${fixed(chance)}`);
+  console.log(`retrieval ${dataset} model=${modelId} feedback=${JSON.stringify(feedbackWeights)} images=${items.length} queries=${queries.length} (index ${indexMs.toFixed(1)} ms/image)`);
+  console.log(`  mAP@10 by category: stage1 ${fixed(byCategory(stage1, queryItems))}  stage1+dense ${fixed(byCategory(dense, queryItems))}  colour-hist baselines (query mask vs whole image ${fixed(byCategory(baselineWhole, queryItems))}, vs true mask ${fixed(byCategory(baseline, queryItems))})  chance ~${fixed(chance)}`);
   console.log(`  P@20 full     rounds 0..3: ${full.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  P@20 residual rounds 0..3: ${residual.map((list) => fixed(mean(list))).join('  ')}`);
+  console.log(`  relevant seen after judging 20, 40, 60, 80 hits: feedback ${foundFeedback.map((list) => fixed(mean(list))).join('  ')}  vs paging the first ranking ${foundPaging.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  accepted-hit mask IoU (first correct hit): engine ${fixed(mean(iouEngine))}  component ${fixed(mean(iouComponent))}  (n=${iouEngine.length})`);
   console.log(`  per query: stage1 ${fixed(mean(timings.stage1))} ms, dense top-100 ${fixed(mean(timings.stage2))} ms`);
 }
@@ -134,19 +152,21 @@ async function coseg(dataset: string, modelId: string): Promise<void> {
   const all = listDataset(dataset);
   const classes = [...new Set(all.map((item) => item.category))];
   const rows: string[] = [];
-  const totals = { discovery: [] as number[], centre: [] as number[], colour: [] as number[] };
-  for (const category of classes) {
+  const totals = { discovery: [] as number[], covered: [] as number[], centre: [] as number[], colour: [] as number[] };
+  const discoveryOptions = JSON.parse(argument('discovery', '{}')) as Partial<DiscoveryOptions>;
+  const only = argument('classes', '').split(',').filter(Boolean);
+  for (const category of classes.filter((name) => only.length === 0 || only.includes(name))) {
     const items = all.filter((item) => item.category === category);
     const maps = await embedDataset(dataset, modelId, items);
     const masks = await Promise.all(items.map((item) => readEvalMask(item.maskPath)));
     const dir = mkdtempSync(join(tmpdir(), 'pixelwise-coseg-'));
     const { project, imageIds } = await buildEvalProject(dir, modelId, items, maps);
-    const service = createSearchService(project, { defaultModelId: modelId });
+    const service = createSearchService(project, { defaultModelId: modelId, discovery: discoveryOptions });
     const started = performance.now();
     const result = service.discovery.run({ imageIds, top: 1 });
     const ms = performance.now() - started;
     const members = new Map(result.clusters[0]?.members.map((member) => [member.imageId, member]) ?? []);
-    const scores = { discovery: [] as number[], centre: [] as number[], colour: [] as number[] };
+    const scores = { discovery: [] as number[], covered: [] as number[], centre: [] as number[], colour: [] as number[] };
     for (const [i, imageId] of imageIds.entries()) {
       const gt = masks[i], member = members.get(imageId);
       let found: Mask = { width: gt.width, height: gt.height, data: new Uint8Array(gt.data.length) };
@@ -154,18 +174,20 @@ async function coseg(dataset: string, modelId: string): Promise<void> {
         const grid = decodeRle(member.grid);
         found = gridMaskToImage(grid.data, grid.width, grid.height, gt.width, gt.height);
       }
+      // Co-segmentation assumes the object is in every image: every image's pick counts ("covered" only: the rest empty).
       scores.discovery.push(maskIou(found, gt));
+      scores.covered.push(member?.covered ? maskIou(found, gt) : maskIou({ ...gt, data: new Uint8Array(gt.data.length) }, gt));
       scores.centre.push(maskIou(centrePrior(gt.width, gt.height), gt));
       scores.colour.push(maskIou(colourClusters(await decodeImageFile(items[i].imagePath)), gt));
     }
     project.close();
     rmSync(dir, { recursive: true, force: true });
-    for (const key of ['discovery', 'centre', 'colour'] as const) totals[key].push(mean(scores[key]));
-    rows.push(`  ${category.padEnd(8)} n=${String(items.length).padStart(3)} discovery ${fixed(mean(scores.discovery))}  centre ${fixed(mean(scores.centre))}  colour ${fixed(mean(scores.colour))}  coverage ${result.clusters[0]?.coverage ?? 0}  (${ms.toFixed(0)} ms)`);
+    for (const key of ['discovery', 'covered', 'centre', 'colour'] as const) totals[key].push(mean(scores[key]));
+    rows.push(`  ${category.padEnd(8)} n=${String(items.length).padStart(3)} discovery ${fixed(mean(scores.discovery))} (covered only ${fixed(mean(scores.covered))})  centre ${fixed(mean(scores.centre))}  colour ${fixed(mean(scores.colour))}  coverage ${result.clusters[0]?.coverage ?? 0}  (${ms.toFixed(0)} ms)`);
   }
-  console.log(`co-segmentation ${dataset} model=${modelId} (Jaccard = mean per-image IoU, top cluster)`);
+  console.log(`co-segmentation ${dataset} model=${modelId} discovery=${JSON.stringify(discoveryOptions)} (Jaccard = mean per-image IoU, top cluster)`);
   for (const row of rows) console.log(row);
-  console.log(`  mean over classes: discovery ${fixed(mean(totals.discovery))}  centre prior ${fixed(mean(totals.centre))}  colour 2-means ${fixed(mean(totals.colour))}`);
+  console.log(`  mean over classes: discovery ${fixed(mean(totals.discovery))} (covered only ${fixed(mean(totals.covered))})  centre prior ${fixed(mean(totals.centre))}  colour 2-means ${fixed(mean(totals.colour))}`);
 }
 
 async function main(): Promise<void> {

@@ -35,24 +35,26 @@ export function centrePrior(width: number, height: number): Mask {
   return { width, height, data };
 }
 
-/** 2-means on RGB (10 iterations); foreground = the cluster with the smaller share of border pixels. */
+/** 2-means on RGB (fitted on every 16th pixel, 10 iterations); foreground = the cluster with less of the border. */
 export function colourClusters(image: RgbImage): Mask {
   const { width, height, data } = image;
   const count = width * height;
+  const nearest = (i: number, centres: number[][]) => {
+    const d = centres.map((c) => (data[i * 3] - c[0]) ** 2 + (data[i * 3 + 1] - c[1]) ** 2 + (data[i * 3 + 2] - c[2]) ** 2);
+    return d[1] < d[0] ? 1 : 0;
+  };
   let centres = [[0, 0, 0], [255, 255, 255]];
-  const labels = new Uint8Array(count);
   for (let iteration = 0; iteration < 10; iteration++) {
     const sums = [[0, 0, 0, 0], [0, 0, 0, 0]];
-    for (let i = 0; i < count; i++) {
-      const p = [data[i * 3], data[i * 3 + 1], data[i * 3 + 2]];
-      const d = centres.map((c) => (p[0] - c[0]) ** 2 + (p[1] - c[1]) ** 2 + (p[2] - c[2]) ** 2);
-      const label = d[1] < d[0] ? 1 : 0;
-      labels[i] = label;
-      for (let k = 0; k < 3; k++) sums[label][k] += p[k];
+    for (let i = 0; i < count; i += 16) {
+      const label = nearest(i, centres);
+      for (let k = 0; k < 3; k++) sums[label][k] += data[i * 3 + k];
       sums[label][3]++;
     }
     centres = sums.map((sum, c) => (sum[3] ? [sum[0] / sum[3], sum[1] / sum[3], sum[2] / sum[3]] : centres[c]));
   }
+  const labels = new Uint8Array(count);
+  for (let i = 0; i < count; i++) labels[i] = nearest(i, centres);
   const border = [0, 0];
   for (let x = 0; x < width; x++) {
     border[labels[x]]++;

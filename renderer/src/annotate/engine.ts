@@ -7,11 +7,12 @@ import { ref, shallowRef, watch } from 'vue';
 import { blobPaths } from '../../../core/api/blobs';
 import type { AnnotationRecord, ImageRecord, JobRecord } from '../../../core/api/records';
 import type { Mask } from '../../../core/mask';
+import type { Polygon } from '../../../core/polygon';
 import type { Rle } from '../../../core/rle';
 import { api, blobUrl } from '../api';
 import { useJobsStore } from '../stores/jobs';
 import { errorMessage } from '../stores/notices';
-import { type PreviewGrid, SegmentClient } from '../workers/segmentClient';
+import { type PreviewGrid, SegmentClient, type SegmentResult } from '../workers/segmentClient';
 import type { DraftState } from './history';
 
 export type EngineState = 'idle' | 'loading' | 'ready' | 'missing' | 'embedding' | 'error';
@@ -32,6 +33,8 @@ export function useAnnotateEngine(hooks: EngineHooks) {
   const imageId = ref<number | null>(null);
   const image = shallowRef<ImageRecord | null>(null);
   const bitmap = shallowRef<ImageBitmap | null>(null);
+  /** The image file as fetched (for background decodes at other sizes). */
+  const imageFile = shallowRef<Blob | null>(null);
   const engineState = ref<EngineState>('idle');
   const engineError = ref<string | null>(null);
   const embedJob = shallowRef<JobRecord | null>(null);
@@ -47,6 +50,7 @@ export function useAnnotateEngine(hooks: EngineHooks) {
   let modelId: string | null = null;
   let pollTimer: ReturnType<typeof setTimeout> | null = null;
   const requested = new WeakSet<DraftState>();
+  const answers = new WeakMap<DraftState, SegmentResult>();
   let inFlight = 0;
 
   /** Loads image `id`: record, stored objects and pixels now; the segmenter in the background. */
@@ -76,6 +80,7 @@ export function useAnnotateEngine(hooks: EngineHooks) {
       throw new SupersededError(`image ${id} was left while loading`);
     }
     image.value = record;
+    imageFile.value = blob;
     bitmap.value = decoded;
     file = blob;
     void loadEngine(mine);
@@ -164,19 +169,32 @@ export function useAnnotateEngine(hooks: EngineHooks) {
     if (count < before && engineState.value === 'missing') void loadEngine(token);
   });
 
-  /** Asks the worker for `draft`'s mask when it has clicks or a box and no mask yet (once per draft). */
+  /**
+   * Asks the worker for `draft`'s mask when it has clicks or a box and no mask yet. Answers are kept per draft,
+   * so a draft that comes back through undo/redo before its answer was applied gets it without a new request.
+   */
   function ensureSegmented(draft: DraftState | null): void {
     if (!client || engineState.value !== 'ready' || !draft || draft.engine !== null) return;
-    if ((draft.clicks.length === 0 && !draft.box) || requested.has(draft)) return;
+    if (draft.clicks.length === 0 && !draft.box) return;
+    const known = answers.get(draft);
+    if (known) {
+      queueMicrotask(() => hooks.onSegmented(draft, known.rle, known.mask, known.score));
+      return;
+    }
+    if (requested.has(draft)) return;
     requested.add(draft);
     inFlight++;
     segmenting.value = true;
+    // The click answers the hover there; preview again only once the pointer moves.
     preview.value = null;
+    hoverPoint = null;
     hoverSent = '';
     client.segment([...draft.clicks], draft.box).then((result) => {
       lastMs.value = result.ms;
+      answers.set(draft, result);
       hooks.onSegmented(draft, result.rle, result.mask, result.score);
     }).catch((error: unknown) => {
+      requested.delete(draft); // asked again when the draft is current again
       engineError.value = errorMessage(error);
     }).finally(() => {
       segmenting.value = --inFlight > 0;
@@ -225,6 +243,12 @@ export function useAnnotateEngine(hooks: EngineHooks) {
     }
   }
 
+  /** Outline polygons of `rle`, traced in the worker (see polygonEdit.ts). */
+  function trace(rle: Rle, tolerance: number): Promise<Polygon[]> {
+    client ??= new SegmentClient();
+    return client.trace(rle, tolerance);
+  }
+
   /** Frees the worker (the segmenter holds the map and per-click fields) when the editor closes. */
   function closeEngine(): void {
     token++;
@@ -237,7 +261,7 @@ export function useAnnotateEngine(hooks: EngineHooks) {
   }
 
   return {
-    imageId, image, bitmap, engineState, engineError, embedJob, grid, segmenting, lastMs, preview,
-    load, startEmbedding, ensureSegmented, hover, endHover, closeEngine,
+    imageId, image, bitmap, imageFile, engineState, engineError, embedJob, grid, segmenting, lastMs, preview,
+    load, startEmbedding, ensureSegmented, hover, endHover, trace, closeEngine,
   };
 }

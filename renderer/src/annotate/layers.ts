@@ -15,6 +15,47 @@ const selectedAlpha = 165;
 const activeAlpha = 150;
 const previewAlpha = 90;
 
+/**
+ * The image plus smaller copies of it (1/2, 1/4) decoded in the background from the file, so a zoomed-out view of
+ * a large image draws a few million pixels per frame instead of all of them (software-rendered canvases are
+ * fill-rate bound). Mask layers get no copies: making one costs more than it saves when they change.
+ */
+export class Mipmapped {
+  private levels: Array<{ factor: number; bitmap: ImageBitmap }> = [];
+  private version = 0;
+
+  constructor(readonly source: ImageBitmap, readonly width: number, readonly height: number) {}
+
+  /** Builds the smaller copies from `file` (decoded off the main thread); `ready` is called as each arrives. */
+  refresh(file: Blob, ready: () => void): void {
+    const version = ++this.version;
+    this.release();
+    if (this.width * this.height < 4_000_000) return;
+    for (const factor of [2, 4]) {
+      createImageBitmap(file, {
+        resizeWidth: Math.ceil(this.width / factor), resizeHeight: Math.ceil(this.height / factor), resizeQuality: 'medium',
+      }).then((bitmap) => {
+        if (version !== this.version) return bitmap.close();
+        this.levels = [...this.levels, { factor, bitmap }].sort((a, b) => b.factor - a.factor);
+        ready();
+      }, () => undefined); // without a smaller copy the full layer is drawn: slower, same picture
+    }
+  }
+
+  /** Draws the layer at image coordinates (0, 0)-(width, height) under the context's current transform of `scale`. */
+  draw(context: CanvasRenderingContext2D, scale: number): void {
+    // The smallest copy still at or above screen resolution.
+    const level = this.levels.find((item) => scale * item.factor <= 1);
+    if (level) context.drawImage(level.bitmap, 0, 0, this.width, this.height);
+    else context.drawImage(this.source, 0, 0);
+  }
+
+  release(): void {
+    for (const level of this.levels) level.bitmap.close();
+    this.levels = [];
+  }
+}
+
 interface Sprite {
   key: string;
   sprite: ReturnType<typeof maskSprite>;
@@ -29,8 +70,12 @@ function context2d(canvas: OffscreenCanvas): OffscreenCanvasRenderingContext2D {
 export class CanvasLayers {
   readonly objects: OffscreenCanvas;
   readonly active: OffscreenCanvas;
+  /** Whether the layer has anything drawn (empty layers are skipped when drawing). */
+  objectsEmpty = true;
+  activeEmpty = true;
   preview: OffscreenCanvas | null = null;
-  private readonly sprites = new WeakMap<ObjectState, Sprite>();
+  /** Sprites of the objects last composed (only those: older versions of edited objects are let go). */
+  private sprites = new Map<ObjectState, Sprite>();
   private activeSource: Mask | null = null;
 
   constructor(readonly width: number, readonly height: number) {
@@ -42,18 +87,25 @@ export class CanvasLayers {
   composeObjects(objects: readonly ObjectState[], colorOf: (object: ObjectState) => string, selected: number | null, hidden: number | null): void {
     const context = context2d(this.objects);
     context.clearRect(0, 0, this.width, this.height);
+    this.objectsEmpty = true;
+    const kept = new Map<ObjectState, Sprite>();
     for (const object of objects) {
-      if (!object.visible || object.uid === hidden) continue;
       const color = colorOf(object);
       const alpha = object.uid === selected ? selectedAlpha : objectAlpha;
       const key = `${color}/${alpha}`;
       let cached = this.sprites.get(object);
+      if (cached) kept.set(object, cached);
+      if (!object.visible || object.uid === hidden) continue;
       if (!cached || cached.key !== key) {
         cached = { key, sprite: maskSprite(maskOf(object.rle), hexToRgb(color), alpha) };
-        this.sprites.set(object, cached);
+        kept.set(object, cached);
       }
-      if (cached.sprite) context.drawImage(cached.sprite.canvas, cached.sprite.x, cached.sprite.y);
+      if (cached.sprite) {
+        context.drawImage(cached.sprite.canvas, cached.sprite.x, cached.sprite.y);
+        this.objectsEmpty = false;
+      }
     }
+    this.sprites = kept;
   }
 
   /** Shows `mask` in the active layer; `dirty` limits the update to a rectangle when only that part changed. */
@@ -63,12 +115,14 @@ export class CanvasLayers {
     if (mask && dirty && mask === this.activeSource) {
       context.clearRect(dirty[0], dirty[1], dirty[2] - dirty[0], dirty[3] - dirty[1]);
       putMask(context, mask, dirty, rgb, activeAlpha);
+      this.activeEmpty = false;
       return;
     }
     context.clearRect(0, 0, this.width, this.height);
     this.activeSource = mask;
     const rect = mask ? maskRect(mask) : null;
     if (mask && rect) putMask(context, mask, rect, rgb, activeAlpha);
+    this.activeEmpty = !rect;
   }
 
   /** Builds the preview layer from grid probabilities (p > 0.5 coloured). */

@@ -9,21 +9,37 @@ import type { DraftState } from './history';
 /** Inclusive-exclusive pixel rectangle [x0, y0, x1, y1). */
 export type Rect = [number, number, number, number];
 
-const decoded = new WeakMap<Rle, Mask>();
+/**
+ * Decoded masks by RLE object, most recently used last. Bounded by bytes, not tied to the history: snapshots keep
+ * only RLE strings, so a long undo history of a 4000x3000 image does not hold a decoded mask per step.
+ */
+const decoded = new Map<Rle, Mask>();
+const decodedBudget = 384 * 1024 * 1024;
+let decodedBytes = 0;
 
-/** Decodes once per RLE object (snapshots share RLE objects, so undo and redo reuse the decoded bytes). */
-export function maskOf(rle: Rle): Mask {
-  let mask = decoded.get(rle);
-  if (!mask) {
-    mask = decodeRle(rle);
-    decoded.set(rle, mask);
+function remember(rle: Rle, mask: Mask): void {
+  const previous = decoded.get(rle);
+  if (previous) decodedBytes -= previous.data.byteLength;
+  decoded.delete(rle);
+  decoded.set(rle, mask);
+  decodedBytes += mask.data.byteLength;
+  for (const [key, value] of decoded) {
+    if (decodedBytes <= decodedBudget || decoded.size <= 1) break;
+    decoded.delete(key);
+    decodedBytes -= value.data.byteLength;
   }
+}
+
+/** The mask of `rle`, decoded at most once while it stays in the cache. Never mutate the result. */
+export function maskOf(rle: Rle): Mask {
+  const mask = decoded.get(rle) ?? decodeRle(rle);
+  remember(rle, mask);
   return mask;
 }
 
 /** Records an already decoded mask for `rle` (the worker sends both). The mask must not be mutated afterwards. */
 export function rememberMask(rle: Rle, mask: Mask): void {
-  decoded.set(rle, mask);
+  remember(rle, mask);
 }
 
 /** The draft's visible mask: (engine OR added) AND NOT erased. */
@@ -73,26 +89,21 @@ export function unionRect(a: Rect, b: Rect): Rect {
   return [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[2], b[2]), Math.max(a[3], b[3])];
 }
 
-/** Tight rectangle around the set pixels, null when empty. */
+/** Tight rectangle around the set pixels, null when empty. Row scans use native indexOf (large masks, per stroke). */
 export function maskRect(mask: Mask): Rect | null {
   const { width, height, data } = mask;
-  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  let x0 = width, y0 = -1, x1 = -1, y1 = -1;
   for (let y = 0; y < height; y++) {
-    const row = y * width;
-    let first = -1, last = -1;
-    for (let x = 0; x < width; x++) {
-      if (data[row + x]) {
-        if (first < 0) first = x;
-        last = x;
-      }
-    }
+    const row = data.subarray(y * width, (y + 1) * width);
+    const first = row.indexOf(1);
     if (first < 0) continue;
-    if (y0 > y) y0 = y;
+    if (y0 < 0) y0 = y;
     y1 = y;
     if (first < x0) x0 = first;
+    const last = row.lastIndexOf(1);
     if (last > x1) x1 = last;
   }
-  return x1 < 0 ? null : [x0, y0, x1 + 1, y1 + 1];
+  return y0 < 0 ? null : [x0, y0, x1 + 1, y1 + 1];
 }
 
 export function hexToRgb(hex: string): [number, number, number] {
@@ -113,9 +124,17 @@ export function putMask(context: CanvasRenderingContext2D | OffscreenCanvasRende
   const pixels = new Uint32Array(image.data.buffer);
   // ImageData is RGBA in memory; on little-endian machines a Uint32 holds it as ABGR.
   const packed = ((alpha << 24) | (color[2] << 16) | (color[1] << 8) | color[0]) >>> 0;
+  // Runs of set pixels are filled at once: masks are mostly long runs, and fill() is native.
   for (let y = 0; y < height; y++) {
-    const source = (y0 + y) * mask.width + x0, target = y * width;
-    for (let x = 0; x < width; x++) if (mask.data[source + x]) pixels[target + x] = packed;
+    const source = mask.data.subarray((y0 + y) * mask.width + x0, (y0 + y) * mask.width + x1);
+    const target = y * width;
+    let x = source.indexOf(1);
+    while (x >= 0) {
+      let end = source.indexOf(0, x);
+      if (end < 0) end = width;
+      pixels.fill(packed, target + x, target + end);
+      x = end < width ? source.indexOf(1, end) : -1;
+    }
   }
   context.putImageData(image, at[0], at[1]);
 }

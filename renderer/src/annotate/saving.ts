@@ -46,10 +46,18 @@ export function useAnnotateSaving() {
     saver?.schedule(objects);
   }
 
-  /** Saves everything pending now (this image and any left behind); false when some save failed. */
+  /**
+   * Saves everything pending now (this image and any left behind); true when this image's state is stored
+   * (images left behind keep retrying on their own and do not hold the caller up).
+   */
   async function flushSaves(): Promise<boolean> {
-    const results = await Promise.allSettled([saver, ...background].map((item) => item?.flush()));
-    return results.every((result) => result.status === 'fulfilled');
+    for (const item of background) item.flush().catch(() => undefined);
+    try {
+      await saver?.flush();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   function hasUnsaved(): boolean {

@@ -2,6 +2,7 @@
  * What the toolbar buttons and the keyboard shortcuts of the images view do, in one place: embed, review flags
  * (undoable), remove (confirmed, not undoable: it drops annotations and embeddings), open.
  */
+import type { ImageRecord } from '../../../core/api/records';
 import { api } from '../api';
 import { useImagesStore } from '../stores/images';
 import { useJobsStore } from '../stores/jobs';
@@ -65,10 +66,17 @@ export function useImageActions() {
     void project.refresh().catch(() => undefined);
   }
 
-  function openFocused(): void {
-    const item = images.focused;
-    if (item) view.openImage(item.id);
+  /** Opens an image in the Annotate view; one that failed to import has nothing to show, so say why instead. */
+  function open(item: ImageRecord | undefined): void {
+    if (!item) return;
+    if (item.status === 'failed' && !item.hash) {
+      notices.error(t('dataset.images.cannotOpen', { name: item.fileName }), item.error ?? '');
+      return;
+    }
+    view.openImage(item.id);
   }
 
-  return { embed, review, removeSelected, openFocused };
+  const openFocused = () => open(images.focused);
+
+  return { embed, review, removeSelected, open, openFocused };
 }

@@ -6,10 +6,11 @@
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef } from 'vue';
 import type { Box } from '../../../core/engine/types';
-import { type Mask, createMask } from '../../../core/mask';
+import type { Mask } from '../../../core/mask';
 import { encodeRle } from '../../../core/rle';
 import { type DraftState, History, type ObjectState, type Snapshot, emptySnapshot, objectsChanged } from '../annotate/history';
-import { type Rect, draftMask, maskOf, paintSegment, rememberMask, unionRect } from '../annotate/paint';
+import { type Rect, draftMask, maskOf, rememberMask, unionRect } from '../annotate/paint';
+import { type Stroke, draftStroke, extendStroke, isEmpty, layerRle, objectAt as findObjectAt, objectStroke } from '../annotate/strokes';
 import { useClassesStore } from './classes';
 import { SupersededError, useAnnotateEngine } from '../annotate/engine';
 import { errorMessage } from './notices';
@@ -20,24 +21,6 @@ export const tools: readonly Tool[] = ['clicks', 'box', 'brush', 'eraser', 'poly
 export const brushSizes = { min: 1, max: 200 } as const;
 /** Colour of the object being built before it has a class. */
 export const draftColor = '#00d0ff';
-
-interface Stroke {
-  /** 'draft' paints the draft's added/erased layers; a number is the uid of the object being edited. */
-  target: 'draft' | number;
-  value: 0 | 1;
-  last: [number, number];
-  display: Mask;
-  added: Mask | null;
-  erased: Mask | null;
-}
-
-function copyMask(mask: Mask): Mask {
-  return { width: mask.width, height: mask.height, data: mask.data.slice() };
-}
-
-function isEmpty(mask: Mask): boolean {
-  return mask.data.indexOf(1) < 0;
-}
 
 export const useAnnotateStore = defineStore('annotate', () => {
   const classes = useClassesStore();
@@ -52,9 +35,10 @@ export const useAnnotateStore = defineStore('annotate', () => {
   const activeMask = shallowRef<Mask | null>(null);
   /** Object hidden from the objects layer while a stroke edits it. */
   const activeUid = ref<number | null>(null);
-  /** Bumped when activeMask changes; `activeDirty` says which part (null: all of it). */
+  /** Bumped when activeMask changes; takeActiveDirty() says which part changed since the canvas last looked. */
   const activeRevision = ref(0);
-  let activeDirty: Rect | null = null;
+  let pendingDirty: Rect | null = null;
+  let fullRefresh = true;
   let history = new History();
   let stroke: Stroke | null = null;
   let nextUid = 1;
@@ -83,10 +67,24 @@ export const useAnnotateStore = defineStore('annotate', () => {
     return [image.width, image.height];
   }
 
+  /** Shows `mask` in the editing layer; `dirty` when only that rectangle of the same mask changed. */
   function setActive(mask: Mask | null, dirty: Rect | null = null): void {
     activeMask.value = mask;
-    activeDirty = dirty;
+    if (dirty && !fullRefresh) {
+      pendingDirty = pendingDirty ? unionRect(pendingDirty, dirty) : dirty;
+    } else {
+      fullRefresh = true;
+      pendingDirty = null;
+    }
     activeRevision.value++;
+  }
+
+  /** The rectangle to repaint since the last call, or null for all of it (several strokes may share one frame). */
+  function takeActiveDirty(): Rect | null {
+    const dirty = fullRefresh ? null : pendingDirty;
+    fullRefresh = false;
+    pendingDirty = null;
+    return dirty;
   }
 
   /** The draft's visible mask; while the engine works on new clicks the previous mask stays on screen. */
@@ -204,7 +202,8 @@ export const useAnnotateStore = defineStore('annotate', () => {
     rememberMask(rle, mask);
     const source = built.clicks.length > 0 || built.box ? 'clicks' : 'manual';
     const object: ObjectState = { uid: newUid(), classId: activeClassId.value, rle, score: built.score, visible: true, source };
-    apply({ objects: [...current.objects, object], draft: null, selected: object.uid });
+    // Nothing selected afterwards: the next click, box or brush stroke starts the next object.
+    apply({ objects: [...current.objects, object], draft: null, selected: null });
     return true;
   }
 
@@ -263,14 +262,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
 
   /** Topmost visible object covering image pixel (x, y). */
   function objectAt(x: number, y: number): ObjectState | null {
-    for (let i = objects.value.length - 1; i >= 0; i--) {
-      const object = objects.value[i];
-      if (!object.visible) continue;
-      const mask = maskOf(object.rle);
-      const px = Math.floor(x), py = Math.floor(y);
-      if (px >= 0 && py >= 0 && px < mask.width && py < mask.height && mask.data[py * mask.width + px]) return object;
-    }
-    return null;
+    return findObjectAt(objects.value, x, y);
   }
 
   /**
@@ -279,34 +271,22 @@ export const useAnnotateStore = defineStore('annotate', () => {
    */
   function beginStroke(x: number, y: number, value: 0 | 1): void {
     if (stroke || !engine.image.value) return;
-    const [width, height] = size();
     const current = snapshot.value;
     const object = current.draft ? null : selectedObject.value;
     if (object) {
-      stroke = { target: object.uid, value, last: [x, y], display: copyMask(maskOf(object.rle)), added: null, erased: null };
+      stroke = objectStroke(object, value, [x, y]);
       activeUid.value = object.uid;
     } else {
       if (!current.draft && value === 0) return;
-      const base = current.draft ?? emptyDraft;
-      stroke = {
-        target: 'draft', value, last: [x, y],
-        display: activeMask.value ? copyMask(activeMask.value) : createMask(width, height),
-        added: base.added ? copyMask(maskOf(base.added)) : createMask(width, height),
-        erased: base.erased ? copyMask(maskOf(base.erased)) : createMask(width, height),
-      };
+      stroke = draftStroke(current.draft, activeMask.value, ...size(), value, [x, y]);
     }
     strokeTo(x, y);
   }
 
   function strokeTo(x: number, y: number): void {
     if (!stroke) return;
-    const radius = brushSize.value / 2;
-    const rect = paintSegment(stroke.display, stroke.last, [x, y], radius, stroke.value);
-    if (stroke.added) paintSegment(stroke.added, stroke.last, [x, y], radius, stroke.value);
-    if (stroke.erased) paintSegment(stroke.erased, stroke.last, [x, y], radius, stroke.value ? 0 : 1);
-    stroke.last = [x, y];
-    const dirty = activeMask.value === stroke.display && activeDirty ? unionRect(activeDirty, rect) : rect;
-    setActive(stroke.display, activeMask.value === stroke.display ? dirty : null);
+    const rect = extendStroke(stroke, x, y, brushSize.value / 2);
+    setActive(stroke.display, activeMask.value === stroke.display ? rect : null);
   }
 
   function endStroke(): void {
@@ -315,14 +295,8 @@ export const useAnnotateStore = defineStore('annotate', () => {
     stroke = null;
     if (finished.target === 'draft') {
       const base = snapshot.value.draft ?? emptyDraft;
-      const layer = (mask: Mask | null) => {
-        if (!mask || isEmpty(mask)) return null;
-        const rle = encodeRle(mask);
-        rememberMask(rle, mask);
-        return rle;
-      };
       setActive(finished.display);
-      apply({ ...snapshot.value, draft: { ...base, added: layer(finished.added), erased: layer(finished.erased) } });
+      apply({ ...snapshot.value, draft: { ...base, added: layerRle(finished.added), erased: layerRle(finished.erased) } });
     } else {
       activeUid.value = null;
       replaceMask(finished.target, finished.display);
@@ -350,7 +324,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
 
   return {
     snapshot, objects, draft, selected, selectedObject, canUndo, canRedo, tool, brushSize, activeClassId,
-    activeMask, activeUid, activeRevision, activeColor, activeDirty: () => activeDirty, colorOf,
+    activeMask, activeUid, activeRevision, activeColor, takeActiveDirty, colorOf,
     loadError, open, close, addClick, setBox, commitDraft, cancelDraft, select, setClass, toggleVisible, removeObject, moveObject,
     replaceMask, assignClassByIndex, objectAt, beginStroke, strokeTo, endStroke, undo, redo,
     isStroking: () => stroke !== null,

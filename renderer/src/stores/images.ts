@@ -33,6 +33,8 @@ export const useImagesStore = defineStore('images', () => {
   const pages = new Map<number, ImageRecord[]>();
   const stale = new Set<number>();
   const inflight = new Map<number, Promise<void>>();
+  const latestRequest = new Map<number, number>();
+  let requestCounter = 0;
   /** Last known status of every image fetched so far (review undo needs the prior flag). */
   const knownStatus = new Map<number, ImageStatus>();
   let generation = 0;
@@ -68,11 +70,14 @@ export const useImagesStore = defineStore('images', () => {
     const pending = inflight.get(page);
     if (pending) return pending;
     const mine = generation;
+    // Only the newest answer for a page counts: a refresh may overtake a request sent before the data changed.
+    const sequence = ++requestCounter;
+    latestRequest.set(page, sequence);
     loading.value = true;
     const request = api.images.list({
       status: status.value ?? undefined, search: search.value || undefined, offset: page * pageSize, limit: pageSize,
     }).then((result) => {
-      if (mine !== generation) return;
+      if (mine !== generation || latestRequest.get(page) !== sequence) return;
       store(page, result.items);
       total.value = result.total;
       loaded.value = true;
@@ -103,6 +108,7 @@ export const useImagesStore = defineStore('images', () => {
     pages.clear();
     stale.clear();
     inflight.clear();
+    latestRequest.clear();
     loaded.value = false;
     focusIndex.value = 0;
     anchorIndex.value = 0;
@@ -113,7 +119,7 @@ export const useImagesStore = defineStore('images', () => {
   /** Data changed on the main side: refetch what is on screen, mark the rest stale. Keeps showing old data meanwhile. */
   async function refresh(): Promise<void> {
     for (const page of pages.keys()) stale.add(page);
-    generation++;
+    // Requests already on their way may predate the change: send new ones (their answers win, see loadPage).
     inflight.clear();
     try {
       await ensureRange(visible.first, Math.max(visible.last, visible.first));
@@ -160,6 +166,7 @@ export const useImagesStore = defineStore('images', () => {
       });
       if (mine !== generation) return;
       for (let page = first; page <= last; page++) {
+        latestRequest.set(page, ++requestCounter);
         store(page, result.items.slice((page - first) * pageSize, (page - first + 1) * pageSize));
       }
       total.value = result.total;

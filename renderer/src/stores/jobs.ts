@@ -55,16 +55,18 @@ export const useJobsStore = defineStore('jobs', () => {
     const previous = new Map(active.value.map((job) => [job.id, job]));
     const jobs = await api.jobs.list({ activeOnly: true });
     pollError.value = null;
-    active.value = jobs;
     const ended = [...previous.keys()].filter((id) => !jobs.some((job) => job.id === id));
     if (ended.length > 0) {
+      // Final counts first, so the bar is replaced by the summary in one update.
       const all = await api.jobs.list({ activeOnly: false });
       lastFinished.value = all.filter((job) => ended.includes(job.id)).sort((a, b) => b.id - a.id)[0] ?? lastFinished.value;
+      active.value = jobs;
       refreshData(true);
       // The provider is only known once the first embedding session exists.
       void loadRuntime().catch(() => undefined);
       return;
     }
+    active.value = jobs;
     const key = jobs.map((job) => `${job.id}:${job.done}:${job.failed}:${job.status}`).join(',');
     if (key !== progressKey) {
       progressKey = key;

@@ -8,18 +8,18 @@ import { ref, watch } from 'vue';
 export type ViewName = 'projects' | 'images' | 'annotate';
 const storageKey = 'pixelwise.view';
 
-function restore(): { current: ViewName; imageId: number | null } {
+function restore(): { current: ViewName; imageId: number | null; restored: boolean } {
   try {
     const saved = JSON.parse(sessionStorage.getItem(storageKey) ?? 'null') as { current?: string; imageId?: unknown } | null;
     const current = saved?.current;
     if (current === 'projects' || current === 'images' || current === 'annotate') {
       const imageId = typeof saved?.imageId === 'number' ? saved.imageId : null;
-      return { current: current === 'annotate' && imageId === null ? 'images' : current, imageId };
+      return { current: current === 'annotate' && imageId === null ? 'images' : current, imageId, restored: true };
     }
   } catch {
     // A malformed entry is only a lost position; start on the projects view.
   }
-  return { current: 'projects', imageId: null };
+  return { current: 'projects', imageId: null, restored: false };
 }
 
 export const useViewStore = defineStore('view', () => {
@@ -27,6 +27,8 @@ export const useViewStore = defineStore('view', () => {
   const current = ref<ViewName>(saved.current);
   /** The image the Annotate view shows (also the one the images grid scrolls to on return). */
   const imageId = ref<number | null>(saved.imageId);
+  /** Whether this tab had a saved position (a reload) rather than starting fresh. */
+  const restored = saved.restored;
 
   watch([current, imageId], () => {
     sessionStorage.setItem(storageKey, JSON.stringify({ current: current.value, imageId: imageId.value }));
@@ -47,5 +49,5 @@ export const useViewStore = defineStore('view', () => {
     current.value = current.value === 'annotate' ? 'images' : 'projects';
   }
 
-  return { current, imageId, show, openImage, back };
+  return { current, imageId, restored, show, openImage, back };
 });

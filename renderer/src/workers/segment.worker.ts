@@ -2,13 +2,14 @@
  * Click-to-mask engine off the UI thread. The page sends one image's stored embedding (packEmbedding bytes) and
  * the image file once; the worker decodes both, builds the segmenter (the expensive part: normalising the map,
  * edge costs, colour guide) and then answers each click with a full-resolution mask, transferred, never copied.
- * Messages: see SegmentRequest / SegmentResponse in segmentClient.ts.
+ * It also traces mask outlines for the polygon view. Messages: see SegmentRequest / SegmentResponse in segmentClient.ts.
  */
 import { dequantize } from '../../../core/embedding';
 import { unpackEmbedding } from '../../../core/api/blobs';
 import { createSegmenter, type Segmenter } from '../../../core/engine';
 import type { RgbImage } from '../../../core/image';
-import { encodeRle } from '../../../core/rle';
+import { maskToPolygons } from '../../../core/polygon';
+import { decodeRle, encodeRle } from '../../../core/rle';
 import type { SegmentRequest, SegmentResponse } from './segmentClient';
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
@@ -58,6 +59,11 @@ scope.onmessage = (event: MessageEvent<SegmentRequest>) => {
     return;
   }
   try {
+    if (request.type === 'trace') {
+      // Outlines for the polygon view: tracing a large mask takes long enough to stutter the page.
+      post({ type: 'traced', id: request.id, polygons: maskToPolygons(decodeRle(request.rle), { tolerance: request.tolerance }) });
+      return;
+    }
     if (!segmenter || request.token !== loadedToken) throw new Error('the image is not loaded in the segmenter');
     if (request.type === 'segment') {
       const started = performance.now();
@@ -75,6 +81,6 @@ scope.onmessage = (event: MessageEvent<SegmentRequest>) => {
       post({ type: 'previewed', id: request.id, width: grid.width, height: grid.height, data: grid.data.buffer as ArrayBuffer }, [grid.data.buffer]);
     }
   } catch (error) {
-    post({ type: 'error', id: request.id, token: request.token, message: error instanceof Error ? error.message : String(error) });
+    post({ type: 'error', id: request.id, token: 'token' in request ? request.token : -1, message: error instanceof Error ? error.message : String(error) });
   }
 };

@@ -6,17 +6,20 @@
 import { blobPaths } from '../../../core/api/blobs';
 import type { Box, Click } from '../../../core/engine/types';
 import type { Mask } from '../../../core/mask';
+import type { Polygon } from '../../../core/polygon';
 import type { Rle } from '../../../core/rle';
 import { blobUrl } from '../api';
 
 export type SegmentRequest =
   | { type: 'load'; token: number; embedding: ArrayBuffer; image: Blob | null }
-  | { type: 'segment' | 'preview'; id: number; token: number; clicks: Click[]; box: Box | null };
+  | { type: 'segment' | 'preview'; id: number; token: number; clicks: Click[]; box: Box | null }
+  | { type: 'trace'; id: number; rle: Rle; tolerance: number };
 
 export type SegmentResponse =
   | { type: 'loaded'; token: number; grid: [number, number]; imageSize: [number, number]; guided: boolean }
   | { type: 'segmented'; id: number; width: number; height: number; data: ArrayBuffer; score: number; rle: Rle; ms: number }
   | { type: 'previewed'; id: number; width: number; height: number; data: ArrayBuffer }
+  | { type: 'traced'; id: number; polygons: Polygon[] }
   | { type: 'error'; id: number; token: number; message: string };
 
 export interface SegmentResult {
@@ -59,14 +62,24 @@ export class SegmentClient {
   /**
    * Fetches image `imageId`'s stored embedding for `modelId` and hands it, with the image file `image` (for the
    * colour-guided upsampling; null to go without), to the worker. Resolves `missing` when the image has no
-   * embedding for that model yet (HTTP 404).
+   * embedding for that model yet.
    */
   async open(imageId: number, modelId: string, image: Blob | null): Promise<OpenResult> {
     const token = ++this.token;
     this.failAll(new Error('superseded by another image'));
     const embedding = await fetch(blobUrl(blobPaths.embedding(imageId, modelId)), { credentials: 'same-origin' });
-    if (embedding.status === 404) return { kind: 'missing' };
-    if (!embedding.ok) throw new Error(`embedding of image ${imageId}: HTTP ${embedding.status}`);
+    if (!embedding.ok) {
+      // Web mode answers { ok: false, error: { code: 'not-embedded' } }; Electron's protocol a plain 404.
+      const text = await embedding.text();
+      let code = '';
+      try {
+        code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? '';
+      } catch {
+        code = '';
+      }
+      if (code === 'not-embedded' || embedding.status === 404) return { kind: 'missing' };
+      throw new Error(`embedding of image ${imageId}: HTTP ${embedding.status} ${text.slice(0, 200)}`);
+    }
     const bytes = await embedding.arrayBuffer();
     if (token !== this.token) throw new Error('superseded by another image');
     const loaded = await new Promise<SegmentResponse>((resolve, reject) => {
@@ -88,6 +101,17 @@ export class SegmentClient {
     const response = await this.request('preview', clicks, box);
     if (response.type !== 'previewed') throw new Error('unexpected worker reply');
     return { width: response.width, height: response.height, data: new Float32Array(response.data) };
+  }
+
+  /** Outline polygons of an RLE mask (core/polygon maskToPolygons with `tolerance` pixels), traced in the worker. */
+  async trace(rle: Rle, tolerance: number): Promise<Polygon[]> {
+    const id = this.nextId++;
+    const response = await new Promise<SegmentResponse>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.post({ type: 'trace', id, rle: { size: [rle.size[0], rle.size[1]], counts: rle.counts }, tolerance });
+    });
+    if (response.type !== 'traced') throw new Error('unexpected worker reply');
+    return response.polygons;
   }
 
   dispose(): void {

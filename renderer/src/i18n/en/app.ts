@@ -28,6 +28,7 @@ export default {
   },
   jobs: {
     kind: { import: 'Importing', embed: 'Embedding' },
+    title: { import: 'Import', embed: 'Embedding' },
     status: { queued: 'Queued', running: 'Running', done: 'Finished', cancelled: 'Cancelled', failed: 'Failed' },
     queued: 'waiting…',
     eta: '{time} left',

@@ -5,7 +5,9 @@ export default {
   status: {
     label: 'Status', all: 'All', new: 'New', embedded: 'Embedded', annotated: 'Annotated', reviewed: 'Reviewed', failed: 'Failed',
   },
+  badge: { new: 'New', embedded: 'Embedded', annotated: 'Annotated', reviewed: 'Reviewed', failed: 'Failed' },
   images: {
+    cannotOpen: 'Cannot open {name}: it failed to import',
     gridLabel: 'Images',
     search: 'Search by file name',
     searchPlaceholder: 'Search file names  ( / )',

@@ -5,7 +5,9 @@ export default {
   status: {
     label: 'Статус', all: 'Все', new: 'Новые', embedded: 'С эмбеддингом', annotated: 'Размечены', reviewed: 'Проверены', failed: 'Ошибки',
   },
+  badge: { new: 'Новое', embedded: 'Эмбеддинг', annotated: 'Размечено', reviewed: 'Проверено', failed: 'Ошибка' },
   images: {
+    cannotOpen: 'Нельзя открыть {name}: импорт не удался',
     gridLabel: 'Изображения',
     search: 'Поиск по имени файла',
     searchPlaceholder: 'Поиск по имени файла  ( / )',

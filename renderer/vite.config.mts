@@ -1,24 +1,24 @@
 /**
  * Renderer build: root is renderer/, output out/renderer/ loaded from file:// (Electron) or the local web server,
- * hence relative asset URLs (base './').
+ * hence relative asset URLs (base './'). Paths come from import.meta.dirname (Vite provides it to config files),
+ * so the config needs no Node imports (the renderer's lint layer forbids them).
  */
-import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vite';
 import vue from '@vitejs/plugin-vue';
 
-const root = fileURLToPath(new URL('.', import.meta.url));
+const root = import.meta.dirname;
 
 export default defineConfig({
   root,
   base: './',
   plugins: [vue()],
   build: {
-    outDir: fileURLToPath(new URL('../out/renderer', import.meta.url)),
+    outDir: `${root}/../out/renderer`,
     emptyOutDir: true,
     // Electron 45 ships Chromium 140; the web mode targets the same evergreen browsers.
     target: 'es2022',
     chunkSizeWarningLimit: 1500,
   },
   worker: { format: 'es' },
-  server: { fs: { allow: [fileURLToPath(new URL('..', import.meta.url))] } },
+  server: { fs: { allow: [`${root}/..`] } },
 });

@@ -1,0 +1,179 @@
+/**
+ * The common end of every importer: match the dataset's images to the project's, check every mask against its
+ * image, then write classes and objects in ONE transaction. Images not yet in the project are added through the
+ * caller's `addImage` first (that needs sharp, so it cannot run inside the transaction); if anything fails after
+ * that, the images added are removed again, so an import applies fully or leaves the project as it was.
+ */
+import type { AnnotationDraft } from '../../core/api/records';
+import { type FormatLimits, FormatError, defaultLimits } from '../../core/formats/errors';
+import type { ParsedAnnotation, ParsedDataset } from '../../core/formats/types';
+import { resolveStoredPath } from '../../db/images';
+import type { Project } from '../../db/project';
+import { type ImageFacts, exists, imageFacts, isInside } from './files';
+
+export type ProgressHandler = (progress: { stage: string; done: number; total: number }) => void;
+
+export interface ImportOptions {
+  /** Adds an image file to the project and returns its id (the lead's import code). Required when the dataset brings new images. */
+  addImage?: (absPath: string) => Promise<number>;
+  /** Replace the objects already on matched images instead of appending after them (default false). */
+  replace?: boolean;
+  /** Classes the project lacks: 'create' them (default) or fail with a FormatError. */
+  unknownClasses?: 'create' | 'error';
+  /** Folder(s) to look for images in, before the format's usual places. */
+  imageRoot?: string;
+  /** Largest image file read to check its size and hash (bytes; default 1 GiB). */
+  maxImageBytes?: number;
+  /** Overrides of the size limits for dataset files (JSON/text, PNG, pixels). */
+  limits?: Partial<FormatLimits>;
+}
+
+export function limitsOf(options: ImportOptions): FormatLimits {
+  return { ...defaultLimits, ...options.limits };
+}
+
+export interface ImportResult {
+  /** Images that received objects or were added. */
+  images: number;
+  /** Objects written. */
+  annotations: number;
+  /** Classes created. */
+  classes: number;
+  /** Images added to the project. */
+  addedImages: number;
+  warnings: string[];
+}
+
+/** An image the dataset references, located on disk (or not). */
+export interface ImageRef {
+  name: string;
+  /** Existing file for the image, or null when none was found in the dataset. */
+  file: string | null;
+  /** Where the reference was read, for messages. */
+  source: string;
+  width?: number;
+  height?: number;
+}
+
+export interface ResolvedImage {
+  name: string;
+  file: string | null;
+  projectId: number | null;
+  width: number;
+  height: number;
+  /** sha256 of the file, when it was read. */
+  hash?: string;
+}
+
+/**
+ * Finds each referenced image in the project: same file, then same content (sha256), then — when the dataset
+ * has no file for it — a unique project image of the same file name. Unmatched files are to be added.
+ */
+export async function resolveImages(project: Project, refs: ImageRef[], options: ImportOptions, onProgress?: ProgressHandler): Promise<Map<string, ResolvedImage>> {
+  const rows = project.db.prepare('SELECT id, path, width, height FROM images WHERE hash IS NOT NULL').all() as Array<{ id: number; path: string; width: number; height: number }>;
+  const byFile = new Map(rows.map((r) => [resolveStoredPath(project.dir, r.path), r]));
+  const byName = new Map<string, typeof rows[number] | null>();
+  for (const r of rows) {
+    const name = r.path.split('/').pop()!.toLowerCase();
+    byName.set(name, byName.has(name) ? null : r);
+  }
+  const resolved = new Map<string, ResolvedImage>();
+  let done = 0;
+  for (const ref of refs) {
+    onProgress?.({ stage: 'matching images', done: done++, total: refs.length });
+    if (resolved.has(ref.name)) continue;
+    let row = ref.file ? byFile.get(ref.file) : undefined;
+    let facts: ImageFacts | undefined;
+    if (!row && ref.file) {
+      facts = await imageFacts(ref.file, ref.name, options.maxImageBytes ?? 1024 ** 3);
+      const id = project.images.findByHash(facts.hash);
+      row = id === undefined ? undefined : rows.find((r) => r.id === id);
+    }
+    if (!row && !ref.file) {
+      row = byName.get(ref.name.split('/').pop()!.toLowerCase()) ?? undefined;
+      if (!row) throw new FormatError(ref.source, `image "${ref.name}" is neither in the dataset folder nor in the project`);
+    }
+    const width = row?.width ?? facts!.width, height = row?.height ?? facts!.height;
+    if ((ref.width !== undefined && ref.width !== width) || (ref.height !== undefined && ref.height !== height)) {
+      throw new FormatError(ref.source, `says image "${ref.name}" is ${ref.width}x${ref.height}, but the image is ${width}x${height}`);
+    }
+    resolved.set(ref.name, { name: ref.name, file: ref.file, projectId: row?.id ?? null, width, height, hash: facts?.hash });
+  }
+  return resolved;
+}
+
+/** Validates everything, adds missing images, then writes classes and objects in one transaction. */
+export async function commitImport(project: Project, parsed: ParsedDataset, images: Map<string, ResolvedImage>, options: ImportOptions, onProgress?: ProgressHandler): Promise<ImportResult> {
+  const byImage = new Map<string, ParsedAnnotation[]>();
+  for (const a of parsed.annotations) {
+    const image = images.get(a.image);
+    if (!image) throw new FormatError(a.source, `refers to image "${a.image}", which the dataset does not list`);
+    const [height, width] = a.rle.size;
+    if (width !== image.width || height !== image.height) {
+      throw new FormatError(a.source, `mask for "${a.image}" is ${width}x${height}, but the image is ${image.width}x${image.height}`);
+    }
+    const list = byImage.get(a.image);
+    if (list) list.push(a);
+    else byImage.set(a.image, [a]);
+  }
+  const names = new Map<string, string>();
+  for (const name of [...parsed.classNames, ...parsed.annotations.map((a) => a.className)]) {
+    if (name !== null && !names.has(name.toLowerCase())) names.set(name.toLowerCase(), name);
+  }
+  const missing = [...names.values()].filter((n) => !project.classes.findByName(n));
+  if (missing.length && options.unknownClasses === 'error') {
+    throw new FormatError(parsed.annotations[0]?.source ?? 'dataset', `uses classes the project does not have: ${missing.slice(0, 10).join(', ')}`);
+  }
+  const toAdd = [...images.values()].filter((i) => i.projectId === null);
+  if (toAdd.length && !options.addImage) throw new FormatError(toAdd[0].file ?? toAdd[0].name, 'is not in the project and no way to add images was given');
+
+  const added: number[] = [];
+  try {
+    for (const [index, image] of toAdd.entries()) {
+      onProgress?.({ stage: 'adding images', done: index, total: toAdd.length });
+      const before = image.hash === undefined ? undefined : project.images.findByHash(image.hash);
+      const id = await options.addImage!(image.file!);
+      if (!project.images.get(id)?.hash) throw new FormatError(image.file!, 'could not be added to the project');
+      if (before === undefined) added.push(id);
+      image.projectId = id;
+    }
+    onProgress?.({ stage: 'writing', done: 0, total: byImage.size });
+    const result = project.transaction(() => write(project, parsed, images, byImage, names, options));
+    const touched = new Set([...result.imageIds, ...toAdd.map((i) => i.projectId!)]);
+    return { images: touched.size, annotations: result.annotations, classes: result.classes, addedImages: added.length, warnings: parsed.warnings };
+  } catch (error) {
+    if (added.length) project.transaction(() => project.images.remove(added));
+    if (error instanceof FormatError) throw error;
+    throw new FormatError('dataset', `import failed and nothing was changed: ${(error as Error).message}`);
+  }
+}
+
+function write(project: Project, parsed: ParsedDataset, images: Map<string, ResolvedImage>, byImage: Map<string, ParsedAnnotation[]>, names: Map<string, string>, options: ImportOptions): { imageIds: number[]; annotations: number; classes: number } {
+  let created = 0, written = 0;
+  const classIds = new Map<string, number>();
+  for (const [key, name] of names) {
+    const existing = project.classes.findByName(name);
+    if (!existing) created++;
+    classIds.set(key, existing?.id ?? project.classes.create(name, parsed.classColors?.[name]).id);
+  }
+  const touched = new Set<number>();
+  for (const [name, annotations] of byImage) {
+    const imageId = images.get(name)!.projectId!;
+    touched.add(imageId);
+    const drafts: AnnotationDraft[] = [...annotations].sort((a, b) => a.order - b.order).map((a) => ({
+      classId: a.className === null ? null : classIds.get(a.className.toLowerCase())!,
+      rle: a.rle, score: a.score, source: 'import' as const,
+    }));
+    if (options.replace) project.annotations.replace(imageId, drafts);
+    else for (const draft of drafts) project.annotations.add(imageId, draft);
+    project.images.refreshStatus(imageId);
+    written += drafts.length;
+  }
+  return { imageIds: [...touched], annotations: written, classes: created };
+}
+
+/** First existing file among `candidates` that lies inside its root. */
+export async function firstExisting(candidates: Array<{ root: string; file: string }>): Promise<string | null> {
+  for (const { root, file } of candidates) if (isInside(root, file) && (await exists(file))) return file;
+  return null;
+}

@@ -1,0 +1,287 @@
+/**
+ * Project bundle: one zip holding a snapshot of the project's SQLite file (image paths rewritten to images/...),
+ * optionally the image files under images/ and optionally the stored embeddings. Opening a bundle unpacks it
+ * into an empty folder chosen by the user; the project file then finds its images beside it.
+ *
+ * Unpacking refuses entries that would land outside the folder (zip slip: "..", absolute paths, drive letters)
+ * and entries or totals over the size limits, counted while inflating (declared sizes are not trusted). The zip
+ * is written without zip64 (fflate), so a bundle is limited to 4 GiB.
+ */
+import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Unzip, UnzipInflate, Zip, ZipDeflate, ZipPassThrough } from 'fflate';
+import { FormatError, describeBytes } from '../../core/formats/errors';
+import { resolveStoredPath, storedPath } from '../../db/images';
+import { Project } from '../../db/project';
+import type { ProgressHandler } from './apply';
+import type { ExportResult } from './collect';
+import { imageExtensions } from '../embedding/image-io';
+import { exists, exportNames, isInside, listFiles } from './files';
+
+export interface BundleExportOptions {
+  /** Put the image files in the bundle under images/ (default true). */
+  images?: boolean;
+  /** Keep the stored embedding maps (default false: they are large and can be recomputed). */
+  embeddings?: boolean;
+}
+
+export interface BundleOpenOptions {
+  /** Largest single entry, inflated (default 4 GiB). */
+  maxEntryBytes?: number;
+  /** Largest total, inflated (default 64 GiB). */
+  maxTotalBytes?: number;
+  /** For bundles without images: a folder searched (recursively, by file name) for images the project cannot find; their paths are rewritten. */
+  imagesDir?: string;
+}
+
+export interface OpenedBundle {
+  /** The unpacked project file. */
+  projectPath: string;
+  images: number;
+  /** Stored image paths that do not resolve to a file after unpacking. */
+  missingImages: string[];
+  warnings: string[];
+}
+
+const bundleFormat = 'pixelwise-bundle';
+const bundleVersion = 1;
+const zipLimit = 0xffffffff - 64 * 1024 * 1024;
+const chunkSize = 1024 * 1024;
+
+async function pushFile(zip: Zip, entry: ZipPassThrough | ZipDeflate, file: string): Promise<void> {
+  zip.add(entry);
+  let pushed = false;
+  for await (const chunk of createReadStream(file, { highWaterMark: chunkSize })) {
+    entry.push(chunk as Buffer, false);
+    pushed = true;
+  }
+  entry.push(new Uint8Array(0), true);
+  if (!pushed && (await stat(file)).size > 0) throw new Error(`${file} could not be read`);
+}
+
+export async function exportBundle(project: Project, outFile: string, options: BundleExportOptions = {}, onProgress?: ProgressHandler): Promise<ExportResult> {
+  const work = await mkdtemp(join(tmpdir(), 'pixelwise-bundle-'));
+  const projectName = basename(project.path);
+  const snapshot = join(work, projectName);
+  const warnings: string[] = [];
+  const partial = `${outFile}.partial`;
+  try {
+    project.db.prepare('VACUUM INTO ?').run(snapshot);
+    const files: Array<{ name: string; file: string }> = [];
+    const copy = new Database(snapshot);
+    try {
+      const rows = copy.prepare('SELECT id, path FROM images WHERE hash IS NOT NULL ORDER BY id').all() as Array<{ id: number; path: string }>;
+      if (options.images !== false) {
+        const names = exportNames(rows);
+        const update = copy.prepare('UPDATE images SET path = ? WHERE id = ?');
+        copy.transaction(() => {
+          for (const row of rows) {
+            const source = resolveStoredPath(project.dir, row.path);
+            files.push({ name: `images/${names.get(row.id)}`, file: source });
+            update.run(`images/${names.get(row.id)}`, row.id);
+          }
+        })();
+      }
+      if (!options.embeddings) copy.exec('DELETE FROM embeddings');
+      copy.exec('DELETE FROM jobs'); // jobs name files on this machine
+      copy.pragma('journal_mode = DELETE');
+      copy.exec('VACUUM');
+    } finally {
+      copy.close();
+    }
+    const present: typeof files = [];
+    for (const f of files) {
+      if (await exists(f.file)) present.push(f);
+      else warnings.push(`${f.file}: image file is missing; not in the bundle`);
+    }
+    let total = (await stat(snapshot)).size;
+    for (const f of present) total += (await stat(f.file)).size;
+    if (total > zipLimit) throw new FormatError(outFile, `would hold ${describeBytes(total)}; bundles are limited to 4 GiB (leave out images or embeddings)`);
+
+    await mkdir(dirname(outFile), { recursive: true });
+    const fd = openSync(partial, 'w');
+    let zipError: Error | null = null;
+    try {
+      const zip = new Zip((error, chunk) => {
+        if (error) zipError = error;
+        else writeSync(fd, chunk);
+      });
+      const manifest = { format: bundleFormat, version: bundleVersion, project: projectName, images: options.images !== false, embeddings: !!options.embeddings, createdAt: new Date().toISOString() };
+      const manifestEntry = new ZipDeflate('manifest.json', { level: 6 });
+      zip.add(manifestEntry);
+      manifestEntry.push(new TextEncoder().encode(JSON.stringify(manifest, null, 2)), true);
+      await pushFile(zip, new ZipDeflate(projectName, { level: 6 }), snapshot);
+      for (const [index, f] of present.entries()) {
+        onProgress?.({ stage: 'packing images', done: index, total: present.length });
+        await pushFile(zip, new ZipPassThrough(f.name), f.file); // images are compressed already
+      }
+      zip.end();
+    } finally {
+      closeSync(fd);
+    }
+    if (zipError) throw zipError;
+    await rename(partial, outFile);
+    return { path: outFile, images: present.length, annotations: (project.info().annotationCount), warnings };
+  } catch (error) {
+    await rm(partial, { force: true });
+    if (error instanceof FormatError) throw error;
+    throw new FormatError(outFile, `could not write the bundle (${(error as Error).message})`);
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** A zip entry name as a safe relative path, or a FormatError (zip slip). */
+export function safeEntryName(name: string, bundle: string): string {
+  const parts = name.replace(/\\/g, '/').split('/');
+  if (name.startsWith('/') || name.startsWith('\\') || /^[a-zA-Z]:/.test(name) || parts.includes('..') || name.includes('\0')) {
+    throw new FormatError(bundle, `entry "${name}" would be written outside the target folder`);
+  }
+  return parts.filter((p) => p && p !== '.').join('/');
+}
+
+/** Unpacks the zip into `targetDir` (created, or empty), entries checked and counted as they inflate. */
+async function unpack(zipFile: string, targetDir: string, limits: { maxEntryBytes: number; maxTotalBytes: number }, warnings: string[]): Promise<Set<string>> {
+  const bundle = basename(zipFile);
+  const written = new Set<string>();
+  let failure: Error | null = null;
+  let total = 0;
+  const open = new Set<string>();
+  const unzip = new Unzip();
+  unzip.register(UnzipInflate);
+  unzip.onfile = (file) => {
+    if (failure) return;
+    const name = safeEntryName(file.name, bundle);
+    if (!name || file.name.endsWith('/')) return;
+    if (name.includes('/') && !name.startsWith('images/')) {
+      warnings.push(`${bundle}: entry "${name}" is not part of a bundle; skipped`);
+      return;
+    }
+    if (written.has(name)) throw new FormatError(bundle, `entry "${name}" appears twice`);
+    const target = join(targetDir, ...name.split('/'));
+    if (!isInside(targetDir, target)) throw new FormatError(bundle, `entry "${name}" would be written outside the target folder`);
+    written.add(name);
+    open.add(name);
+    let fd = -1, size = 0;
+    file.ondata = (error, chunk, final) => {
+      if (failure) return;
+      try {
+        if (error) throw new FormatError(bundle, `entry "${name}" is corrupt (${error.message})`);
+        size += chunk.length;
+        total += chunk.length;
+        if (size > limits.maxEntryBytes) throw new FormatError(bundle, `entry "${name}" is larger than the ${describeBytes(limits.maxEntryBytes)} limit`);
+        if (total > limits.maxTotalBytes) throw new FormatError(bundle, `unpacks to more than the ${describeBytes(limits.maxTotalBytes)} limit`);
+        if (fd < 0) fd = openSync(target, 'wx');
+        writeSync(fd, chunk);
+        if (final) {
+          closeSync(fd);
+          fd = -1;
+          open.delete(name);
+        }
+      } catch (caught) {
+        failure = caught as Error;
+        if (fd >= 0) closeSync(fd);
+        fd = -1;
+        file.terminate();
+      }
+    };
+    if (name.startsWith('images/')) mkdirSync(dirname(target), { recursive: true });
+    file.start();
+  };
+  try {
+    for await (const chunk of createReadStream(zipFile, { highWaterMark: chunkSize })) {
+      unzip.push(chunk as Buffer, false);
+      if (failure) break;
+    }
+    if (!failure) unzip.push(new Uint8Array(0), true);
+  } catch (error) {
+    failure ??= error as Error;
+  }
+  if (failure) throw failure instanceof FormatError ? failure : new FormatError(bundle, `is not a readable zip (${(failure as Error).message})`);
+  if (open.size) throw new FormatError(bundle, `is truncated (entry "${[...open][0]}" ends early)`);
+  return written;
+}
+
+/** Unpacks a bundle into `targetDir` (must be missing or empty) and checks the project opens. Nothing is left behind on failure. */
+export async function openBundle(zipFile: string, targetDir: string, options: BundleOpenOptions = {}): Promise<OpenedBundle> {
+  const bundle = basename(zipFile);
+  if (!(await exists(zipFile))) throw new FormatError(bundle, 'does not exist');
+  const existed = await exists(targetDir);
+  if (existed && (await readdir(targetDir)).length) throw new FormatError(targetDir, 'is not empty; choose an empty folder to unpack the bundle into');
+  await mkdir(targetDir, { recursive: true });
+  const warnings: string[] = [];
+  try {
+    const limits = { maxEntryBytes: options.maxEntryBytes ?? 4 * 1024 ** 3, maxTotalBytes: options.maxTotalBytes ?? 64 * 1024 ** 3 };
+    const entries = await unpack(zipFile, targetDir, limits, warnings);
+    if (!entries.has('manifest.json')) throw new FormatError(bundle, 'is not a Pixelwise bundle (no manifest.json)');
+    const manifest = readManifest(join(targetDir, 'manifest.json'), bundle);
+    if (!entries.has(manifest.project)) throw new FormatError(bundle, `has no project file "${manifest.project}"`);
+    const projectPath = join(targetDir, manifest.project);
+    let project: Project;
+    try {
+      project = new Project(projectPath);
+    } catch (error) {
+      throw new FormatError(manifest.project, `is not a usable project (${(error as Error).message})`);
+    }
+    try {
+      const check = project.db.pragma('quick_check', { simple: true });
+      if (check !== 'ok') throw new FormatError(manifest.project, `is damaged (${String(check).split('\n').slice(0, 2).join('; ')})`);
+      const rows = project.db.prepare('SELECT id, path FROM images WHERE hash IS NOT NULL').all() as Array<{ id: number; path: string }>;
+      const paths = rows.map((r) => r.path);
+      let missing: typeof rows = [];
+      for (const row of rows) if (!(await exists(resolveStoredPath(project.dir, row.path)))) missing.push(row);
+      if (missing.length && options.imagesDir) missing = await relink(project, missing, options.imagesDir, warnings);
+      const missingImages = missing.map((r) => r.path);
+      if (missingImages.length) warnings.push(`${missingImages.length} image file(s) are not beside the project; copy them there (e.g. ${missingImages[0]})`);
+      return { projectPath, images: paths.length, missingImages, warnings };
+    } catch (error) {
+      if (error instanceof FormatError) throw error;
+      throw new FormatError(manifest.project, `is damaged (${(error as Error).message})`);
+    } finally {
+      project.close();
+    }
+  } catch (error) {
+    if (existed) for (const entry of await readdir(targetDir)) await rm(join(targetDir, entry), { recursive: true, force: true });
+    else await rm(targetDir, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+function readManifest(file: string, bundle: string): { project: string } {
+  let manifest: { format?: unknown; version?: unknown; project?: unknown };
+  try {
+    manifest = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new FormatError(`${bundle}/manifest.json`, `is not valid JSON (${(error as Error).message})`);
+  }
+  if (manifest?.format !== bundleFormat) throw new FormatError(`${bundle}/manifest.json`, 'is not a Pixelwise bundle manifest');
+  if (typeof manifest.version !== 'number' || manifest.version > bundleVersion) {
+    throw new FormatError(`${bundle}/manifest.json`, `has version ${String(manifest.version)}; this app reads up to ${bundleVersion}`);
+  }
+  if (typeof manifest.project !== 'string' || !manifest.project || manifest.project.includes('/') || manifest.project.includes('\\') || manifest.project === '..' || manifest.project === 'manifest.json') {
+    throw new FormatError(`${bundle}/manifest.json`, '"project" must name the project file at the top of the bundle');
+  }
+  return { project: manifest.project };
+}
+
+/** Points images that are not beside the project at files of the same name under `dir`; returns those still missing. */
+async function relink(project: Project, missing: Array<{ id: number; path: string }>, dir: string, warnings: string[]): Promise<Array<{ id: number; path: string }>> {
+  const byName = new Map<string, string | null>();
+  for (const file of await listFiles(dir, imageExtensions)) {
+    const name = basename(file).toLowerCase();
+    byName.set(name, byName.has(name) ? null : file);
+  }
+  const found: Array<{ id: number; file: string }> = [];
+  const still = missing.filter((row) => {
+    const file = byName.get(row.path.split('/').pop()!.toLowerCase());
+    if (file) found.push({ id: row.id, file });
+    return !file;
+  });
+  const update = project.db.prepare('UPDATE images SET path = ? WHERE id = ?');
+  project.transaction(() => { for (const f of found) update.run(storedPath(project.dir, f.file), f.id); });
+  if (found.length) warnings.push(`${found.length} image path(s) were pointed at files in ${dir}`);
+  return still;
+}

@@ -1,0 +1,176 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EmbeddingMap, quantize } from '../../core/embedding';
+import type { ModelManifest } from '../../core/manifest';
+import { maskArea, maskIou } from '../../core/mask';
+import { decodeRle, encodeRle } from '../../core/rle';
+import { type PlantedObject, nearby, objectMask, randomUnit, seededRandom, syntheticMap } from '../../core/search/synthetic';
+import { Project } from '../../db/project';
+import { indexImage, regionsOf, reindexMissing } from './indexer';
+import { createSearchService } from './service';
+
+const modelId = 'test-model';
+const dim = 16;
+const random = seededRandom(2024);
+const X = randomUnit(dim, random), A = randomUnit(dim, random);
+// B orthogonal to A, so the query between them is clearly closer to A until feedback says otherwise.
+const B = (() => {
+  const b = randomUnit(dim, random);
+  const d = b.reduce((sum, value, k) => sum + value * A[k], 0);
+  const out = b.map((value, k) => value - d * A[k]);
+  return out.map((value) => value / Math.hypot(...out));
+})();
+const Q = A.map((value, k) => 0.6 * value + 0.4 * B[k]).map((value, _, all) => value / Math.hypot(...all));
+
+const box = (image: number, size = 12): Omit<PlantedObject, 'vector'> => ({ x: 4 + ((image * 7) % 40), y: 4 + ((image * 5) % 24), width: size + 2, height: size });
+
+/** Image i: 0-7 hold X, 8-13 A, 14-19 B, 20 holds X and Q (the query image), 21-39 only unique distractors. */
+function plantedFor(image: number): PlantedObject[] {
+  const objects: PlantedObject[] = [{ vector: randomUnit(dim, random), x: 50, y: 34, width: 10, height: 10 }];
+  if (image < 8) objects.push({ vector: nearby(X, 0.97, random), ...box(image) });
+  else if (image < 14) objects.push({ vector: nearby(A, 0.97, random), ...box(image) });
+  else if (image < 20) objects.push({ vector: nearby(B, 0.97, random), ...box(image) });
+  else if (image === 20) objects.push({ vector: X, x: 4, y: 4, width: 14, height: 12 }, { vector: Q, x: 26, y: 20, width: 14, height: 12 });
+  return objects;
+}
+
+function makeMap(objects: PlantedObject[]): EmbeddingMap {
+  return syntheticMap({ width: 64, height: 48, dim, background: [randomUnit(dim, random), randomUnit(dim, random)], objects, random });
+}
+
+const manifest = {
+  id: modelId, name: 'test', version: '1', kind: 'non-learned', description: '', license: 'MIT', file: 'model.onnx',
+  sha256: 'a'.repeat(64), input: { name: 'image', longSide: 256, multipleOf: 4, mean: [0, 0, 0], std: [1, 1, 1] },
+  output: { name: 'embedding', stride: 4, dim, normalized: true },
+} as unknown as ModelManifest;
+
+let dir: string, project: Project;
+const ids: number[] = [];
+const objects: PlantedObject[][] = [];
+const maps: EmbeddingMap[] = [];
+
+function addImage(index: number, planted: PlantedObject[], indexNow = true): number {
+  const map = makeMap(planted);
+  const imageId = project.images.add({ path: `img${index}.png`, hash: `h${index}`, width: 256, height: 192, byteSize: 1, format: 'png', thumbnail: new Uint8Array(0) });
+  project.embeddings.put(imageId, modelId, quantize(map));
+  if (indexNow) indexImage(project, imageId, modelId, map);
+  objects[index] = planted;
+  maps[index] = map;
+  return imageId;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pixelwise-search-'));
+  project = new Project(join(dir, 'test.pixelwise'), { create: true });
+  project.embeddings.registerModel(manifest);
+  for (let i = 0; i < 40; i++) ids.push(addImage(i, plantedFor(i)));
+});
+
+afterAll(() => {
+  project.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const exampleOn = (index: number, object: number) => ({ imageId: ids[index], rle: encodeRle(objectMask(maps[index], objects[index][object])) });
+
+describe('search service', () => {
+  it('ranks the images holding the planted object first and localises it', () => {
+    const service = createSearchService(project, { defaultModelId: modelId });
+    const result = service.search.query({ examples: [exampleOn(20, 1)], limit: 20, rerank: 30, excludeExampleImages: true });
+    expect(result.stats.images).toBe(40);
+    const top = result.hits.slice(0, 8).map((hit) => ids.indexOf(hit.imageId)).sort((a, b) => a - b);
+    expect(top).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    for (const hit of result.hits.slice(0, 8)) {
+      const index = ids.indexOf(hit.imageId);
+      const truth = objects[index][1];
+      const [x, y] = hit.peak;
+      expect(x / 4).toBeGreaterThanOrEqual(truth.x - 1);
+      expect(x / 4).toBeLessThanOrEqual(truth.x + truth.width + 1);
+      expect(y / 4).toBeGreaterThanOrEqual(truth.y - 1);
+      expect(y / 4).toBeLessThanOrEqual(truth.y + truth.height + 1);
+    }
+    expect(result.hits[0].score).toBeGreaterThan(0.9);
+    expect(result.hits[8].score).toBeLessThan(result.hits[7].score);
+  });
+
+  it('moves the ranking with accept / reject feedback', () => {
+    const service = createSearchService(project, { defaultModelId: modelId });
+    const first = service.search.query({ examples: [exampleOn(20, 2)], limit: 12, rerank: 30, excludeExampleImages: true });
+    const group = (hits: typeof first.hits) => hits.slice(0, 6).map((hit) => ids.indexOf(hit.imageId)).sort((a, b) => a - b);
+    expect(group(first.hits)).toEqual([8, 9, 10, 11, 12, 13]);
+    const second = service.search.feedback({ sessionId: first.sessionId, accepted: [ids[14]], rejected: [ids[8]] });
+    expect(group(second.hits)).toEqual([14, 15, 16, 17, 18, 19]);
+    expect(second.hits.find((hit) => hit.imageId === ids[14])?.judgement).toBe('accepted');
+  });
+
+  it('accepts hits above a threshold as one undoable batch of annotations', () => {
+    const service = createSearchService(project, { defaultModelId: modelId });
+    const classId = project.classes.create('thing').id;
+    const result = service.search.query({ examples: [exampleOn(20, 1)], limit: 20, rerank: 30, excludeExampleImages: true });
+    const threshold = (result.hits[7].score + result.hits[8].score) / 2;
+    for (const maskSource of ['engine', 'component'] as const) {
+      const accepted = service.search.accept({ sessionId: result.sessionId, classId, minScore: threshold, maskSource });
+      expect(accepted.annotationIds).toHaveLength(8);
+      for (const [i, annotationId] of accepted.annotationIds.entries()) {
+        const annotation = project.annotations.get(annotationId)!;
+        const index = ids.indexOf(accepted.imageIds[i]);
+        expect(annotation).toMatchObject({ classId, source: 'search', imageId: accepted.imageIds[i] });
+        const mask = decodeRle(annotation.rle), truth = objectMask(maps[index], objects[index][1]);
+        if (maskSource === 'component') {
+          expect(maskIou(mask, truth)).toBeGreaterThan(0.5);
+        } else {
+          // The click engine's geodesic term stops early on these per-cell-noisy maps: check it stays on the object.
+          const inside = mask.data.reduce((sum, value, i) => sum + (value & truth.data[i]), 0);
+          expect(inside / maskArea(mask)).toBeGreaterThan(0.8);
+        }
+      }
+      expect(project.images.get(accepted.imageIds[0])?.status).toBe('annotated');
+      project.transaction(() => project.annotations.remove(accepted.annotationIds));
+      expect(accepted.annotationIds.every((id) => project.annotations.get(id) === undefined)).toBe(true);
+    }
+  });
+
+  it('sees new, re-embedded and re-indexed images; results do not depend on the cache size', async () => {
+    const cached = createSearchService(project, { defaultModelId: modelId });
+    const streamed = createSearchService(project, { defaultModelId: modelId, scanner: { cacheBytes: 0, chunkImages: 7 } });
+    const query = { examples: [exampleOn(20, 1)], limit: 20, rerank: 30, excludeExampleImages: true };
+    const before = cached.search.query(query);
+    expect(streamed.search.query(query).hits.map((hit) => hit.imageId)).toEqual(before.hits.map((hit) => hit.imageId));
+    expect(streamed.cachedBytes()).toBe(0);
+    expect(cached.cachedBytes()).toBeGreaterThan(0);
+
+    const added = addImage(40, [{ vector: nearby(X, 0.98, random), ...box(40) }], false);
+    expect(regionsOf(project).missing(modelId)).toEqual([added]);
+    expect(cached.search.query(query).hits.some((hit) => hit.imageId === added)).toBe(false);
+    expect(await reindexMissing(project, modelId)).toBe(1);
+    expect(cached.search.query(query).hits.slice(0, 9).map((hit) => hit.imageId)).toContain(added);
+
+    // Re-embedding replaces the map: its stale regions go with the old row, until indexed again.
+    project.embeddings.put(added, modelId, quantize(makeMap([])));
+    expect(regionsOf(project).get(added, modelId)).toBeUndefined();
+    indexImage(project, added, modelId, maps[40]);
+    indexImage(project, added, modelId, maps[40]);
+    expect(regionsOf(project).missing(modelId)).toEqual([]);
+    expect(() => indexImage(project, 9999, modelId, maps[40])).toThrow(/no stored embedding/);
+  });
+
+  it('discovers the frequent object and labels it everywhere', () => {
+    const service = createSearchService(project, { defaultModelId: modelId });
+    const selection = [...ids.slice(0, 8), ...ids.slice(21, 25)];
+    const result = service.discovery.run({ imageIds: selection, top: 3 });
+    const best = result.clusters[0];
+    const covered = best.members.filter((member) => member.covered).map((member) => ids.indexOf(member.imageId));
+    expect(covered.filter((index) => index < 8).length).toBeGreaterThanOrEqual(7);
+    expect(covered.filter((index) => index >= 8)).toEqual([]);
+    const labelled = service.discovery.label({ discoveryId: result.discoveryId, cluster: 0, classId: null });
+    expect(labelled.annotationIds).toHaveLength(covered.length);
+    for (const [i, annotationId] of labelled.annotationIds.entries()) {
+      const index = ids.indexOf(labelled.imageIds[i]);
+      const mask = decodeRle(project.annotations.get(annotationId)!.rle);
+      expect(maskIou(mask, objectMask(maps[index], objects[index][1]))).toBeGreaterThan(0.5);
+    }
+    project.transaction(() => project.annotations.remove(labelled.annotationIds));
+  });
+});

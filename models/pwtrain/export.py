@@ -1,0 +1,153 @@
+"""Export a trained checkpoint (or a random-init control) to ONNX + model.json (+ MODEL_CARD.md).
+
+    /usr/bin/python3 -m models.pwtrain.export --checkpoint models/runs/unet_s/last.pt --out models/builtin/pixelwise-unet-s
+    /usr/bin/python3 -m models.pwtrain.export --config models/configs/ablation_random.json --untrained --out models/experiments/ablation-random
+
+The ONNX graph comes from a separate export wrapper (eval mode, named input ``image`` and output ``embedding``,
+opset 17, dynamic H and W). The export only counts as done once onnxruntime-node reproduces the PyTorch output
+within 1e-4 (models/tools/ort_run.cjs); the sha256 in model.json is taken from the file written.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import set_threads
+from .config import Config, config_from_dict, load_config
+from .nets import build_model, parameter_count
+from .onnx_utils import IMAGENET_MEAN, IMAGENET_STD, check_parity, export_onnx, run_onnxruntime_node, write_manifest
+
+MULTIPLE_OF = 32  # the encoder downsamples five times
+
+
+class ExportWrapper(nn.Module):
+    """image float32 1x3xHxW (ImageNet-normalised RGB, H and W multiples of 32) -> embedding float32
+    1xDx(H/4)x(W/4), unit L2 norm per cell."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model.eval()
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.model(image)
+
+
+def load_model(checkpoint: Path | None, config: Config | None):
+    """(model, config, checkpoint state or None); without a checkpoint the weights are the seeded random init."""
+    state = None
+    if checkpoint is not None:
+        state = torch.load(checkpoint, map_location="cpu")
+        config = config_from_dict(state["config"])
+    torch.manual_seed(config.train.seed)
+    model = build_model(config.model)
+    if state is not None:
+        model.load_state_dict(state["model"])
+    return model.eval(), config, state
+
+
+def time_at_long_side(onnx_path: Path, long_side: int = 1024, repeat: int = 5) -> float:
+    """Median onnxruntime-node milliseconds for a 4:3 image with the given long side (2 threads)."""
+    height = long_side * 3 // 4 // MULTIPLE_OF * MULTIPLE_OF
+    _, info = run_onnxruntime_node(onnx_path, np.random.rand(1, 3, height, long_side).astype(np.float32),
+                                   repeat=repeat)
+    return float(info["medianMs"])
+
+
+def loss_curve(history: list, points: int = 6) -> str:
+    """'step s: loss (nce n, disc d)' at evenly spaced points, each averaged over its neighbourhood of log lines."""
+    if not history:
+        return "n/a"
+    width = max(1, len(history) // points)
+    parts = []
+    for start in range(0, len(history), width)[:points]:
+        window = history[start:start + width]
+        mean = lambda key: sum(entry.get(key, 0.0) for entry in window) / len(window)  # noqa: E731
+        detail = ", ".join(f"{key} {mean(key):.2f}" for key in ("nce", "disc") if key in window[0])
+        parts.append(f"step {window[-1]['step']}: {mean('loss'):.3f} ({detail})")
+    return "; ".join(parts)
+
+
+def write_card(folder: Path, config: Config, state, parameters: int, timings: dict, metrics: dict) -> None:
+    history = (state or {}).get("history", [])
+    first = history[0] if history else {}
+    trained = ("none (random-init control)" if state is None else
+               f"{state['step']} steps, {state['elapsed_minutes']:.0f} min on 2 shared CPU cores")
+    lines = [
+        f"# {config.name} (`{config.id}`)", "",
+        "Pixel-wise embedding network: image -> one 16-d unit vector per 4x4 pixel cell; same object = close.", "",
+        "| | |", "|---|---|",
+        f"| parameters | {parameters:,} |",
+        f"| architecture | ResNet-style encoder (stride 32, global context) + FPN decoder to stride 4, "
+        f"head with {'colour skip, ' if config.model.colour_skip else ''}{'(x, y) coordinates, ' if config.model.coords else ''}"
+        f"L2-normalised {config.model.dim}-d output |",
+        f"| input | long side {config.long_side}, padded to a multiple of {MULTIPLE_OF}, ImageNet mean/std |",
+        f"| loss | {config.loss.kind} (discriminative: delta_v {config.loss.delta_v}, delta_d {config.loss.delta_d}; "
+        f"InfoNCE: temperature {config.loss.temperature}, {config.loss.samples} samples per pair) |",
+        f"| data | synthetic dead-leaves pairs ({config.data.synthetic_fraction:.0%}) + real masks from "
+        f"{', '.join(config.data.real_dirs) or 'none'} (background = negative-only) |",
+        f"| training | {trained}, "
+        f"batch {config.train.batch_pairs} pairs of {config.data.crop}px crops, AdamW lr {config.train.lr} |",
+    ]
+    if first:
+        lines.append(f"| loss curve (window means) | {loss_curve(history)} |")
+    if state is not None and state.get("metrics"):
+        lines.append(f"| synthetic one-click IoU (held-out synthetic pairs) | {state['metrics'].get('synthetic_click_iou')} |")
+    for name, value in {**timings, **metrics}.items():
+        lines.append(f"| {name} | {value} |")
+    lines += ["", "Training command (from the repository root):", "",
+              f"    /usr/bin/python3 -m models.pwtrain.train --config models/configs/<config>.json --out models/runs/<run>",
+              f"    /usr/bin/python3 -m models.pwtrain.export --checkpoint models/runs/<run>/last.pt --out {folder.as_posix()}",
+              "", "Never trained on ../shared/data/eval; metrics on eval/ are measured after training."]
+    (folder / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", type=Path)
+    parser.add_argument("--config", type=Path, help="with --untrained: the config of the random-init control")
+    parser.add_argument("--untrained", action="store_true")
+    parser.add_argument("--out", type=Path, required=True, help="models/builtin/<id> or models/experiments/<id>")
+    parser.add_argument("--id", help="override the model id (default: config id)")
+    parser.add_argument("--long-side", type=int, help="override manifest input.longSide")
+    parser.add_argument("--metrics", type=Path, help="JSON object of measured metrics for MODEL_CARD.md")
+    parser.add_argument("--card", action="store_true", help="write MODEL_CARD.md")
+    parser.add_argument("--version", default="0.1.0")
+    parser.add_argument("--skip-timing", action="store_true", help="skip the onnxruntime-node timing runs")
+    args = parser.parse_args()
+    if (args.checkpoint is None) == (not args.untrained):
+        parser.error("give --checkpoint, or --untrained with --config")
+    set_threads()
+    warnings.filterwarnings("ignore")
+    model, config, state = load_model(args.checkpoint, load_config(args.config) if args.config else None)
+    model_id, long_side = args.id or config.id, args.long_side or config.long_side
+    wrapper = ExportWrapper(model)
+    onnx_path = args.out / "model.onnx"
+    export_onnx(wrapper, onnx_path, torch.randn(1, 3, 128, 160))
+    worst = check_parity(wrapper, onnx_path, [(128, 160), (96, 64), (224, 320)])
+    steps = "random init" if state is None else f"{state['step']} steps"
+    real = config.data.real_dirs or config.data.coco
+    data = "synthetic pairs + real masks" if real and config.data.synthetic_fraction < 1 else "synthetic pairs only"
+    write_manifest(
+        args.out, id=model_id, name=config.name, version=args.version, kind="learned", license="MIT",
+        description=f"{parameter_count(model) / 1e6:.2f}M-parameter U-Net/FPN, {config.loss.kind} loss, "
+                    f"{data}, {steps}; {config.model.dim}-d embeddings at stride 4.",
+        long_side=long_side, multiple_of=MULTIPLE_OF, mean=IMAGENET_MEAN, std=IMAGENET_STD, stride=4,
+        dim=config.model.dim)
+    timings = {} if args.skip_timing else {
+        f"onnxruntime-node ms at long side {side} (2 threads)": round(time_at_long_side(onnx_path, side), 1)
+        for side in sorted({long_side, 1024})}
+    if args.card:
+        metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
+        write_card(args.out, config, state, parameter_count(model), timings, metrics)
+    print(json.dumps({"out": str(args.out), "parity_max_abs_diff": worst, "bytes": onnx_path.stat().st_size,
+                      **timings}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,185 @@
+/**
+ * The Annotate view end to end: real web server, real embedding job, real Chromium. Opens a sample image,
+ * embeds it from the editor, clicks twice, finishes the object, and checks the mask in the canvas pixels, in the
+ * object list and in the database; then undo/redo round-trips through autosave, and a reload shows the mask again.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { type Studio, startStudio } from './harness';
+
+interface StoredAnnotation {
+  id: number;
+  area: number;
+  source: string;
+  score: number | null;
+}
+
+/** The few DOM members the page-side callbacks use (tests type-check without the DOM library). */
+interface PageElement {
+  dataset: Record<string, string | undefined>;
+  width: number;
+  getBoundingClientRect(): { width: number };
+  getContext(kind: '2d'): { getImageData(x: number, y: number, width: number, height: number): { data: ArrayLike<number> } } | null;
+}
+declare const document: { querySelector(selector: string): PageElement | null };
+
+let studio: Studio;
+let page: Page;
+let imageId: number;
+
+const canvas = () => page.getByTestId('annotate-canvas');
+
+/** RGBA of the canvas at CSS point (x, y) relative to the canvas. */
+function pixelAt(x: number, y: number): Promise<number[]> {
+  return page.evaluate(([px, py]) => {
+    const element = document.querySelector('[data-testid="annotate-canvas"]')!;
+    const ratio = element.width / element.getBoundingClientRect().width;
+    return Array.from(element.getContext('2d')!.getImageData(Math.round(px * ratio), Math.round(py * ratio), 1, 1).data);
+  }, [x, y]);
+}
+
+async function waitForSaved(): Promise<void> {
+  await page.waitForFunction(() => document.querySelector('[data-testid="save-state"]')?.dataset.state === 'saved');
+}
+
+async function stored(): Promise<StoredAnnotation[]> {
+  return studio.call<StoredAnnotation[]>('annotations', 'list', { imageId });
+}
+
+async function activeArea(): Promise<number> {
+  return Number(await canvas().getAttribute('data-active-area'));
+}
+
+/** Waits for the engine to be ready (embedding the image from the editor when it has no embedding yet). */
+async function waitForEngine(): Promise<void> {
+  const settled = () => page.waitForFunction(() =>
+    ['ready', 'missing', 'error'].includes(document.querySelector('[data-testid="annotate-canvas"]')?.dataset.engine ?? ''),
+  null, { timeout: 120_000 });
+  await settled();
+  if ((await canvas().getAttribute('data-engine')) === 'missing') {
+    await page.getByTestId('embed-image').click();
+    await page.waitForFunction(() =>
+      ['ready', 'error'].includes(document.querySelector('[data-testid="annotate-canvas"]')?.dataset.engine ?? '')
+      && !document.querySelector('[data-testid="embed-progress"]'), null, { timeout: 120_000 });
+  }
+  expect(await canvas().getAttribute('data-engine')).toBe('ready');
+}
+
+describe('annotate view', () => {
+  beforeAll(async () => {
+    studio = await startStudio();
+    page = studio.page;
+    await page.getByTestId('project-open-sample').click();
+    await page.getByTestId('image-tile').first().waitFor({ timeout: 60_000 });
+    const images = await studio.call<{ items: Array<{ id: number }> }>('images', 'list', {});
+    imageId = images.items[0].id;
+    await page.getByTestId('image-tile').first().dblclick();
+    await canvas().waitFor();
+    await waitForEngine();
+  });
+
+  afterAll(async () => {
+    await studio?.close();
+  });
+
+  it('turns two clicks into a saved object that survives undo, redo and a reload', async () => {
+    const box = (await canvas().boundingBox())!;
+    const first: [number, number] = [box.width * 0.5, box.height * 0.5];
+    const second: [number, number] = [box.width * 0.45, box.height * 0.55];
+    await expect.poll(async () => (await pixelAt(...first))[3]).toBe(255); // the image is on screen
+    const before = await pixelAt(...first);
+    expect(await activeArea()).toBe(0);
+
+    await page.mouse.click(box.x + first[0], box.y + first[1]);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="annotate-canvas"]')?.dataset.activeArea) > 0);
+    await page.mouse.click(box.x + second[0], box.y + second[1]);
+    await expect.poll(() => page.getByTestId('draft-info').textContent()).toContain('2');
+    await expect.poll(() => page.getByTestId('segmenting').count()).toBe(0);
+    const area = await activeArea();
+    expect(area).toBeGreaterThan(0);
+    // The mask overlay tints the clicked pixel.
+    expect(await pixelAt(...first)).not.toEqual(before);
+
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByTestId('object-item').count()).toBe(1);
+    expect(await canvas().getAttribute('data-object-count')).toBe('1');
+    await waitForSaved();
+    let saved = await stored();
+    expect(saved).toHaveLength(1);
+    expect(saved[0].area).toBe(area);
+    expect(saved[0].source).toBe('clicks');
+
+    // Undo the commit: the object goes (also from the database), the two-click draft comes back.
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => page.getByTestId('object-item').count()).toBe(0);
+    expect(await page.getByTestId('draft-info').textContent()).toContain('2');
+    await waitForSaved();
+    await expect.poll(async () => (await stored()).length).toBe(0);
+    // Undo the second click, then redo both steps.
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => page.getByTestId('draft-info').textContent()).toContain('1');
+    await page.keyboard.press('Control+Shift+z');
+    await page.getByTestId('redo').click();
+    await expect.poll(() => page.getByTestId('object-item').count()).toBe(1);
+    expect(await page.getByTestId('redo').isDisabled()).toBe(true);
+    await waitForSaved();
+    saved = await stored();
+    expect(saved).toHaveLength(1);
+    expect(saved[0].area).toBe(area);
+
+    await page.reload();
+    await canvas().waitFor();
+    await page.waitForFunction(() => document.querySelector('[data-testid="annotate-canvas"]')?.dataset.objectCount === '1');
+    await expect.poll(() => page.getByTestId('object-item').count()).toBe(1);
+    await waitForEngine();
+    // Drawn again from the stored RLE: hiding the object gives back the bare image pixel.
+    const shown = await pixelAt(...first);
+    expect(shown).not.toEqual(before);
+    await page.getByTestId('object-visibility').click();
+    await expect.poll(() => pixelAt(...first)).toEqual(before);
+    await page.keyboard.press('Control+z');
+    await expect.poll(() => pixelAt(...first)).toEqual(shown);
+    expect(await page.getByTestId('undo').isDisabled()).toBe(true);
+  });
+
+  it('edits the object with the eraser and deletes it, saving each change', async () => {
+    const box = (await canvas().boundingBox())!;
+    await waitForEngine();
+    await page.getByTestId('object-name').first().click();
+    const [before] = await stored();
+    await page.keyboard.press('e');
+    expect(await page.getByTestId('tool-eraser').getAttribute('aria-pressed')).toBe('true');
+    await page.mouse.move(box.x + box.width * 0.5, box.y + box.height * 0.5);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.52, box.y + box.height * 0.5, { steps: 4 });
+    await page.mouse.up();
+    await waitForSaved();
+    await expect.poll(async () => (await stored())[0]?.area).toBeLessThan(before.area);
+    expect((await stored())[0].source).toBe('manual');
+
+    await page.keyboard.press('Delete');
+    await expect.poll(() => page.getByTestId('object-item').count()).toBe(0);
+    await waitForSaved();
+    await expect.poll(async () => (await stored()).length).toBe(0);
+  });
+
+  it('keeps a change whose save failed, stays on the image, and stores it on retry', async () => {
+    const box = (await canvas().boundingBox())!;
+    await page.keyboard.press('c');
+    await page.route('**/api/annotations/save', (route) => route.abort());
+    await page.mouse.click(box.x + box.width * 0.5, box.y + box.height * 0.5);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="annotate-canvas"]')?.dataset.activeArea) > 0);
+    await page.keyboard.press('n');
+    await page.waitForFunction(() => document.querySelector('[data-testid="save-state"]')?.dataset.state === 'error');
+    const name = await page.getByTestId('image-name').textContent();
+    await page.keyboard.press('d');
+    await page.getByTestId('notice-error').first().waitFor();
+    expect(await page.getByTestId('image-name').textContent()).toBe(name);
+    expect(await stored()).toHaveLength(0);
+
+    await page.unroute('**/api/annotations/save');
+    await page.getByTestId('save-retry').click();
+    await waitForSaved();
+    expect(await stored()).toHaveLength(1);
+  });
+});
