@@ -1,6 +1,6 @@
 /**
  * Binary resources (image files, thumbnails, embedding maps) travel outside the JSON API, as URLs the renderer
- * can fetch or put in an <img>: `pixelwise://blob/...` in Electron, `/blob/...` in web mode.
+ * can fetch or put in an <img>: `pixelwise://app/blob/...` in Electron, `/blob/...` in web mode.
  */
 import type { StoredEmbedding } from '../embedding';
 

@@ -97,12 +97,13 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
     const [gx, gy] = cellAt(map, x, y);
     const distance = geodesicDistance(edges, [gy * width + gx], undefined, settings.geodesicSweeps);
     // score = cos - weight * distance <= 1 - weight * distance: beyond `reach` a click cannot lift a cell to
-    // within 0.25 of the background level (p < 0.01), so the dot product is skipped there.
+    // within 0.25 of the background level (p < 0.01), so the dot product is skipped there (relative similarity
+    // needs the median over all cells, so it computes every one).
     const reach = (1 - settings.background + 0.25) / Math.max(1e-9, settings.distanceWeight);
     const vector = vectorAt(unitMap, x, y);
     const similarity = new Float32Array(count);
     for (let c = 0, offset = 0; c < count; c++, offset += dim) {
-      if (distance[c] > reach) {
+      if (distance[c] > reach && !settings.relativeSimilarity) {
         similarity[c] = -Infinity;
         continue;
       }

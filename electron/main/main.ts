@@ -4,13 +4,14 @@
  * contract's schema in dispatch().
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { extname, join, resolve, sep } from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, protocol, shell } from 'electron';
 import { parseBlobPath } from '../../core/api/blobs';
 import { ApiError, contractMethods, dispatch } from '../../core/api/contract';
 import { appRoot, outFile, rendererDir } from '../paths';
 import { createApiImplementation, type DialogProvider } from '../services/api';
-import { readBlob } from '../services/blobs';
+import { blobErrorStatus, readBlob } from '../services/blobs';
 import { registerSearch } from '../services/search-hook';
 import { Studio } from '../services/studio';
 
@@ -48,7 +49,7 @@ async function start(): Promise<void> {
 
   for (const [service, method] of contractMethods()) {
     ipcMain.handle(`api:${service}.${method}`, async (event, input: unknown) => {
-      if (event.senderFrame?.url && !event.senderFrame.url.startsWith('file://')) {
+      if (!event.senderFrame?.url.startsWith('pixelwise://app/')) {
         return { ok: false, error: { code: 'forbidden', message: 'untrusted sender' } };
       }
       try {
@@ -59,15 +60,27 @@ async function start(): Promise<void> {
     });
   }
 
+  // The renderer is served from pixelwise://app/ (a standard, secure origin, so module workers and CSP 'self' behave
+  // as on the web), and its blobs from pixelwise://app/blob/ on the same origin.
   protocol.handle('pixelwise', async (request) => {
     const url = new URL(request.url);
-    const blob = url.host === 'blob' ? parseBlobPath(url.pathname.slice(1) + url.search) : null;
-    if (!blob) return new Response('not found', { status: 404 });
+    if (url.host !== 'app') return new Response('not found', { status: 404 });
+    if (url.pathname.startsWith('/blob/')) {
+      const blob = parseBlobPath(url.pathname.slice('/blob/'.length) + url.search);
+      if (!blob) return new Response('not found', { status: 404 });
+      try {
+        const { contentType, body } = await readBlob(studio, blob);
+        return new Response(Buffer.from(body), { headers: { 'content-type': contentType } });
+      } catch (error) {
+        return new Response((error as Error).message, { status: blobErrorStatus(error) });
+      }
+    }
+    const file = resolve(rendererDir(), `.${decodeURIComponent(url.pathname === '/' ? '/index.html' : url.pathname)}`);
+    if (!file.startsWith(rendererDir() + sep)) return new Response('forbidden', { status: 403 });
     try {
-      const { contentType, body } = await readBlob(studio, blob);
-      return new Response(Buffer.from(body), { headers: { 'content-type': contentType } });
-    } catch (error) {
-      return new Response((error as Error).message, { status: 404 });
+      return new Response(await readFile(file), { headers: { 'content-type': contentTypeFor(file) } });
+    } catch {
+      return new Response('not found', { status: 404 });
     }
   });
 
@@ -79,16 +92,27 @@ async function start(): Promise<void> {
     webPreferences: { preload: outFile('preload.cjs'), contextIsolation: true, sandbox: true, nodeIntegration: false, webSecurity: true },
   });
   window.webContents.on('will-navigate', (event) => event.preventDefault());
+  // The editor holds back unload while a save is pending; ask rather than lose work silently.
+  window.webContents.on('will-prevent-unload', (event) => {
+    const choice = dialog.showMessageBoxSync(window!, {
+      type: 'warning', buttons: ['Leave without saving', 'Stay'], defaultId: 1, cancelId: 1,
+      message: 'Some changes are not saved yet.', detail: 'Stay a moment to let the save finish.',
+    });
+    if (choice === 0) event.preventDefault();
+  });
   window.webContents.setWindowOpenHandler(({ url }) => {
     if (url.startsWith('https://')) void shell.openExternal(url);
     return { action: 'deny' };
   });
-  await window.loadFile(join(rendererDir(), 'index.html'));
+  await window.loadURL('pixelwise://app/index.html');
 
   app.on('window-all-closed', () => {
     void studio.close().then(() => app.quit());
   });
 }
+
+const contentTypes: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml', '.png': 'image/png', '.woff2': 'font/woff2' };
+const contentTypeFor = (file: string) => contentTypes[extname(file)] ?? 'application/octet-stream';
 
 /** Something to try at once: the last project if it still exists, else (first launch) the sample project. */
 async function reopenOrSample(studio: Studio): Promise<void> {

@@ -13,4 +13,4 @@ const api = createApi(async (service, method, input) => {
   return reply.result;
 });
 
-contextBridge.exposeInMainWorld('pixelwise', { api, blobBase: 'pixelwise://blob/' });
+contextBridge.exposeInMainWorld('pixelwise', { api, blobBase: 'pixelwise://app/blob/' });

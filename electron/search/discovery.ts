@@ -8,7 +8,9 @@ import type {
   AcceptResult, DiscoveryCluster, DiscoveryLabelInput, DiscoveryResult, DiscoveryRunInput,
 } from '../../core/api/search-contract';
 import { encodeRle } from '../../core/rle';
-import { type DiscoveredCluster, type DiscoveryOptions, discover } from '../../core/search/discovery';
+import type { Mask } from '../../core/mask';
+import { denseMatch } from '../../core/search/dense';
+import { type DiscoveredCluster, type DiscoveryOptions, type DiscoveryPick, discover } from '../../core/search/discovery';
 import { gridBoxToImage, gridMaskToImage } from '../../core/search/pooling';
 import { type RegionSet, regionGridMask } from '../../core/search/regions';
 import type { Project } from '../../db/project';
@@ -27,8 +29,42 @@ export class DiscoveryError extends ApiError {
   }
 }
 
-export function createDiscoveryService(project: Project, defaultModelId: () => string, options: Partial<DiscoveryOptions> = {}, maxKept = 4) {
+export interface DiscoveryServiceOptions extends DiscoveryOptions {
+  /**
+   * Member masks: 'region' = the picked region of the image's region tree; 'dense' = the connected component
+   * around the peak of the cluster centre's similarity on the full map (as a search hit; reads every map).
+   */
+  masks: 'region' | 'dense';
+}
+
+export function createDiscoveryService(project: Project, defaultModelId: () => string, options: Partial<DiscoveryServiceOptions> = {}, maxKept = 4) {
   const kept = new Map<string, StoredDiscovery>();
+  const masksFrom = options.masks ?? 'region';
+
+  /** Member mask on a grid covering the image, and its box in image pixels. */
+  function memberMask(found: StoredDiscovery, cluster: DiscoveredCluster, pick: DiscoveryPick): { grid: Mask; bbox: [number, number, number, number] } {
+    const set = found.sets.get(pick.imageId)!;
+    const stored = masksFrom === 'dense' ? project.embeddings.get(pick.imageId, found.modelId) : undefined;
+    if (stored) {
+      const match = denseMatch(stored, [cluster.centroid]);
+      // The heat grid samples every step-th map cell; stretched over the image it is off by < one step.
+      return { grid: { width: match.width, height: match.height, data: match.component }, bbox: match.bbox };
+    }
+    return {
+      grid: { width: set.gridWidth, height: set.gridHeight, data: regionGridMask(set, pick.region) },
+      bbox: gridBoxToImage(set.boxes.subarray(pick.region * 5, pick.region * 5 + 4), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight),
+    };
+  }
+
+  function describe(found: StoredDiscovery, cluster: DiscoveredCluster, index: number): DiscoveryCluster {
+    return {
+      index, score: cluster.score, coverage: cluster.coverage,
+      members: cluster.picks.map((pick) => {
+        const { grid, bbox } = memberMask(found, cluster, pick);
+        return { imageId: pick.imageId, similarity: pick.similarity, covered: pick.covered, bbox, grid: encodeRle(grid) };
+      }),
+    };
+  }
 
   return {
     run(input: DiscoveryRunInput): DiscoveryResult {
@@ -45,9 +81,10 @@ export function createDiscoveryService(project: Project, defaultModelId: () => s
       const imageIds = [...sets.keys()];
       const clusters = discover(imageIds.map((imageId) => sets.get(imageId)!), imageIds, { ...options, top: input.top });
       const discoveryId = randomUUID();
-      kept.set(discoveryId, { modelId, clusters, sets });
+      const found = { modelId, clusters, sets };
+      kept.set(discoveryId, found);
       while (kept.size > maxKept) kept.delete(kept.keys().next().value as string);
-      return { discoveryId, modelId, clusters: clusters.map((cluster, index) => describe(cluster, index, sets)), missing };
+      return { discoveryId, modelId, clusters: clusters.map((cluster, index) => describe(found, cluster, index)), missing };
     },
     label(input: DiscoveryLabelInput): AcceptResult {
       const found = kept.get(input.discoveryId);
@@ -59,7 +96,8 @@ export function createDiscoveryService(project: Project, defaultModelId: () => s
       const picks = cluster.picks.filter((pick) => (wanted ? wanted.has(pick.imageId) : pick.covered));
       const masks = picks.map((pick) => {
         const set = found.sets.get(pick.imageId)!;
-        return { pick, mask: gridMaskToImage(regionGridMask(set, pick.region), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight) };
+        const { grid } = memberMask(found, cluster, pick);
+        return { pick, mask: gridMaskToImage(grid.data, grid.width, grid.height, set.imageWidth, set.imageHeight) };
       });
       const annotationIds = project.transaction(() => masks.map(({ pick, mask }) => {
         const annotationId = project.annotations.add(pick.imageId, { classId: input.classId, rle: encodeRle(mask), score: pick.similarity, source: 'discovery' });
@@ -68,19 +106,5 @@ export function createDiscoveryService(project: Project, defaultModelId: () => s
       }));
       return { annotationIds, imageIds: picks.map((pick) => pick.imageId) };
     },
-  };
-}
-
-function describe(cluster: DiscoveredCluster, index: number, sets: Map<number, RegionSet>): DiscoveryCluster {
-  return {
-    index, score: cluster.score, coverage: cluster.coverage,
-    members: cluster.picks.map((pick) => {
-      const set = sets.get(pick.imageId)!;
-      return {
-        imageId: pick.imageId, similarity: pick.similarity, covered: pick.covered,
-        bbox: gridBoxToImage(set.boxes.subarray(pick.region * 5, pick.region * 5 + 4), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight),
-        grid: encodeRle({ width: set.gridWidth, height: set.gridHeight, data: regionGridMask(set, pick.region) }),
-      };
-    }),
   };
 }

@@ -15,11 +15,10 @@ import { createSegmenter } from '../../core/engine/segmenter';
 import type { Mask } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
 import { type DenseMatch, type DenseOptions, denseMatch } from '../../core/search/dense';
-import type { DiscoveryOptions } from '../../core/search/discovery';
 import { type FeedbackWeights, type QueryState, queryVectors } from '../../core/search/feedback';
 import { SearchInputError, gridMaskToImage, poolMask } from '../../core/search/pooling';
 import type { Project } from '../../db/project';
-import { createDiscoveryService } from './discovery';
+import { type DiscoveryServiceOptions, createDiscoveryService } from './discovery';
 import { regionsOf } from './indexer';
 import { RegionScanner, type ScannerOptions } from './scanner';
 
@@ -37,7 +36,7 @@ export interface SearchServiceOptions {
   scanner?: Partial<ScannerOptions>;
   dense?: Partial<DenseOptions>;
   feedback?: Partial<FeedbackWeights>;
-  discovery?: Partial<DiscoveryOptions>;
+  discovery?: Partial<DiscoveryServiceOptions>;
   /** Sessions kept for feedback / accept. */
   maxSessions?: number;
 }

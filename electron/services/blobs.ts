@@ -11,6 +11,12 @@ export interface Blob {
   body: Uint8Array;
 }
 
+/** HTTP status for a failed blob request: 404 means "not there (yet)", the renderer's cue to offer embedding. */
+export function blobErrorStatus(error: unknown): number {
+  const code = error instanceof ApiError ? error.code : 'internal';
+  return code === 'not-found' || code === 'not-embedded' ? 404 : code === 'no-project' ? 409 : 500;
+}
+
 /** Formats every browser shows natively; the rest is converted to PNG. */
 const browserFormats: Record<string, string> = { jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif' };
 

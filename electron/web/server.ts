@@ -12,7 +12,7 @@ import { parseBlobPath } from '../../core/api/blobs';
 import { ApiError, dispatch } from '../../core/api/contract';
 import { defaultDataDir, rendererDir } from '../paths';
 import { createApiImplementation } from '../services/api';
-import { readBlob } from '../services/blobs';
+import { blobErrorStatus, readBlob } from '../services/blobs';
 import { Studio } from '../services/studio';
 import { registerSearch } from '../services/search-hook';
 
@@ -74,7 +74,7 @@ export async function startWebServer(options: WebServerOptions) {
         const { contentType, body } = await readBlob(studio, blob);
         return send(response, 200, contentType, body, 'private, max-age=60');
       } catch (error) {
-        return sendError(response, error);
+        return send(response, blobErrorStatus(error), 'text/plain', (error as Error).message);
       }
     }
     return serveStatic(root, url.pathname, response);

@@ -66,16 +66,14 @@ class Embedder:
     """Image (HxWx3 uint8 RGB) -> DxHxW float32 unit embeddings at image resolution, from a checkpoint or an
     exported model folder (model.json + model.onnx run through onnxruntime-node), preprocessed as the studio does."""
 
-    def __init__(self, checkpoint: Path | None = None, model_dir: Path | None = None, long_side: int | None = None):
+    def __init__(self, checkpoint: Path | None = None, model_dir: Path | None = None, long_side: int | None = None,
+                 center: bool = False):
         self.model, self.model_dir = None, model_dir
         if checkpoint is not None:
-            from .config import config_from_dict
-            from .nets import build_model
+            from .export import ExportWrapper, load_model, training_mean_embedding
 
-            state = torch.load(checkpoint, map_location="cpu")
-            config = config_from_dict(state["config"])
-            self.model = build_model(config.model).eval()
-            self.model.load_state_dict(state["model"])
+            model, config, _ = load_model(checkpoint, None)
+            self.model = ExportWrapper(model, training_mean_embedding(model, config) if center else None)
             self.manifest = {"input": {"longSide": config.long_side, "multipleOf": 32,
                                        "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
                              "output": {"stride": 4}}
@@ -168,6 +166,7 @@ def main() -> None:
     source.add_argument("--checkpoint", type=Path)
     source.add_argument("--model", type=Path, help="folder with model.json + model.onnx")
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="images/ + masks/ folders")
+    parser.add_argument("--center", action="store_true", help="checkpoints: as export --center")
     parser.add_argument("--long-side", type=int, help="override the input long side (checkpoints: config.long_side)")
     parser.add_argument("--limit", type=int, default=None, help="first N images per folder")
     parser.add_argument("--threshold", type=float, nargs="+", default=[0.8], help="cosine threshold(s) of the click rule")
@@ -175,7 +174,7 @@ def main() -> None:
     from . import set_threads
 
     set_threads()
-    embedder = Embedder(args.checkpoint, args.model, args.long_side)
+    embedder = Embedder(args.checkpoint, args.model, args.long_side, args.center)
     for folder in args.data:
         for row in evaluate_folder(embedder, folder, args.limit, args.threshold):
             print(json.dumps({"data": folder.name, "long_side": embedder.manifest["input"]["longSide"], **row}),

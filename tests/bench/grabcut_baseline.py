@@ -18,10 +18,10 @@ import sys
 import time
 
 import cv2
-
-cv2.setNumThreads(1)
 import numpy as np
 from scipy.ndimage import distance_transform_edt
+
+cv2.setNumThreads(1)  # one core per run: the machine is shared
 
 
 def read_target(path):
@@ -123,8 +123,17 @@ def main():
             'clicks': [[x, y, int(p)] for x, y, p in clicks],
         })
         print(f'{index + 1}/{len(names)} {stem} NoC@90 {results[-1]["noc90"]} IoU@1 {ious[0]:.3f}', file=sys.stderr, flush=True)
-    curves = np.array([r['ious'] for r in results])
-    miou = curves.mean(axis=0).tolist()
+        summarize(results, latencies, args, dataset, started)
+    summary = summarize(results, latencies, args, dataset, started)
+    metrics = summary['metrics']
+    print(f"{summary['dataset']} opencv-grabcut n={metrics['images']}: NoC@85 {metrics['noc85']:.2f} NoC@90 {metrics['noc90']:.2f} "
+          f"fail@90 {metrics['failures90']} mIoU@1/3/5 {metrics['miou1']:.3f}/{metrics['miou3']:.3f}/{metrics['miou5']:.3f} "
+          f"latency p50 {summary['latencyMs']['p50']:.0f} ms p95 {summary['latencyMs']['p95']:.0f} ms")
+
+
+def summarize(results, latencies, args, dataset, started):
+    """Same fields as eval-clicks.ts; written after every image so a long run leaves a partial result behind."""
+    miou = np.array([r['ious'] for r in results]).mean(axis=0).tolist()
     metrics = {
         'images': len(results),
         'noc85': float(np.mean([r['noc85'] for r in results])), 'noc90': float(np.mean([r['noc90'] for r in results])),
@@ -142,12 +151,10 @@ def main():
         'command': 'nice /usr/bin/python3 tests/bench/grabcut_baseline.py ' + ' '.join(sys.argv[1:]),
         'date': datetime.datetime.now(datetime.timezone.utc).isoformat(), 'images': results,
     }
-    print(f"{summary['dataset']} opencv-grabcut n={metrics['images']}: NoC@85 {metrics['noc85']:.2f} NoC@90 {metrics['noc90']:.2f} "
-          f"fail@90 {metrics['failures90']} mIoU@1/3/5 {metrics['miou1']:.3f}/{metrics['miou3']:.3f}/{metrics['miou5']:.3f} "
-          f"latency p50 {summary['latencyMs']['p50']:.0f} ms p95 {summary['latencyMs']['p95']:.0f} ms")
     if args.out:
         with open(args.out, 'w') as handle:
             json.dump(summary, handle, indent=1)
+    return summary
 
 
 if __name__ == '__main__':

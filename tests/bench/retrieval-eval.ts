@@ -25,10 +25,10 @@ import { join } from 'node:path';
 import type { SearchResult } from '../../core/api/search-contract';
 import { type Mask, maskIou } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
-import type { DiscoveryOptions } from '../../core/search/discovery';
 import type { FeedbackWeights } from '../../core/search/feedback';
 import { gridMaskToImage } from '../../core/search/pooling';
 import { decodeImageFile } from '../../electron/embedding/embedder';
+import type { DiscoveryServiceOptions } from '../../electron/search/discovery';
 import { createSearchService } from '../../electron/search/service';
 import { buildEvalProject, embedDataset, listDataset, readEvalMask, type EvalItem } from './search-eval-data';
 import { centrePrior, colourClusters, histogramDistance, maskHistogram } from './search-eval-baselines';
@@ -153,7 +153,7 @@ async function coseg(dataset: string, modelId: string): Promise<void> {
   const classes = [...new Set(all.map((item) => item.category))];
   const rows: string[] = [];
   const totals = { discovery: [] as number[], covered: [] as number[], centre: [] as number[], colour: [] as number[] };
-  const discoveryOptions = JSON.parse(argument('discovery', '{}')) as Partial<DiscoveryOptions>;
+  const discoveryOptions = JSON.parse(argument('discovery', '{}')) as Partial<DiscoveryServiceOptions>;
   const only = argument('classes', '').split(',').filter(Boolean);
   for (const category of classes.filter((name) => only.length === 0 || only.includes(name))) {
     const items = all.filter((item) => item.category === category);
