@@ -10,13 +10,8 @@ import type {
 import { imageStatuses } from './records';
 import type { Rle } from '../rle';
 
-interface Method<I extends z.ZodType, O> {
-  input: I;
-  /** Never set: carries the output type. */
-  output?: O;
-}
-
-const method = <O>() => <I extends z.ZodType>(input: I): Method<I, O> => ({ input });
+import { type Method, method } from './method';
+import { searchContract } from './search-contract';
 
 const id = z.number().int().positive();
 const path = z.string().min(1).max(4096);
@@ -109,6 +104,7 @@ export const contract = {
   segment: {
     clicks: method<SegmentResult>()(segmentRequestSchema),
   },
+  ...searchContract,
 } as const;
 
 export type Contract = typeof contract;

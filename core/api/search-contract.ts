@@ -7,13 +7,7 @@
 import { z } from 'zod';
 import type { Rle } from '../rle';
 
-interface Method<I extends z.ZodType, O> {
-  input: I;
-  /** Never set: carries the output type. */
-  output?: O;
-}
-
-const method = <O>() => <I extends z.ZodType>(input: I): Method<I, O> => ({ input });
+import { method } from './method';
 
 const id = z.number().int().positive();
 const rle = z.object({

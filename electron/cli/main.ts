@@ -10,7 +10,6 @@ import type { JobRecord } from '../../core/api/records';
 import { defaultDataDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { Studio } from '../services/studio';
-import { registerSearch } from '../services/search-hook';
 
 const usage = `Usage:
   pixelwise import <project-file> <files or folders...>   add images (creates the project if missing)
@@ -62,7 +61,6 @@ export async function run(argv: string[]): Promise<void> {
   const [command, projectFile, ...rest] = positionals;
   if (values.help || !command) return void console.log(usage);
   const studio = new Studio({ dataDir: values['data-dir'] ?? defaultDataDir(), mode: 'cli' });
-  registerSearch(studio);
   try {
     if (command === 'models') return void console.log(JSON.stringify(studio.registry.list().map(({ dir: _d, ...m }) => m), null, 2));
     if (!projectFile) throw new UsageError(`${command} needs a project file`);

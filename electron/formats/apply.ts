@@ -1,20 +1,25 @@
 /**
  * The common end of every importer: match the dataset's images to the project's, check every mask against its
- * image, then write classes and objects in ONE transaction. Images not yet in the project are added through the
- * caller's `addImage` first (that needs sharp, so it cannot run inside the transaction); if anything fails after
- * that, the images added are removed again, so an import applies fully or leaves the project as it was.
+ * image, then write new images, classes and objects in ONE transaction. New images are read (hash, size,
+ * thumbnail: sharp, async) before the transaction and inserted inside it, so an import applies fully or not at
+ * all. A caller may instead pass its own `addImage`, which inserts on its own; images added that way before a
+ * failure are removed again.
  */
 import type { AnnotationDraft } from '../../core/api/records';
 import { type FormatLimits, FormatError, defaultLimits } from '../../core/formats/errors';
 import type { ParsedAnnotation, ParsedDataset } from '../../core/formats/types';
-import { resolveStoredPath } from '../../db/images';
+import { resolveStoredPath, storedPath } from '../../db/images';
 import type { Project } from '../../db/project';
+import { type ImportedFile, readImageFile } from '../jobs/import-job';
 import { type ImageFacts, exists, imageFacts, isInside } from './files';
 
 export type ProgressHandler = (progress: { stage: string; done: number; total: number }) => void;
 
 export interface ImportOptions {
-  /** Adds an image file to the project and returns its id (the lead's import code). Required when the dataset brings new images. */
+  /**
+   * Adds an image file to the project and returns its id. Optional: by default new images are read with the
+   * image import's `readImageFile` and inserted inside the import's transaction (true all-or-nothing).
+   */
   addImage?: (absPath: string) => Promise<number>;
   /** Replace the objects already on matched images instead of appending after them (default false). */
   replace?: boolean;
@@ -125,7 +130,31 @@ export async function commitImport(project: Project, parsed: ParsedDataset, imag
     throw new FormatError(parsed.annotations[0]?.source ?? 'dataset', `uses classes the project does not have: ${missing.slice(0, 10).join(', ')}`);
   }
   const toAdd = [...images.values()].filter((i) => i.projectId === null);
-  if (toAdd.length && !options.addImage) throw new FormatError(toAdd[0].file ?? toAdd[0].name, 'is not in the project and no way to add images was given');
+  if (!options.addImage) {
+    const files: ImportedFile[] = [];
+    for (const [index, image] of toAdd.entries()) {
+      onProgress?.({ stage: 'reading new images', done: index, total: toAdd.length });
+      files.push(await readImageFile(image.file!).catch((error: Error) => { throw new FormatError(image.file!, `cannot be added: ${error.message}`); }));
+    }
+    onProgress?.({ stage: 'writing', done: 0, total: byImage.size });
+    try {
+      const result = project.transaction(() => {
+        let addedImages = 0;
+        toAdd.forEach((image, i) => {
+          const existing = project.images.findByHash(files[i].hash);
+          if (existing === undefined) addedImages++;
+          image.projectId = existing ?? project.images.add({ path: storedPath(project.dir, image.file!), ...files[i] });
+        });
+        return { ...write(project, parsed, images, byImage, names, options), addedImages };
+      });
+      const touched = new Set([...result.imageIds, ...toAdd.map((i) => i.projectId!)]);
+      return { images: touched.size, annotations: result.annotations, classes: result.classes, addedImages: result.addedImages, warnings: parsed.warnings };
+    } catch (error) {
+      for (const image of toAdd) image.projectId = null;
+      if (error instanceof FormatError) throw error;
+      throw new FormatError('dataset', `import failed and nothing was changed: ${(error as Error).message}`);
+    }
+  }
 
   const added: number[] = [];
   try {

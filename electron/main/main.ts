@@ -12,7 +12,6 @@ import { ApiError, contractMethods, dispatch } from '../../core/api/contract';
 import { appRoot, outFile, rendererDir } from '../paths';
 import { createApiImplementation, type DialogProvider } from '../services/api';
 import { blobErrorStatus, readBlob } from '../services/blobs';
-import { registerSearch } from '../services/search-hook';
 import { Studio } from '../services/studio';
 
 protocol.registerSchemesAsPrivileged([{ scheme: 'pixelwise', privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
@@ -26,7 +25,6 @@ function nativeBinding(): string | undefined {
 async function start(): Promise<void> {
   await app.whenReady();
   const studio = new Studio({ dataDir: app.getPath('userData'), mode: 'electron', nativeBinding: nativeBinding() });
-  registerSearch(studio);
   let window: BrowserWindow | null = null;
 
   const dialogs: DialogProvider = {

@@ -156,8 +156,8 @@ describe('search service', () => {
     expect(() => indexImage(project, 9999, modelId, maps[40])).toThrow(/no stored embedding/);
   });
 
-  it('discovers the frequent object and labels it everywhere', () => {
-    const service = createSearchService(project, { defaultModelId: modelId });
+  it.each(['region', 'dense'] as const)('discovers the frequent object and labels it everywhere (%s masks)', (masks) => {
+    const service = createSearchService(project, { defaultModelId: modelId, discovery: { masks } });
     const selection = [...ids.slice(0, 8), ...ids.slice(21, 25)];
     const result = service.discovery.run({ imageIds: selection, top: 3 });
     const best = result.clusters[0];

@@ -1,6 +1,7 @@
 /** The API implementation: each contract method mapped onto the Studio and the open project. */
 import { ApiError, type ApiImplementation } from '../../core/api/contract';
 import type { Studio } from './studio';
+import { searchServiceFor } from '../search/service';
 import { SegmentService } from './segment';
 
 export interface DialogProvider {
@@ -10,6 +11,7 @@ export interface DialogProvider {
 export function createApiImplementation(studio: Studio, dialogs: DialogProvider | null): ApiImplementation {
   const project = () => studio.project;
   const segment = new SegmentService(project, () => studio.registry.defaultId());
+  const search = () => searchServiceFor(project(), { defaultModelId: () => studio.registry.defaultId() });
   const mode = studio.options.mode === 'electron' ? 'electron' : 'web';
 
   return {
@@ -79,6 +81,15 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
     },
     segment: {
       clicks: (request) => segment.segment(request),
+    },
+    search: {
+      query: (input) => search().search.query(input),
+      feedback: (input) => search().search.feedback(input),
+      accept: (input) => search().search.accept(input),
+    },
+    discovery: {
+      run: (input) => search().discovery.run(input),
+      label: (input) => search().discovery.label(input),
     },
   };
 }

@@ -13,6 +13,7 @@ import { embedHandler, type EmbedPayload } from '../jobs/embed-job';
 import { runImport } from '../jobs/import-job';
 import { JobRunner } from '../jobs/runner';
 import { ModelRegistry } from '../models';
+import { indexStored } from '../search/indexer';
 import { builtinModelsDir } from '../paths';
 import { writeSampleImages } from '../sample';
 
@@ -28,8 +29,6 @@ export class Studio {
   readonly registry: ModelRegistry;
   readonly worker = new EmbeddingWorker();
   private open: { project: Project; runner: JobRunner } | null = null;
-  /** Hooks run after an image's embedding is stored (the search index registers here). */
-  readonly afterEmbed: Array<(project: Project, imageId: number, modelId: string) => void | Promise<void>> = [];
 
   constructor(readonly options: StudioOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -70,9 +69,8 @@ export class Studio {
       embed: embedHandler({
         worker: this.worker,
         model: (id) => this.registry.get(id),
-        afterStore: async (imageId, modelId) => {
-          for (const hook of this.afterEmbed) await hook(project, imageId, modelId);
-        },
+        // The search index follows the embeddings: each stored map is split into region vectors at once.
+        afterStore: (imageId, modelId) => indexStored(project, imageId, modelId),
       }),
     });
     this.open = { project, runner };

@@ -14,7 +14,6 @@ import { defaultDataDir, rendererDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { blobErrorStatus, readBlob } from '../services/blobs';
 import { Studio } from '../services/studio';
-import { registerSearch } from '../services/search-hook';
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
@@ -34,7 +33,6 @@ export interface WebServerOptions {
 export async function startWebServer(options: WebServerOptions) {
   const token = options.token ?? randomBytes(24).toString('base64url');
   const studio = new Studio({ dataDir: options.dataDir, mode: 'web' });
-  registerSearch(studio);
   const api = createApiImplementation(studio, null);
   if (options.project) await studio.openProject(options.project, false);
   const root = rendererDir();
