@@ -26,6 +26,7 @@ export function embeddingRepository(db: Db) {
   const missing = db.prepare(`SELECT id FROM images i WHERE i.hash IS NOT NULL
     AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = i.id AND e.model_id = ?) ORDER BY id`).pluck();
   const has = db.prepare('SELECT 1 FROM embeddings WHERE image_id = ? AND model_id = ?').pluck();
+  const byModel = db.prepare('SELECT model_id AS modelId, count(*) AS count FROM embeddings GROUP BY model_id ORDER BY count DESC');
   const stats = db.prepare('SELECT count(*) AS count, coalesce(avg(length(data)), 0) AS bytes FROM embeddings WHERE model_id = ?');
 
   return {
@@ -52,6 +53,8 @@ export function embeddingRepository(db: Db) {
     /** Images (readable ones) with no embedding for the model, in id order. */
     missing: (modelId: string) => missing.all(modelId) as number[],
     stats: (modelId: string) => stats.get(modelId) as { count: number; bytes: number },
+    /** Models with stored embeddings, most used first. */
+    countsByModel: () => byModel.all() as Array<{ modelId: string; count: number }>,
   };
 }
 

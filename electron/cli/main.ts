@@ -3,6 +3,7 @@
  * progress and errors to stderr; the exit code is 0 on success, 1 on failure, 2 on bad usage.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { ApiError, dispatch } from '../../core/api/contract';
@@ -17,6 +18,10 @@ const usage = `Usage:
   pixelwise info <project-file>                           project summary as JSON
   pixelwise segment <project-file> --stdin                JSON lines in: {"image", "clicks": [[x, y, 1|0]], "box"?}
                                                           JSON lines out: {"rle", "score", "ms"} or {"error"}
+  pixelwise search <project-file> --image <id> --mask <rle.json> [--top 50] [--model <id>]
+                                                          similar objects across the project, JSON out
+  pixelwise discover <project-file> [--images 1,2,3] [--top 5] [--model <id>]
+                                                          most frequent objects across images, JSON out
   pixelwise models                                        list embedding models as JSON
 Options: --data-dir <dir> (default ~/.pixelwise)`;
 
@@ -56,7 +61,10 @@ export async function run(argv: string[]): Promise<void> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { model: { type: 'string' }, stdin: { type: 'boolean' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      model: { type: 'string' }, stdin: { type: 'boolean' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      image: { type: 'string' }, mask: { type: 'string' }, top: { type: 'string' }, images: { type: 'string' },
+    },
   });
   const [command, projectFile, ...rest] = positionals;
   if (values.help || !command) return void console.log(usage);
@@ -75,7 +83,7 @@ export async function run(argv: string[]): Promise<void> {
       await studio.openProject(projectFile, false);
       const job = await runJob(studio, studio.enqueueEmbed(null, values.model));
       const runtime = studio.worker.runtime;
-      console.log(JSON.stringify({ embedded: job.done, failed: job.failed, provider: runtime.provider, model: values.model ?? studio.registry.defaultId() }, null, 2));
+      console.log(JSON.stringify({ embedded: job.done, failed: job.failed, provider: runtime.provider, model: values.model ?? studio.modelId() }, null, 2));
       if (job.failed) process.exitCode = 1;
     } else if (command === 'info') {
       await studio.openProject(projectFile, false);
@@ -86,6 +94,21 @@ export async function run(argv: string[]): Promise<void> {
       if (!values.stdin) throw new UsageError('segment reads requests from standard input: pass --stdin');
       await studio.openProject(projectFile, false);
       await segmentStream(studio);
+    } else if (command === 'search') {
+      if (!values.image || !values.mask) throw new UsageError('search needs --image <id> and --mask <rle.json>');
+      await studio.openProject(projectFile, false);
+      const rle = JSON.parse(await readFile(values.mask, 'utf8')) as unknown;
+      const api = createApiImplementation(studio, null);
+      const result = await dispatch(api, 'search', 'query', {
+        examples: [{ imageId: Number(values.image), rle }], limit: Number(values.top ?? 50), modelId: values.model,
+      });
+      console.log(JSON.stringify(result, null, 2));
+    } else if (command === 'discover') {
+      await studio.openProject(projectFile, false);
+      const imageIds = values.images ? values.images.split(',').map(Number) : studio.project.images.ids().filter((id) => studio.project.images.get(id)?.hash);
+      const api = createApiImplementation(studio, null);
+      const result = await dispatch(api, 'discovery', 'run', { imageIds, top: Number(values.top ?? 5), modelId: values.model });
+      console.log(JSON.stringify(result, null, 2));
     } else {
       throw new UsageError(`unknown command "${command}"`);
     }

@@ -107,7 +107,19 @@ export async function resolveImages(project: Project, refs: ImageRef[], options:
   return resolved;
 }
 
-/** Validates everything, adds missing images, then writes classes and objects in one transaction. */
+/** What the write step needs once everything is validated. */
+interface Plan {
+  project: Project;
+  parsed: ParsedDataset;
+  images: Map<string, ResolvedImage>;
+  byImage: Map<string, ParsedAnnotation[]>;
+  /** Class names by lower-case name. */
+  names: Map<string, string>;
+  toAdd: ResolvedImage[];
+  options: ImportOptions;
+}
+
+/** Validates every mask and class, then adds new images and writes classes and objects (see the file comment). */
 export async function commitImport(project: Project, parsed: ParsedDataset, images: Map<string, ResolvedImage>, options: ImportOptions, onProgress?: ProgressHandler): Promise<ImportResult> {
   const byImage = new Map<string, ParsedAnnotation[]>();
   for (const a of parsed.annotations) {
@@ -129,55 +141,68 @@ export async function commitImport(project: Project, parsed: ParsedDataset, imag
   if (missing.length && options.unknownClasses === 'error') {
     throw new FormatError(parsed.annotations[0]?.source ?? 'dataset', `uses classes the project does not have: ${missing.slice(0, 10).join(', ')}`);
   }
-  const toAdd = [...images.values()].filter((i) => i.projectId === null);
-  if (!options.addImage) {
-    const files: ImportedFile[] = [];
-    for (const [index, image] of toAdd.entries()) {
-      onProgress?.({ stage: 'reading new images', done: index, total: toAdd.length });
-      files.push(await readImageFile(image.file!).catch((error: Error) => { throw new FormatError(image.file!, `cannot be added: ${error.message}`); }));
-    }
-    onProgress?.({ stage: 'writing', done: 0, total: byImage.size });
-    try {
-      const result = project.transaction(() => {
-        let addedImages = 0;
-        toAdd.forEach((image, i) => {
-          const existing = project.images.findByHash(files[i].hash);
-          if (existing === undefined) addedImages++;
-          image.projectId = existing ?? project.images.add({ path: storedPath(project.dir, image.file!), ...files[i] });
-        });
-        return { ...write(project, parsed, images, byImage, names, options), addedImages };
-      });
-      const touched = new Set([...result.imageIds, ...toAdd.map((i) => i.projectId!)]);
-      return { images: touched.size, annotations: result.annotations, classes: result.classes, addedImages: result.addedImages, warnings: parsed.warnings };
-    } catch (error) {
-      for (const image of toAdd) image.projectId = null;
-      if (error instanceof FormatError) throw error;
-      throw new FormatError('dataset', `import failed and nothing was changed: ${(error as Error).message}`);
-    }
-  }
-
-  const added: number[] = [];
+  const plan: Plan = { project, parsed, images, byImage, names, toAdd: [...images.values()].filter((i) => i.projectId === null), options };
   try {
-    for (const [index, image] of toAdd.entries()) {
-      onProgress?.({ stage: 'adding images', done: index, total: toAdd.length });
-      const before = image.hash === undefined ? undefined : project.images.findByHash(image.hash);
-      const id = await options.addImage!(image.file!);
-      if (!project.images.get(id)?.hash) throw new FormatError(image.file!, 'could not be added to the project');
-      if (before === undefined) added.push(id);
-      image.projectId = id;
-    }
-    onProgress?.({ stage: 'writing', done: 0, total: byImage.size });
-    const result = project.transaction(() => write(project, parsed, images, byImage, names, options));
-    const touched = new Set([...result.imageIds, ...toAdd.map((i) => i.projectId!)]);
-    return { images: touched.size, annotations: result.annotations, classes: result.classes, addedImages: added.length, warnings: parsed.warnings };
+    return options.addImage ? await commitThroughCallback(plan, onProgress) : await commitInOneTransaction(plan, onProgress);
   } catch (error) {
-    if (added.length) project.transaction(() => project.images.remove(added));
     if (error instanceof FormatError) throw error;
     throw new FormatError('dataset', `import failed and nothing was changed: ${(error as Error).message}`);
   }
 }
 
-function write(project: Project, parsed: ParsedDataset, images: Map<string, ResolvedImage>, byImage: Map<string, ParsedAnnotation[]>, names: Map<string, string>, options: ImportOptions): { imageIds: number[]; annotations: number; classes: number } {
+/** Default: new images are read first, then inserted with the classes and objects in one transaction. */
+async function commitInOneTransaction(plan: Plan, onProgress?: ProgressHandler): Promise<ImportResult> {
+  const { project, toAdd } = plan;
+  const files: ImportedFile[] = [];
+  for (const [index, image] of toAdd.entries()) {
+    onProgress?.({ stage: 'reading new images', done: index, total: toAdd.length });
+    files.push(await readImageFile(image.file!).catch((error: Error) => { throw new FormatError(image.file!, `cannot be added: ${error.message}`); }));
+  }
+  onProgress?.({ stage: 'writing', done: 0, total: plan.byImage.size });
+  let addedImages = 0;
+  try {
+    const result = project.transaction(() => {
+      toAdd.forEach((image, i) => {
+        const existing = project.images.findByHash(files[i].hash); // the same content twice in one dataset
+        if (existing === undefined) addedImages++;
+        image.projectId = existing ?? project.images.add({ path: storedPath(project.dir, image.file!), ...files[i] });
+      });
+      return write(plan);
+    });
+    return summary(plan, result, addedImages);
+  } catch (error) {
+    for (const image of toAdd) image.projectId = null;
+    throw error;
+  }
+}
+
+/** With the caller's addImage: images are added one by one first, and removed again if anything fails later. */
+async function commitThroughCallback(plan: Plan, onProgress?: ProgressHandler): Promise<ImportResult> {
+  const { project, toAdd } = plan;
+  const added: number[] = [];
+  try {
+    for (const [index, image] of toAdd.entries()) {
+      onProgress?.({ stage: 'adding images', done: index, total: toAdd.length });
+      const before = image.hash === undefined ? undefined : project.images.findByHash(image.hash);
+      const id = await plan.options.addImage!(image.file!);
+      if (!project.images.get(id)?.hash) throw new FormatError(image.file!, 'could not be added to the project');
+      if (before === undefined) added.push(id);
+      image.projectId = id;
+    }
+    onProgress?.({ stage: 'writing', done: 0, total: plan.byImage.size });
+    return summary(plan, project.transaction(() => write(plan)), added.length);
+  } catch (error) {
+    if (added.length) project.transaction(() => project.images.remove(added));
+    throw error;
+  }
+}
+
+function summary(plan: Plan, result: ReturnType<typeof write>, addedImages: number): ImportResult {
+  const touched = new Set([...result.imageIds, ...plan.toAdd.map((i) => i.projectId!)]);
+  return { images: touched.size, annotations: result.annotations, classes: result.classes, addedImages, warnings: plan.parsed.warnings };
+}
+
+function write({ project, parsed, images, byImage, names, options }: Plan): { imageIds: number[]; annotations: number; classes: number } {
   let created = 0, written = 0;
   const classIds = new Map<string, number>();
   for (const [key, name] of names) {

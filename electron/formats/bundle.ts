@@ -150,6 +150,7 @@ async function unpack(zipFile: string, targetDir: string, limits: { maxEntryByte
   let failure: Error | null = null;
   let total = 0;
   const open = new Set<string>();
+  const descriptors = new Set<number>(); // closed at the end even when the zip stops mid-entry
   const unzip = new Unzip();
   unzip.register(UnzipInflate);
   unzip.onfile = (file) => {
@@ -174,17 +175,16 @@ async function unpack(zipFile: string, targetDir: string, limits: { maxEntryByte
         total += chunk.length;
         if (size > limits.maxEntryBytes) throw new FormatError(bundle, `entry "${name}" is larger than the ${describeBytes(limits.maxEntryBytes)} limit`);
         if (total > limits.maxTotalBytes) throw new FormatError(bundle, `unpacks to more than the ${describeBytes(limits.maxTotalBytes)} limit`);
-        if (fd < 0) fd = openSync(target, 'wx');
+        if (fd < 0) descriptors.add((fd = openSync(target, 'wx')));
         writeSync(fd, chunk);
         if (final) {
           closeSync(fd);
+          descriptors.delete(fd);
           fd = -1;
           open.delete(name);
         }
       } catch (caught) {
         failure = caught as Error;
-        if (fd >= 0) closeSync(fd);
-        fd = -1;
         file.terminate();
       }
     };
@@ -199,6 +199,8 @@ async function unpack(zipFile: string, targetDir: string, limits: { maxEntryByte
     if (!failure) unzip.push(new Uint8Array(0), true);
   } catch (error) {
     failure ??= error as Error;
+  } finally {
+    for (const fd of descriptors) closeSync(fd);
   }
   if (failure) throw failure instanceof FormatError ? failure : new FormatError(bundle, `is not a readable zip (${(failure as Error).message})`);
   if (open.size) throw new FormatError(bundle, `is truncated (entry "${[...open][0]}" ends early)`);

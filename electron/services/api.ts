@@ -10,13 +10,13 @@ export interface DialogProvider {
 
 export function createApiImplementation(studio: Studio, dialogs: DialogProvider | null): ApiImplementation {
   const project = () => studio.project;
-  const segment = new SegmentService(project, () => studio.registry.defaultId());
-  const search = () => searchServiceFor(project(), { defaultModelId: () => studio.registry.defaultId() });
+  const segment = new SegmentService(project, () => studio.modelId());
+  const search = () => searchServiceFor(project(), { defaultModelId: () => studio.modelId() });
   const mode = studio.options.mode === 'electron' ? 'electron' : 'web';
 
   return {
     system: {
-      runtime: () => ({ ...studio.worker.runtime, defaultModelId: studio.registry.defaultId(), mode }),
+      runtime: () => ({ ...studio.worker.runtime, defaultModelId: studio.modelId(), mode }),
       pickPaths: ({ purpose }) => (dialogs ? dialogs.pickPaths(purpose) : null),
     },
     projects: {

@@ -23,7 +23,7 @@ const browserFormats: Record<string, string> = { jpeg: 'image/jpeg', png: 'image
 export async function readBlob(studio: Studio, request: BlobRequest): Promise<Blob> {
   const project = studio.project;
   if (request.kind === 'embedding') {
-    const modelId = request.modelId ?? studio.registry.defaultId();
+    const modelId = request.modelId ?? studio.modelId();
     const stored = project.embeddings.get(request.id, modelId);
     if (!stored) throw new ApiError('not-embedded', `image ${request.id} has no embedding for model ${modelId}`);
     return { contentType: 'application/octet-stream', body: packEmbedding(stored) };

@@ -13,7 +13,7 @@ import { embedHandler, type EmbedPayload } from '../jobs/embed-job';
 import { runImport } from '../jobs/import-job';
 import { JobRunner } from '../jobs/runner';
 import { ModelRegistry } from '../models';
-import { indexStored } from '../search/indexer';
+import { indexStored, reindexMissing } from '../search/indexer';
 import { builtinModelsDir } from '../paths';
 import { writeSampleImages } from '../sample';
 
@@ -75,6 +75,9 @@ export class Studio {
     });
     this.open = { project, runner };
     this.remember(file);
+    // Embeddings stored before the search index existed (or by an older version) get their region vectors now.
+    const indexing = reindexMissing(project, this.modelId()).catch(() => 0);
+    if (this.options.mode === 'cli') await indexing;
     if (this.options.mode !== 'cli') runner.kick();
     return project;
   }
@@ -100,8 +103,19 @@ export class Studio {
     return project;
   }
 
+  /**
+   * The model a project works with: the available one it has the most embeddings for (so a project embedded with
+   * one model keeps using it when a newer default arrives), else the registry's default.
+   */
+  modelId(): string {
+    const project = this.open?.project;
+    const usable = new Set(this.registry.list().filter((m) => m.available).map((m) => m.id));
+    const stored = project?.embeddings.countsByModel().find(({ modelId }) => usable.has(modelId));
+    return stored?.modelId ?? this.registry.defaultId();
+  }
+
   enqueueEmbed(imageIds: number[] | null, modelId?: string) {
-    const model = this.registry.get(modelId);
+    const model = this.registry.get(modelId ?? this.modelId());
     const payload: EmbedPayload = { modelId: model.id, imageIds };
     return this.runner.enqueue('embed', payload, imageIds?.length ?? 0);
   }

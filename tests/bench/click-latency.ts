@@ -1,7 +1,9 @@
 /**
  * Per-click engine latency at 1024x768 (map 256x192x16, stride 4), transfers excluded.
  *
- *   npx tsx tests/bench/click-latency.ts [--sequences 10] [--clicks 20]
+ *   npx tsx tests/bench/click-latency.ts [--sequences 10] [--clicks 20] [--stride 4]
+ *
+ * --stride 8 gives the 128x96 grid a long-side-512 model (pixelwise-unet-s) produces for a 1024x768 image.
  *
  * The map is "realistic": a dozen random blobs, each with its own unit vector, plus per-cell noise and smooth
  * position channels, so masks have real boundaries; the image is random noise tinted per blob. Each sequence
@@ -33,7 +35,7 @@ function scene(seed: number, imageWidth = 1024, imageHeight = 768, stride = 4, d
   const next = random(seed);
   const width = imageWidth / stride, height = imageHeight / stride;
   const blobs = Array.from({ length: 12 }, () => ({
-    x: next() * width, y: next() * height, radius: 10 + next() * 50,
+    x: next() * width, y: next() * height, radius: ((10 + next() * 50) * 4) / stride,
     vector: Array.from({ length: dim }, () => next() * 2 - 1), color: [next() * 255, next() * 255, next() * 255],
   }));
   const label = (gx: number, gy: number) => {
@@ -68,7 +70,7 @@ function main() {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? Number(argv[i + 1]) : fallback;
   };
-  const sequences = option('sequences', 10), clicksPerSequence = option('clicks', 20);
+  const sequences = option('sequences', 10), clicksPerSequence = option('clicks', 20), stride = option('stride', 4);
   const segmentTimes: number[] = [], previewTimes: number[] = [], setupTimes: number[] = [];
   const segmentCpu: number[] = [], previewCpu: number[] = [], setupCpu: number[] = [];
   const cpuMs = (since: NodeJS.CpuUsage) => {
@@ -77,7 +79,7 @@ function main() {
   };
   const loadBefore = loadavg()[0];
   for (let s = -1; s < sequences; s++) {
-    const { map, image } = scene(1000 + s);
+    const { map, image } = scene(1000 + s, 1024, 768, stride);
     const next = random(s + 7);
     let start = performance.now();
     let cpu = process.cpuUsage();
@@ -107,7 +109,7 @@ function main() {
   }
   const line = (name: string, values: number[]) =>
     `${name.padEnd(26)} p50 ${percentile(values, 50).toFixed(2).padStart(6)} ms  p95 ${percentile(values, 95).toFixed(2).padStart(6)} ms  max ${Math.max(...values).toFixed(2).padStart(6)} ms  (n=${values.length})`;
-  console.log(`1024x768 image, 256x192x16 int8 map; load average ${loadBefore.toFixed(1)} -> ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
+  console.log(`1024x768 image, ${1024 / stride}x${768 / stride}x16 int8 map; load average ${loadBefore.toFixed(1)} -> ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
   console.log(line('segment (new click), wall', segmentTimes));
   console.log(line('segment (new click), cpu', segmentCpu));
   console.log(line('preview, wall', previewTimes));

@@ -8,6 +8,7 @@ import type { Tool } from '../stores/annotate';
 
 export type Command =
   | { kind: 'finish' | 'cancel' | 'undo' | 'redo' | 'next' | 'previous' | 'grid' | 'fit' | 'remove' | 'hide' | 'save' }
+  | { kind: 'findSimilar' | 'addToQuery' }
   | { kind: 'tool'; tool: Tool }
   | { kind: 'brush'; factor: number }
   | { kind: 'class'; index: number }
@@ -44,6 +45,8 @@ export const annotateShortcuts: Shortcut[] = [
   annotate('H', 'hide'),
   annotate('Tab / Shift+Tab', 'cycle'),
   annotate('Mod+S', 'save'),
+  { keys: 'S', description: 'search.shortcuts.findSimilar', view: 'annotate' },
+  { keys: 'Shift+S', description: 'search.shortcuts.addToQuery', view: 'annotate' },
 ];
 
 registerShortcuts(...annotateShortcuts);
@@ -83,6 +86,7 @@ export function commandFor(event: KeyboardEvent): Command | null {
     case 'ArrowDown': return { kind: 'pan', dx: 0, dy: -panStep };
     case 'Delete': case 'Backspace': return { kind: 'remove' };
     case 'h': return { kind: 'hide' };
+    case 's': return { kind: event.shiftKey ? 'addToQuery' : 'findSimilar' };
     case 'Tab': return { kind: 'cycle', step: event.shiftKey ? -1 : 1 };
     default:
       if (/^[1-9]$/.test(key)) return { kind: 'class', index: Number(key) - 1 };

@@ -30,6 +30,11 @@ export class Saver {
     return this.unsaved !== null || this.state === 'saving';
   }
 
+  /** Database id of object `uid` while nothing is unsaved (a pending save may still replace it), else undefined. */
+  savedId(uid: number): number | undefined {
+    return this.dirty ? undefined : this.ids.get(uid);
+  }
+
   /** Records `objects` as the state to store, saved after the debounce delay. */
   schedule(objects: readonly ObjectState[]): void {
     this.unsaved = objects;

@@ -72,5 +72,12 @@ export function useAnnotateSaving() {
     });
   }
 
-  return { saveState, saveError, backgroundFailures, detachSaver, startSaving, scheduleSave, flushSaves, hasUnsaved, unsavedBodies };
+  /** The stored id of the open image's object `uid`, when it is saved as shown. */
+  function savedIdOf(uid: number): number | undefined {
+    return saver?.savedId(uid);
+  }
+
+  return {
+    saveState, saveError, backgroundFailures, detachSaver, startSaving, scheduleSave, flushSaves, hasUnsaved, unsavedBodies, savedIdOf,
+  };
 }

@@ -1,6 +1,6 @@
 /**
  * What the toolbar buttons and the keyboard shortcuts of the images view do, in one place: embed, review flags
- * (undoable), remove (confirmed, not undoable: it drops annotations and embeddings), open.
+ * (undoable), remove (confirmed, not undoable: it drops annotations and embeddings), open, discover objects.
  */
 import type { ImageRecord } from '../../../core/api/records';
 import { api } from '../api';
@@ -10,6 +10,8 @@ import { useProjectStore } from '../stores/project';
 import { useNoticesStore } from '../stores/notices';
 import { useHistoryStore } from '../stores/history';
 import { useViewStore } from '../stores/view';
+import { useDiscoveryStore } from '../stores/discovery';
+import { useSearchStore } from '../stores/search';
 import { confirm } from './confirm';
 import { useI18n } from '../i18n/index';
 
@@ -78,5 +80,34 @@ export function useImageActions() {
 
   const openFocused = () => open(images.focused);
 
-  return { embed, review, removeSelected, open, openFocused };
+  /** Every image id in the current filter (discovery takes up to 20 000). */
+  async function filteredIds(): Promise<number[]> {
+    const ids: number[] = [];
+    for (let offset = 0; offset < 20_000; offset += 1000) {
+      const page = await api.images.list({ status: images.status ?? undefined, search: images.search || undefined, offset, limit: 1000 });
+      ids.push(...page.items.map((item) => item.id));
+      if (ids.length >= page.total || page.items.length === 0) break;
+    }
+    return ids.slice(0, 20_000);
+  }
+
+  /** Discovery over the selection (two or more images), else over every image in the filter; results in the search view. */
+  async function discover(): Promise<void> {
+    const discovery = useDiscoveryStore();
+    const search = useSearchStore();
+    try {
+      const ids = images.selectedCount >= 2 ? [...images.selected] : await filteredIds();
+      if (ids.length < 2) {
+        notices.info(t('search.discovery.needTwo'));
+        return;
+      }
+      search.panel = 'discovery';
+      view.show('search');
+      if (!(await discovery.run(ids)) && discovery.error) notices.error(t('search.discovery.failed'), discovery.error);
+    } catch (cause) {
+      notices.error(t('search.discovery.failed'), cause);
+    }
+  }
+
+  return { embed, review, removeSelected, open, openFocused, discover };
 }

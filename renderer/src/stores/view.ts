@@ -1,19 +1,21 @@
 /**
- * Which screen is showing. No router: three views and an image id. Kept in sessionStorage so a reload returns
- * to the same place (the project itself stays open on the main side).
+ * Which screen is showing. No router: four views and an image id. Kept in sessionStorage so a reload returns
+ * to the same place (the project itself stays open on the main side). The search view's results live in memory
+ * only, so a reload that was on it comes back to the images.
  */
 import { defineStore } from 'pinia';
 import { ref, watch } from 'vue';
 
-export type ViewName = 'projects' | 'images' | 'annotate';
+export type ViewName = 'projects' | 'images' | 'annotate' | 'search';
 const storageKey = 'pixelwise.view';
 
 function restore(): { current: ViewName; imageId: number | null; restored: boolean } {
   try {
     const saved = JSON.parse(sessionStorage.getItem(storageKey) ?? 'null') as { current?: string; imageId?: unknown } | null;
     const current = saved?.current;
-    if (current === 'projects' || current === 'images' || current === 'annotate') {
+    if (current === 'projects' || current === 'images' || current === 'annotate' || current === 'search') {
       const imageId = typeof saved?.imageId === 'number' ? saved.imageId : null;
+      if (current === 'search') return { current: 'images', imageId, restored: true };
       return { current: current === 'annotate' && imageId === null ? 'images' : current, imageId, restored: true };
     }
   } catch {
@@ -29,6 +31,8 @@ export const useViewStore = defineStore('view', () => {
   const imageId = ref<number | null>(saved.imageId);
   /** Whether this tab had a saved position (a reload) rather than starting fresh. */
   const restored = saved.restored;
+  /** Where the Annotate view goes back to: the search results when an image was opened from them. */
+  const returnTo = ref<'images' | 'search'>('images');
 
   watch([current, imageId], () => {
     sessionStorage.setItem(storageKey, JSON.stringify({ current: current.value, imageId: imageId.value }));
@@ -39,15 +43,17 @@ export const useViewStore = defineStore('view', () => {
     current.value = view;
   }
 
-  function openImage(id: number): void {
+  function openImage(id: number, from: 'images' | 'search' = 'images'): void {
     imageId.value = id;
+    returnTo.value = from;
     current.value = 'annotate';
   }
 
-  /** One level up: annotate -> images -> projects. */
+  /** One level up: annotate -> images (or the search results it came from) -> projects; search -> images. */
   function back(): void {
-    current.value = current.value === 'annotate' ? 'images' : 'projects';
+    if (current.value === 'annotate') current.value = returnTo.value;
+    else current.value = current.value === 'search' ? 'images' : 'projects';
   }
 
-  return { current, imageId, restored, show, openImage, back };
+  return { current, imageId, restored, returnTo, show, openImage, back };
 });

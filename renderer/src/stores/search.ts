@@ -1,0 +1,165 @@
+/**
+ * Similar-object search: the query's examples (collected in the Annotate view), the ranked hits of the current
+ * session, relevance feedback (accept / reject re-ranks at once on the main side) and turning hits into
+ * annotations, each batch one undoable step in the dataset history. Hits are plain API records (small: a coarse
+ * grid RLE each), kept in a shallowRef and replaced whole on every answer.
+ */
+import { defineStore } from 'pinia';
+import { computed, ref, shallowRef } from 'vue';
+import type { Rle } from '../../../core/rle';
+import type { SearchHit, SearchResult } from '../../../core/api/search-contract';
+import { api } from '../api';
+import { recordAnnotationBatch } from '../composables/annotationBatch';
+import { translate } from '../i18n/index';
+import { errorMessage } from './notices';
+import { useSettingsStore } from './settings';
+
+/** One query example: a saved annotation, or a mask as drawn (image-sized RLE). */
+export type SearchExample = { annotationId: number } | { imageId: number; rle: Rle };
+
+export interface QueryExample {
+  example: SearchExample;
+  /** The image it is on (for the thumbnail and to leave it out of the hits). */
+  imageId: number;
+  /** Image-sized mask (for the thumbnail overlay and to recognise the same object added twice). */
+  rle: Rle;
+  classId: number | null;
+}
+
+export type Judgement = 'accepted' | 'rejected';
+
+export const useSearchStore = defineStore('search', () => {
+  /** Which results the search view shows. */
+  const panel = ref<'similar' | 'discovery'>('similar');
+  const examples = ref<QueryExample[]>([]);
+  const result = shallowRef<SearchResult | null>(null);
+  /** What is in flight: a query, feedback or creating annotations. */
+  const busy = ref<'query' | 'feedback' | 'accept' | null>(null);
+  const error = ref<string | null>(null);
+  /** Class given to the annotations made from hits; defaults to the first example's class on each query. */
+  const classId = ref<number | null>(null);
+  /** Batch-accept threshold on hit.score (cosine, -1..1). */
+  const threshold = ref(0.8);
+  /** Index of the keyboard-focused hit. */
+  const focusIndex = ref(0);
+  /** Images whose hit became an annotation in this session (and is not undone). */
+  const labeled = shallowRef<ReadonlySet<number>>(new Set());
+
+  const hits = computed<SearchHit[]>(() => result.value?.hits ?? []);
+  const aboveThreshold = computed(() => hits.value.filter((hit) => hit.score >= threshold.value && !labeled.value.has(hit.imageId)));
+  /** Hits judged accepted and not yet turned into annotations. */
+  const acceptedPending = computed(() => hits.value.filter((hit) => hit.judgement === 'accepted' && !labeled.value.has(hit.imageId)));
+
+  const label = (key: string, params?: Record<string, string | number>) => translate(useSettingsStore().language, key, params);
+
+  /** Adds an example unless the same object is already in the query; returns whether it was added. */
+  function addExample(example: QueryExample): boolean {
+    const same = examples.value.some((item) => item.imageId === example.imageId && item.rle.counts === example.rle.counts);
+    if (same) return false;
+    examples.value = [...examples.value, example];
+    return true;
+  }
+
+  function removeExample(index: number): void {
+    examples.value = examples.value.filter((_, at) => at !== index);
+  }
+
+  function clearExamples(): void {
+    examples.value = [];
+  }
+
+  async function guarded(kind: NonNullable<typeof busy.value>, work: () => Promise<void>): Promise<boolean> {
+    if (busy.value) return false;
+    busy.value = kind;
+    error.value = null;
+    try {
+      await work();
+      return true;
+    } catch (cause) {
+      error.value = errorMessage(cause);
+      return false;
+    } finally {
+      busy.value = null;
+    }
+  }
+
+  /** Runs a new session for the current examples (the example images themselves are left out of the hits). */
+  function run(): Promise<boolean> {
+    if (examples.value.length === 0) return Promise.resolve(false);
+    return guarded('query', async () => {
+      result.value = null;
+      labeled.value = new Set();
+      focusIndex.value = 0;
+      classId.value = examples.value[0].classId;
+      result.value = await api.search.query({
+        examples: examples.value.map((item) => item.example), excludeExampleImages: true, limit: 60,
+      });
+    });
+  }
+
+  /** Accept or reject one hit: the query moves and the hits come back re-ranked; focus follows the judged hit. */
+  function judge(imageId: number, judgement: Judgement): Promise<boolean> {
+    const session = result.value?.sessionId;
+    if (!session) return Promise.resolve(false);
+    return guarded('feedback', async () => {
+      result.value = await api.search.feedback({
+        sessionId: session, accepted: judgement === 'accepted' ? [imageId] : [], rejected: judgement === 'rejected' ? [imageId] : [],
+      });
+      const index = hits.value.findIndex((hit) => hit.imageId === imageId);
+      if (index >= 0) focusIndex.value = index;
+    });
+  }
+
+  function markLabeled(imageIds: number[], on: boolean): void {
+    const next = new Set(labeled.value);
+    for (const imageId of imageIds) {
+      if (on) next.add(imageId);
+      else next.delete(imageId);
+    }
+    labeled.value = next;
+  }
+
+  /** Hits -> annotations of the chosen class: the given images, or every hit scoring >= minScore. */
+  function createAnnotations(target: { imageIds: number[] } | { minScore: number }): Promise<boolean> {
+    const session = result.value?.sessionId;
+    if (!session) return Promise.resolve(false);
+    return guarded('accept', async () => {
+      const created = await api.search.accept({ sessionId: session, classId: classId.value, ...target });
+      const sessionNow = session;
+      markLabeled(created.imageIds, true);
+      recordAnnotationBatch(label('search.undo.accept', { count: created.annotationIds.length }), created, {
+        undone: (imageIds) => { if (result.value?.sessionId === sessionNow) markLabeled(imageIds, false); },
+        redone: (imageIds) => { if (result.value?.sessionId === sessionNow) markLabeled(imageIds, true); },
+      });
+      // Accepting also counts as positive feedback on the main side: show the re-ranked list.
+      result.value = await api.search.feedback({ sessionId: session });
+    });
+  }
+
+  function labelAccepted(): Promise<boolean> {
+    const imageIds = acceptedPending.value.map((hit) => hit.imageId);
+    return imageIds.length > 0 ? createAnnotations({ imageIds }) : Promise.resolve(false);
+  }
+
+  /** Every hit >= the threshold; hits already labelled in this session are named so they are not labelled twice. */
+  function labelAbove(): Promise<boolean> {
+    const pending = aboveThreshold.value;
+    if (pending.length === 0) return Promise.resolve(false);
+    const anyLabeled = hits.value.some((hit) => hit.score >= threshold.value && labeled.value.has(hit.imageId));
+    return createAnnotations(anyLabeled ? { imageIds: pending.map((hit) => hit.imageId) } : { minScore: threshold.value });
+  }
+
+  /** The project changed: nothing of the old one applies. */
+  function reset(): void {
+    examples.value = [];
+    result.value = null;
+    labeled.value = new Set();
+    error.value = null;
+    focusIndex.value = 0;
+  }
+
+  return {
+    panel, examples, result, busy, error, classId, threshold, focusIndex, labeled, hits, aboveThreshold, acceptedPending,
+    addExample, removeExample, clearExamples, run, judge, createAnnotations, labelAccepted, labelAbove, reset,
+  };
+});
