@@ -17,6 +17,7 @@ interface JobRow {
   created_at: string;
   started_at: string | null;
   finished_at: string | null;
+  result: string | null;
 }
 
 export interface StoredJob extends JobRecord {
@@ -28,6 +29,7 @@ function toJob(row: JobRow): StoredJob {
   return {
     id: row.id, kind: row.kind, status: row.status, total: row.total, done: row.done, failed: row.failed, error: row.error,
     etaSeconds: null, createdAt: row.created_at, finishedAt: row.finished_at, startedAt: row.started_at,
+    result: row.result === null ? null : JSON.parse(row.result),
     payload: JSON.parse(row.payload),
   };
 }
@@ -42,6 +44,7 @@ export function jobRepository(db: Db) {
   const start = db.prepare(`UPDATE jobs SET status = 'running', started_at = coalesce(started_at, ${now}) WHERE id = ?`);
   const progress = db.prepare('UPDATE jobs SET total = ?, done = ?, failed = ? WHERE id = ?');
   const finish = db.prepare(`UPDATE jobs SET status = ?, error = ?, finished_at = ${now} WHERE id = ? AND status IN ('queued', 'running')`);
+  const setResult = db.prepare('UPDATE jobs SET result = ? WHERE id = ?');
   const requeueRunning = db.prepare("UPDATE jobs SET status = 'queued' WHERE status = 'running'");
 
   return {
@@ -60,6 +63,7 @@ export function jobRepository(db: Db) {
     },
     start: (id: number) => void start.run(id),
     progress: (id: number, total: number, done: number, failed: number) => void progress.run(total, done, failed, id),
+    setResult: (id: number, result: unknown) => void setResult.run(JSON.stringify(result), id),
     finish: (id: number, status: Exclude<JobStatus, 'queued' | 'running'>, error: string | null = null) => void finish.run(status, error, id),
   };
 }

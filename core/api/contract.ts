@@ -9,6 +9,7 @@ import type {
 } from './records';
 import { imageStatuses } from './records';
 import type { Rle } from '../rle';
+import { type FormatId, formatIds } from '../formats/types';
 
 import { type Method, method } from './method';
 import { searchContract } from './search-contract';
@@ -103,6 +104,29 @@ export const contract = {
   },
   segment: {
     clicks: method<SegmentResult>()(segmentRequestSchema),
+  },
+  datasets: {
+    /** The formats, each with what it cannot hold (shown before exporting). */
+    formats: method<Array<{ id: FormatId; losses: string[] }>>()(none),
+    /** Writes the project (or some images) as a dataset; runs as a job whose result is { path, images, annotations, warnings }. */
+    export: method<JobRecord>()(z.object({
+      format: z.enum(formatIds),
+      /** Empty or new folder; the .zip file for 'bundle'. */
+      target: path,
+      imageIds: z.array(id).optional(),
+      segmentation: z.enum(['rle', 'polygon']).optional(),
+      copyImages: z.boolean().optional(),
+      embeddings: z.boolean().optional(),
+      overwrite: z.boolean().optional(),
+    })),
+    /** Reads a dataset into the open project, all or nothing; runs as a job. */
+    import: method<JobRecord>()(z.object({
+      format: z.enum(['coco', 'voc', 'yolo', 'labelme']),
+      path,
+      unknownClasses: z.enum(['create', 'error']).optional(),
+    })),
+    /** Unpacks a project bundle into an empty folder and opens it. */
+    openBundle: method<ProjectInfo>()(z.object({ file: path, targetDir: path })),
   },
   ...searchContract,
 } as const;

@@ -81,7 +81,7 @@ export interface AnnotationDraft {
   source?: AnnotationRecord['source'];
 }
 
-export const jobKinds = ['import', 'embed'] as const;
+export const jobKinds = ['import', 'embed', 'dataset-import', 'dataset-export'] as const;
 export type JobKind = (typeof jobKinds)[number];
 export type JobStatus = 'queued' | 'running' | 'done' | 'cancelled' | 'failed';
 
@@ -89,13 +89,15 @@ export interface JobRecord {
   id: number;
   kind: JobKind;
   status: JobStatus;
-  /** Units of work: images for both kinds. */
+  /** Units of work (images, or the current stage's steps for dataset jobs). */
   total: number;
   done: number;
   failed: number;
   /** Seconds left at the current rate, null until it can be estimated. */
   etaSeconds: number | null;
   error: string | null;
+  /** What a finished dataset job produced (counts, path, warnings); null otherwise. */
+  result: unknown;
   createdAt: string;
   finishedAt: string | null;
 }

@@ -45,6 +45,8 @@ export interface EngineOptions {
   /** Joint-bilateral upsampling: colour sigma (RGB units, 0 = plain bilinear) and spatial sigma (cells). */
   colorSigma: number;
   spatialSigma: number;
+  /** Cells voting per axis in the joint-bilateral step: 2 * radius (1: 2x2, 2: 4x4). */
+  bilateralRadius: number;
 }
 
 export const defaultEngineOptions: EngineOptions = {
@@ -59,6 +61,7 @@ export const defaultEngineOptions: EngineOptions = {
   geodesicSweeps: 2,
   colorSigma: 20,
   spatialSigma: 1,
+  bilateralRadius: 2,
 };
 
 interface ClickField {
@@ -81,7 +84,8 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
   const unitMap: EmbeddingMap = { ...map, data };
   const edges: EdgeCosts = edgeCosts(data, width, height, dim, settings.featureWeight, settings.spatialWeight, settings.edgeFloor);
   const guide: UpsampleGuide | null = image && settings.colorSigma > 0
-    ? { image, colors: cellColors(image, width, height), colorSigma: settings.colorSigma, spatialSigma: settings.spatialSigma }
+    ? { image, colors: cellColors(image, width, height), colorSigma: settings.colorSigma, spatialSigma: settings.spatialSigma,
+      radius: settings.bilateralRadius }
     : null;
   const upsampler = createUpsampler(width, height, imageWidth, imageHeight, guide);
   const fields = new Map<string, ClickField>();

@@ -2,7 +2,7 @@
  * Grid probabilities to a full-resolution mask. Pixels whose four surrounding cell centres agree (all above or
  * all below the threshold) are decided by bilinear interpolation alone, which cannot cross the threshold there;
  * only pixels in the mixed band get joint-bilateral upsampling (Kopf et al. 2007): a weighted vote of the
- * surrounding 4x4 cells, weights = spatial Gaussian (cell units) x colour Gaussian between the pixel's colour and
+ * surrounding 4x4 (or 2x2) cells, weights = spatial Gaussian (cell units) x colour Gaussian between the pixel's colour and
  * the cell's mean colour. The band is a few percent of the image, so this stays within a couple of milliseconds.
  */
 import type { RgbImage } from '../image';
@@ -41,6 +41,8 @@ export interface UpsampleGuide {
   colorSigma: number;
   /** Spatial Gaussian sigma, cell units. */
   spatialSigma: number;
+  /** Cells voting per axis: 2 * radius around the pixel (1: the bilinear 2x2, 2: 4x4). */
+  radius: number;
 }
 
 /** Along one axis: for each pixel, the lower of the two cells around its centre and the upper cell's weight. */
@@ -55,13 +57,13 @@ function axisLookup(pixels: number, cells: number): { lower: Int32Array; weight:
   return { lower, weight };
 }
 
-/** Spatial weights of the 4 cells lower - 1 .. lower + 2 around each pixel along one axis (4 per pixel). */
-function spatialWeights(lookup: { lower: Int32Array; weight: Float32Array }, sigma: number): Float32Array {
-  const weights = new Float32Array(lookup.lower.length * 4);
+/** Spatial weights of the 2r cells lower - r + 1 .. lower + r around each pixel along one axis (2r per pixel). */
+function spatialWeights(lookup: { lower: Int32Array; weight: Float32Array }, sigma: number, radius: number): Float32Array {
+  const taps = 2 * radius, weights = new Float32Array(lookup.lower.length * taps);
   for (let p = 0; p < lookup.lower.length; p++) {
-    for (let k = 0; k < 4; k++) {
-      const offset = k - 1 - lookup.weight[p];
-      weights[p * 4 + k] = Math.exp(-(offset * offset) / (2 * sigma * sigma));
+    for (let k = 0; k < taps; k++) {
+      const offset = k - (radius - 1) - lookup.weight[p];
+      weights[p * taps + k] = Math.exp(-(offset * offset) / (2 * sigma * sigma));
     }
   }
   return weights;
@@ -84,29 +86,30 @@ export interface Upsampler {
 export function createUpsampler(width: number, height: number, imageWidth: number, imageHeight: number, guide: UpsampleGuide | null): Upsampler {
   const columns = axisLookup(imageWidth, width), rows = axisLookup(imageHeight, height);
   const right = width > 1 ? 1 : 0, below = height > 1 ? width : 0;
-  const columnWeights = guide ? spatialWeights(columns, guide.spatialSigma) : null;
-  const rowWeights = guide ? spatialWeights(rows, guide.spatialSigma) : null;
+  const radius = guide ? Math.max(1, Math.round(guide.radius)) : 1, taps = 2 * radius;
+  const columnWeights = guide ? spatialWeights(columns, guide.spatialSigma, radius) : null;
+  const rowWeights = guide ? spatialWeights(rows, guide.spatialSigma, radius) : null;
   const colors = guide ? colorTable(guide.colorSigma) : null;
   const quadState = new Uint8Array(width);
   const template = new Uint8Array(imageWidth);
   const mixed = new Int32Array(imageWidth);
 
-  /** Joint-bilateral vote of the 4x4 cells around pixel (x, y); -1 when no cell is within 4 colour sigmas. */
+  /** Joint-bilateral vote of the 2r x 2r cells around pixel (x, y); -1 when no cell is within 4 colour sigmas. */
   function bilateral(probability: Float32Array, x: number, y: number): number {
     if (!guide || !columnWeights || !rowWeights || !colors) return -1;
     const x0 = columns.lower[x], y0 = rows.lower[y];
     const pixel = (y * imageWidth + x) * 3, r = guide.image.data[pixel], g = guide.image.data[pixel + 1], b = guide.image.data[pixel + 2];
     let sum = 0, total = 0;
-    for (let k = 0; k < 4; k++) {
-      const cy = y0 - 1 + k;
+    for (let k = 0; k < taps; k++) {
+      const cy = y0 - radius + 1 + k;
       if (cy < 0 || cy >= height) continue;
-      const wy = rowWeights[y * 4 + k];
-      for (let j = 0; j < 4; j++) {
-        const cx = x0 - 1 + j;
+      const wy = rowWeights[y * taps + k];
+      for (let j = 0; j < taps; j++) {
+        const cx = x0 - radius + 1 + j;
         if (cx < 0 || cx >= width) continue;
         const c = cy * width + cx, i = c * 3;
         const dr = r - guide.colors[i], dg = g - guide.colors[i + 1], db = b - guide.colors[i + 2];
-        const w = colors.table[Math.min(colorTableSize, ((dr * dr + dg * dg + db * db) * colors.scale) | 0)] * wy * columnWeights[x * 4 + j];
+        const w = colors.table[Math.min(colorTableSize, ((dr * dr + dg * dg + db * db) * colors.scale) | 0)] * wy * columnWeights[x * taps + j];
         sum += w * probability[c];
         total += w;
       }

@@ -30,7 +30,7 @@ export interface DiscoveryOptions {
 }
 
 export const defaultDiscoveryOptions: DiscoveryOptions = {
-  clusters: 24, top: 5, minArea: 0.01, maxArea: 0.8, borderPenalty: 0.6, contrast: 0.1, minSimilarity: 0.75, grow: 0.03, seed: 1,
+  clusters: 24, top: 5, minArea: 0.01, maxArea: 0.8, borderPenalty: 0.6, contrast: 0.1, minSimilarity: 0.75, grow: 0.1, seed: 1,
 };
 
 export interface DiscoveryPick {

@@ -4,5 +4,6 @@
  */
 import { initial } from './001-initial';
 import { regions } from './002-regions';
+import { jobResults } from './003-job-results';
 
-export const migrations: string[] = [initial, regions];
+export const migrations: string[] = [initial, regions, jobResults];

@@ -14,6 +14,10 @@ import { Studio } from '../services/studio';
 
 const usage = `Usage:
   pixelwise import <project-file> <files or folders...>   add images (creates the project if missing)
+  pixelwise import <project-file> --format <coco|voc|yolo|labelme> <dataset path>
+                                                          add a dataset's images and annotations, all or nothing
+  pixelwise export <project-file> --format <coco|voc|yolo|labelme|bundle> --out <folder or .zip>
+                   [--polygons] [--embeddings]            write the project as a dataset (or a bundle zip)
   pixelwise embed <project-file> [--model <id>]           compute missing embeddings (progress on stderr)
   pixelwise info <project-file>                           project summary as JSON
   pixelwise segment <project-file> --stdin                JSON lines in: {"image", "clicks": [[x, y, 1|0]], "box"?}
@@ -64,6 +68,7 @@ export async function run(argv: string[]): Promise<void> {
     options: {
       model: { type: 'string' }, stdin: { type: 'boolean' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       image: { type: 'string' }, mask: { type: 'string' }, top: { type: 'string' }, images: { type: 'string' },
+      format: { type: 'string' }, out: { type: 'string' }, polygons: { type: 'boolean' }, embeddings: { type: 'boolean' },
     },
   });
   const [command, projectFile, ...rest] = positionals;
@@ -72,7 +77,21 @@ export async function run(argv: string[]): Promise<void> {
   try {
     if (command === 'models') return void console.log(JSON.stringify(studio.registry.list().map(({ dir: _d, ...m }) => m), null, 2));
     if (!projectFile) throw new UsageError(`${command} needs a project file`);
-    if (command === 'import') {
+    if (command === 'import' && values.format) {
+      if (rest.length !== 1) throw new UsageError('a dataset import takes one dataset path');
+      await studio.openProject(projectFile, !existsSync(projectFile));
+      const api = createApiImplementation(studio, null);
+      const job = await runJob(studio, (await dispatch(api, 'datasets', 'import', { format: values.format, path: rest[0] })) as JobRecord);
+      console.log(JSON.stringify(job.result, null, 2));
+    } else if (command === 'export') {
+      if (!values.format || !values.out) throw new UsageError('export needs --format and --out');
+      await studio.openProject(projectFile, false);
+      const api = createApiImplementation(studio, null);
+      const job = await runJob(studio, (await dispatch(api, 'datasets', 'export', {
+        format: values.format, target: values.out, segmentation: values.polygons ? 'polygon' : 'rle', embeddings: values.embeddings,
+      })) as JobRecord);
+      console.log(JSON.stringify(job.result, null, 2));
+    } else if (command === 'import') {
       if (!rest.length) throw new UsageError('import needs files or folders');
       await studio.openProject(projectFile, !existsSync(projectFile));
       const job = await runJob(studio, studio.runner.enqueue('import', { paths: rest }, 0));

@@ -1,6 +1,9 @@
 /** The API implementation: each contract method mapped onto the Studio and the open project. */
 import { ApiError, type ApiImplementation } from '../../core/api/contract';
 import type { Studio } from './studio';
+import { resolve } from 'node:path';
+import { formatIds } from '../../core/formats/types';
+import { FormatError, LOSSES, openBundle } from '../formats';
 import { searchServiceFor } from '../search/service';
 import { SegmentService } from './segment';
 
@@ -81,6 +84,17 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
     },
     segment: {
       clicks: (request) => segment.segment(request),
+    },
+    datasets: {
+      formats: () => formatIds.map((format) => ({ id: format, losses: LOSSES[format] })),
+      export: ({ format, target, ...options }) => studio.runner.enqueue('dataset-export', { format, target: resolve(target), options }, 0),
+      import: ({ format, path, ...options }) => studio.runner.enqueue('dataset-import', { format, path: resolve(path), options }, 0),
+      openBundle: async ({ file, targetDir }) => {
+        const opened = await openBundle(resolve(file), resolve(targetDir)).catch((error) => {
+          throw error instanceof FormatError ? new ApiError('invalid-bundle', error.message) : error;
+        });
+        return (await studio.openProject(opened.projectPath, false)).info();
+      },
     },
     search: {
       query: (input) => search().search.query(input),

@@ -10,6 +10,7 @@ import { ProjectFileError } from '../../db/connection';
 import { Project } from '../../db/project';
 import { EmbeddingWorker } from '../embedding/worker-client';
 import { embedHandler, type EmbedPayload } from '../jobs/embed-job';
+import { runDatasetExport, runDatasetImport } from '../jobs/dataset-jobs';
 import { runImport } from '../jobs/import-job';
 import { JobRunner } from '../jobs/runner';
 import { ModelRegistry } from '../models';
@@ -66,6 +67,8 @@ export class Studio {
     await this.closeProject();
     const runner = new JobRunner(project, {
       import: runImport,
+      'dataset-import': runDatasetImport,
+      'dataset-export': runDatasetExport,
       embed: embedHandler({
         worker: this.worker,
         model: (id) => this.registry.get(id),

@@ -85,6 +85,15 @@ def time_at_long_side(onnx_path: Path, long_side: int = 1024, repeat: int = 5) -
     return float(info["medianMs"])
 
 
+def data_description(config: Config) -> str:
+    """Training data in words; folder names only (cards must not carry paths outside the repository)."""
+    real = [Path(folder).name for folder in config.data.real_dirs] + [Path(a).name for a, _ in config.data.coco]
+    if not real or config.data.synthetic_fraction >= 1:
+        return "synthetic dead-leaves pairs only"
+    return (f"synthetic dead-leaves pairs ({config.data.synthetic_fraction:.0%} of pairs) + real masks "
+            f"({', '.join(real)}; same-class image pairs, background negative-only, never eval/)")
+
+
 def loss_curve(history: list, points: int = 6) -> str:
     """'step s: loss (nce n, disc d)' at evenly spaced points, each averaged over its neighbourhood of log lines."""
     if not history:
@@ -115,8 +124,7 @@ def write_card(folder: Path, config: Config, state, parameters: int, timings: di
         f"| input | long side {config.long_side}, padded to a multiple of {MULTIPLE_OF}, ImageNet mean/std |",
         f"| loss | {config.loss.kind} (discriminative: delta_v {config.loss.delta_v}, delta_d {config.loss.delta_d}; "
         f"InfoNCE: temperature {config.loss.temperature}, {config.loss.samples} samples per pair) |",
-        f"| data | synthetic dead-leaves pairs ({config.data.synthetic_fraction:.0%}) + real masks from "
-        f"{', '.join(config.data.real_dirs) or 'none'} (background = negative-only) |",
+        f"| data | {data_description(config)} |",
         f"| training | {trained}, "
         f"batch {config.train.batch_pairs} pairs of {config.data.crop}px crops, AdamW lr {config.train.lr} |",
     ]
@@ -128,8 +136,8 @@ def write_card(folder: Path, config: Config, state, parameters: int, timings: di
         lines.append(f"| {name} | {value} |")
     lines += ["", "Training command (from the repository root):", "",
               f"    /usr/bin/python3 -m models.pwtrain.train --config models/configs/<config>.json --out models/runs/<run>",
-              f"    /usr/bin/python3 -m models.pwtrain.export --checkpoint models/runs/<run>/last.pt --out {folder.as_posix()}",
-              "", "Never trained on ../shared/data/eval; metrics on eval/ are measured after training."]
+              f"    /usr/bin/python3 -m models.pwtrain.export --checkpoint models/runs/<run>/last.pt --out models/{folder.resolve().parent.name}/{folder.resolve().name}",
+              "", "Never trained on the eval/ sets (GrabCut, COCO_MVal); metrics on them are measured after training."]
     (folder / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
 
 

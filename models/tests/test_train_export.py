@@ -55,6 +55,21 @@ def test_few_steps_train_checkpoint_export_and_parity(tmp_path):
     assert manifest["output"]["dim"] == 8
 
 
+def test_centered_export_wrapper_stays_unit_norm(tmp_path):
+    from models.pwtrain.export import training_mean_embedding
+
+    config = config_from_dict(TINY)
+    model, _, _ = load_model(None, config)
+    center = training_mean_embedding(model, config, pairs=4)
+    assert center.shape == (8,) and float(center.norm()) <= 1.0 + 1e-5
+    wrapper = ExportWrapper(model, center)
+    export_onnx(wrapper, tmp_path / "model.onnx", torch.randn(1, 3, 64, 64))
+    assert check_parity(wrapper, tmp_path / "model.onnx", [(64, 64)]) < 1e-4
+    with torch.no_grad():
+        out = wrapper(torch.randn(1, 3, 64, 64))
+    assert torch.allclose(out.norm(dim=1), torch.ones(1, 16, 16), atol=1e-5)
+
+
 def test_resume_continues_step_count(tmp_path):
     config = config_from_dict(TINY)
     train(config, tmp_path, minutes=None, resume=False, log=lambda line: None, workers=0)

@@ -2,7 +2,8 @@
  * Fuzz: hundreds of seeded mutations of valid exported files (truncation, byte flips, insertions, deleted keys,
  * type swaps, PNG data damage with valid CRCs) fed to every importer and to openBundle. Each run must either
  * succeed or fail with a FormatError that names a file — and a failed run must leave the project's rows (or the
- * bundle's target folder) exactly as before. A failing case prints its seed so it can be replayed.
+ * bundle's target folder) exactly as before. A failing case prints its seed so it can be replayed;
+ * FUZZ_VERBOSE=1 prints every rejection message (useful to see what the mutations reach).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,0 +1,75 @@
+/** The `pixelwise` command as users and scripts run it: the built bin, a real project file, real stdin/stdout. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { decodeRle } from '../core/rle';
+import { maskArea } from '../core/mask';
+import { tempDir, writeBadImages, writeImages } from './fixtures';
+
+const bin = resolve(__dirname, '..', 'bin', 'pixelwise.cjs');
+
+function pixelwise(dataDir: string, args: string[], input?: string) {
+  const result = spawnSync(process.execPath, [bin, ...args, '--data-dir', dataDir], {
+    input, encoding: 'utf8', env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu' }, timeout: 120_000,
+  });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+describe('pixelwise CLI', () => {
+  it('imports, embeds, segments over JSON lines, exports and re-imports COCO', async () => {
+    const dir = tempDir();
+    const data = join(dir, 'data'), project = join(dir, 'p.pixelwise');
+    await writeImages(join(dir, 'images'), 3, 400, 300);
+    await writeBadImages(join(dir, 'images'));
+
+    const imported = pixelwise(data, ['import', project, join(dir, 'images')]);
+    expect(imported.code).toBe(0);
+    expect(JSON.parse(imported.stdout)).toMatchObject({ imported: 3, failed: 2 });
+    expect(imported.stderr).toMatch(/failed: images\/notes\.jpg: not an image/);
+
+    const embedded = pixelwise(data, ['embed', project]);
+    expect(embedded.code).toBe(0);
+    expect(JSON.parse(embedded.stdout)).toMatchObject({ embedded: 3, failed: 0, provider: 'cpu' });
+    expect(embedded.stderr).toMatch(/embed: 3\/3/);
+
+    const requests = [
+      { image: 2, clicks: [[200, 150, 1]] }, // ids follow file order: 1 is notes.jpg, which failed
+      'this is not json',
+      { image: 'images/scene-0001.png', clicks: [[200, 150, 1], [10, 10, 0]], box: [50, 40, 350, 260] },
+      { image: 999, clicks: [[1, 1, 1]] },
+    ].map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n');
+    const segmented = pixelwise(data, ['segment', project, '--stdin'], `${requests}\n`);
+    expect(segmented.code).toBe(0);
+    const lines = segmented.stdout.trim().split('\n').map((line) => JSON.parse(line));
+    expect(lines).toHaveLength(4);
+    expect(lines[0].rle.size).toEqual([300, 400]);
+    expect(maskArea(decodeRle(lines[0].rle))).toBeGreaterThan(0);
+    expect(typeof lines[0].score).toBe('number');
+    expect(typeof lines[0].ms).toBe('number');
+    expect(lines[1].error).toMatch(/invalid JSON/);
+    expect(lines[2].rle.size).toEqual([300, 400]);
+    expect(lines[3].error).toMatch(/image 999/);
+
+    const out = join(dir, 'coco');
+    const exported = pixelwise(data, ['export', project, '--format', 'coco', '--out', out]);
+    expect(exported.code).toBe(0);
+    expect(existsSync(join(out, 'annotations.json'))).toBe(true);
+    const reimported = pixelwise(data, ['import', join(dir, 'q.pixelwise'), '--format', 'coco', out]);
+    expect(reimported.code).toBe(0);
+    expect(JSON.parse(reimported.stdout)).toMatchObject({ images: 3 });
+
+    const info = JSON.parse(execFileSync(process.execPath, [bin, 'info', project, '--data-dir', data], { encoding: 'utf8' }));
+    expect(info.statusCounts).toMatchObject({ embedded: 3, failed: 2 });
+  });
+
+  it('explains bad usage and refuses a file that is not a project', () => {
+    const dir = tempDir();
+    const usage = pixelwise(join(dir, 'data'), ['segment', join(dir, 'p.pixelwise')]);
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/--stdin/);
+    const notProject = pixelwise(join(dir, 'data'), ['info', bin]);
+    expect(notProject.code).toBe(1);
+    expect(notProject.stderr).toMatch(/not a Pixelwise project/);
+  });
+});
