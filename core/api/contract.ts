@@ -50,11 +50,15 @@ export interface SegmentResult {
   ms: number;
 }
 
+/** What a native file dialog is for: its kind (open, save, folder) and file filter follow from it. */
+export const pickPurposes = ['open-project', 'new-project', 'images', 'folder', 'bundle-open', 'bundle-save'] as const;
+export type PickPurpose = (typeof pickPurposes)[number];
+
 export const contract = {
   system: {
     runtime: method<RuntimeInfo>()(none),
     /** Native file dialog; null where there is none (web mode: the renderer asks for a typed path). */
-    pickPaths: method<string[] | null>()(z.object({ purpose: z.enum(['open-project', 'new-project', 'images', 'folder']) })),
+    pickPaths: method<string[] | null>()(z.object({ purpose: z.enum(pickPurposes) })),
   },
   projects: {
     create: method<ProjectInfo>()(z.object({ path })),

@@ -33,13 +33,6 @@ export interface EngineOptions {
   sharpness: number;
   /** Subtract this quantile of neighbour dissimilarities from every edge cost (0 = off); see geodesic.ts. */
   edgeFloor: number;
-  /** 1: subtract the image's mean embedding and renormalise once (removes the direction all cells share). */
-  center: number;
-  /**
-   * 1: measure similarity relative to the image: 1 - (1 - cos) / (1 - median cos of this click over the image),
-   * so the click scores 1 and a typical cell 0 whatever the model's cosine scale.
-   */
-  relativeSimilarity: number;
   /** Raster-scan sweeps of the geodesic distance (each is a forward and a backward pass). */
   geodesicSweeps: number;
   /** Joint-bilateral upsampling: colour sigma (RGB units, 0 = plain bilinear) and spatial sigma (cells). */
@@ -56,8 +49,6 @@ export const defaultEngineOptions: EngineOptions = {
   background: 0.7,
   sharpness: 20,
   edgeFloor: 0,
-  center: 0,
-  relativeSimilarity: 0,
   geodesicSweeps: 2,
   colorSigma: 20,
   spatialSigma: 1,
@@ -80,7 +71,6 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
   }
   // Stored maps are int8: renormalise once so cosines are dot products.
   const data = normalizeCells(Float32Array.from(map.data), dim);
-  if (settings.center) centerCells(data, dim);
   const unitMap: EmbeddingMap = { ...map, data };
   const edges: EdgeCosts = edgeCosts(data, width, height, dim, settings.featureWeight, settings.spatialWeight, settings.edgeFloor);
   const guide: UpsampleGuide | null = image && settings.colorSigma > 0
@@ -101,13 +91,12 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
     const [gx, gy] = cellAt(map, x, y);
     const distance = geodesicDistance(edges, [gy * width + gx], undefined, settings.geodesicSweeps);
     // score = cos - weight * distance <= 1 - weight * distance: beyond `reach` a click cannot lift a cell to
-    // within 0.25 of the background level (p < 0.01), so the dot product is skipped there (relative similarity
-    // needs the median over all cells, so it computes every one).
+    // within 0.25 of the background level (p < 0.01), so the dot product is skipped there.
     const reach = (1 - settings.background + 0.25) / Math.max(1e-9, settings.distanceWeight);
     const vector = vectorAt(unitMap, x, y);
     const similarity = new Float32Array(count);
     for (let c = 0, offset = 0; c < count; c++, offset += dim) {
-      if (distance[c] > reach && !settings.relativeSimilarity) {
+      if (distance[c] > reach) {
         similarity[c] = -Infinity;
         continue;
       }
@@ -115,7 +104,6 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
       for (let k = 0; k < dim; k++) dot += data[offset + k] * vector[k];
       similarity[c] = dot;
     }
-    if (settings.relativeSimilarity) relativeToImage(similarity);
     const created = { similarity, distance };
     fields.set(key, created);
     if (fields.size > maxCachedFields) fields.delete(fields.keys().next().value as string);
@@ -202,32 +190,3 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
   };
 }
 
-/** Subtract the mean vector from every cell and renormalise. */
-function centerCells(data: Float32Array, dim: number) {
-  const mean = new Float64Array(dim), cells = data.length / dim;
-  for (let offset = 0; offset < data.length; offset += dim) for (let k = 0; k < dim; k++) mean[k] += data[offset + k];
-  for (let offset = 0; offset < data.length; offset += dim) for (let k = 0; k < dim; k++) data[offset + k] -= mean[k] / cells;
-  normalizeCells(data, dim);
-}
-
-/** cos -> 1 - (1 - cos) / (1 - median cos), over the finite entries (median by a 512-bin histogram on [-1, 1]). */
-function relativeToImage(similarity: Float32Array) {
-  const bins = 512, histogram = new Uint32Array(bins);
-  let total = 0;
-  for (let c = 0; c < similarity.length; c++) {
-    const value = similarity[c];
-    if (value === -Infinity) continue;
-    histogram[Math.min(bins - 1, Math.max(0, Math.floor(((value + 1) / 2) * bins)))]++;
-    total++;
-  }
-  let seen = 0, median = 0;
-  for (let b = 0; b < bins; b++) {
-    seen += histogram[b];
-    if (seen >= total / 2) {
-      median = ((b + 0.5) / bins) * 2 - 1;
-      break;
-    }
-  }
-  const spread = Math.max(0.02, 1 - median);
-  for (let c = 0; c < similarity.length; c++) similarity[c] = 1 - (1 - similarity[c]) / spread;
-}

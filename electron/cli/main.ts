@@ -88,7 +88,7 @@ export async function run(argv: string[]): Promise<void> {
       await studio.openProject(projectFile, false);
       const api = createApiImplementation(studio, null);
       const job = await runJob(studio, (await dispatch(api, 'datasets', 'export', {
-        format: values.format, target: values.out, segmentation: values.polygons ? 'polygon' : 'rle', embeddings: values.embeddings,
+        format: values.format, target: values.out, segmentation: values.polygons ? 'polygon' : undefined, embeddings: values.embeddings,
       })) as JobRecord);
       console.log(JSON.stringify(job.result, null, 2));
     } else if (command === 'import') {

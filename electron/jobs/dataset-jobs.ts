@@ -18,15 +18,34 @@ export interface DatasetImportPayload {
   options: Omit<ImportOptions, 'addImage'>;
 }
 
+/**
+ * Stage progress as the formats report it (done counts the step about to run), plus a final "all done" so a
+ * finished job reads "3 of 3" rather than the last step's "2 of 3".
+ */
+function stageProgress(progress: JobContext['progress']) {
+  let last = 0;
+  return {
+    report: ({ done, total }: { done: number; total: number }) => {
+      last = total;
+      progress(total, done, 0);
+    },
+    complete: () => progress(last, last, 0),
+  };
+}
+
 export async function runDatasetExport({ project, job, progress }: JobContext): Promise<void> {
   const { format, target, options } = job.payload as DatasetExportPayload;
-  const result = await exportDataset(project, format, target, options, ({ done, total }) => progress(total, done, 0));
+  const stages = stageProgress(progress);
+  const result = await exportDataset(project, format, target, options, stages.report);
+  stages.complete();
   project.jobs.setResult(job.id, result);
 }
 
 export async function runDatasetImport({ project, job, progress }: JobContext): Promise<void> {
   const { format, path, options } = job.payload as DatasetImportPayload;
-  const result = await importDataset(project, format, path, options, ({ done, total }) => progress(total, done, 0));
+  const stages = stageProgress(progress);
+  const result = await importDataset(project, format, path, options, stages.report);
+  stages.complete();
   for (const id of project.images.ids()) project.images.refreshStatus(id);
   project.jobs.setResult(job.id, result);
 }

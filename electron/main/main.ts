@@ -30,14 +30,16 @@ async function start(): Promise<void> {
   const dialogs: DialogProvider = {
     async pickPaths(purpose) {
       if (!window) return null;
-      if (purpose === 'new-project') {
-        const result = await dialog.showSaveDialog(window, { filters: [{ name: 'Pixelwise project', extensions: ['pixelwise'] }] });
+      if (purpose === 'new-project' || purpose === 'bundle-save') {
+        const filters = purpose === 'new-project' ? [{ name: 'Pixelwise project', extensions: ['pixelwise'] }] : [{ name: 'Project bundle', extensions: ['zip'] }];
+        const result = await dialog.showSaveDialog(window, { filters });
         return result.canceled || !result.filePath ? [] : [result.filePath];
       }
       const properties: Array<'openFile' | 'openDirectory' | 'multiSelections'> =
-        purpose === 'open-project' ? ['openFile'] : purpose === 'folder' ? ['openDirectory', 'multiSelections'] : ['openFile', 'multiSelections'];
+        purpose === 'open-project' || purpose === 'bundle-open' ? ['openFile'] : purpose === 'folder' ? ['openDirectory', 'multiSelections'] : ['openFile', 'multiSelections'];
       const filters = purpose === 'open-project' ? [{ name: 'Pixelwise project', extensions: ['pixelwise', 'sqlite', 'db'] }]
-        : purpose === 'images' ? [{ name: 'Images', extensions: ['jpg', 'jpeg', 'png', 'bmp', 'webp', 'tif', 'tiff', 'gif'] }] : [];
+        : purpose === 'images' ? [{ name: 'Images', extensions: ['jpg', 'jpeg', 'png', 'bmp', 'webp', 'tif', 'tiff', 'gif'] }]
+          : purpose === 'bundle-open' ? [{ name: 'Project bundle', extensions: ['zip'] }] : [];
       const result = await dialog.showOpenDialog(window, { properties, filters });
       return result.canceled ? [] : result.filePaths;
     },

@@ -1,5 +1,5 @@
 /** The API implementation: each contract method mapped onto the Studio and the open project. */
-import { ApiError, type ApiImplementation } from '../../core/api/contract';
+import { ApiError, type ApiImplementation, type PickPurpose } from '../../core/api/contract';
 import type { Studio } from './studio';
 import { resolve } from 'node:path';
 import { formatIds } from '../../core/formats/types';
@@ -8,7 +8,7 @@ import { searchServiceFor } from '../search/service';
 import { SegmentService } from './segment';
 
 export interface DialogProvider {
-  pickPaths(purpose: 'open-project' | 'new-project' | 'images' | 'folder'): Promise<string[] | null>;
+  pickPaths(purpose: PickPurpose): Promise<string[] | null>;
 }
 
 export function createApiImplementation(studio: Studio, dialogs: DialogProvider | null): ApiImplementation {
@@ -87,7 +87,11 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
     },
     datasets: {
       formats: () => formatIds.map((format) => ({ id: format, losses: LOSSES[format] })),
-      export: ({ format, target, ...options }) => studio.runner.enqueue('dataset-export', { format, target: resolve(target), options }, 0),
+      // labelme has no RLE: its exact form is the 'mask' shape, so the one 'segmentation' choice maps onto 'shapes'.
+      export: ({ format, target, ...options }) => studio.runner.enqueue('dataset-export', {
+        format, target: resolve(target),
+        options: format === 'labelme' && options.segmentation ? { ...options, shapes: options.segmentation === 'rle' ? 'mask' : 'polygon' } : options,
+      }, 0),
       import: ({ format, path, ...options }) => studio.runner.enqueue('dataset-import', { format, path: resolve(path), options }, 0),
       openBundle: async ({ file, targetDir }) => {
         const opened = await openBundle(resolve(file), resolve(targetDir)).catch((error) => {

@@ -109,9 +109,17 @@ class Embedder:
         return F.normalize(upsampled, dim=0).numpy()
 
 
+def keep_clicked_components(mask: np.ndarray, positives) -> np.ndarray:
+    """Only the connected parts of `mask` that contain a positive click."""
+    count, components = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4)
+    keep = {components[y, x] for y, x in positives} - {0}
+    return np.isin(components, list(keep)) if keep else np.zeros_like(mask)
+
+
 def simulate_noc(embedding: np.ndarray, target: np.ndarray, ignore: np.ndarray, threshold: float,
-                 max_clicks: int = 20):
-    """IoU after each click of the standard protocol with the nearest-click cosine rule."""
+                 max_clicks: int = 20, connected: bool = False):
+    """IoU after each click of the standard protocol with the nearest-click cosine rule (optionally keeping only
+    the connected regions that hold a positive click)."""
     positives, negatives, ious = [], [], []
     predicted = np.zeros_like(target)
     flat = embedding.reshape(embedding.shape[0], -1)
@@ -119,6 +127,9 @@ def simulate_noc(embedding: np.ndarray, target: np.ndarray, ignore: np.ndarray, 
         false_negative = target & ~predicted & ~ignore
         false_positive = predicted & ~target & ~ignore
         (fn_point, fn_depth), (fp_point, fp_depth) = interior_point(false_negative), interior_point(false_positive)
+        if ious and max(fn_depth, fp_depth) == 0:  # nothing left to correct
+            ious.append(ious[-1])
+            continue
         if fn_depth >= fp_depth:
             positives.append(fn_point)
         else:
@@ -127,6 +138,8 @@ def simulate_noc(embedding: np.ndarray, target: np.ndarray, ignore: np.ndarray, 
         negative_score = (np.max(np.stack([embedding[:, y, x] for y, x in negatives]) @ flat, axis=0)
                           if negatives else np.full_like(positive_score, -1.0))
         predicted = ((positive_score > threshold) & (positive_score > negative_score)).reshape(target.shape)
+        if connected:
+            predicted = keep_clicked_components(predicted, positives)
         keep = ~ignore
         union = (predicted | target)[keep].sum()
         ious.append(1.0 if union == 0 else float((predicted & target)[keep].sum() / union))
@@ -142,7 +155,8 @@ def evaluate_folder(embedder: Embedder, folder: Path, limit: int | None, thresho
     from .data import read_rgb
 
     images = sorted(p for p in (folder / "images").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
-    results = {threshold: {"noc85": [], "noc90": [], "iou1": []} for threshold in thresholds}
+    results = {(threshold, connected): {"noc85": [], "noc90": [], "iou1": []}
+               for threshold in thresholds for connected in (False, True)}
     for image_path in images[:limit]:
         mask_path = next((folder / "masks" / (image_path.stem + s) for s in (".png", ".bmp")
                           if (folder / "masks" / (image_path.stem + s)).exists()), None)
@@ -150,14 +164,14 @@ def evaluate_folder(embedder: Embedder, folder: Path, limit: int | None, thresho
             continue
         mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE)
         embedding = embedder(read_rgb(image_path))
-        for threshold, result in results.items():
-            ious = simulate_noc(embedding, mask > 128, mask == 128, threshold)
+        for (threshold, connected), result in results.items():
+            ious = simulate_noc(embedding, mask > 128, mask == 128, threshold, connected=connected)
             result["noc85"].append(noc(ious, 0.85))
             result["noc90"].append(noc(ious, 0.90))
             result["iou1"].append(ious[0])
-    return [{"threshold": threshold, "images": len(result["noc90"]),
-             **{key: round(float(np.mean(values)), 3) for key, values in result.items()}}
-            for threshold, result in results.items()]
+    return [{"threshold": threshold, "rule": "nearest-click+connected" if connected else "nearest-click",
+             "images": len(result["noc90"]), **{key: round(float(np.mean(values)), 3) for key, values in result.items()}}
+            for (threshold, connected), result in results.items()]
 
 
 def main() -> None:

@@ -60,7 +60,7 @@ def write_manifest(folder: Path, *, id: str, name: str, version: str, kind: str,
     return manifest
 
 
-def run_onnxruntime_node(onnx_path: Path, image: np.ndarray, threads: int = 2, repeat: int = 1):
+def run_onnxruntime_node(onnx_path: Path, image: np.ndarray, threads: int = 2, repeat: int = 1, spin: bool = True):
     """Run ``onnx_path`` on ``image`` (float32 1x3xHxW) through onnxruntime-node; returns (output, info)."""
     node = shutil.which("node")
     if node is None:
@@ -70,7 +70,7 @@ def run_onnxruntime_node(onnx_path: Path, image: np.ndarray, threads: int = 2, r
         np.save(source, np.ascontiguousarray(image, dtype=np.float32))
         done = subprocess.run(
             [node, str(ORT_RUN), str(onnx_path), str(source), str(target), "--threads", str(threads),
-             "--repeat", str(repeat)], capture_output=True, text=True, check=False)
+             "--repeat", str(repeat), "--spin", "1" if spin else "0"], capture_output=True, text=True, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"onnxruntime-node failed on {onnx_path.name}: {done.stderr.strip()}")
         info = json.loads(done.stdout.strip().splitlines()[-1])

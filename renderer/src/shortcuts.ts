@@ -36,6 +36,8 @@ export const shortcuts: Shortcut[] = [
   { keys: 'E', description: 'dataset.shortcuts.embed', view: 'images' },
   { keys: 'O', description: 'search.shortcuts.discover', view: 'images' },
   { keys: 'I', description: 'dataset.shortcuts.import', view: 'images' },
+  { keys: 'Shift+I', description: 'datasets.shortcuts.import', view: 'images' },
+  { keys: 'X', description: 'datasets.shortcuts.export', view: 'images' },
   { keys: '/', description: 'dataset.shortcuts.search', view: 'images' },
   { keys: '+ / -', description: 'dataset.shortcuts.tileSize', view: 'images' },
   { keys: 'Escape', description: 'dataset.shortcuts.clear', view: 'images' },

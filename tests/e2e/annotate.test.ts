@@ -14,14 +14,6 @@ interface StoredAnnotation {
   score: number | null;
 }
 
-/** The few DOM members the page-side callbacks use (tests type-check without the DOM library). */
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  width: number;
-  getBoundingClientRect(): { width: number };
-  getContext(kind: '2d'): { getImageData(x: number, y: number, width: number, height: number): { data: ArrayLike<number> } } | null;
-}
-declare const document: { querySelector(selector: string): PageElement | null };
 
 let studio: Studio;
 let page: Page;
@@ -32,14 +24,14 @@ const canvas = () => page.getByTestId('annotate-canvas');
 /** RGBA of the canvas at CSS point (x, y) relative to the canvas. */
 function pixelAt(x: number, y: number): Promise<number[]> {
   return page.evaluate(([px, py]) => {
-    const element = document.querySelector('[data-testid="annotate-canvas"]')!;
+    const element = document.querySelector<HTMLCanvasElement>('[data-testid="annotate-canvas"]')!;
     const ratio = element.width / element.getBoundingClientRect().width;
     return Array.from(element.getContext('2d')!.getImageData(Math.round(px * ratio), Math.round(py * ratio), 1, 1).data);
   }, [x, y]);
 }
 
 async function waitForSaved(): Promise<void> {
-  await page.waitForFunction(() => document.querySelector('[data-testid="save-state"]')?.dataset.state === 'saved');
+  await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid="save-state"]')?.dataset.state === 'saved');
 }
 
 async function stored(): Promise<StoredAnnotation[]> {
@@ -53,13 +45,13 @@ async function activeArea(): Promise<number> {
 /** Waits for the engine to be ready (embedding the image from the editor when it has no embedding yet). */
 async function waitForEngine(): Promise<void> {
   const settled = () => page.waitForFunction(() =>
-    ['ready', 'missing', 'error'].includes(document.querySelector('[data-testid="annotate-canvas"]')?.dataset.engine ?? ''),
+    ['ready', 'missing', 'error'].includes(document.querySelector<HTMLElement>('[data-testid="annotate-canvas"]')?.dataset.engine ?? ''),
   null, { timeout: 120_000 });
   await settled();
   if ((await canvas().getAttribute('data-engine')) === 'missing') {
     await page.getByTestId('embed-image').click();
     await page.waitForFunction(() =>
-      ['ready', 'error'].includes(document.querySelector('[data-testid="annotate-canvas"]')?.dataset.engine ?? '')
+      ['ready', 'error'].includes(document.querySelector<HTMLElement>('[data-testid="annotate-canvas"]')?.dataset.engine ?? '')
       && !document.querySelector('[data-testid="embed-progress"]'), null, { timeout: 120_000 });
   }
   expect(await canvas().getAttribute('data-engine')).toBe('ready');
@@ -91,7 +83,7 @@ describe('annotate view', () => {
     expect(await activeArea()).toBe(0);
 
     await page.mouse.click(box.x + first[0], box.y + first[1]);
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="annotate-canvas"]')?.dataset.activeArea) > 0);
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid="annotate-canvas"]')?.dataset.activeArea) > 0);
     await page.mouse.click(box.x + second[0], box.y + second[1]);
     await expect.poll(() => page.getByTestId('draft-info').textContent()).toContain('2');
     await expect.poll(() => page.getByTestId('segmenting').count()).toBe(0);
@@ -129,7 +121,7 @@ describe('annotate view', () => {
 
     await page.reload();
     await canvas().waitFor();
-    await page.waitForFunction(() => document.querySelector('[data-testid="annotate-canvas"]')?.dataset.objectCount === '1');
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid="annotate-canvas"]')?.dataset.objectCount === '1');
     await expect.poll(() => page.getByTestId('object-item').count()).toBe(1);
     await waitForEngine();
     // Drawn again from the stored RLE: hiding the object gives back the bare image pixel.
@@ -168,9 +160,9 @@ describe('annotate view', () => {
     await page.keyboard.press('c');
     await page.route('**/api/annotations/save', (route) => route.abort());
     await page.mouse.click(box.x + box.width * 0.5, box.y + box.height * 0.5);
-    await page.waitForFunction(() => Number(document.querySelector('[data-testid="annotate-canvas"]')?.dataset.activeArea) > 0);
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid="annotate-canvas"]')?.dataset.activeArea) > 0);
     await page.keyboard.press('n');
-    await page.waitForFunction(() => document.querySelector('[data-testid="save-state"]')?.dataset.state === 'error');
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid="save-state"]')?.dataset.state === 'error');
     const name = await page.getByTestId('image-name').textContent();
     await page.keyboard.press('d');
     await page.getByTestId('notice-error').first().waitFor();

@@ -34,19 +34,10 @@ async function writeScene(file: string, i: number): Promise<void> {
 const count = (status: string) => page.getByTestId(`status-count-${status}`).textContent().then(Number);
 const tiles = (status?: string) => page.locator(status ? `[data-testid="image-tile"][data-status="${status}"]` : '[data-testid="image-tile"]');
 
-// The page-side callbacks below run in Chromium; tsconfig.node.json has no DOM lib, so the little they touch is
-// declared here (module scope, nothing global).
-interface PageElement {
-  dataset: Record<string, string | undefined>;
-  closest(selector: string): PageElement | null;
-}
-declare const document: { body: unknown; querySelectorAll(selector: string): ArrayLike<PageElement> };
-declare const MutationObserver: new (callback: () => void) => { observe(target: unknown, options: object): void };
-declare const window: { progressSeen?: string[] };
-declare const Event: new (type: string, init?: { bubbles?: boolean }) => object;
-interface PageInput {
-  value: string;
-  dispatchEvent(event: object): boolean;
+declare global {
+  interface Window {
+    progressSeen?: string[];
+  }
 }
 
 /** Records every state the job progress bars pass through (kind:done/total), from a MutationObserver in the page. */
@@ -55,8 +46,8 @@ async function recordProgress(): Promise<void> {
     const seen: string[] = [];
     window.progressSeen = seen;
     const sample = () => {
-      for (const bar of Array.from(document.querySelectorAll('[data-testid="job-progress"]'))) {
-        const kind = bar.closest('[data-testid="job"]')?.dataset.kind;
+      for (const bar of Array.from(document.querySelectorAll<HTMLElement>('[data-testid="job-progress"]'))) {
+        const kind = bar.closest<HTMLElement>('[data-testid="job"]')?.dataset.kind;
         const entry = `${kind}:${bar.dataset.done}/${bar.dataset.total}`;
         if (seen.at(-1) !== entry) seen.push(entry);
       }
@@ -191,7 +182,8 @@ describe('dataset views', () => {
     await expect.poll(names).toEqual(['boat', 'buoy']);
 
     // What the native colour picker does when closed: set the value and fire 'change'.
-    await page.getByTestId('class-color').nth(1).evaluate((input: PageInput) => {
+    await page.getByTestId('class-color').nth(1).evaluate((element) => {
+      const input = element as HTMLInputElement;
       input.value = '#00ff00';
       input.dispatchEvent(new Event('change', { bubbles: true }));
     });

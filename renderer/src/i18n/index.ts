@@ -10,10 +10,12 @@ import enApp from './en/app';
 import enDataset from './en/dataset';
 import enAnnotate from './en/annotate';
 import enSearch from './en/search';
+import enDatasets from './en/datasets';
 import ruApp from './ru/app';
 import ruDataset from './ru/dataset';
 import ruAnnotate from './ru/annotate';
 import ruSearch from './ru/search';
+import ruDatasets from './ru/datasets';
 
 export const languages = ['en', 'ru'] as const;
 export type Language = (typeof languages)[number];
@@ -25,8 +27,8 @@ export interface MessageTree {
 export type MessageParams = Record<string, string | number>;
 
 const messages: Record<Language, Record<string, MessageTree>> = {
-  en: { app: enApp, dataset: enDataset, annotate: enAnnotate, search: enSearch },
-  ru: { app: ruApp, dataset: ruDataset, annotate: ruAnnotate, search: ruSearch },
+  en: { app: enApp, dataset: enDataset, annotate: enAnnotate, search: enSearch, datasets: enDatasets },
+  ru: { app: ruApp, dataset: ruDataset, annotate: ruAnnotate, search: ruSearch, datasets: ruDatasets },
 };
 
 const pluralOrder = ['zero', 'one', 'two', 'few', 'many', 'other'] as const;

@@ -9,6 +9,7 @@ import type { JobRecord, ModelRecord, RuntimeInfo } from '../../../core/api/reco
 import { api } from '../api';
 import { useProjectStore } from './project';
 import { useImagesStore } from './images';
+import { useClassesStore } from './classes';
 import { errorMessage } from './notices';
 
 const activeIntervalMs = 500;
@@ -62,6 +63,8 @@ export const useJobsStore = defineStore('jobs', () => {
       lastFinished.value = all.filter((job) => ended.includes(job.id)).sort((a, b) => b.id - a.id)[0] ?? lastFinished.value;
       active.value = jobs;
       refreshData(true);
+      // A dataset import may have created classes, which the grid and editor colour by.
+      if (all.some((job) => ended.includes(job.id) && job.kind === 'dataset-import')) void useClassesStore().load().catch(() => undefined);
       // The provider is only known once the first embedding session exists.
       void loadRuntime().catch(() => undefined);
       return;

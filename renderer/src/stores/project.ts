@@ -62,6 +62,8 @@ export const useProjectStore = defineStore('project', () => {
   const create = (path: string) => run('create', () => api.projects.create({ path }));
   const open = (path: string) => run('open', () => api.projects.open({ path }));
   const openSample = () => run('sample', () => api.projects.openSample());
+  /** Any other way to get a project open (an unpacked bundle): same busy flag, errors and view switch. */
+  const openWith = (action: string, call: () => Promise<ProjectInfo>) => run(action, call);
 
   async function close(): Promise<void> {
     busy.value = 'close';
@@ -76,5 +78,5 @@ export const useProjectStore = defineStore('project', () => {
     }
   }
 
-  return { info, recent, busy, error, ready, isOpen, refresh, loadRecent, create, open, openSample, close };
+  return { info, recent, busy, error, ready, isOpen, refresh, loadRecent, create, open, openSample, openWith, close };
 });

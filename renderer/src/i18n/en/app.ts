@@ -27,8 +27,8 @@ export default {
     groups: { global: 'Everywhere', projects: 'Projects', images: 'Images', annotate: 'Annotate', search: 'Search' },
   },
   jobs: {
-    kind: { import: 'Importing', embed: 'Embedding' },
-    title: { import: 'Import', embed: 'Embedding' },
+    kind: { import: 'Importing', embed: 'Embedding', 'dataset-import': 'Importing dataset', 'dataset-export': 'Exporting dataset' },
+    title: { import: 'Import', embed: 'Embedding', 'dataset-import': 'Dataset import', 'dataset-export': 'Dataset export' },
     status: { queued: 'Queued', running: 'Running', done: 'Finished', cancelled: 'Cancelled', failed: 'Failed' },
     queued: 'waiting…',
     eta: '{time} left',

@@ -27,8 +27,8 @@ export default {
     groups: { global: 'Везде', projects: 'Проекты', images: 'Изображения', annotate: 'Разметка', search: 'Поиск' },
   },
   jobs: {
-    kind: { import: 'Импорт', embed: 'Вычисление эмбеддингов' },
-    title: { import: 'Импорт', embed: 'Эмбеддинги' },
+    kind: { import: 'Импорт', embed: 'Вычисление эмбеддингов', 'dataset-import': 'Импорт датасета', 'dataset-export': 'Экспорт датасета' },
+    title: { import: 'Импорт', embed: 'Эмбеддинги', 'dataset-import': 'Импорт датасета', 'dataset-export': 'Экспорт датасета' },
     status: { queued: 'В очереди', running: 'Выполняется', done: 'Готово', cancelled: 'Отменено', failed: 'Ошибка' },
     queued: 'ожидание…',
     eta: 'осталось {time}',
