@@ -182,6 +182,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, nargs="+", required=True, help="images/ + masks/ folders")
     parser.add_argument("--center", action="store_true", help="checkpoints: as export --center")
     parser.add_argument("--long-side", type=int, help="override the input long side (checkpoints: config.long_side)")
+    parser.add_argument("--metrics-out", type=Path, help="also write the rows as a flat JSON object (for MODEL_CARD)")
     parser.add_argument("--limit", type=int, default=None, help="first N images per folder")
     parser.add_argument("--threshold", type=float, nargs="+", default=[0.8], help="cosine threshold(s) of the click rule")
     args = parser.parse_args()
@@ -189,10 +190,16 @@ def main() -> None:
 
     set_threads()
     embedder = Embedder(args.checkpoint, args.model, args.long_side, args.center)
+    metrics = {}
     for folder in args.data:
         for row in evaluate_folder(embedder, folder, args.limit, args.threshold):
             print(json.dumps({"data": folder.name, "long_side": embedder.manifest["input"]["longSide"], **row}),
                   flush=True)
+            key = (f"proxy NoC@85 / NoC@90 / 1-click IoU, {folder.name} first {row['images']} images, "
+                   f"{row['rule']} rule, threshold {row['threshold']}")
+            metrics[key] = f"{row['noc85']:.2f} / {row['noc90']:.2f} / {row['iou1']:.3f}"
+    if args.metrics_out:
+        args.metrics_out.write_text(json.dumps(metrics, indent=2) + "\n")
 
 
 if __name__ == "__main__":

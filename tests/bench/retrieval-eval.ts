@@ -152,7 +152,7 @@ async function coseg(dataset: string, modelId: string): Promise<void> {
   const all = listDataset(dataset);
   const classes = [...new Set(all.map((item) => item.category))];
   const rows: string[] = [];
-  const totals = { discovery: [] as number[], covered: [] as number[], centre: [] as number[], colour: [] as number[] };
+  const totals = { discovery: [] as number[], covered: [] as number[], centre: [] as number[], colour: [] as number[], bestOf5: [] as number[] };
   const discoveryOptions = JSON.parse(argument('discovery', '{}')) as Partial<DiscoveryServiceOptions>;
   const only = argument('classes', '').split(',').filter(Boolean);
   for (const category of classes.filter((name) => only.length === 0 || only.includes(name))) {
@@ -163,31 +163,38 @@ async function coseg(dataset: string, modelId: string): Promise<void> {
     const { project, imageIds } = await buildEvalProject(dir, modelId, items, maps);
     const service = createSearchService(project, { defaultModelId: modelId, discovery: discoveryOptions });
     const started = performance.now();
-    const result = service.discovery.run({ imageIds, top: 1 });
+    const result = service.discovery.run({ imageIds, top: 5 });
     const ms = performance.now() - started;
-    const members = new Map(result.clusters[0]?.members.map((member) => [member.imageId, member]) ?? []);
+    const clusterMask = (cluster: number, imageId: number, gt: Mask): Mask => {
+      const member = result.clusters[cluster]?.members.find((candidate) => candidate.imageId === imageId);
+      if (!member) return { width: gt.width, height: gt.height, data: new Uint8Array(gt.data.length) };
+      const grid = decodeRle(member.grid);
+      return gridMaskToImage(grid.data, grid.width, grid.height, gt.width, gt.height);
+    };
     const scores = { discovery: [] as number[], covered: [] as number[], centre: [] as number[], colour: [] as number[] };
+    // Diagnostic: Jaccard of each of the top 5 clusters, to tell bad ranking from bad clusters.
+    const perCluster = result.clusters.map(() => [] as number[]);
     for (const [i, imageId] of imageIds.entries()) {
-      const gt = masks[i], member = members.get(imageId);
-      let found: Mask = { width: gt.width, height: gt.height, data: new Uint8Array(gt.data.length) };
-      if (member) {
-        const grid = decodeRle(member.grid);
-        found = gridMaskToImage(grid.data, grid.width, grid.height, gt.width, gt.height);
-      }
+      const gt = masks[i];
+      const found = clusterMask(0, imageId, gt);
+      const member = result.clusters[0]?.members.find((candidate) => candidate.imageId === imageId);
       // Co-segmentation assumes the object is in every image: every image's pick counts ("covered" only: the rest empty).
       scores.discovery.push(maskIou(found, gt));
       scores.covered.push(member?.covered ? maskIou(found, gt) : maskIou({ ...gt, data: new Uint8Array(gt.data.length) }, gt));
+      result.clusters.forEach((_, cluster) => perCluster[cluster].push(maskIou(clusterMask(cluster, imageId, gt), gt)));
       scores.centre.push(maskIou(centrePrior(gt.width, gt.height), gt));
       scores.colour.push(maskIou(colourClusters(await decodeImageFile(items[i].imagePath)), gt));
     }
+    const bestOf5 = Math.max(...perCluster.map(mean));
+    totals.bestOf5.push(bestOf5);
     project.close();
     rmSync(dir, { recursive: true, force: true });
     for (const key of ['discovery', 'covered', 'centre', 'colour'] as const) totals[key].push(mean(scores[key]));
-    rows.push(`  ${category.padEnd(8)} n=${String(items.length).padStart(3)} discovery ${fixed(mean(scores.discovery))} (covered only ${fixed(mean(scores.covered))})  centre ${fixed(mean(scores.centre))}  colour ${fixed(mean(scores.colour))}  coverage ${result.clusters[0]?.coverage ?? 0}  (${ms.toFixed(0)} ms)`);
+    rows.push(`  ${category.padEnd(8)} n=${String(items.length).padStart(3)} discovery ${fixed(mean(scores.discovery))} (covered only ${fixed(mean(scores.covered))})  centre ${fixed(mean(scores.centre))}  colour ${fixed(mean(scores.colour))}  best of top 5 ${fixed(bestOf5)}  coverage ${result.clusters[0]?.coverage ?? 0}  (${ms.toFixed(0)} ms)`);
   }
   console.log(`co-segmentation ${dataset} model=${modelId} discovery=${JSON.stringify(discoveryOptions)} (Jaccard = mean per-image IoU, top cluster)`);
   for (const row of rows) console.log(row);
-  console.log(`  mean over classes: discovery ${fixed(mean(totals.discovery))} (covered only ${fixed(mean(totals.covered))})  centre prior ${fixed(mean(totals.centre))}  colour 2-means ${fixed(mean(totals.colour))}`);
+  console.log(`  mean over classes: discovery ${fixed(mean(totals.discovery))} (covered only ${fixed(mean(totals.covered))})  centre prior ${fixed(mean(totals.centre))}  colour 2-means ${fixed(mean(totals.colour))}  (oracle best of top-5 clusters ${fixed(mean(totals.bestOf5))})`);
 }
 
 async function main(): Promise<void> {

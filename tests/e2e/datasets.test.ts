@@ -170,6 +170,8 @@ describe('dataset import and export dialogs', () => {
     expect(await result.getAttribute('data-annotations')).toBe('3');
     expect(await result.getAttribute('data-added-images')).toBe(String(imageCount));
     expect(await result.getAttribute('data-classes')).toBe('2');
+    // Imports append, so the same dataset cannot be started twice by accident.
+    expect(await page.getByTestId('dataset-import-start').isDisabled()).toBe(true);
 
     expect(await objectKeys()).toEqual(original);
     // The view behind the dialog caught up without a reload.
