@@ -49,4 +49,5 @@ export default tseslint.config(
     pattern(['**/renderer/**'], 'the main process reaches the renderer only through the API'),
   ]),
   layer(['tests/**/*.ts', '**/*.test.ts'], []),
+  { files: ['**/*.cjs'], rules: { '@typescript-eslint/no-require-imports': 'off' } },
 );
