@@ -19,7 +19,7 @@
  *   foreground, vs a centre prior (centred ellipse) and colour clustering (2-means on RGB, the cluster touching
  *   the border less is foreground).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SearchResult } from '../../core/api/search-contract';
@@ -146,6 +146,12 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   console.log(`  relevant seen after judging 20, 40, 60, 80 hits: feedback ${foundFeedback.map((list) => fixed(mean(list))).join('  ')}  vs paging the first ranking ${foundPaging.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  accepted-hit mask IoU (first correct hit): engine ${fixed(mean(iouEngine))}  component ${fixed(mean(iouComponent))}  (n=${iouEngine.length})`);
   console.log(`  per query: stage1 ${fixed(mean(timings.stage1))} ms, dense top-100 ${fixed(mean(timings.stage2))} ms`);
+  writeJson({
+    task: 'retrieval', dataset, modelId, queries: queries.length, chance,
+    map10: { stage1: byCategory(stage1, queryItems), dense: byCategory(dense, queryItems), colourWhole: byCategory(baselineWhole, queryItems), colourMask: byCategory(baseline, queryItems) },
+    p20: { full: full.map(mean), residual: residual.map(mean) },
+    ms: { stage1: mean(timings.stage1), stage2: mean(timings.stage2) },
+  });
 }
 
 async function coseg(dataset: string, modelId: string): Promise<void> {
@@ -194,7 +200,17 @@ async function coseg(dataset: string, modelId: string): Promise<void> {
   }
   console.log(`co-segmentation ${dataset} model=${modelId} discovery=${JSON.stringify(discoveryOptions)} (Jaccard = mean per-image IoU, top cluster)`);
   for (const row of rows) console.log(row);
+  writeJson({
+    task: 'coseg', dataset, modelId,
+    jaccard: { discovery: mean(totals.discovery), centre: mean(totals.centre), colour: mean(totals.colour), bestOf5: mean(totals.bestOf5) },
+  });
   console.log(`  mean over classes: discovery ${fixed(mean(totals.discovery))} (covered only ${fixed(mean(totals.covered))})  centre prior ${fixed(mean(totals.centre))}  colour 2-means ${fixed(mean(totals.colour))}  (oracle best of top-5 clusters ${fixed(mean(totals.bestOf5))})`);
+}
+
+/** With --json <file>, the headline numbers also go to a file (the comparison report reads them). */
+function writeJson(value: unknown): void {
+  const file = argument('json', '');
+  if (file) writeFileSync(file, JSON.stringify(value, null, 1));
 }
 
 async function main(): Promise<void> {
