@@ -24,6 +24,8 @@ const { values } = parseArgs({
   options: {
     'coco-limit': { type: 'string', default: '100' }, rows: { type: 'string' }, 'skip-retrieval': { type: 'boolean' },
     fresh: { type: 'boolean' }, 'retrieval-limit': { type: 'string', default: '142' },
+    /** Only run the click benchmark on these (the rest is read from the cache or left blank). */
+    datasets: { type: 'string', default: 'GrabCut,COCO_MVal' },
   },
 });
 
@@ -83,10 +85,14 @@ function cached(name: string, args: string[], flag: '--out' | '--json'): any | n
 }
 
 function clicks(row: Row, dataset: 'GrabCut' | 'COCO_MVal') {
+  const name0 = `clicks-${row.id}-${sha(row.model)}-${dataset}${dataset === 'COCO_MVal' ? values['coco-limit'] : ''}`;
+  if (!values.datasets!.split(',').includes(dataset)) {
+    const file = join(cache, `${name0}.json`);
+    return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
+  }
   const limit = dataset === 'COCO_MVal' ? ['--limit', values['coco-limit']!] : [];
   const model = row.model ? ['--model', row.model] : ['--engine', 'colorpos'];
-  const name = `clicks-${row.id}-${sha(row.model)}-${dataset}${dataset === 'COCO_MVal' ? values['coco-limit'] : ''}`;
-  return cached(name, ['tests/bench/eval-clicks.ts', '--dataset', join(data, 'eval', dataset), ...model, ...limit], '--out');
+  return cached(name0, ['tests/bench/eval-clicks.ts', '--dataset', join(data, 'eval', dataset), ...model, ...limit], '--out');
 }
 
 async function speed(row: Row): Promise<{ ms: number; bytes: number } | null> {
