@@ -73,7 +73,8 @@ describe('createSegmenter', () => {
     // A (left), C (right of A, cos 0.95 to A), B background below: a positive click on A takes C too.
     const c = [0.98, Math.sqrt(1 - 0.98 ** 2), 0];
     const parts = scene(64, 64, (x, y) => (y >= 32 ? 2 : x < 32 ? 0 : 1), [[1, 0, 0], c, [0, 0, 1]], [red, [200, 60, 40], blue]);
-    const segmenter = createSegmenter(parts.map, parts.image);
+    // Fixed spatial settings: this tests the mechanism, not the defaults tuned on real images.
+    const segmenter = createSegmenter(parts.map, parts.image, { spatialWeight: 0.25, background: 0.7 });
     const positive = { x: 24, y: 16, positive: true };
     const first = segmenter.segment([positive]);
     const both: Mask = { width: 64, height: 64, data: parts.truth[0].data.map((v, i) => v | parts.truth[1].data[i]) };

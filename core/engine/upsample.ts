@@ -95,21 +95,24 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
   const mixed = new Int32Array(imageWidth);
 
   /** Joint-bilateral vote of the 2r x 2r cells around pixel (x, y); -1 when no cell is within 4 colour sigmas. */
+  const pixels = guide ? guide.image.data : new Uint8Array(0), means = guide ? guide.colors : new Float32Array(0);
+  const table = colors ? colors.table : new Float32Array(0), tableScale = colors ? colors.scale : 0;
+
   function bilateral(probability: Float32Array, x: number, y: number): number {
-    if (!guide || !columnWeights || !rowWeights || !colors) return -1;
+    if (!columnWeights || !rowWeights) return -1;
     const x0 = columns.lower[x], y0 = rows.lower[y];
-    const pixel = (y * imageWidth + x) * 3, r = guide.image.data[pixel], g = guide.image.data[pixel + 1], b = guide.image.data[pixel + 2];
+    const pixel = (y * imageWidth + x) * 3, r = pixels[pixel], g = pixels[pixel + 1], b = pixels[pixel + 2];
+    const xFirst = Math.max(0, x0 - radius + 1), xLast = Math.min(width - 1, x0 + radius);
+    const yFirst = Math.max(0, y0 - radius + 1), yLast = Math.min(height - 1, y0 + radius);
+    const columnBase = x * taps - (x0 - radius + 1), rowBase = y * taps - (y0 - radius + 1);
     let sum = 0, total = 0;
-    for (let k = 0; k < taps; k++) {
-      const cy = y0 - radius + 1 + k;
-      if (cy < 0 || cy >= height) continue;
-      const wy = rowWeights[y * taps + k];
-      for (let j = 0; j < taps; j++) {
-        const cx = x0 - radius + 1 + j;
-        if (cx < 0 || cx >= width) continue;
-        const c = cy * width + cx, i = c * 3;
-        const dr = r - guide.colors[i], dg = g - guide.colors[i + 1], db = b - guide.colors[i + 2];
-        const w = colors.table[Math.min(colorTableSize, ((dr * dr + dg * dg + db * db) * colors.scale) | 0)] * wy * columnWeights[x * taps + j];
+    for (let cy = yFirst; cy <= yLast; cy++) {
+      const wy = rowWeights[rowBase + cy];
+      for (let cx = xFirst, c = cy * width + xFirst; cx <= xLast; cx++, c++) {
+        const i = c * 3, dr = r - means[i], dg = g - means[i + 1], db = b - means[i + 2];
+        const index = ((dr * dr + dg * dg + db * db) * tableScale) | 0;
+        if (index >= colorTableSize) continue;
+        const w = table[index] * wy * columnWeights[columnBase + cx];
         sum += w * probability[c];
         total += w;
       }

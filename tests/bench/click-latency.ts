@@ -1,7 +1,7 @@
 /**
  * Per-click engine latency at 1024x768 (map 256x192x16, stride 4), transfers excluded.
  *
- *   npx tsx tests/bench/click-latency.ts [--sequences 10] [--clicks 20] [--stride 4]
+ *   npx tsx tests/bench/click-latency.ts [--sequences 10] [--clicks 20] [--stride 4] [--param name=value ...]
  *
  * --stride 8 gives the 128x96 grid a long-side-512 model (pixelwise-unet-s) produces for a 1024x768 image.
  *
@@ -17,7 +17,7 @@
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type EmbeddingMap, dequantize, normalizeCells, quantize } from '../../core/embedding';
-import { type Click, createSegmenter, percentile } from '../../core/engine';
+import { type Click, type EngineOptions, createSegmenter, defaultEngineOptions, percentile } from '../../core/engine';
 import type { RgbImage } from '../../core/image';
 
 function random(seed: number) {
@@ -71,6 +71,13 @@ function main() {
     return i >= 0 ? Number(argv[i + 1]) : fallback;
   };
   const sequences = option('sequences', 10), clicksPerSequence = option('clicks', 20), stride = option('stride', 4);
+  const options: Partial<EngineOptions> = {};
+  argv.forEach((flag, i) => {
+    if (flag !== '--param') return;
+    const [name, value] = (argv[i + 1] ?? '').split('=');
+    if (!(name in defaultEngineOptions) || !Number.isFinite(Number(value))) throw new Error(`bad --param ${argv[i + 1]}`);
+    (options as Record<string, number>)[name] = Number(value);
+  });
   const segmentTimes: number[] = [], previewTimes: number[] = [], setupTimes: number[] = [];
   const segmentCpu: number[] = [], previewCpu: number[] = [], setupCpu: number[] = [];
   const cpuMs = (since: NodeJS.CpuUsage) => {
@@ -83,7 +90,7 @@ function main() {
     const next = random(s + 7);
     let start = performance.now();
     let cpu = process.cpuUsage();
-    const segmenter = createSegmenter(map, image);
+    const segmenter = createSegmenter(map, image, options);
     if (s >= 0) {
       setupTimes.push(performance.now() - start);
       setupCpu.push(cpuMs(cpu));
@@ -109,6 +116,7 @@ function main() {
   }
   const line = (name: string, values: number[]) =>
     `${name.padEnd(26)} p50 ${percentile(values, 50).toFixed(2).padStart(6)} ms  p95 ${percentile(values, 95).toFixed(2).padStart(6)} ms  max ${Math.max(...values).toFixed(2).padStart(6)} ms  (n=${values.length})`;
+  console.log(`options ${JSON.stringify({ ...defaultEngineOptions, ...options })}`);
   console.log(`1024x768 image, ${1024 / stride}x${768 / stride}x16 int8 map; load average ${loadBefore.toFixed(1)} -> ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
   console.log(line('segment (new click), wall', segmentTimes));
   console.log(line('segment (new click), cpu', segmentCpu));
