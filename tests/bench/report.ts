@@ -72,9 +72,10 @@ function sha(id: string | undefined): string {
 }
 
 /** Runs a benchmark script unless its cached JSON (keyed by the model's sha256) exists. */
-function cached(name: string, args: string[], flag: '--out' | '--json'): any | null {
+function cached(name: string, args: string[], flag: '--out' | '--json', run = true): any | null {
   const file = join(cache, `${name}.json`);
   if (!values.fresh && existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  if (!run) return null;
   console.error(`running ${name} ...`);
   const result = spawnSync(process.execPath, ['--import', 'tsx', ...args, flag, file], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   if (result.status !== 0 || !existsSync(file)) {
@@ -144,11 +145,13 @@ async function main(): Promise<void> {
       continue;
     }
     const gc = clicks(row, 'GrabCut'), coco = clicks(row, 'COCO_MVal');
-    const retrieval = row.model && !values['skip-retrieval']
-      ? cached(`retrieval-${row.id}-${sha(row.model)}-${values['retrieval-limit']}`, ['tests/bench/retrieval-eval.ts', 'retrieval', '--dataset', join(data, 'eval', 'COCO_MVal'), '--model', row.model, '--limit', values['retrieval-limit']!], '--json')
+    // --skip-retrieval only skips running: results already cached still fill their cells.
+    const runSearch = !values['skip-retrieval'];
+    const retrieval = row.model
+      ? cached(`retrieval-${row.id}-${sha(row.model)}-${values['retrieval-limit']}`, ['tests/bench/retrieval-eval.ts', 'retrieval', '--dataset', join(data, 'eval', 'COCO_MVal'), '--model', row.model, '--limit', values['retrieval-limit']!], '--json', runSearch)
       : null;
-    const coseg = row.model && !row.sawVoc && !values['skip-retrieval']
-      ? cached(`coseg-${row.id}-${sha(row.model)}`, ['tests/bench/retrieval-eval.ts', 'coseg', '--dataset', join(data, 'train', 'VOC_coseg'), '--model', row.model], '--json')
+    const coseg = row.model && !row.sawVoc
+      ? cached(`coseg-${row.id}-${sha(row.model)}`, ['tests/bench/retrieval-eval.ts', 'coseg', '--dataset', join(data, 'train', 'VOC_coseg'), '--model', row.model], '--json', runSearch)
       : null;
     const timing = await speed(row);
     const g = gc?.metrics, c = coco?.metrics;
