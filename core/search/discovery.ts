@@ -10,6 +10,7 @@
  *    likely background: sky, floor, grass). Coverage counts images whose pick stands out by >= `contrast`.
  * 5. Near-duplicate clusters (same picks in most images) keep only the better one.
  */
+import { seededRandom } from '../random';
 import { type RegionSet, regionCount, regionVector } from './regions';
 
 export interface DiscoveryOptions {
@@ -90,16 +91,6 @@ const dot = (a: Float32Array, b: Float32Array) => {
   return sum;
 };
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function normalized(vector: Float32Array): Float32Array {
   const norm = Math.sqrt(dot(vector, vector));
@@ -171,7 +162,7 @@ export function discover(sets: RegionSet[], imageIds: number[], options: Partial
   if (sets.length !== imageIds.length) throw new RangeError('one region set per image id');
   const perImage = candidates(sets, settings);
   const all = perImage.flat();
-  const random = mulberry32(settings.seed);
+  const random = seededRandom(settings.seed);
   const results: DiscoveredCluster[] = [];
   for (let centroid of kmeans(all.map((candidate) => candidate.vector), settings.clusters, random)) {
     let result = evaluate(centroid, perImage, imageIds, settings);

@@ -5,17 +5,7 @@
 import type { EmbeddingMap } from '../embedding';
 import { normalizeRows } from './regions';
 
-/** Deterministic PRNG in [0, 1) (mulberry32). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../random';
 
 /** Random unit vector (Gaussian components via Box-Muller). */
 export function randomUnit(dim: number, random: () => number): Float32Array {

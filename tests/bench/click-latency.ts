@@ -14,25 +14,16 @@
  * process CPU time of the same call (process.cpuUsage, user + system) is printed beside it as the uncontended
  * estimate. Report both, with the load average printed at the start.
  */
+import { seededRandom } from '../../core/random';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { type EmbeddingMap, dequantize, normalizeCells, quantize } from '../../core/embedding';
 import { type Click, type EngineOptions, createSegmenter, defaultEngineOptions, percentile } from '../../core/engine';
 import type { RgbImage } from '../../core/image';
 
-function random(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function scene(seed: number, imageWidth = 1024, imageHeight = 768, stride = 4, dim = 16): { map: EmbeddingMap; image: RgbImage } {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const width = imageWidth / stride, height = imageHeight / stride;
   const blobs = Array.from({ length: 12 }, () => ({
     x: next() * width, y: next() * height, radius: ((10 + next() * 50) * 4) / stride,
@@ -87,7 +78,7 @@ function main() {
   const loadBefore = loadavg()[0];
   for (let s = -1; s < sequences; s++) {
     const { map, image } = scene(1000 + s, 1024, 768, stride);
-    const next = random(s + 7);
+    const next = seededRandom(s + 7);
     let start = performance.now();
     let cpu = process.cpuUsage();
     const segmenter = createSegmenter(map, image, options);

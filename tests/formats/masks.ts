@@ -3,18 +3,11 @@
  * All masks are row-major 0/1 (core/mask), sizes in image pixels.
  */
 import { type Mask, createMask } from '../../core/mask';
+import { seededRandom } from '../../core/random';
 
-/** mulberry32: small seeded PRNG so failures reproduce. Returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG so failures reproduce. */
+export const prng = seededRandom;
+
 
 function paint(mask: Mask, inside: (x: number, y: number) => boolean, value = 1): Mask {
   for (let y = 0; y < mask.height; y++) for (let x = 0; x < mask.width; x++) if (inside(x, y)) mask.data[y * mask.width + x] = value;
