@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { tmpdir } from 'node:os';
 
 const require = createRequire(import.meta.url);
@@ -18,7 +18,7 @@ if (existsSync(target)) process.exit(0);
 const source = dirname(require.resolve('better-sqlite3/package.json'));
 const work = join(tmpdir(), `pixelwise-sqlite-electron-${electronVersion}`);
 rmSync(work, { recursive: true, force: true });
-cpSync(source, work, { recursive: true, filter: (path) => !path.includes(`${join('build', '')}`) });
+cpSync(source, work, { recursive: true, filter: (path) => !relative(source, path).startsWith('build') });
 const env = { ...process.env, npm_config_nodedir: '', npm_config_runtime: 'electron', npm_config_target: electronVersion,
   npm_config_disturl: 'https://electronjs.org/headers' };
 console.log(`Building better-sqlite3 for Electron ${electronVersion} (once)...`);
