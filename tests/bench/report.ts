@@ -169,6 +169,8 @@ async function main(): Promise<void> {
     'object (mask-pooled), stage 1 + dense re-rank (`retrieval-eval.ts`). Co-segmentation: Jaccard of the top discovered cluster on the VOC classes,',
     'only for models that never trained on them. Speed: CPU, onnxruntime-node, one 1024x768 image; bytes: int8 map stored per image.',
     'All numbers were measured on a 2-core machine shared with other work (load average 10-20), so times are pessimistic.',
+    'A "—" cell was not run (retrieval and co-segmentation take long on 2 CPU cores): `npm run report` without --skip-retrieval fills it.',
+    'The short-run rows trained 12 minutes each (107-164 steps), the built-in model 100 minutes (7,661 steps): their differences are partly noise.',
     '',
     '| approach | GrabCut NoC@85 | GrabCut NoC@90 | GrabCut mIoU@1/3/5 | COCO NoC@85 | COCO NoC@90 | COCO mIoU@1/3/5 | retrieval mAP@10 | co-seg Jaccard | embed ms | KiB/image |',
     '|---|---|---|---|---|---|---|---|---|---|---|',

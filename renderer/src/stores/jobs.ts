@@ -34,6 +34,8 @@ export const useJobsStore = defineStore('jobs', () => {
   let lastRefresh = 0;
   let progressKey = '';
   let started = false;
+  /** Jobs that finished after the studio page was opened count as news even on a project's first poll. */
+  const openedAt = Date.now() - 60_000;
 
   function refreshData(force: boolean): void {
     const now = Date.now();
@@ -48,28 +50,40 @@ export const useJobsStore = defineStore('jobs', () => {
     if (models.value.length === 0) models.value = await api.embeddings.models();
   }
 
+  /** Finished jobs already accounted for (`id:finishedAt`), per project; null until the first poll of a project. */
+  let knownFinished: Set<string> | null = null;
+  let knownProject: string | null = null;
+
   async function poll(): Promise<void> {
-    if (!useProjectStore().isOpen) {
+    const project = useProjectStore();
+    if (!project.isOpen) {
       active.value = [];
       return;
     }
-    const previous = new Map(active.value.map((job) => [job.id, job]));
-    const jobs = await api.jobs.list({ activeOnly: true });
+    if (project.info?.path !== knownProject) {
+      knownProject = project.info?.path ?? null;
+      knownFinished = null;
+    }
+    // The recent jobs, not only the active ones: a job can start and finish between two polls (the sample project's
+    // import does), and the grid must still learn that something changed.
+    const all = await api.jobs.list({ activeOnly: false });
     pollError.value = null;
-    const ended = [...previous.keys()].filter((id) => !jobs.some((job) => job.id === id));
-    if (ended.length > 0) {
-      // Final counts first, so the bar is replaced by the summary in one update.
-      const all = await api.jobs.list({ activeOnly: false });
-      lastFinished.value = all.filter((job) => ended.includes(job.id)).sort((a, b) => b.id - a.id)[0] ?? lastFinished.value;
-      active.value = jobs;
+    const jobs = all.filter((job) => job.status === 'queued' || job.status === 'running').sort((a, b) => a.id - b.id);
+    const finished = all.filter((job) => job.finishedAt !== null);
+    const fresh = finished.filter((job) => !knownFinished?.has(`${job.id}:${job.finishedAt}`));
+    const firstPoll = knownFinished === null;
+    knownFinished = new Set(finished.map((job) => `${job.id}:${job.finishedAt}`));
+    active.value = jobs;
+    if (fresh.length > 0 && (!firstPoll || fresh.some((job) => Date.parse(job.finishedAt!) > openedAt))) {
+      // Final counts: the summary replaces the bar in one update.
+      lastFinished.value = [...fresh].sort((a, b) => b.id - a.id)[0];
       refreshData(true);
       // A dataset import may have created classes, which the grid and editor colour by.
-      if (all.some((job) => ended.includes(job.id) && job.kind === 'dataset-import')) void useClassesStore().load().catch(() => undefined);
+      if (fresh.some((job) => job.kind === 'dataset-import')) void useClassesStore().load().catch(() => undefined);
       // The provider is only known once the first embedding session exists.
       void loadRuntime().catch(() => undefined);
       return;
     }
-    active.value = jobs;
     const key = jobs.map((job) => `${job.id}:${job.done}:${job.failed}:${job.status}`).join(',');
     if (key !== progressKey) {
       progressKey = key;
