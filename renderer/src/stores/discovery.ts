@@ -7,8 +7,8 @@ import { ref, shallowRef } from 'vue';
 import type { DiscoveryResult } from '../../../core/api/search-contract';
 import { api } from '../api';
 import { recordAnnotationBatch } from '../composables/annotationBatch';
+import { busyGuard } from '../composables/busyGuard';
 import { translate } from '../i18n/index';
-import { errorMessage } from './notices';
 import { useSettingsStore } from './settings';
 
 export const useDiscoveryStore = defineStore('discovery', () => {
@@ -24,31 +24,23 @@ export const useDiscoveryStore = defineStore('discovery', () => {
 
   const label = (key: string, params?: Record<string, string | number>) => translate(useSettingsStore().language, key, params);
 
-  async function run(imageIds: number[]): Promise<boolean> {
-    if (busy.value || imageIds.length < 2) return false;
-    busy.value = 'run';
-    error.value = null;
-    result.value = null;
-    labeled.value = {};
-    imageCount.value = imageIds.length;
-    try {
+  const guarded = busyGuard(busy, error);
+
+  function run(imageIds: number[]): Promise<boolean> {
+    if (imageIds.length < 2) return Promise.resolve(false);
+    return guarded('run', async () => {
+      result.value = null;
+      labeled.value = {};
+      imageCount.value = imageIds.length;
       result.value = await api.discovery.run({ imageIds, top: 5 });
-      return true;
-    } catch (cause) {
-      error.value = errorMessage(cause);
-      return false;
-    } finally {
-      busy.value = null;
-    }
+    });
   }
 
   /** Annotations of `classId` on the cluster's covered images. */
-  async function labelCluster(cluster: number, classId: number | null): Promise<boolean> {
+  function labelCluster(cluster: number, classId: number | null): Promise<boolean> {
     const discovery = result.value;
-    if (busy.value || !discovery) return false;
-    busy.value = 'label';
-    error.value = null;
-    try {
+    if (!discovery) return Promise.resolve(false);
+    return guarded('label', async () => {
       const created = await api.discovery.label({ discoveryId: discovery.discoveryId, cluster, classId });
       const mine = () => result.value?.discoveryId === discovery.discoveryId;
       labeled.value = { ...labeled.value, [cluster]: created.annotationIds.length };
@@ -56,13 +48,7 @@ export const useDiscoveryStore = defineStore('discovery', () => {
         undone: () => { if (mine()) labeled.value = { ...labeled.value, [cluster]: 0 }; },
         redone: (_, ids) => { if (mine()) labeled.value = { ...labeled.value, [cluster]: ids.length }; },
       });
-      return true;
-    } catch (cause) {
-      error.value = errorMessage(cause);
-      return false;
-    } finally {
-      busy.value = null;
-    }
+    });
   }
 
   function reset(): void {

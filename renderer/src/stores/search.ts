@@ -10,8 +10,8 @@ import type { Rle } from '../../../core/rle';
 import type { SearchHit, SearchResult } from '../../../core/api/search-contract';
 import { api } from '../api';
 import { recordAnnotationBatch } from '../composables/annotationBatch';
+import { busyGuard } from '../composables/busyGuard';
 import { translate } from '../i18n/index';
-import { errorMessage } from './notices';
 import { useSettingsStore } from './settings';
 
 /** One query example: a saved annotation, or a mask as drawn (image-sized RLE). */
@@ -68,20 +68,7 @@ export const useSearchStore = defineStore('search', () => {
     examples.value = [];
   }
 
-  async function guarded(kind: NonNullable<typeof busy.value>, work: () => Promise<void>): Promise<boolean> {
-    if (busy.value) return false;
-    busy.value = kind;
-    error.value = null;
-    try {
-      await work();
-      return true;
-    } catch (cause) {
-      error.value = errorMessage(cause);
-      return false;
-    } finally {
-      busy.value = null;
-    }
-  }
+  const guarded = busyGuard(busy, error);
 
   /** Runs a new session for the current examples (the example images themselves are left out of the hits). */
   function run(): Promise<boolean> {
