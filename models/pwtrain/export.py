@@ -22,6 +22,7 @@ from torch import nn
 from . import set_threads
 from .config import Config, config_from_dict, load_config
 from .nets import build_model, parameter_count
+from .train import load_checkpoint
 from .onnx_utils import IMAGENET_MEAN, IMAGENET_STD, check_parity, export_onnx, run_onnxruntime_node, write_manifest
 
 MULTIPLE_OF = 32  # the encoder downsamples five times
@@ -68,7 +69,7 @@ def load_model(checkpoint: Path | None, config: Config | None):
     """(model, config, checkpoint state or None); without a checkpoint the weights are the seeded random init."""
     state = None
     if checkpoint is not None:
-        state = torch.load(checkpoint, map_location="cpu")
+        state = load_checkpoint(checkpoint)
         config = config_from_dict(state["config"])
     torch.manual_seed(config.train.seed)
     model = build_model(config.model)
@@ -122,13 +123,24 @@ def loss_curve(history: list, points: int = 6) -> str:
     return "; ".join(parts)
 
 
-def write_card(folder: Path, config: Config, state, parameters: int, timings: dict, metrics: dict) -> None:
+def training_description(state) -> str:
+    if state is None:
+        return "none (random-init control)"
+    text = (f"{state['step']} steps, {state['elapsed_minutes']:.1f} min wall-clock on "
+            f"{state.get('hardware', 'a shared 2-core CPU')}")
+    origin = state.get("origin")
+    if origin:
+        text += f", fine-tuning `{origin['id']}` after its {origin['step']} steps ({origin['minutes']:.0f} min)"
+    return text
+
+
+def write_card(folder: Path, model_id: str, name: str, config: Config, state, parameters: int, timings: dict,
+               metrics: dict) -> None:
     history = (state or {}).get("history", [])
     first = history[0] if history else {}
-    trained = ("none (random-init control)" if state is None else
-               f"{state['step']} steps, {state['elapsed_minutes']:.0f} min wall-clock on a shared 2-core CPU")
+    trained = training_description(state)
     lines = [
-        f"# {config.name} (`{config.id}`)", "",
+        f"# {name} (`{model_id}`)", "",
         "Pixel-wise embedding network: image -> one 16-d unit vector per 4x4 pixel cell; same object = close.", "",
         "| | |", "|---|---|",
         f"| parameters | {parameters:,} |",
@@ -151,8 +163,8 @@ def write_card(folder: Path, config: Config, state, parameters: int, timings: di
               "simple nearest-click cosine rule (object where similarity to the nearest positive click beats the "
               "nearest negative click and a fixed threshold), no smoothing; the studio's click engine is measured "
               "separately and is the reference.", "",
-              "Weaknesses: trained for minutes on two shared CPU cores, from random initialisation, on synthetic "
-              "shapes plus 598 real foreground masks, so real-image features are shallow (colour/texture-level); "
+              "Weaknesses: a small network trained briefly (see the training row) on synthetic shapes plus 598 "
+              "real foreground masks, so real-image features are shallow (colour/texture-level); "
               "the embedding lives at stride 4 and is upsampled bilinearly, so thin structures and boundaries "
               "are soft; the (x, y) head input helps separate look-alike objects within an image but also makes "
               "far-apart parts of one object less similar.", "",
@@ -170,6 +182,7 @@ def main() -> None:
     parser.add_argument("--untrained", action="store_true")
     parser.add_argument("--out", type=Path, required=True, help="models/builtin/<id> or models/experiments/<id>")
     parser.add_argument("--id", help="override the model id (default: config id)")
+    parser.add_argument("--name", help="override the model name (default: config name)")
     parser.add_argument("--long-side", type=int, help="override manifest input.longSide")
     parser.add_argument("--metrics", type=Path, help="JSON object of measured metrics for MODEL_CARD.md")
     parser.add_argument("--card", action="store_true", help="write MODEL_CARD.md")
@@ -182,7 +195,7 @@ def main() -> None:
     set_threads()
     warnings.filterwarnings("ignore")
     model, config, state = load_model(args.checkpoint, load_config(args.config) if args.config else None)
-    model_id, long_side = args.id or config.id, args.long_side or config.long_side
+    model_id, name, long_side = args.id or config.id, args.name or config.name, args.long_side or config.long_side
     center = training_mean_embedding(model, config) if args.center else None
     wrapper = ExportWrapper(model, center)
     onnx_path = args.out / "model.onnx"
@@ -192,7 +205,7 @@ def main() -> None:
     real = config.data.real_dirs or config.data.coco
     data = "synthetic pairs + real masks" if real and config.data.synthetic_fraction < 1 else "synthetic pairs only"
     write_manifest(
-        args.out, id=model_id, name=config.name, version=args.version, kind="learned", license="MIT",
+        args.out, id=model_id, name=name, version=args.version, kind="learned", license="MIT",
         description=f"{parameter_count(model) / 1e6:.2f}M-parameter U-Net/FPN, {config.loss.kind} loss, "
                     f"{data}, {steps}; {config.model.dim}-d embeddings at stride 4.",
         long_side=long_side, multiple_of=MULTIPLE_OF, mean=IMAGENET_MEAN, std=IMAGENET_STD, stride=4,
@@ -202,7 +215,7 @@ def main() -> None:
         timings.update(time_at_long_side(onnx_path, side))
     if args.card:
         metrics = json.loads(args.metrics.read_text()) if args.metrics else {}
-        write_card(args.out, config, state, parameter_count(model), timings, metrics)
+        write_card(args.out, model_id, name, config, state, parameter_count(model), timings, metrics)
     print(json.dumps({"out": str(args.out), "parity_max_abs_diff": worst, "bytes": onnx_path.stat().st_size,
                       **timings}))
 

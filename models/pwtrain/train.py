@@ -2,7 +2,8 @@
 
     /usr/bin/python3 -m models.pwtrain.train --config models/configs/unet_s.json --out models/runs/unet_s --minutes 100
     /usr/bin/python3 -m models.pwtrain.train --config models/configs/unet_s.json --out models/runs/unet_s --resume --minutes 30
-    python -m models.pwtrain.train --config models/configs/unet_s.json --out models/runs/unet_s_gpu --device cuda --workers 8
+    python -m models.pwtrain.train --config models/configs/unet_s_gpu.json --out models/runs/unet_s_gpu --device cuda \
+        --workers 14 --init models/runs/unet_s/last.pt --minutes 7
 
 Writes ``<out>/train.log`` (one JSON object per line) and ``<out>/last.pt`` every few minutes: a self-describing
 checkpoint (model args, full config, step, elapsed minutes, metrics, history, weights, optimiser state) that
@@ -34,10 +35,23 @@ def learning_rate(config, step: int, progress: float) -> float:
     return config.train.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def save_checkpoint(path: Path, model, optimiser, config, step, elapsed, metrics, history) -> None:
+def load_checkpoint(path: Path, device: str = "cpu") -> dict:
+    """A checkpoint written by save_checkpoint (our own file, so not restricted to plain tensors)."""
+    return torch.load(path, map_location=device, weights_only=False)
+
+
+def hardware(device: str) -> str:
+    """Where a run trains, for the model card."""
+    if device.startswith("cuda"):
+        return f"{torch.cuda.get_device_name(device)} (CUDA)"
+    return f"CPU, {torch.get_num_threads()} threads"
+
+
+def save_checkpoint(path: Path, model, optimiser, config, step, elapsed, metrics, history, origin) -> None:
     weights = {key: value.cpu() for key, value in model.state_dict().items()}  # loadable without a GPU
     state = {"model_args": config_to_dict(config)["model"], "config": config_to_dict(config), "step": step,
-             "elapsed_minutes": elapsed, "metrics": metrics, "history": history,
+             "elapsed_minutes": elapsed, "metrics": metrics, "history": history, "origin": origin,
+             "hardware": hardware(str(next(model.parameters()).device)),
              "parameters": parameter_count(model), "model": weights, "optimiser": optimiser.state_dict()}
     temporary = path.with_suffix(".tmp")
     torch.save(state, temporary)
@@ -45,20 +59,29 @@ def save_checkpoint(path: Path, model, optimiser, config, step, elapsed, metrics
 
 
 def train(config, out: Path, minutes: float | None, resume: bool, log=print, workers: int = 1,
-          device: str = "cpu") -> dict:
+          device: str = "cpu", init: Path | None = None) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.train.seed)
     model = build_model(config.model).to(device)
     optimiser = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
-    step, elapsed_before, history, metrics = 0, 0.0, [], {}
+    step, elapsed_before, history, metrics, origin = 0, 0.0, [], {}, None
     checkpoint_path = out / "last.pt"
     if resume and checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location=device)
+        state = load_checkpoint(checkpoint_path, device)
         model.load_state_dict(state["model"])
         optimiser.load_state_dict(state["optimiser"])
         step, elapsed_before = state["step"], state["elapsed_minutes"]
-        history, metrics = state["history"], state["metrics"]
+        history, metrics, origin = state["history"], state["metrics"], state.get("origin")
         log(json.dumps({"event": "resume", "step": step, "elapsed_minutes": round(elapsed_before, 2)}))
+    elif init:
+        state = load_checkpoint(init, device)
+        if state["model_args"] != config_to_dict(config)["model"]:
+            raise ValueError(f"{init} has model arguments {state['model_args']}, the config has "
+                             f"{config_to_dict(config)['model']}")
+        model.load_state_dict(state["model"])
+        origin = {"id": state["config"]["id"], "step": state["step"],
+                  "minutes": round(state["elapsed_minutes"], 2), "origin": state.get("origin")}
+        log(json.dumps({"event": "init", **origin}))
     batches = batch_loader(config.data, IMAGENET_MEAN, IMAGENET_STD, config.data.seed + step,
                            config.train.batch_pairs, workers)
     real_images = len(RealImages(config.data)) if (config.data.real_dirs or config.data.coco) else 0
@@ -98,18 +121,18 @@ def train(config, out: Path, minutes: float | None, resume: bool, log=print, wor
             running = {}
             log(json.dumps(entry))
         if time.time() - last_save > config.train.checkpoint_minutes * 60:
-            metrics = checkpoint(model, optimiser, config, step, elapsed, history, checkpoint_path, log)
+            metrics = checkpoint(model, optimiser, config, step, elapsed, history, origin, checkpoint_path, log)
             last_save = time.time()
     elapsed = elapsed_before + (time.time() - start) / 60
-    metrics = checkpoint(model, optimiser, config, step, elapsed, history, checkpoint_path, log)
+    metrics = checkpoint(model, optimiser, config, step, elapsed, history, origin, checkpoint_path, log)
     log(json.dumps({"event": "done", "step": step, "minutes": round(elapsed, 2)}))
     return metrics
 
 
-def checkpoint(model, optimiser, config, step, elapsed, history, path, log) -> dict:
+def checkpoint(model, optimiser, config, step, elapsed, history, origin, path, log) -> dict:
     metrics = {"synthetic_click_iou": round(synthetic_click_iou(model, config.data.crop), 4)}
     model.train()
-    save_checkpoint(path, model, optimiser, config, step, elapsed, metrics, history)
+    save_checkpoint(path, model, optimiser, config, step, elapsed, metrics, history, origin)
     log(json.dumps({"event": "checkpoint", "step": step, "minutes": round(elapsed, 2), **metrics}))
     return metrics
 
@@ -120,6 +143,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="run folder for train.log and last.pt")
     parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget (schedule follows it)")
     parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    parser.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tune)")
     parser.add_argument("--workers", type=int, default=1, help="data synthesis processes (0 = in-process)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu | cuda")
     args = parser.parse_args()
@@ -131,7 +155,7 @@ def main() -> None:
             print(line, flush=True)
             log_file.write(line + "\n")
             log_file.flush()
-        train(config, args.out, args.minutes, args.resume, log, args.workers, args.device)
+        train(config, args.out, args.minutes, args.resume, log, args.workers, args.device, args.init)
 
 
 if __name__ == "__main__":

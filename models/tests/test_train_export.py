@@ -76,3 +76,29 @@ def test_resume_continues_step_count(tmp_path):
     config.train.steps = 5
     train(config, tmp_path, minutes=None, resume=True, log=lambda line: None, workers=0)
     assert torch.load(tmp_path / "last.pt", map_location="cpu")["step"] == 5
+
+
+def test_init_fine_tunes_from_another_run_and_records_its_origin(tmp_path):
+    from models.pwtrain.export import training_description
+
+    config = config_from_dict(TINY)
+    train(config, tmp_path / "base", minutes=None, resume=False, log=lambda line: None, workers=0)
+    base = torch.load(tmp_path / "base" / "last.pt", map_location="cpu")
+    config.train.steps, config.train.lr = 1, 0.0  # lr 0: the weights must stay the initial ones (BN stats move)
+    train(config, tmp_path / "tuned", minutes=None, resume=False, log=lambda line: None, workers=0,
+          init=tmp_path / "base" / "last.pt")
+    tuned = torch.load(tmp_path / "tuned" / "last.pt", map_location="cpu")
+    assert tuned["step"] == 1 and tuned["origin"] == {"id": "tiny-test", "step": 3, "minutes": 0.0, "origin": None}
+    weights = [key for key in tuned["model"] if "running_" not in key and "num_batches" not in key]
+    assert weights and all(torch.equal(base["model"][key], tuned["model"][key]) for key in weights)
+    assert "fine-tuning `tiny-test` after its 3 steps" in training_description(tuned)
+    assert tuned["hardware"].startswith("CPU")
+
+    other = config_from_dict({**TINY, "model": {**TINY["model"], "dim": 4}})
+    try:
+        train(other, tmp_path / "bad", minutes=None, resume=False, log=lambda line: None, workers=0,
+              init=tmp_path / "base" / "last.pt")
+    except ValueError as error:
+        assert "model arguments" in str(error)
+    else:
+        raise AssertionError("a checkpoint with other model arguments must be refused")
