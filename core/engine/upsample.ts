@@ -3,7 +3,8 @@
  * all below the threshold) are decided by bilinear interpolation alone, which cannot cross the threshold there;
  * only pixels in the mixed band get joint-bilateral upsampling (Kopf et al. 2007): a weighted vote of the
  * surrounding 4x4 (or 2x2) cells, weights = spatial Gaussian (cell units) x colour Gaussian between the pixel's colour and
- * the cell's mean colour. The band is a few percent of the image, so this stays within a couple of milliseconds.
+ * the cell's mean colour. The band is a few percent of the image; the vote still costs most of a click at
+ * 1024x768, so the upsampler keeps its last input and output and redoes only the pixels near changed cells.
  */
 import type { RgbImage } from '../image';
 import { type Mask, createMask } from '../mask';
@@ -45,20 +46,44 @@ export interface UpsampleGuide {
   radius: number;
 }
 
-/** Along one axis: for each pixel, the lower of the two cells around its centre and the upper cell's weight. */
-function axisLookup(pixels: number, cells: number): { lower: Int32Array; weight: Float32Array } {
-  const lower = new Int32Array(pixels), weight = new Float32Array(pixels);
+interface AxisLookup {
+  /** Per pixel: the lower of the two cells around its centre, and the upper cell's weight. */
+  lower: Int32Array;
+  weight: Float32Array;
+  /** Per cell index k in 0..cells: the first pixel whose lower cell is >= k (pixels for k = cells). */
+  first: Int32Array;
+}
+
+function axisLookup(pixels: number, cells: number): AxisLookup {
+  const lower = new Int32Array(pixels), weight = new Float32Array(pixels), first = new Int32Array(cells + 1).fill(pixels);
   for (let p = 0; p < pixels; p++) {
     const f = Math.min(cells - 1, Math.max(0, ((p + 0.5) * cells) / pixels - 0.5));
     const low = Math.min(Math.max(0, cells - 2), Math.floor(f));
     lower[p] = low;
     weight[p] = cells > 1 ? f - low : 0;
   }
-  return { lower, weight };
+  for (let p = 0, k = 0; p < pixels; p++) {
+    while (k <= lower[p]) first[k++] = p;
+  }
+  return { lower, weight, first };
+}
+
+/** Bounding box [x0, x1, y0, y1] (inclusive) of the cells whose value differs, or null when none does. */
+function changedCells(before: Float32Array, after: Float32Array, width: number): [number, number, number, number] | null {
+  let x0 = width, x1 = -1, y0 = -1, y1 = -1;
+  for (let c = 0; c < after.length; c++) {
+    if (before[c] === after[c]) continue;
+    const y = (c / width) | 0, x = c - y * width;
+    if (y0 < 0) y0 = y;
+    y1 = y;
+    if (x < x0) x0 = x;
+    if (x > x1) x1 = x;
+  }
+  return x1 < 0 ? null : [x0, x1, y0, y1];
 }
 
 /** Spatial weights of the 2r cells lower - r + 1 .. lower + r around each pixel along one axis (2r per pixel). */
-function spatialWeights(lookup: { lower: Int32Array; weight: Float32Array }, sigma: number, radius: number): Float32Array {
+function spatialWeights(lookup: AxisLookup, sigma: number, radius: number): Float32Array {
   const taps = 2 * radius, weights = new Float32Array(lookup.lower.length * taps);
   for (let p = 0; p < lookup.lower.length; p++) {
     for (let k = 0; k < taps; k++) {
@@ -127,6 +152,43 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
     return top * (1 - ay) + bottom * ay;
   }
 
+  /** Decide the pixels in [xStart, xEnd) x [yStart, yEnd) of `out` (all of them are written, 0 or 1). */
+  function fill(out: Uint8Array, probability: Float32Array, xStart: number, xEnd: number, yStart: number, yEnd: number): void {
+    let templateRow = -1, mixedCount = 0;
+    for (let y = yStart; y < yEnd; y++) {
+      const y0 = rows.lower[y], row = y * imageWidth;
+      if (y0 !== templateRow) {
+        // Quads whose four corners agree are the same for every pixel row of this cell row: build them once.
+        templateRow = y0;
+        const quadRow = y0 * width;
+        for (let x0 = columns.lower[xStart]; x0 <= Math.min(columns.lower[xEnd - 1], Math.max(0, width - 2)); x0++) {
+          const q = quadRow + x0;
+          const a = probability[q] > maskThreshold, b = probability[q + right] > maskThreshold;
+          const c = probability[q + below] > maskThreshold, d = probability[q + below + right] > maskThreshold;
+          quadState[x0] = a && b && c && d ? 1 : !a && !b && !c && !d ? 0 : 2;
+        }
+        mixedCount = 0;
+        for (let x = xStart; x < xEnd; x++) {
+          const state = quadState[columns.lower[x]];
+          template[x] = state & 1;
+          if (state === 2) mixed[mixedCount++] = x;
+        }
+      }
+      out.set(template.subarray(xStart, xEnd), row + xStart);
+      for (let m = 0; m < mixedCount; m++) {
+        const x = mixed[m];
+        let p = bilateral(probability, x, y);
+        if (p < 0) p = bilinear(probability, x, y);
+        out[row + x] = p > maskThreshold ? 1 : 0;
+      }
+    }
+  }
+
+  // The last call's input and output: a labeler adds one click at a time, and a click changes the probability
+  // of a few regions only, so the next call redoes only the pixels whose 2r x 2r cell support holds a changed
+  // cell and copies the rest (exactly the same result as a full pass; see upsample.test.ts).
+  const last = { probability: new Float32Array(width * height), box: '', data: new Uint8Array(imageWidth * imageHeight) };
+
   return {
     mask(probability: Float32Array, box?: [number, number, number, number]): Mask {
       const mask = createMask(imageWidth, imageHeight);
@@ -134,34 +196,25 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
       const xStart = Math.max(0, Math.floor(bx0)), xEnd = Math.min(imageWidth, Math.ceil(bx1));
       const yStart = Math.max(0, Math.floor(by0)), yEnd = Math.min(imageHeight, Math.ceil(by1));
       if (xStart >= xEnd || yStart >= yEnd) return mask;
-      let templateRow = -1, mixedCount = 0;
-      for (let y = yStart; y < yEnd; y++) {
-        const y0 = rows.lower[y], out = y * imageWidth;
-        if (y0 !== templateRow) {
-          // Quads whose four corners agree are the same for every pixel row of this cell row: build them once.
-          templateRow = y0;
-          const quadRow = y0 * width;
-          for (let x0 = 0; x0 < Math.max(1, width - 1); x0++) {
-            const q = quadRow + x0;
-            const a = probability[q] > maskThreshold, b = probability[q + right] > maskThreshold;
-            const c = probability[q + below] > maskThreshold, d = probability[q + below + right] > maskThreshold;
-            quadState[x0] = a && b && c && d ? 1 : !a && !b && !c && !d ? 0 : 2;
-          }
-          mixedCount = 0;
-          for (let x = xStart; x < xEnd; x++) {
-            const state = quadState[columns.lower[x]];
-            template[x] = state & 1;
-            if (state === 2) mixed[mixedCount++] = x;
-          }
-        }
-        mask.data.set(template.subarray(xStart, xEnd), out + xStart);
-        for (let m = 0; m < mixedCount; m++) {
-          const x = mixed[m];
-          let p = bilateral(probability, x, y);
-          if (p < 0) p = bilinear(probability, x, y);
-          mask.data[out + x] = p > maskThreshold ? 1 : 0;
+      const boxKey = `${xStart},${xEnd},${yStart},${yEnd}`;
+      if (last.box !== boxKey) {
+        fill(mask.data, probability, xStart, xEnd, yStart, yEnd);
+      } else {
+        const changed = changedCells(last.probability, probability, width);
+        mask.data.set(last.data);
+        if (changed) {
+          // Pixels whose lower cell lies within `radius` cells of the change (their support reaches it).
+          const [cx0, cx1, cy0, cy1] = changed;
+          const x0 = Math.max(xStart, columns.first[Math.max(0, cx0 - radius)]);
+          const x1 = Math.min(xEnd, columns.first[Math.min(width, cx1 + radius)]);
+          const y0 = Math.max(yStart, rows.first[Math.max(0, cy0 - radius)]);
+          const y1 = Math.min(yEnd, rows.first[Math.min(height, cy1 + radius)]);
+          if (x0 < x1 && y0 < y1) fill(mask.data, probability, x0, x1, y0, y1);
         }
       }
+      last.probability.set(probability);
+      last.data.set(mask.data);
+      last.box = boxKey;
       return mask;
     },
   };

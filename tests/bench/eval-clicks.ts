@@ -22,6 +22,7 @@ import {
 import type { RgbImage } from '../../core/image';
 import { type Mask, maskIou } from '../../core/mask';
 import { type Embedder, createEmbedder, decodeImageFile, readManifest } from '../../electron/embedding/embedder';
+import { modelFolder } from './model-folder';
 
 interface Arguments {
   dataset: string;
@@ -64,12 +65,6 @@ function parseArguments(argv: string[]): Arguments {
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '../..');
 
-function modelFolder(model: string): string {
-  for (const candidate of [join(root, 'models/builtin', model), join(root, 'models/experiments', model), resolve(model)]) {
-    if (existsSync(join(candidate, 'model.json'))) return candidate;
-  }
-  throw new Error(`no model.json for --model ${model} (looked in models/builtin, models/experiments and as a path)`);
-}
 
 interface Sample {
   stem: string;

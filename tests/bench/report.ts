@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { quantize } from '../../core/embedding';
 import { createEmbedder, decodeImageFile } from '../../electron/embedding/embedder';
 import { tempDir, writeImages } from '../fixtures';
+import { findModelFolder, modelSha } from './model-folder';
 
 const root = resolve(__dirname, '..', '..');
 const data = resolve(root, '..', 'shared', 'data');
@@ -47,6 +48,7 @@ const rows: Row[] = [
   { id: 'ablation-combined', label: 'Combined loss, synthetic + real (short run)', model: 'ablation-combined', sawVoc: true },
   { id: 'ablation-synthetic', label: 'Combined loss, synthetic only (short run)', model: 'ablation-synthetic', sawVoc: false },
   { id: 'pixelwise-unet-s', label: 'Built-in model: combined loss, synthetic + real, full run', model: 'pixelwise-unet-s', sawVoc: true },
+  { id: 'unet-s-gpu-finetune', label: 'Built-in model + 7.5 min GPU fine-tune (52k more pairs, 224 px crops; not adopted)', model: 'unet-s-gpu-finetune', sawVoc: true },
 ];
 
 const published = [
@@ -58,17 +60,8 @@ const published = [
   ['SimpleClick ViT-H', '1.50', 'published, not re-run'],
 ];
 
-function modelDir(id: string): string | null {
-  for (const folder of ['builtin', 'experiments']) {
-    const dir = join(root, 'models', folder, id);
-    if (existsSync(join(dir, 'model.json'))) return dir;
-  }
-  return null;
-}
-
 function sha(id: string | undefined): string {
-  const dir = id ? modelDir(id) : null;
-  return dir ? (JSON.parse(readFileSync(join(dir, 'model.json'), 'utf8')) as { sha256: string }).sha256.slice(0, 12) : 'none';
+  return id && findModelFolder(id) ? modelSha(id) : 'none';
 }
 
 /** Runs a benchmark script unless its cached JSON (keyed by the model's sha256) exists. */
@@ -97,7 +90,7 @@ function clicks(row: Row, dataset: 'GrabCut' | 'COCO_MVal') {
 }
 
 async function speed(row: Row): Promise<{ ms: number; bytes: number } | null> {
-  const dir = row.model ? modelDir(row.model) : null;
+  const dir = row.model ? findModelFolder(row.model) : null;
   if (!dir) return null;
   const files = await writeImages(join(tempDir('pixelwise-report-'), 'img'), 4, 1024, 768, 700);
   const embedder = await createEmbedder(dir, ['cpu']);
@@ -140,7 +133,7 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const curves: Array<{ label: string; curve: number[] }> = [];
   for (const row of rows.filter((r) => !wanted || wanted.has(r.id))) {
-    if (row.model && !modelDir(row.model)) {
+    if (row.model && !findModelFolder(row.model)) {
       lines.push(`| ${row.label} | ${'not available | '.repeat(12)}`);
       continue;
     }

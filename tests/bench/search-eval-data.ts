@@ -14,6 +14,7 @@ import type { Mask } from '../../core/mask';
 import { Project } from '../../db/project';
 import { createEmbedder, decodeImageFile, type Embedder, readManifest } from '../../electron/embedding/embedder';
 import { indexImage } from '../../electron/search/indexer';
+import { modelFolder, modelSha } from './model-folder';
 
 export interface EvalItem {
   /** File stem, unique within the dataset. */
@@ -60,10 +61,8 @@ export async function readEvalMask(path: string): Promise<Mask> {
   return { width: gray.width, height: gray.height, data };
 }
 
-export const modelDir = (modelId: string) => resolve('models', 'builtin', modelId);
-
 function cachePath(modelId: string, folder: string, stem: string): string {
-  return resolve('.cache', 'search-eval', modelId, basename(resolve(folder)), `${stem}.pwe`);
+  return resolve('.cache', 'search-eval', `${modelId}-${modelSha(modelId)}`, basename(resolve(folder)), `${stem}.pwe`);
 }
 
 /** Cached embeddings for every item; runs the model (one image at a time) only for the missing ones. */
@@ -78,7 +77,7 @@ export async function embedDataset(folder: string, modelId: string, items: EvalI
         out.push(unpackEmbedding(new Uint8Array(readFileSync(path))));
         continue;
       }
-      embedder ??= await createEmbedder(modelDir(modelId));
+      embedder ??= await createEmbedder(modelFolder(modelId));
       const stored = quantize(await embedder.embed(await decodeImageFile(item.imagePath)));
       mkdirSync(join(path, '..'), { recursive: true });
       writeFileSync(path, packEmbedding(stored));
@@ -99,7 +98,7 @@ export async function embedDataset(folder: string, modelId: string, items: EvalI
  */
 export async function buildEvalProject(dir: string, modelId: string, items: EvalItem[], maps: StoredEmbedding[]): Promise<{ project: Project; imageIds: number[]; indexMs: number }> {
   const project = new Project(join(dir, 'eval.pixelwise'), { create: true });
-  project.embeddings.registerModel(await readManifest(modelDir(modelId)));
+  project.embeddings.registerModel(await readManifest(modelFolder(modelId)));
   const imageIds = project.transaction(() => items.map((item, i) => project.images.add({
     path: item.imagePath, hash: `eval:${item.stem}`, width: maps[i].imageWidth, height: maps[i].imageHeight, byteSize: 0,
     format: 'jpeg', thumbnail: new Uint8Array(0),

@@ -1,0 +1,62 @@
+/** The upsampler's incremental path (only pixels whose cell support changed are redone) against a full pass. */
+import { describe, expect, it } from 'vitest';
+import { seededRandom } from '../random';
+import { cellColors, createUpsampler } from './upsample';
+
+/** A smooth random probability field: a few Gaussian bumps through a sigmoid, like the engine's output. */
+function field(width: number, height: number, next: () => number): Float32Array {
+  const bumps = Array.from({ length: 4 }, () => ({ x: next() * width, y: next() * height, r: 2 + next() * width * 0.3, s: next() * 2 - 1 }));
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const logit = bumps.reduce((sum, b) => sum + 8 * b.s * Math.exp(-((x - b.x) ** 2 + (y - b.y) ** 2) / (2 * b.r * b.r)), -1);
+      out[y * width + x] = 1 / (1 + Math.exp(-logit));
+    }
+  }
+  return out;
+}
+
+/** `base` with the cells of one random rectangle replaced from `other` (a click changes one region). */
+function patch(base: Float32Array, other: Float32Array, width: number, height: number, next: () => number): Float32Array {
+  const out = base.slice();
+  const x0 = Math.floor(next() * width), y0 = Math.floor(next() * height);
+  const x1 = Math.min(width, x0 + 1 + Math.floor(next() * width * 0.4)), y1 = Math.min(height, y0 + 1 + Math.floor(next() * height * 0.4));
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) out[y * width + x] = other[y * width + x];
+  return out;
+}
+
+describe('upsampler', () => {
+  const cases: Array<[string, number, number, number, number, number]> = [
+    // name, grid w, h, image w, h, bilateral radius (0 = bilinear)
+    ['bilateral r2, stride 4', 40, 30, 160, 120, 2],
+    ['bilateral r1, stride 8, odd sizes', 17, 11, 133, 91, 1],
+    ['bilinear, stride 4', 24, 16, 96, 64, 0],
+    ['bilateral r2, one-cell-wide grid', 1, 12, 5, 48, 2],
+  ];
+  for (const [name, width, height, imageWidth, imageHeight, radius] of cases) {
+    it(`redoes only changed regions and matches a full pass exactly: ${name}`, () => {
+      const next = seededRandom(width * 31 + height);
+      const image = { width: imageWidth, height: imageHeight, data: Uint8Array.from({ length: imageWidth * imageHeight * 3 }, () => Math.floor(next() * 256)) };
+      const guide = radius ? { image, colors: cellColors(image, width, height), colorSigma: 20, spatialSigma: 1, radius } : null;
+      const incremental = createUpsampler(width, height, imageWidth, imageHeight, guide);
+      let probability = field(width, height, next);
+      for (let step = 0; step < 25; step++) {
+        probability = step % 5 === 4 ? probability.slice() : patch(probability, field(width, height, next), width, height, next);
+        const box: [number, number, number, number] | undefined = step % 7 === 6 ? [3, 2, imageWidth - 5, imageHeight - 9] : undefined;
+        const full = createUpsampler(width, height, imageWidth, imageHeight, guide).mask(probability, box);
+        const got = incremental.mask(probability, box);
+        let differing = 0;
+        for (let i = 0; i < got.data.length; i++) if (got.data[i] !== full.data[i]) differing++;
+        expect(differing).toBe(0);
+      }
+    });
+  }
+
+  it('hands out a fresh mask each call, so a caller may keep or edit the previous one', () => {
+    const upsampler = createUpsampler(4, 4, 16, 16, null);
+    const probability = new Float32Array(16).fill(1);
+    const first = upsampler.mask(probability);
+    first.data.fill(0);
+    expect(upsampler.mask(probability).data.every((v) => v === 1)).toBe(true);
+  });
+});
