@@ -35,7 +35,8 @@
  * on the string stores differences (1-2 = -1 -> 31 with the sign bit, 'O').
  */
 import { describe, expect, it } from 'vitest';
-import { type Mask, maskArea, maskBbox } from './mask';
+import { type Mask, createMask, maskArea, maskBbox } from './mask';
+import { seededRandom } from './random';
 import { RleError, countsToMask, decodeCounts, decodeRle, encodeCounts, encodeRle, maskToCounts, rleArea, rleBbox } from './rle';
 
 function maskFromRows(rows: string[]): Mask {
@@ -100,5 +101,28 @@ describe('COCO RLE (pycocotools-compatible)', () => {
     expect(() => decodeCounts('3 ')).toThrow(RleError);
     expect(() => countsToMask([3, 2], 2, 2)).toThrow(RleError);
     expect(() => countsToMask([1, 2], 2, 2)).toThrow(RleError);
+  });
+
+  it('counts word-aligned masks (the four-pixels-at-a-time path) exactly like the pixel-by-pixel walk', () => {
+    const next = seededRandom(5);
+    for (const [width, height] of [[4, 1], [8, 3], [12, 7], [64, 48]]) {
+      for (let trial = 0; trial < 20; trial++) {
+        const aligned = createMask(width, height);
+        const blobs = Array.from({ length: 3 }, () => [next() * width, next() * height, next() * width * 0.4]);
+        for (let y = 0; y < height; y++) {
+          for (let x = 0; x < width; x++) {
+            // Any non-zero byte is "in" (255 as well as 1); one pixel in 50 is flipped to break up the runs.
+            const inside = blobs.some(([bx, by, r]) => (x - bx) ** 2 + (y - by) ** 2 < r * r) !== next() < 0.02;
+            aligned.data[y * width + x] = inside ? (next() < 0.5 ? 1 : 255) : 0;
+          }
+        }
+        // The same pixels one byte off a word boundary take the pixel-by-pixel path.
+        const shifted = new Uint8Array(width * height + 1).subarray(1);
+        shifted.set(aligned.data);
+        const counts = maskToCounts(aligned);
+        expect(counts).toEqual(maskToCounts({ width, height, data: shifted }));
+        expect(countsToMask(counts, height, width).data).toEqual(aligned.data.map((value) => (value ? 1 : 0)));
+      }
+    }
   });
 });

@@ -18,6 +18,7 @@ export class RleError extends Error {
 /** Run lengths in column-major order, alternating zeros and ones, starting with zeros (possibly 0 long). */
 export function maskToCounts(mask: Mask): number[] {
   const { width, height, data } = mask;
+  if (width % 4 === 0 && data.byteOffset % 4 === 0 && width * height > 0) return countsByWords(mask);
   const counts: number[] = [];
   let current = 0, run = 0;
   for (let x = 0; x < width; x++) {
@@ -32,6 +33,53 @@ export function maskToCounts(mask: Mask): number[] {
     }
   }
   counts.push(run);
+  return counts;
+}
+
+/**
+ * maskToCounts for rows of whole 32-bit words (width a multiple of 4), the usual case, about twice as fast
+ * where the mask is mostly uniform: each row is compared with the row above four pixels at a time, and only
+ * words that differ are looked at pixel by pixel. That finds every place where a column changes value; a stable
+ * counting sort by column puts them in column-major order, and the runs are the gaps between them.
+ */
+function countsByWords(mask: Mask): number[] {
+  const { width, height, data } = mask;
+  const words = new Uint32Array(data.buffer, data.byteOffset, (width * height) >> 2), perRow = width >> 2;
+  let xs = new Int32Array(256), ys = new Int32Array(256), found = 0;
+  const add = (x: number, y: number) => {
+    if (found === xs.length) {
+      const grownX = new Int32Array(found * 2), grownY = new Int32Array(found * 2);
+      grownX.set(xs);
+      grownY.set(ys);
+      xs = grownX;
+      ys = grownY;
+    }
+    xs[found] = x;
+    ys[found++] = y;
+  };
+  // A column's top pixel starts a run when it differs from the previous column's bottom pixel (0 before the first).
+  const last = (height - 1) * width;
+  for (let x = 0; x < width; x++) if ((data[x] ? 1 : 0) !== (x === 0 ? 0 : data[last + x - 1] ? 1 : 0)) add(x, 0);
+  for (let y = 1; y < height; y++) {
+    for (let w = y * perRow, end = w + perRow; w < end; w++) {
+      if (words[w] === words[w - perRow]) continue;
+      for (let i = w * 4, x = i - y * width, stop = x + 4; x < stop; i++, x++) {
+        if ((data[i] ? 1 : 0) !== (data[i - width] ? 1 : 0)) add(x, y);
+      }
+    }
+  }
+  const starts = new Int32Array(width + 1);
+  for (let k = 0; k < found; k++) starts[xs[k] + 1]++;
+  for (let x = 0; x < width; x++) starts[x + 1] += starts[x];
+  const positions = new Float64Array(found);
+  for (let k = 0; k < found; k++) positions[starts[xs[k]]++] = xs[k] * height + ys[k];
+  const counts: number[] = [];
+  let previous = 0;
+  for (let k = 0; k < found; k++) {
+    counts.push(positions[k] - previous);
+    previous = positions[k];
+  }
+  counts.push(width * height - previous);
   return counts;
 }
 

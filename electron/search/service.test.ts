@@ -105,13 +105,13 @@ describe('search service', () => {
     expect(second.hits.find((hit) => hit.imageId === ids[14])?.judgement).toBe('accepted');
   });
 
-  it('accepts hits above a threshold as one undoable batch of annotations', () => {
+  it('accepts hits above a threshold as one undoable batch of annotations', async () => {
     const service = createSearchService(project, { defaultModelId: modelId });
     const classId = project.classes.create('thing').id;
     const result = service.search.query({ examples: [exampleOn(20, 1)], limit: 20, rerank: 30, excludeExampleImages: true });
     const threshold = (result.hits[7].score + result.hits[8].score) / 2;
     for (const maskSource of ['engine', 'component'] as const) {
-      const accepted = service.search.accept({ sessionId: result.sessionId, classId, minScore: threshold, maskSource });
+      const accepted = await service.search.accept({ sessionId: result.sessionId, classId, minScore: threshold, maskSource });
       expect(accepted.annotationIds).toHaveLength(8);
       for (const [i, annotationId] of accepted.annotationIds.entries()) {
         const annotation = project.annotations.get(annotationId)!;

@@ -12,12 +12,15 @@ import type {
 } from '../../core/api/search-contract';
 import { dequantize } from '../../core/embedding';
 import { createSegmenter } from '../../core/engine/segmenter';
+import type { RgbImage } from '../../core/image';
 import type { Mask } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
 import { type DenseMatch, type DenseOptions, denseMatch } from '../../core/search/dense';
 import { type FeedbackWeights, type QueryState, queryVectors } from '../../core/search/feedback';
 import { SearchInputError, gridMaskToImage, poolMask } from '../../core/search/pooling';
+import { resolveStoredPath } from '../../db/images';
 import type { Project } from '../../db/project';
+import { decodeImageFile } from '../embedding/image-io';
 import { type DiscoveryServiceOptions, createDiscoveryService } from './discovery';
 import { regionsOf } from './indexer';
 import { RegionScanner, type ScannerOptions } from './scanner';
@@ -131,13 +134,24 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     return denseMatch(stored(imageId, current.modelId), queryVectors(current.state, options.feedback), options.dense).vector;
   }
 
-  function hitMask(current: Session, imageId: number, source: SearchAcceptInput['maskSource']): { mask: Mask; score: number } {
+  /** The image's pixels as the engine's colour guide; null when the file is unreadable or not the embedded size. */
+  async function guideImage(imageId: number, width: number, height: number): Promise<RgbImage | null> {
+    const record = project.images.get(imageId);
+    if (!record) return null;
+    const image = await decodeImageFile(resolveStoredPath(project.dir, record.path)).catch(() => null);
+    return image && image.width === width && image.height === height ? image : null;
+  }
+
+  /** The accepted hit's mask: the click engine seeded at the hit's peak (edge-aware with the image), or the
+   * dense match's component. */
+  async function hitMask(current: Session, imageId: number, source: SearchAcceptInput['maskSource']): Promise<{ mask: Mask; score: number }> {
     const known = current.matches.get(imageId);
     const embedding = stored(imageId, current.modelId);
     const match = known?.match ?? denseMatch(embedding, queryVectors(current.state, options.feedback), options.dense);
     const score = match.objectScore;
     if (source === 'engine') {
-      const output = createSegmenter(dequantize(embedding), null).segment([{ x: match.peak[0], y: match.peak[1], positive: true }]);
+      const image = await guideImage(imageId, embedding.imageWidth, embedding.imageHeight);
+      const output = createSegmenter(dequantize(embedding), image).segment([{ x: match.peak[0], y: match.peak[1], positive: true }]);
       if (output.mask.data.some((value) => value)) return { mask: output.mask, score };
     }
     return { mask: componentMask(match, embedding.width, embedding.height, embedding.imageWidth, embedding.imageHeight), score };
@@ -165,11 +179,13 @@ export function createSearchService(project: Project, options: SearchServiceOpti
         applyJudgements(current);
         return rank(current, input.limit ?? current.limit);
       },
-      accept(input: SearchAcceptInput): AcceptResult {
+      /** Masks are computed first (one image decoded at a time), then written in one transaction. */
+      async accept(input: SearchAcceptInput): Promise<AcceptResult> {
         const current = session(input.sessionId);
         const imageIds = input.imageIds ?? current.hits.filter((hit) => hit.score >= (input.minScore ?? 1)).map((hit) => hit.imageId);
         if (input.classId !== null) project.classes.get(input.classId);
-        const masks = imageIds.map((imageId) => ({ imageId, ...hitMask(current, imageId, input.maskSource) }));
+        const masks: Array<{ imageId: number; mask: Mask; score: number }> = [];
+        for (const imageId of imageIds) masks.push({ imageId, ...(await hitMask(current, imageId, input.maskSource)) });
         const annotationIds = project.transaction(() => masks.map(({ imageId, mask, score }) => {
           const draft: AnnotationDraft = { classId: input.classId, rle: encodeRle(mask), score, source: 'search' };
           const annotationId = project.annotations.add(imageId, draft);

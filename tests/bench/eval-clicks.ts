@@ -2,7 +2,7 @@
  * NoC benchmark of the click engine on a folder of images + masks (standard protocol, see the data README).
  *
  *   npx tsx tests/bench/eval-clicks.ts --dataset ../shared/data/eval/GrabCut --model pixelwise-colorpos \
- *       [--engine embedding|colorpos] [--precision int8|fp32] [--limit N] [--clicks 20] \
+ *       [--engine embedding|colorpos] [--precision int8|fp32] [--limit N] [--every K] [--clicks 20] \
  *       [--param name=value ...] [--out result.json]   (an SVG plot of mIoU vs clicks is written beside --out)
  *
  * `--model` is an id (folder under models/builtin or models/experiments) or a folder with model.json + model.onnx.
@@ -30,13 +30,14 @@ interface Arguments {
   engine: 'embedding' | 'colorpos';
   precision: 'int8' | 'fp32';
   limit: number;
+  every: number;
   clicks: number;
   out: string | null;
   params: Partial<EngineOptions>;
 }
 
 function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = { dataset: '', model: 'pixelwise-colorpos', engine: 'embedding', precision: 'int8', limit: Infinity, clicks: 20, out: null, params: {} };
+  const args: Arguments = { dataset: '', model: 'pixelwise-colorpos', engine: 'embedding', precision: 'int8', limit: Infinity, every: 1, clicks: 20, out: null, params: {} };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i], value = argv[i + 1];
     const take = () => {
@@ -49,6 +50,7 @@ function parseArguments(argv: string[]): Arguments {
     else if (flag === '--engine') args.engine = take() as Arguments['engine'];
     else if (flag === '--precision') args.precision = take() as Arguments['precision'];
     else if (flag === '--limit') args.limit = Number(take());
+    else if (flag === '--every') args.every = Number(take());
     else if (flag === '--clicks') args.clicks = Number(take());
     else if (flag === '--out') args.out = take();
     else if (flag === '--param') {
@@ -72,16 +74,28 @@ interface Sample {
   maskPath: string;
 }
 
-async function listSamples(dataset: string, limit: number): Promise<Sample[]> {
-  const masks = new Map<string, string>();
-  for (const name of await readdir(join(dataset, 'masks'))) masks.set(basename(name, extname(name)), join(dataset, 'masks', name));
-  const samples: Sample[] = [];
-  for (const name of (await readdir(join(dataset, 'images'))).sort()) {
-    const stem = basename(name, extname(name));
-    const maskPath = masks.get(stem);
-    if (maskPath) samples.push({ stem, imagePath: join(dataset, 'images', name), maskPath });
+/** Files under `folder` (one level of class subfolders allowed), keyed by relative path without extension. */
+async function filesByStem(folder: string): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (const entry of await readdir(folder, { withFileTypes: true })) {
+    if (entry.isDirectory()) {
+      for (const name of await readdir(join(folder, entry.name))) files.set(`${entry.name}__${basename(name, extname(name))}`, join(folder, entry.name, name));
+    } else {
+      files.set(basename(entry.name, extname(entry.name)), join(folder, entry.name));
+    }
   }
-  return samples.slice(0, limit);
+  return files;
+}
+
+/** Image/mask pairs in name order: every `every`-th one, then the first `limit` of those. */
+async function listSamples(dataset: string, limit: number, every: number): Promise<Sample[]> {
+  const masks = await filesByStem(join(dataset, 'masks'));
+  const samples: Sample[] = [];
+  for (const [stem, imagePath] of [...(await filesByStem(join(dataset, 'images'))).entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    const maskPath = masks.get(stem);
+    if (maskPath) samples.push({ stem, imagePath, maskPath });
+  }
+  return samples.filter((_, index) => index % every === 0).slice(0, limit);
 }
 
 /** Ground truth: > 128 object, exactly 128 ignore (GrabCut's band), anything else background. */
@@ -187,7 +201,7 @@ async function main() {
   const args = parseArguments(process.argv.slice(2));
   const started = performance.now();
   const dataset = resolve(args.dataset), datasetName = basename(dataset);
-  const samples = await listSamples(dataset, args.limit);
+  const samples = await listSamples(dataset, args.limit, args.every);
   if (!samples.length) throw new Error(`no image/mask pairs under ${dataset}`);
   let embedder: Embedder | null = null;
   let modelInfo: { id: string; sha256: string; provider: string | null } | null = null;

@@ -108,7 +108,7 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
     if (firstCorrect && withMasks) {
       const gt = masks[imageIds.indexOf(firstCorrect.imageId)];
       for (const [source, out] of [['engine', iouEngine], ['component', iouComponent]] as const) {
-        const accepted = service.search.accept({ sessionId: result.sessionId, classId: null, imageIds: [firstCorrect.imageId], maskSource: source });
+        const accepted = await service.search.accept({ sessionId: result.sessionId, classId: null, imageIds: [firstCorrect.imageId], maskSource: source });
         out.push(maskIou(decodeRle(project.annotations.get(accepted.annotationIds[0])!.rle), gt));
         project.transaction(() => project.annotations.remove(accepted.annotationIds));
       }
