@@ -46,7 +46,8 @@ describe('createSegmenter', () => {
     expect(left.mask.width).toBe(64);
     expect(left.mask.height).toBe(48);
     expect(maskIou(left.mask, halves.truth[0])).toBeGreaterThan(0.98);
-    expect(left.score).toBeGreaterThan(0.9);
+    // Confidence, not certainty: the default sharpness keeps p near 0.9 at the click, lower farther along the region.
+    expect(left.score).toBeGreaterThan(0.8);
     const right = segmenter.segment([{ x: 50, y: 5, positive: true }]);
     expect(maskIou(right.mask, halves.truth[1])).toBeGreaterThan(0.98);
   });
@@ -111,8 +112,8 @@ describe('createSegmenter', () => {
     expect(maskIou(segmenter.segment([{ x: 10, y: 20, positive: true }]).mask, halves.truth[0])).toBeGreaterThan(0.98);
     const preview = segmenter.preview!([{ x: 10, y: 20, positive: true }]);
     expect([preview.width, preview.height, preview.data.length]).toEqual([16, 12, 192]);
-    expect(preview.data[0]).toBeGreaterThan(0.9);
-    expect(preview.data[15]).toBeLessThan(0.1);
+    expect(preview.data[0]).toBeGreaterThan(0.75);
+    expect(preview.data[15]).toBeLessThan(0.05);
     expect(Array.from(createSegmenter(stored, null).preview!([]).data).every((p) => p === 0)).toBe(true);
   });
 

@@ -10,10 +10,12 @@
  * co-segmentation of models that never trained on it).
  */
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { quantize } from '../../core/embedding';
+import { defaultEngineOptions } from '../../core/engine';
 import { createEmbedder, decodeImageFile } from '../../electron/embedding/embedder';
 import { tempDir, writeImages } from '../fixtures';
 import { findModelFolder, modelSha } from './model-folder';
@@ -78,8 +80,11 @@ function cached(name: string, args: string[], flag: '--out' | '--json', run = tr
   return JSON.parse(readFileSync(file, 'utf8'));
 }
 
+/** Click results also depend on the engine's options: a retuned engine must not reuse old numbers. */
+const engineKey = createHash('sha256').update(JSON.stringify(defaultEngineOptions)).digest('hex').slice(0, 8);
+
 function clicks(row: Row, dataset: 'GrabCut' | 'COCO_MVal') {
-  const name0 = `clicks-${row.id}-${sha(row.model)}-${dataset}${dataset === 'COCO_MVal' ? values['coco-limit'] : ''}`;
+  const name0 = `clicks-${row.id}-${sha(row.model)}-engine${engineKey}-${dataset}${dataset === 'COCO_MVal' ? values['coco-limit'] : ''}`;
   if (!values.datasets!.split(',').includes(dataset)) {
     const file = join(cache, `${name0}.json`);
     return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : null;
