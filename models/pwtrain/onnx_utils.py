@@ -6,6 +6,7 @@ outside the repository into it.
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import shutil
 import subprocess
@@ -25,12 +26,15 @@ def export_onnx(module: torch.nn.Module, onnx_path: Path, sample: torch.Tensor) 
     """Trace ``module`` (1x3xHxW float32 -> 1xDxhxw) to ONNX opset 17 with dynamic H and W."""
     module.eval()
     onnx_path.parent.mkdir(parents=True, exist_ok=True)
+    # PyTorch >= 2.9 defaults to the dynamo exporter (opset 18+, dynamic_shapes); the TorchScript exporter gives
+    # the same opset-17 graph on Debian's 1.13 and on current releases.
+    legacy = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters else {}
     with torch.no_grad():
         torch.onnx.export(
             module, (sample,), str(onnx_path), opset_version=17,
             input_names=["image"], output_names=["embedding"],
             dynamic_axes={"image": {2: "height", 3: "width"}, "embedding": {2: "grid_height", 3: "grid_width"}},
-            do_constant_folding=True,
+            do_constant_folding=True, **legacy,
         )
     import onnx
 
