@@ -10,9 +10,9 @@
  * `--precision int8` (default, what the studio stores) quantises them with core/embedding before the engine runs.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type EmbeddingMap, dequantize, quantize } from '../../core/embedding';
 import {
@@ -23,6 +23,7 @@ import type { RgbImage } from '../../core/image';
 import { type Mask, maskIou } from '../../core/mask';
 import { type Embedder, createEmbedder, decodeImageFile, readManifest } from '../../electron/embedding/embedder';
 import { modelFolder } from './model-folder';
+import { listDataset } from './search-eval-data';
 
 interface Arguments {
   dataset: string;
@@ -67,36 +68,6 @@ function parseArguments(argv: string[]): Arguments {
 
 const root = resolve(dirname(new URL(import.meta.url).pathname), '../..');
 
-
-interface Sample {
-  stem: string;
-  imagePath: string;
-  maskPath: string;
-}
-
-/** Files under `folder` (one level of class subfolders allowed), keyed by relative path without extension. */
-async function filesByStem(folder: string): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  for (const entry of await readdir(folder, { withFileTypes: true })) {
-    if (entry.isDirectory()) {
-      for (const name of await readdir(join(folder, entry.name))) files.set(`${entry.name}__${basename(name, extname(name))}`, join(folder, entry.name, name));
-    } else {
-      files.set(basename(entry.name, extname(entry.name)), join(folder, entry.name));
-    }
-  }
-  return files;
-}
-
-/** Image/mask pairs in name order: every `every`-th one, then the first `limit` of those. */
-async function listSamples(dataset: string, limit: number, every: number): Promise<Sample[]> {
-  const masks = await filesByStem(join(dataset, 'masks'));
-  const samples: Sample[] = [];
-  for (const [stem, imagePath] of [...(await filesByStem(join(dataset, 'images'))).entries()].sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const maskPath = masks.get(stem);
-    if (maskPath) samples.push({ stem, imagePath, maskPath });
-  }
-  return samples.filter((_, index) => index % every === 0).slice(0, limit);
-}
 
 /** Ground truth: > 128 object, exactly 128 ignore (GrabCut's band), anything else background. */
 async function readTarget(path: string): Promise<{ width: number; height: number; object: Uint8Array; ignore: Uint8Array | null }> {
@@ -201,7 +172,8 @@ async function main() {
   const args = parseArguments(process.argv.slice(2));
   const started = performance.now();
   const dataset = resolve(args.dataset), datasetName = basename(dataset);
-  const samples = await listSamples(dataset, args.limit, args.every);
+  // Name order (class subfolders allowed): every `every`-th pair, then the first `limit` of those.
+  const samples = listDataset(dataset).filter((_, index) => index % args.every === 0).slice(0, args.limit);
   if (!samples.length) throw new Error(`no image/mask pairs under ${dataset}`);
   let embedder: Embedder | null = null;
   let modelInfo: { id: string; sha256: string; provider: string | null } | null = null;
