@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import type { Project } from '../../db/project';
-import { storedPath } from '../../db/images';
+import { type NewImage, storedPath } from '../../db/images';
 import { imageExtensions, ImageDecodeError, openImage } from '../embedding/image-io';
 import type { JobContext } from './runner';
 
@@ -35,14 +35,8 @@ export async function expandPaths(paths: string[]): Promise<string[]> {
   return [...new Set(files)];
 }
 
-export interface ImportedFile {
-  hash: string;
-  width: number;
-  height: number;
-  byteSize: number;
-  format: string;
-  thumbnail: Uint8Array;
-}
+/** What the images table needs of a file, less its stored path. */
+export type ImportedFile = Omit<NewImage, 'path'>;
 
 /** Reads, hashes, validates and thumbnails one file; throws ImageDecodeError with a reason. */
 export async function readImageFile(path: string): Promise<ImportedFile> {
