@@ -3,9 +3,8 @@
  * (3x3 mean), its peak found, and the connected component of cells above an adaptive threshold around the peak
  * becomes the candidate object; its mean vector gives the object-level score.
  */
-import { type StoredEmbedding, dequantize, quantize } from '../embedding';
+import { type StoredEmbedding, dequantize, normalizeCells, quantize } from '../embedding';
 import { toInt8 } from './scan';
-import { normalizeRows } from './regions';
 
 export interface DenseOptions {
   /** Max cells * dim multiply-adds per image before the heatmap is computed on every 2nd (3rd...) cell. */
@@ -81,7 +80,7 @@ export function denseMatch(stored: StoredEmbedding, queries: Float32Array[], opt
     x1 = Math.max(x1, x);
     y1 = Math.max(y1, y);
   }
-  normalizeRows(vector, dim);
+  normalizeCells(vector, dim);
   let objectScore = -Infinity;
   for (const query of queries) {
     let dot = 0;

@@ -4,7 +4,7 @@
  * With `exemplars`, each accepted vector is also a query of its own (an image scores by its best match to any),
  * which helps classes whose instances look different (a dog from the side and from the front).
  */
-import { normalizeRows } from './regions';
+import { normalizeCells } from '../embedding';
 
 export interface FeedbackWeights {
   alpha: number;
@@ -43,7 +43,7 @@ export function queryVectors(state: QueryState, weights: Partial<FeedbackWeights
     const negative = mean(state.rejected, dim);
     for (let k = 0; k < dim; k++) rocchio[k] -= gamma * negative[k];
   }
-  const out = [normalizeRows(rocchio, dim)];
+  const out = [normalizeCells(rocchio, dim)];
   for (const vector of state.accepted.slice(-exemplars).reverse()) if (exemplars > 0) out.push(vector);
   return out;
 }

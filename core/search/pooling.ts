@@ -3,9 +3,8 @@
  * Grids of any size cover the whole image the way core/embedding describes (cell (x, y) covers image pixels
  * [x * imageWidth / width, (x + 1) * imageWidth / width)).
  */
-import type { EmbeddingMap } from '../embedding';
+import { type EmbeddingMap, normalizeCells } from '../embedding';
 import type { Mask } from '../mask';
-import { normalizeRows } from './regions';
 
 export class SearchInputError extends Error {
   override name = 'SearchInputError';
@@ -53,7 +52,7 @@ export function poolWeights(map: EmbeddingMap, weights: Float32Array): Float32Ar
     for (let k = 0, offset = cell * dim; k < dim; k++) out[k] += weight * data[offset + k];
   }
   if (total === 0) throw new SearchInputError('the query mask is empty');
-  return normalizeRows(out, dim);
+  return normalizeCells(out, dim);
 }
 
 /** Grid mask (0/1 per cell) to an image-size mask: bilinear interpolation of the indicator, threshold 0.5. */

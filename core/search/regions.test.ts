@@ -1,10 +1,26 @@
 import { describe, expect, it } from 'vitest';
-import { computeRegions, regionCount, regionGridMask, regionVector } from './regions';
+import { type RegionSet, computeRegions, regionCount, regionVector } from './regions';
 import { TopHits, scanChunk, toInt8 } from './scan';
 import { randomUnit, seededRandom, syntheticMap } from './synthetic';
 import { denseMatch } from './dense';
 import { quantize } from '../embedding';
 import { gridMaskToImage, poolMask } from './pooling';
+
+/** Region-grid mask (gridWidth * gridHeight, 0/1) of one region: the leaves it contains. */
+function regionGridMask(set: RegionSet, region: number): Uint8Array {
+  const inside = new Uint8Array(set.leafCount);
+  for (let leaf = 0; leaf < set.leafCount; leaf++) {
+    for (let node = leaf; node >= 0; node = set.parents[node]) {
+      if (node === region) {
+        inside[leaf] = 1;
+        break;
+      }
+    }
+  }
+  const out = new Uint8Array(set.labels.length);
+  for (let cell = 0; cell < out.length; cell++) out[cell] = inside[set.labels[cell]];
+  return out;
+}
 
 const dot = (a: Float32Array, b: Float32Array) => a.reduce((sum, value, k) => sum + value * b[k], 0);
 

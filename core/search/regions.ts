@@ -7,7 +7,7 @@
  * are object parts, inner nodes whole objects or groups of them, so a query for a whole object and one for a part
  * both find a region of their size. A region's vector is the normalised mean of the map's cell vectors under it.
  */
-import type { EmbeddingMap } from '../embedding';
+import { type EmbeddingMap, normalizeCells } from '../embedding';
 
 export interface RegionSet {
   /** Region grid size in cells; region grid cell (x, y) covers image pixels [x * imageWidth / gridWidth, ...). */
@@ -55,18 +55,8 @@ function poolGrid(map: EmbeddingMap, side: number) {
     }
   }
   const units = Float32Array.from(sums);
-  normalizeRows(units, dim);
+  normalizeCells(units, dim);
   return { width, height, sums, units };
-}
-
-export function normalizeRows(data: Float32Array, dim: number): Float32Array {
-  for (let offset = 0; offset < data.length; offset += dim) {
-    let norm = 0;
-    for (let k = 0; k < dim; k++) norm += data[offset + k] * data[offset + k];
-    const inverse = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-    for (let k = 0; k < dim; k++) data[offset + k] *= inverse;
-  }
-  return data;
 }
 
 /** SLIC superpixels on the region grid; returns a label per cell (not yet guaranteed connected). */
@@ -123,7 +113,7 @@ function slic(units: Float32Array, width: number, height: number, dim: number, o
       cx[i] /= sizes[i];
       cy[i] /= sizes[i];
     }
-    normalizeRows(centres, dim);
+    normalizeCells(centres, dim);
   }
   return labels;
 }
@@ -286,25 +276,9 @@ function mergeTree(leaves: Uint8Array, width: number, height: number, leafCount:
   return parents.subarray(0, next);
 }
 
-/** Region-grid mask (gridWidth * gridHeight, 0/1) of one region: the leaves it contains. */
-export function regionGridMask(set: RegionSet, region: number): Uint8Array {
-  const inside = new Uint8Array(set.leafCount);
-  for (let leaf = 0; leaf < set.leafCount; leaf++) {
-    for (let node = leaf; node >= 0; node = set.parents[node]) {
-      if (node === region) {
-        inside[leaf] = 1;
-        break;
-      }
-    }
-  }
-  const out = new Uint8Array(set.labels.length);
-  for (let cell = 0; cell < out.length; cell++) out[cell] = inside[set.labels[cell]];
-  return out;
-}
-
 /** Region vector as unit float32. */
 export function regionVector(set: RegionSet, region: number): Float32Array {
   const out = new Float32Array(set.dim);
   for (let k = 0; k < set.dim; k++) out[k] = set.vectors[region * set.dim + k] / 127;
-  return normalizeRows(out, set.dim);
+  return normalizeCells(out, set.dim);
 }

@@ -2,8 +2,7 @@
  * Generated embedding maps with planted objects (known vectors at known places), for the search tests and the
  * speed benchmark. Not used by the product.
  */
-import type { EmbeddingMap } from '../embedding';
-import { normalizeRows } from './regions';
+import { type EmbeddingMap, normalizeCells } from '../embedding';
 
 export { seededRandom } from '../random';
 
@@ -11,7 +10,7 @@ export { seededRandom } from '../random';
 export function randomUnit(dim: number, random: () => number): Float32Array {
   const out = new Float32Array(dim);
   for (let k = 0; k < dim; k++) out[k] = Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-  return normalizeRows(out, dim);
+  return normalizeCells(out, dim);
 }
 
 /** Unit vector at cosine `similarity` from `base` (a random orthogonal direction mixed in). */
@@ -20,9 +19,9 @@ export function nearby(base: Float32Array, similarity: number, random: () => num
   let dot = 0;
   for (let k = 0; k < base.length; k++) dot += other[k] * base[k];
   for (let k = 0; k < base.length; k++) other[k] -= dot * base[k];
-  normalizeRows(other, base.length);
+  normalizeCells(other, base.length);
   const sine = Math.sqrt(Math.max(0, 1 - similarity * similarity));
-  return normalizeRows(base.map((value, k) => similarity * value + sine * other[k]), base.length);
+  return normalizeCells(base.map((value, k) => similarity * value + sine * other[k]), base.length);
 }
 
 export interface PlantedObject {

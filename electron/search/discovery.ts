@@ -10,9 +10,9 @@ import type {
 import { encodeRle } from '../../core/rle';
 import type { Mask } from '../../core/mask';
 import { denseMatch } from '../../core/search/dense';
-import { type DiscoveredCluster, type DiscoveryOptions, type DiscoveryPick, discover } from '../../core/search/discovery';
+import { type DiscoveredCluster, type DiscoveryOptions, type DiscoveryPick, discover, pickGridMask } from '../../core/search/discovery';
 import { gridBoxToImage, gridMaskToImage } from '../../core/search/pooling';
-import { type RegionSet, regionGridMask } from '../../core/search/regions';
+import type { RegionSet } from '../../core/search/regions';
 import type { Project } from '../../db/project';
 import { regionsOf } from './indexer';
 
@@ -31,10 +31,21 @@ export class DiscoveryError extends ApiError {
 
 export interface DiscoveryServiceOptions extends DiscoveryOptions {
   /**
-   * Member masks: 'region' = the picked region of the image's region tree; 'dense' = the connected component
+   * Member masks: 'region' = the pick's leaves of the image's region tree; 'dense' = the connected component
    * around the peak of the cluster centre's similarity on the full map (as a search hit; reads every map).
    */
   masks: 'region' | 'dense';
+}
+
+/** [x, y, width, height] in grid cells of a 0/1 grid mask; all zero when it is empty. */
+function gridBox(data: Uint8Array, width: number): [number, number, number, number] {
+  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
+  data.forEach((inside, cell) => {
+    if (!inside) return;
+    const x = cell % width, y = Math.floor(cell / width);
+    [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
+  });
+  return x1 < 0 ? [0, 0, 0, 0] : [x0, y0, x1 - x0 + 1, y1 - y0 + 1];
 }
 
 export function createDiscoveryService(project: Project, defaultModelId: () => string, options: Partial<DiscoveryServiceOptions> = {}, maxKept = 4) {
@@ -50,10 +61,8 @@ export function createDiscoveryService(project: Project, defaultModelId: () => s
       // The heat grid samples every step-th map cell; stretched over the image it is off by < one step.
       return { grid: { width: match.width, height: match.height, data: match.component }, bbox: match.bbox };
     }
-    return {
-      grid: { width: set.gridWidth, height: set.gridHeight, data: regionGridMask(set, pick.region) },
-      bbox: gridBoxToImage(set.boxes.subarray(pick.region * 5, pick.region * 5 + 4), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight),
-    };
+    const data = pickGridMask(set, pick);
+    return { grid: { width: set.gridWidth, height: set.gridHeight, data }, bbox: gridBoxToImage(gridBox(data, set.gridWidth), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight) };
   }
 
   function describe(found: StoredDiscovery, cluster: DiscoveredCluster, index: number): DiscoveryCluster {
@@ -93,12 +102,13 @@ export function createDiscoveryService(project: Project, defaultModelId: () => s
       if (!cluster) throw new DiscoveryError('not-found', `discovery ${input.discoveryId} has no cluster ${input.cluster}`);
       if (input.classId !== null) project.classes.get(input.classId);
       const wanted = input.imageIds ? new Set(input.imageIds) : null;
-      const picks = cluster.picks.filter((pick) => (wanted ? wanted.has(pick.imageId) : pick.covered));
-      const masks = picks.map((pick) => {
+      // An image whose mask came out empty (nothing beat its background) gets no annotation.
+      const masks = cluster.picks.filter((pick) => (wanted ? wanted.has(pick.imageId) : pick.covered)).map((pick) => {
         const set = found.sets.get(pick.imageId)!;
         const { grid } = memberMask(found, cluster, pick);
         return { pick, mask: gridMaskToImage(grid.data, grid.width, grid.height, set.imageWidth, set.imageHeight) };
-      });
+      }).filter(({ mask }) => mask.data.includes(1));
+      const picks = masks.map(({ pick }) => pick);
       const annotationIds = project.transaction(() => masks.map(({ pick, mask }) => {
         const annotationId = project.annotations.add(pick.imageId, { classId: input.classId, rle: encodeRle(mask), score: pick.similarity, source: 'discovery' });
         project.images.refreshStatus(pick.imageId);
