@@ -189,24 +189,38 @@ function kmeans(points: Float32Array[], weights: number[], k: number, random: ()
 
 const logit = (p: number) => Math.log(Math.max(1e-3, p) / Math.max(1e-3, 1 - p));
 
+/** Leaves of one image that hold the object `centroid` stands for (rule 3 of the header), with their statistics. */
+function memberLeaves(image: ImageLeaves, centroid: Float32Array, options: DiscoveryOptions) {
+  const leaves = new Uint8Array(image.vectors.length);
+  let mass = 0, similarity = 0, area = 0;
+  const objects = image.vectors.map((vector) => dot(vector, centroid));
+  const best = Math.max(...objects);
+  image.vectors.forEach((vector, leaf) => {
+    const object = objects[leaf], background = dot(vector, image.background);
+    if (object < best - options.match) return;
+    if ((options.affinity * (object - background)) / options.spread + logit(image.foreground[leaf]) <= 0) return;
+    leaves[leaf] = 1;
+    area += image.area[leaf];
+    similarity += image.area[leaf] * object;
+    mass += image.area[leaf] * image.foreground[leaf] * object;
+  });
+  return { leaves, area, mass, similarity: area > 0 ? similarity / area : 0 };
+}
+
+/**
+ * Region-grid mask (gridWidth * gridHeight, 0/1) of the object that `vector` (unit) stands for in one image, by the
+ * same rule as a discovered cluster's member: leaves close to the vector that beat the image's own background.
+ */
+export function objectGridMask(set: RegionSet, vector: Float32Array, options: Partial<DiscoveryOptions> = {}): Uint8Array {
+  const settings = { ...defaultDiscoveryOptions, ...options };
+  return pickGridMask(set, memberLeaves(imageLeaves(set, settings.spread), vector, settings));
+}
+
 function evaluate(centroid: Float32Array, images: ImageLeaves[], imageIds: number[], options: DiscoveryOptions) {
   const picks: DiscoveryPick[] = [];
   let score = 0, coverage = 0;
   images.forEach((image, index) => {
-    const leaves = new Uint8Array(image.vectors.length);
-    let mass = 0, similarity = 0, area = 0;
-    const objects = image.vectors.map((vector) => dot(vector, centroid));
-    const best = Math.max(...objects);
-    image.vectors.forEach((vector, leaf) => {
-      const object = objects[leaf], background = dot(vector, image.background);
-      if (object < best - options.match) return;
-      if ((options.affinity * (object - background)) / options.spread + logit(image.foreground[leaf]) <= 0) return;
-      leaves[leaf] = 1;
-      area += image.area[leaf];
-      similarity += image.area[leaf] * object;
-      mass += image.area[leaf] * image.foreground[leaf] * object;
-    });
-    similarity = area > 0 ? similarity / area : 0;
+    const { leaves, area, mass, similarity } = memberLeaves(image, centroid, options);
     const contrast = similarity - dot(image.background, centroid);
     const covered = area > 0 && contrast >= options.contrast && similarity >= options.minSimilarity;
     if (covered) coverage++;
@@ -249,6 +263,6 @@ export function discover(sets: RegionSet[], imageIds: number[], options: Partial
 }
 
 /** Region-grid mask (gridWidth * gridHeight, 0/1) of a pick's leaves. */
-export function pickGridMask(set: RegionSet, pick: DiscoveryPick): Uint8Array {
+export function pickGridMask(set: RegionSet, pick: Pick<DiscoveryPick, 'leaves'>): Uint8Array {
   return Uint8Array.from(set.labels, (leaf) => pick.leaves[leaf]);
 }

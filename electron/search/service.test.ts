@@ -110,7 +110,7 @@ describe('search service', () => {
     const classId = project.classes.create('thing').id;
     const result = service.search.query({ examples: [exampleOn(20, 1)], limit: 20, rerank: 30, excludeExampleImages: true });
     const threshold = (result.hits[7].score + result.hits[8].score) / 2;
-    for (const maskSource of ['engine', 'component'] as const) {
+    for (const maskSource of ['object', 'engine'] as const) {
       const accepted = await service.search.accept({ sessionId: result.sessionId, classId, minScore: threshold, maskSource });
       expect(accepted.annotationIds).toHaveLength(8);
       for (const [i, annotationId] of accepted.annotationIds.entries()) {
@@ -118,7 +118,7 @@ describe('search service', () => {
         const index = ids.indexOf(accepted.imageIds[i]);
         expect(annotation).toMatchObject({ classId, source: 'search', imageId: accepted.imageIds[i] });
         const mask = decodeRle(annotation.rle), truth = objectMask(maps[index], objects[index][1]);
-        if (maskSource === 'component') {
+        if (maskSource === 'object') {
           expect(maskIou(mask, truth)).toBeGreaterThan(0.5);
         } else {
           // The click engine's geodesic term stops early on these per-cell-noisy maps: check it stays on the object.

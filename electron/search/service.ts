@@ -16,6 +16,7 @@ import type { RgbImage } from '../../core/image';
 import type { Mask } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
 import { type DenseMatch, type DenseOptions, denseMatch } from '../../core/search/dense';
+import { objectGridMask } from '../../core/search/discovery';
 import { type FeedbackWeights, type QueryState, queryVectors } from '../../core/search/feedback';
 import { SearchInputError, gridMaskToImage, poolMask } from '../../core/search/pooling';
 import { resolveStoredPath } from '../../db/images';
@@ -142,18 +143,21 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     return image && image.width === width && image.height === height ? image : null;
   }
 
-  /** The accepted hit's mask: the click engine seeded at the hit's peak (edge-aware with the image), or the
-   * dense match's component. */
+  /** The accepted hit's mask (see maskSource in the contract); the dense match's component when that comes out empty. */
   async function hitMask(current: Session, imageId: number, source: SearchAcceptInput['maskSource']): Promise<{ mask: Mask; score: number }> {
     const known = current.matches.get(imageId);
     const embedding = stored(imageId, current.modelId);
     const match = known?.match ?? denseMatch(embedding, queryVectors(current.state, options.feedback), options.dense);
     const score = match.objectScore;
+    let mask: Mask | null = null;
     if (source === 'engine') {
       const image = await guideImage(imageId, embedding.imageWidth, embedding.imageHeight);
-      const output = createSegmenter(dequantize(embedding), image).segment([{ x: match.peak[0], y: match.peak[1], positive: true }]);
-      if (output.mask.data.some((value) => value)) return { mask: output.mask, score };
+      mask = createSegmenter(dequantize(embedding), image).segment([{ x: match.peak[0], y: match.peak[1], positive: true }]).mask;
+    } else {
+      const set = regionsOf(project).get(imageId, current.modelId);
+      if (set) mask = gridMaskToImage(objectGridMask(set, match.vector), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight);
     }
+    if (mask?.data.includes(1)) return { mask, score };
     return { mask: componentMask(match, embedding.width, embedding.height, embedding.imageWidth, embedding.imageHeight), score };
   }
 

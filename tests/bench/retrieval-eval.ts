@@ -10,7 +10,7 @@
  *   (8x8x8 RGB in the query mask vs the whole other image, and vs the other image's true mask: an oracle that
  *   knows where the object is); then the feedback curve: P@20 after 0..3 rounds where the top 20 shown, not yet judged hits are
  *   accepted (same category) or rejected; "full" ranks everything (judged hits included), "residual" only the
- *   unjudged ones. Finally the IoU with the true mask of accepted hits' annotation masks (engine vs component).
+ *   unjudged ones. Finally the IoU with the true mask of accepted hits' annotation masks (engine vs object).
  *
  * Co-segmentation (VOC_coseg: class folders, foreground masks):
  *   npx tsx tests/bench/retrieval-eval.ts coseg --dataset ../shared/data/train/VOC_coseg --model pixelwise-colorpos \
@@ -79,7 +79,7 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   const full: number[][] = [[], [], [], []], residual: number[][] = [[], [], [], []];
   // Share of the relevant images the labeler has seen after judging 20 (r + 1) hits: with feedback vs paging.
   const foundFeedback: number[][] = [[], [], [], []], foundPaging: number[][] = [[], [], [], []];
-  const iouEngine: number[] = [], iouComponent: number[] = [];
+  const iouEngine: number[] = [], iouObject: number[] = [];
   const timings = { stage1: [] as number[], stage2: [] as number[] };
   const images = await Promise.all(items.map((item) => decodeImageFile(item.imagePath)));
   const histograms = items.map((_, i) => maskHistogram(images[i], masks[i]));
@@ -107,7 +107,7 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
     const firstCorrect = result.hits.find((hit) => isRelevant(hit.imageId));
     if (firstCorrect && withMasks) {
       const gt = masks[imageIds.indexOf(firstCorrect.imageId)];
-      for (const [source, out] of [['engine', iouEngine], ['component', iouComponent]] as const) {
+      for (const [source, out] of [['engine', iouEngine], ['object', iouObject]] as const) {
         const accepted = await service.search.accept({ sessionId: result.sessionId, classId: null, imageIds: [firstCorrect.imageId], maskSource: source });
         out.push(maskIou(decodeRle(project.annotations.get(accepted.annotationIds[0])!.rle), gt));
         project.transaction(() => project.annotations.remove(accepted.annotationIds));
@@ -144,7 +144,7 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   console.log(`  P@20 full     rounds 0..3: ${full.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  P@20 residual rounds 0..3: ${residual.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  relevant seen after judging 20, 40, 60, 80 hits: feedback ${foundFeedback.map((list) => fixed(mean(list))).join('  ')}  vs paging the first ranking ${foundPaging.map((list) => fixed(mean(list))).join('  ')}`);
-  console.log(`  accepted-hit mask IoU (first correct hit): engine ${fixed(mean(iouEngine))}  component ${fixed(mean(iouComponent))}  (n=${iouEngine.length})`);
+  console.log(`  accepted-hit mask IoU (first correct hit): engine ${fixed(mean(iouEngine))}  object ${fixed(mean(iouObject))}  (n=${iouEngine.length})`);
   console.log(`  per query: stage1 ${fixed(mean(timings.stage1))} ms, dense top-100 ${fixed(mean(timings.stage2))} ms`);
   writeJson({
     task: 'retrieval', dataset, modelId, queries: queries.length, chance,
