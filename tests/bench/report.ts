@@ -5,17 +5,16 @@
  *
  * Each row is evaluated by the product's own code: click NoC through tests/bench/eval-clicks.ts (the studio's
  * engine on int8 embeddings, standard protocol), retrieval and co-segmentation through tests/bench/retrieval-eval.ts
- * (the studio's search service). Results are cached per row under .cache/report/ (--fresh recomputes); cells
- * that were not run say so. Needs the public data in ../shared/data (eval/ for evaluation; VOC_coseg only for
- * co-segmentation of models that never trained on it).
+ * (the studio's search service). Results are cached per row under .cache/report/, keyed by the model's sha256 and a
+ * hash of the engine or search sources (--fresh recomputes); cells that were not run say so. Needs the public
+ * data in ../shared/data (eval/ for evaluation; VOC_coseg only for co-segmentation of models that never trained on it).
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { quantize } from '../../core/embedding';
-import { defaultEngineOptions } from '../../core/engine';
 import { createEmbedder, decodeImageFile } from '../../electron/embedding/embedder';
 import { tempDir, writeImages } from '../fixtures';
 import { findModelFolder, modelSha } from './model-folder';
@@ -80,8 +79,21 @@ function cached(name: string, args: string[], flag: '--out' | '--json', run = tr
   return JSON.parse(readFileSync(file, 'utf8'));
 }
 
-/** Click results also depend on the engine's options: a retuned engine must not reuse old numbers. */
-const engineKey = createHash('sha256').update(JSON.stringify(defaultEngineOptions)).digest('hex').slice(0, 8);
+/**
+ * Results also depend on the code that produced them: a retuned engine or a new discovery must not reuse old
+ * numbers. Key = hash of the non-test sources of the folders (options included: they live in the sources).
+ */
+function sourceKey(...folders: string[]): string {
+  const hash = createHash('sha256');
+  for (const folder of folders) {
+    for (const file of readdirSync(join(root, folder)).filter((name) => name.endsWith('.ts') && !name.endsWith('.test.ts')).sort()) {
+      hash.update(file).update(readFileSync(join(root, folder, file)));
+    }
+  }
+  return hash.digest('hex').slice(0, 8);
+}
+const engineKey = sourceKey('core/engine');
+const searchKey = sourceKey('core/search', 'electron/search');
 
 function clicks(row: Row, dataset: 'GrabCut' | 'COCO_MVal') {
   const name0 = `clicks-${row.id}-${sha(row.model)}-engine${engineKey}-${dataset}${dataset === 'COCO_MVal' ? values['coco-limit'] : ''}`;
@@ -146,10 +158,10 @@ async function main(): Promise<void> {
     // --skip-retrieval only skips running: results already cached still fill their cells.
     const runSearch = !values['skip-retrieval'];
     const retrieval = row.model
-      ? cached(`retrieval-${row.id}-${sha(row.model)}-${values['retrieval-limit']}`, ['tests/bench/retrieval-eval.ts', 'retrieval', '--dataset', join(data, 'eval', 'COCO_MVal'), '--model', row.model, '--limit', values['retrieval-limit']!], '--json', runSearch)
+      ? cached(`retrieval-${row.id}-${sha(row.model)}-search${searchKey}-${values['retrieval-limit']}`, ['tests/bench/retrieval-eval.ts', 'retrieval', '--dataset', join(data, 'eval', 'COCO_MVal'), '--model', row.model, '--limit', values['retrieval-limit']!], '--json', runSearch)
       : null;
     const coseg = row.model && !row.sawVoc
-      ? cached(`coseg-${row.id}-${sha(row.model)}`, ['tests/bench/retrieval-eval.ts', 'coseg', '--dataset', join(data, 'train', 'VOC_coseg'), '--model', row.model], '--json', runSearch)
+      ? cached(`coseg-${row.id}-${sha(row.model)}-search${searchKey}`, ['tests/bench/retrieval-eval.ts', 'coseg', '--dataset', join(data, 'train', 'VOC_coseg'), '--model', row.model], '--json', runSearch)
       : null;
     const timing = await speed(row);
     const g = gc?.metrics, c = coco?.metrics;
