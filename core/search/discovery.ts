@@ -19,15 +19,16 @@
  *    the centroid than the image background by >= `contrast` and its cosine with it is >= `minSimilarity`.
  * 5. Near-duplicate clusters (overlapping masks in most images) keep only the better one.
  *
- * VOC co-segmentation Jaccard, top cluster (tests/bench/retrieval-eval.ts coseg; options chosen on Aero, Bird,
- * Bottle, Car, Chair with pixelwise-colorpos only; held out = Dog, Mbike, Person, Sheep, Table):
+ * VOC co-segmentation Jaccard, top cluster, of the masks "label everywhere" writes (region-grid masks upsampled
+ * with the image's colour edges; tests/bench/retrieval-eval.ts coseg; options chosen on Aero, Bird, Bottle, Car,
+ * Chair with pixelwise-colorpos only; held out = Dog, Mbike, Person, Sheep, Table):
  *                          tuning half   held-out half   all 10     (before: region-tree picks, all 10)
- *   pixelwise-colorpos         0.362          0.291        0.326      0.186
- *   pixelwise-unet-s           0.293          0.261        0.277      0.156
+ *   pixelwise-colorpos         0.370          0.294        0.332      0.186
+ *   pixelwise-unet-s           0.299          0.264        0.281      0.156   (trained on VOC_coseg images)
  *   centre prior (ellipse)     0.266          0.253        0.259
  *   colour 2-means             0.234          0.188        0.211
- * "Label everywhere" annotates covered images only: the Jaccard counting uncovered images as empty is 0.080
- * (colorpos) and 0.161 (unet-s) over all 10 classes, i.e. many images that hold the object are left for the labeler.
+ * "Label everywhere" annotates covered images only: the Jaccard counting uncovered images as empty is 0.082
+ * (colorpos) and 0.164 (unet-s) over all 10 classes, i.e. many images that hold the object are left for the labeler.
  * The per-image background model carries all of the gain on VOC: with affinity 0 (masks = foreground-ness > 0.5,
  * gated by `match`) the tuning half scores 0.367 against 0.360 for the defaults (grid-level IoU). The centroid
  * terms are there to keep clusters apart (several objects per run) and to pick the frequent object, not every

@@ -5,6 +5,9 @@
  */
 import { type EmbeddingMap, normalizeCells } from '../embedding';
 import type { Mask } from '../mask';
+import type { RgbImage } from '../image';
+import { defaultEngineOptions } from '../engine/segmenter';
+import { cellColors, createUpsampler } from '../engine/upsample';
 
 export class SearchInputError extends Error {
   override name = 'SearchInputError';
@@ -55,26 +58,15 @@ export function poolWeights(map: EmbeddingMap, weights: Float32Array): Float32Ar
   return normalizeCells(out, dim);
 }
 
-/** Grid mask (0/1 per cell) to an image-size mask: bilinear interpolation of the indicator, threshold 0.5. */
-export function gridMaskToImage(grid: Uint8Array, width: number, height: number, imageWidth: number, imageHeight: number): Mask {
-  const data = new Uint8Array(imageWidth * imageHeight);
-  const fx = new Float32Array(imageWidth), x0s = new Int32Array(imageWidth);
-  for (let x = 0; x < imageWidth; x++) {
-    const f = Math.min(width - 1, Math.max(0, ((x + 0.5) * width) / imageWidth - 0.5));
-    x0s[x] = Math.floor(f);
-    fx[x] = f - x0s[x];
-  }
-  for (let y = 0; y < imageHeight; y++) {
-    const f = Math.min(height - 1, Math.max(0, ((y + 0.5) * height) / imageHeight - 0.5));
-    const y0 = Math.floor(f), y1 = Math.min(height - 1, y0 + 1), ay = f - y0;
-    const top = y0 * width, bottom = y1 * width, row = y * imageWidth;
-    for (let x = 0; x < imageWidth; x++) {
-      const a = x0s[x], b = Math.min(width - 1, a + 1), ax = fx[x];
-      const value = (1 - ay) * ((1 - ax) * grid[top + a] + ax * grid[top + b]) + ay * ((1 - ax) * grid[bottom + a] + ax * grid[bottom + b]);
-      data[row + x] = value >= 0.5 ? 1 : 0;
-    }
-  }
-  return { width: imageWidth, height: imageHeight, data };
+/**
+ * Grid mask (0/1 per cell) to an image-size mask: bilinear interpolation of the indicator — or, with the image
+ * (imageWidth x imageHeight), the click engine's edge-aware upsampling: pixels near the mask's edge take the value
+ * of the cells whose mean colour they match, so a coarse grid's staircase follows the object's colour edges.
+ */
+export function gridMaskToImage(grid: Uint8Array, width: number, height: number, imageWidth: number, imageHeight: number, image?: RgbImage): Mask {
+  const { colorSigma, spatialSigma, bilateralRadius: radius } = defaultEngineOptions;
+  const guide = image ? { image, colors: cellColors(image, width, height), colorSigma, spatialSigma, radius } : null;
+  return createUpsampler(width, height, imageWidth, imageHeight, guide).mask(Float32Array.from(grid));
 }
 
 /** Image-pixel box [x, y, w, h] of a grid box [x, y, w, h] in cells. */

@@ -14,6 +14,7 @@ import { type DiscoveredCluster, type DiscoveryOptions, type DiscoveryPick, disc
 import { gridBoxToImage, gridMaskToImage } from '../../core/search/pooling';
 import type { RegionSet } from '../../core/search/regions';
 import type { Project } from '../../db/project';
+import { guideImage } from './guide';
 import { regionsOf } from './indexer';
 
 interface StoredDiscovery {
@@ -95,19 +96,23 @@ export function createDiscoveryService(project: Project, defaultModelId: () => s
       while (kept.size > maxKept) kept.delete(kept.keys().next().value as string);
       return { discoveryId, modelId, clusters: clusters.map((cluster, index) => describe(found, cluster, index)), missing };
     },
-    label(input: DiscoveryLabelInput): AcceptResult {
+    /** Masks are computed first (one image decoded at a time, as the colour guide), then written in one transaction. */
+    async label(input: DiscoveryLabelInput): Promise<AcceptResult> {
       const found = kept.get(input.discoveryId);
       if (!found) throw new DiscoveryError('not-found', `discovery ${input.discoveryId} has expired; run it again`);
       const cluster = found.clusters[input.cluster];
       if (!cluster) throw new DiscoveryError('not-found', `discovery ${input.discoveryId} has no cluster ${input.cluster}`);
       if (input.classId !== null) project.classes.get(input.classId);
       const wanted = input.imageIds ? new Set(input.imageIds) : null;
-      // An image whose mask came out empty (nothing beat its background) gets no annotation.
-      const masks = cluster.picks.filter((pick) => (wanted ? wanted.has(pick.imageId) : pick.covered)).map((pick) => {
+      const masks: Array<{ pick: DiscoveryPick; mask: Mask }> = [];
+      for (const pick of cluster.picks.filter((candidate) => (wanted ? wanted.has(candidate.imageId) : candidate.covered))) {
         const set = found.sets.get(pick.imageId)!;
         const { grid } = memberMask(found, cluster, pick);
-        return { pick, mask: gridMaskToImage(grid.data, grid.width, grid.height, set.imageWidth, set.imageHeight) };
-      }).filter(({ mask }) => mask.data.includes(1));
+        // An image whose mask came out empty (nothing beat its background) gets no annotation.
+        if (!grid.data.includes(1)) continue;
+        const image = await guideImage(project, pick.imageId, set.imageWidth, set.imageHeight);
+        masks.push({ pick, mask: gridMaskToImage(grid.data, grid.width, grid.height, set.imageWidth, set.imageHeight, image ?? undefined) });
+      }
       const picks = masks.map(({ pick }) => pick);
       const annotationIds = project.transaction(() => masks.map(({ pick, mask }) => {
         const annotationId = project.annotations.add(pick.imageId, { classId: input.classId, rle: encodeRle(mask), score: pick.similarity, source: 'discovery' });

@@ -156,7 +156,7 @@ describe('search service', () => {
     expect(() => indexImage(project, 9999, modelId, maps[40])).toThrow(/no stored embedding/);
   });
 
-  it.each(['region', 'dense'] as const)('discovers the frequent object and labels it everywhere (%s masks)', (masks) => {
+  it.each(['region', 'dense'] as const)('discovers the frequent object and labels it everywhere (%s masks)', async (masks) => {
     const service = createSearchService(project, { defaultModelId: modelId, discovery: { masks } });
     const selection = [...ids.slice(0, 8), ...ids.slice(21, 25)];
     const result = service.discovery.run({ imageIds: selection, top: 3 });
@@ -164,7 +164,7 @@ describe('search service', () => {
     const covered = best.members.filter((member) => member.covered).map((member) => ids.indexOf(member.imageId));
     expect(covered.filter((index) => index < 8).length).toBeGreaterThanOrEqual(7);
     expect(covered.filter((index) => index >= 8)).toEqual([]);
-    const labelled = service.discovery.label({ discoveryId: result.discoveryId, cluster: 0, classId: null });
+    const labelled = await service.discovery.label({ discoveryId: result.discoveryId, cluster: 0, classId: null });
     expect(labelled.annotationIds).toHaveLength(covered.length);
     for (const [i, annotationId] of labelled.annotationIds.entries()) {
       const index = ids.indexOf(labelled.imageIds[i]);

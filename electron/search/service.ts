@@ -12,16 +12,14 @@ import type {
 } from '../../core/api/search-contract';
 import { dequantize } from '../../core/embedding';
 import { createSegmenter } from '../../core/engine/segmenter';
-import type { RgbImage } from '../../core/image';
 import type { Mask } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
 import { type DenseMatch, type DenseOptions, denseMatch } from '../../core/search/dense';
 import { objectGridMask } from '../../core/search/discovery';
 import { type FeedbackWeights, type QueryState, queryVectors } from '../../core/search/feedback';
 import { SearchInputError, gridMaskToImage, poolMask } from '../../core/search/pooling';
-import { resolveStoredPath } from '../../db/images';
 import type { Project } from '../../db/project';
-import { decodeImageFile } from '../embedding/image-io';
+import { guideImage } from './guide';
 import { type DiscoveryServiceOptions, createDiscoveryService } from './discovery';
 import { regionsOf } from './indexer';
 import { RegionScanner, type ScannerOptions } from './scanner';
@@ -135,27 +133,21 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     return denseMatch(stored(imageId, current.modelId), queryVectors(current.state, options.feedback), options.dense).vector;
   }
 
-  /** The image's pixels as the engine's colour guide; null when the file is unreadable or not the embedded size. */
-  async function guideImage(imageId: number, width: number, height: number): Promise<RgbImage | null> {
-    const record = project.images.get(imageId);
-    if (!record) return null;
-    const image = await decodeImageFile(resolveStoredPath(project.dir, record.path)).catch(() => null);
-    return image && image.width === width && image.height === height ? image : null;
-  }
-
   /** The accepted hit's mask (see maskSource in the contract); the dense match's component when that comes out empty. */
   async function hitMask(current: Session, imageId: number, source: SearchAcceptInput['maskSource']): Promise<{ mask: Mask; score: number }> {
     const known = current.matches.get(imageId);
     const embedding = stored(imageId, current.modelId);
     const match = known?.match ?? denseMatch(embedding, queryVectors(current.state, options.feedback), options.dense);
     const score = match.objectScore;
+    const image = await guideImage(project, imageId, embedding.imageWidth, embedding.imageHeight);
     let mask: Mask | null = null;
     if (source === 'engine') {
-      const image = await guideImage(imageId, embedding.imageWidth, embedding.imageHeight);
       mask = createSegmenter(dequantize(embedding), image).segment([{ x: match.peak[0], y: match.peak[1], positive: true }]).mask;
     } else {
       const set = regionsOf(project).get(imageId, current.modelId);
-      if (set) mask = gridMaskToImage(objectGridMask(set, match.vector), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight);
+      if (set) {
+        mask = gridMaskToImage(objectGridMask(set, match.vector), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight, image ?? undefined);
+      }
     }
     if (mask?.data.includes(1)) return { mask, score };
     return { mask: componentMask(match, embedding.width, embedding.height, embedding.imageWidth, embedding.imageHeight), score };

@@ -179,15 +179,22 @@ async function coseg(dataset: string, modelId: string): Promise<void> {
       return gridMaskToImage(grid.data, grid.width, grid.height, gt.width, gt.height);
     };
     const scores = { discovery: [] as number[], covered: [] as number[], centre: [] as number[], colour: [] as number[] };
-    // Diagnostic: Jaccard of each of the top 5 clusters, to tell bad ranking from bad clusters.
+    // What "label everywhere" writes (edge-aware masks): for every image ("discovery": co-segmentation assumes the
+    // object is in each) and for the covered ones only, as the studio does by default (uncovered images count empty).
+    const labelled = async (imageIdsToLabel?: number[]) => {
+      const written = await service.discovery.label({ discoveryId: result.discoveryId, cluster: 0, classId: null, imageIds: imageIdsToLabel });
+      const byImage = new Map(written.imageIds.map((imageId, k) => [imageId, decodeRle(project.annotations.get(written.annotationIds[k])!.rle)]));
+      project.transaction(() => project.annotations.remove(written.annotationIds));
+      return byImage;
+    };
+    const everywhere = result.clusters.length ? await labelled(imageIds) : new Map<number, Mask>();
+    const covered = result.clusters.length ? await labelled() : new Map<number, Mask>();
+    // Diagnostic: Jaccard of each of the top 5 clusters (grid masks), to tell bad ranking from bad clusters.
     const perCluster = result.clusters.map(() => [] as number[]);
     for (const [i, imageId] of imageIds.entries()) {
-      const gt = masks[i];
-      const found = clusterMask(0, imageId, gt);
-      const member = result.clusters[0]?.members.find((candidate) => candidate.imageId === imageId);
-      // Co-segmentation assumes the object is in every image: every image's pick counts ("covered" only: the rest empty).
-      scores.discovery.push(maskIou(found, gt));
-      scores.covered.push(member?.covered ? maskIou(found, gt) : maskIou({ ...gt, data: new Uint8Array(gt.data.length) }, gt));
+      const gt = masks[i], empty = { ...gt, data: new Uint8Array(gt.data.length) };
+      scores.discovery.push(maskIou(everywhere.get(imageId) ?? empty, gt));
+      scores.covered.push(maskIou(covered.get(imageId) ?? empty, gt));
       result.clusters.forEach((_, cluster) => perCluster[cluster].push(maskIou(clusterMask(cluster, imageId, gt), gt)));
       scores.centre.push(maskIou(centrePrior(gt.width, gt.height), gt));
       scores.colour.push(maskIou(colourClusters(await decodeImageFile(items[i].imagePath)), gt));

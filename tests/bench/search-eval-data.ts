@@ -100,7 +100,8 @@ export async function buildEvalProject(dir: string, modelId: string, items: Eval
   const project = new Project(join(dir, 'eval.pixelwise'), { create: true });
   project.embeddings.registerModel(await readManifest(modelFolder(modelId)));
   const imageIds = project.transaction(() => items.map((item, i) => project.images.add({
-    path: item.imagePath, hash: `eval:${item.stem}`, width: maps[i].imageWidth, height: maps[i].imageHeight, byteSize: 0,
+    // Absolute: the project resolves relative paths against its own folder (a temp dir here).
+    path: resolve(item.imagePath), hash: `eval:${item.stem}`, width: maps[i].imageWidth, height: maps[i].imageHeight, byteSize: 0,
     format: 'jpeg', thumbnail: new Uint8Array(0),
   })));
   let indexMs = 0;
