@@ -28,7 +28,8 @@
  * everywhere" writes (covered images only, the others count as empty):
  *                          tuning half   held-out half   all 10   all 10, covered   (before: region-tree picks)
  *   pixelwise-colorpos         0.316          0.266        0.291        0.209          0.186 / 0.071
- *   pixelwise-unet-s           0.316          0.265        0.291        0.204          0.156 / 0.090  (saw VOC images)
+ *   pixelwise-unet-s, stage 1  0.316          0.265        0.291        0.204          0.156 / 0.090  (saw VOC images)
+ *   pixelwise-unet-s, stage 2  0.365          0.314        0.340        0.326          (trained on VOC at full size)
  *   centre prior (ellipse)     0.266          0.253        0.259
  *   colour 2-means             0.234          0.188        0.211
  * The per-image background model carries most of the gain on VOC: with affinity 0 (masks = foreground-ness > 0.5,
