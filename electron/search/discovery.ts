@@ -8,7 +8,7 @@ import type {
   AcceptResult, DiscoveryCluster, DiscoveryLabelInput, DiscoveryResult, DiscoveryRunInput,
 } from '../../core/api/search-contract';
 import { encodeRle } from '../../core/rle';
-import type { Mask } from '../../core/mask';
+import { type Mask, maskBbox } from '../../core/mask';
 import { denseMatch } from '../../core/search/dense';
 import { type DiscoveredCluster, type DiscoveryOptions, type DiscoveryPick, discover, pickGridMask } from '../../core/search/discovery';
 import { gridBoxToImage, gridMaskToImage } from '../../core/search/pooling';
@@ -38,17 +38,6 @@ export interface DiscoveryServiceOptions extends DiscoveryOptions {
   masks: 'region' | 'dense';
 }
 
-/** [x, y, width, height] in grid cells of a 0/1 grid mask; all zero when it is empty. */
-function gridBox(data: Uint8Array, width: number): [number, number, number, number] {
-  let x0 = Infinity, y0 = Infinity, x1 = -1, y1 = -1;
-  data.forEach((inside, cell) => {
-    if (!inside) return;
-    const x = cell % width, y = Math.floor(cell / width);
-    [x0, y0, x1, y1] = [Math.min(x0, x), Math.min(y0, y), Math.max(x1, x), Math.max(y1, y)];
-  });
-  return x1 < 0 ? [0, 0, 0, 0] : [x0, y0, x1 - x0 + 1, y1 - y0 + 1];
-}
-
 export function createDiscoveryService(project: Project, defaultModelId: () => string, options: Partial<DiscoveryServiceOptions> = {}, maxKept = 4) {
   const kept = new Map<string, StoredDiscovery>();
   const masksFrom = options.masks ?? 'region';
@@ -62,8 +51,8 @@ export function createDiscoveryService(project: Project, defaultModelId: () => s
       // The heat grid samples every step-th map cell; stretched over the image it is off by < one step.
       return { grid: { width: match.width, height: match.height, data: match.component }, bbox: match.bbox };
     }
-    const data = pickGridMask(set, pick);
-    return { grid: { width: set.gridWidth, height: set.gridHeight, data }, bbox: gridBoxToImage(gridBox(data, set.gridWidth), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight) };
+    const grid = { width: set.gridWidth, height: set.gridHeight, data: pickGridMask(set, pick) };
+    return { grid, bbox: gridBoxToImage(maskBbox(grid), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight) };
   }
 
   function describe(found: StoredDiscovery, cluster: DiscoveredCluster, index: number): DiscoveryCluster {
