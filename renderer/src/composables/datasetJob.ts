@@ -47,6 +47,7 @@ export function useDatasetJob() {
       const final = (await api.jobs.list({ activeOnly: false })).find((item) => item.id === started.id);
       if (final) {
         job.value = final;
+        useJobsStore().refresh(); // the status bar shows the same end now, not at its next poll
         return final;
       }
     }

@@ -120,14 +120,19 @@ export const useJobsStore = defineStore('jobs', () => {
     schedule(0);
   }
 
+  /** Something outside the store saw a job change (a dialog following its own job): poll now. */
+  function refresh(): void {
+    schedule(0);
+  }
+
   async function cancel(id: number): Promise<void> {
     await api.jobs.cancel({ id });
-    schedule(0);
+    refresh();
   }
 
   function dismissFinished(): void {
     lastFinished.value = null;
   }
 
-  return { active, lastFinished, runtime, models, model, pollError, running, start, track, cancel, dismissFinished, loadRuntime };
+  return { active, lastFinished, runtime, models, model, pollError, running, start, track, refresh, cancel, dismissFinished, loadRuntime };
 });
