@@ -139,14 +139,15 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     const embedding = stored(imageId, current.modelId);
     const match = known?.match ?? denseMatch(embedding, queryVectors(current.state, options.feedback), options.dense);
     const score = match.objectScore;
-    const image = await guideImage(project, imageId, embedding.imageWidth, embedding.imageHeight);
+    // Decoded only by the branches that use it: the component fallback needs no pixels.
+    const image = () => guideImage(project, imageId, embedding.imageWidth, embedding.imageHeight);
     let mask: Mask | null = null;
     if (source === 'engine') {
-      mask = createSegmenter(dequantize(embedding), image).segment([{ x: match.peak[0], y: match.peak[1], positive: true }]).mask;
+      mask = createSegmenter(dequantize(embedding), await image()).segment([{ x: match.peak[0], y: match.peak[1], positive: true }]).mask;
     } else {
       const set = regionsOf(project).get(imageId, current.modelId);
       if (set) {
-        mask = gridMaskToImage(objectGridMask(set, match.vector), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight, image ?? undefined);
+        mask = gridMaskToImage(objectGridMask(set, match.vector), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight, (await image()) ?? undefined);
       }
     }
     if (mask?.data.includes(1)) return { mask, score };
