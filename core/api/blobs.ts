@@ -4,27 +4,37 @@
  */
 import type { StoredEmbedding } from '../embedding';
 
+/**
+ * Every path carries the image's content hash (`v`). Image ids are per project, and SQLite gives a removed newest
+ * image's id to the next one, so an id alone would let the browser's caches show one image's pixels, thumbnail or
+ * embedding for another; with the hash the URL names the content. The server refuses a `v` that is not the image's
+ * current hash.
+ */
 export const blobPaths = {
   /** The image as the browser can show it (TIFF and BMP converted to PNG). */
-  image: (id: number) => `image/${id}`,
+  image: (id: number, hash: string) => `image/${id}?v=${hash}`,
   /** JPEG, long side 256. */
-  thumbnail: (id: number) => `thumbnail/${id}`,
+  thumbnail: (id: number, hash: string) => `thumbnail/${id}?v=${hash}`,
   /** packEmbedding() bytes. */
-  embedding: (imageId: number, modelId: string) => `embedding/${imageId}?model=${encodeURIComponent(modelId)}`,
+  embedding: (imageId: number, hash: string, modelId: string) => `embedding/${imageId}?v=${hash}&model=${encodeURIComponent(modelId)}`,
 };
 
-export type BlobRequest =
-  | { kind: 'image'; id: number }
-  | { kind: 'thumbnail'; id: number }
-  | { kind: 'embedding'; id: number; modelId: string | null };
+export interface BlobRequest {
+  kind: 'image' | 'thumbnail' | 'embedding';
+  id: number;
+  /** The content hash the link was made for; null when the path has none. */
+  version: string | null;
+  /** Embeddings only: the model (null: the studio's default). */
+  modelId: string | null;
+}
 
-/** Parses "kind/id?model=..." (the part after the transport's prefix); null when it is not a blob path. */
+/** Parses "kind/id?v=...&model=..." (the part after the transport's prefix); null when it is not a blob path. */
 export function parseBlobPath(path: string): BlobRequest | null {
   const match = /^\/?(image|thumbnail|embedding)\/(\d+)(?:\?(.*))?$/.exec(path);
   if (!match) return null;
-  const id = Number(match[2]);
-  if (match[1] === 'embedding') return { kind: 'embedding', id, modelId: new URLSearchParams(match[3] ?? '').get('model') };
-  return { kind: match[1] as 'image' | 'thumbnail', id };
+  const query = new URLSearchParams(match[3] ?? '');
+  const kind = match[1] as BlobRequest['kind'];
+  return { kind, id: Number(match[2]), version: query.get('v'), modelId: kind === 'embedding' ? query.get('model') : null };
 }
 
 /** [uint32 LE header length][JSON header][embedding bytes]. */

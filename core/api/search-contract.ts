@@ -45,7 +45,7 @@ export const searchFeedbackSchema = z.object({
 export const searchAcceptSchema = z.object({
   sessionId: z.string().min(1),
   classId: id.nullable(),
-  /** Hits to turn into annotations; with minScore instead, every current hit scoring >= minScore. */
+  /** Hits to turn into annotations; with minScore instead, every current hit scoring >= minScore that was not rejected. */
   imageIds: z.array(id).max(10_000).optional(),
   minScore: z.number().min(-1).max(1).optional(),
   /**
@@ -73,6 +73,8 @@ export const discoveryLabelSchema = z.object({
 
 export interface SearchHit {
   imageId: number;
+  /** The image's content hash, for its blob links (core/api/blobs.ts). */
+  imageHash: string;
   /** Final score (cosine of the query with the hit's object, -1..1), higher is more similar. */
   score: number;
   /** Stage-1 score: cosine with the image's best region. */
@@ -100,6 +102,8 @@ export interface AcceptResult {
 
 export interface DiscoveryMember {
   imageId: number;
+  /** The image's content hash, for its blob links (core/api/blobs.ts). */
+  imageHash: string;
   /** Cosine of the member's region with the cluster centre. */
   similarity: number;
   /** The region stands out in its image (counts towards coverage). */

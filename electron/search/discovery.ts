@@ -60,7 +60,8 @@ export function createDiscoveryService(project: Project, defaultModelId: () => s
       index, score: cluster.score, coverage: cluster.coverage,
       members: cluster.picks.map((pick) => {
         const { grid, bbox } = memberMask(found, cluster, pick);
-        return { imageId: pick.imageId, similarity: pick.similarity, covered: pick.covered, bbox, grid: encodeRle(grid) };
+        const imageHash = project.images.get(pick.imageId)?.hash ?? '';
+        return { imageId: pick.imageId, imageHash, similarity: pick.similarity, covered: pick.covered, bbox, grid: encodeRle(grid) };
       }),
     };
   }

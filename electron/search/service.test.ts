@@ -105,6 +105,18 @@ describe('search service', () => {
     expect(second.hits.find((hit) => hit.imageId === ids[14])?.judgement).toBe('accepted');
   });
 
+  it('leaves rejected hits out of "every hit above the threshold"', async () => {
+    const service = createSearchService(project, { defaultModelId: modelId });
+    const result = service.search.query({ examples: [exampleOn(20, 1)], limit: 20, rerank: 30, excludeExampleImages: true });
+    const rejected = result.hits[0].imageId;
+    const after = service.search.feedback({ sessionId: result.sessionId, accepted: [], rejected: [rejected] });
+    expect(after.hits.find((hit) => hit.imageId === rejected)?.judgement).toBe('rejected');
+    const accepted = await service.search.accept({ sessionId: result.sessionId, classId: null, minScore: -1 });
+    expect(accepted.imageIds).toHaveLength(after.hits.length - 1);
+    expect(accepted.imageIds).not.toContain(rejected);
+    project.transaction(() => project.annotations.remove(accepted.annotationIds));
+  });
+
   it('accepts hits above a threshold as one undoable batch of annotations', async () => {
     const service = createSearchService(project, { defaultModelId: modelId });
     const classId = project.classes.create('thing').id;

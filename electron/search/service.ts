@@ -108,11 +108,12 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     const hits: SearchHit[] = [];
     for (const hit of stage1.hits) {
       const embedding = project.embeddings.get(hit.imageId, current.modelId);
-      if (!embedding) continue; // deleted since the scan's page was read
+      const imageHash = project.images.get(hit.imageId)?.hash;
+      if (!embedding || !imageHash) continue; // deleted since the scan's page was read
       const match = denseMatch(embedding, queries, options.dense);
       current.matches.set(hit.imageId, { match, regionScore: hit.score });
       hits.push({
-        imageId: hit.imageId, score: match.objectScore, regionScore: hit.score, bbox: match.bbox,
+        imageId: hit.imageId, imageHash, score: match.objectScore, regionScore: hit.score, bbox: match.bbox,
         peak: [Math.round(match.peak[0]), Math.round(match.peak[1])],
         grid: encodeRle({ width: match.width, height: match.height, data: match.component }),
         judgement: current.judgements.get(hit.imageId) ?? null,
@@ -179,7 +180,9 @@ export function createSearchService(project: Project, options: SearchServiceOpti
       /** Masks are computed first (one image decoded at a time), then written in one transaction. */
       async accept(input: SearchAcceptInput): Promise<AcceptResult> {
         const current = session(input.sessionId);
-        const imageIds = input.imageIds ?? current.hits.filter((hit) => hit.score >= (input.minScore ?? 1)).map((hit) => hit.imageId);
+        const imageIds = input.imageIds ?? current.hits
+          .filter((hit) => hit.score >= (input.minScore ?? 1) && current.judgements.get(hit.imageId) !== 'rejected')
+          .map((hit) => hit.imageId);
         if (input.classId !== null) project.classes.get(input.classId);
         const masks: Array<{ imageId: number; mask: Mask; score: number }> = [];
         for (const imageId of imageIds) masks.push({ imageId, ...(await hitMask(current, imageId, input.maskSource)) });

@@ -22,6 +22,11 @@ const browserFormats: Record<string, string> = { jpeg: 'image/jpeg', png: 'image
 
 export async function readBlob(studio: Studio, request: BlobRequest): Promise<Blob> {
   const project = studio.project;
+  const image = project.images.get(request.id);
+  if (!image || !image.hash) throw new ApiError('not-found', `no image ${request.id}`);
+  if (request.version !== null && request.version !== image.hash) {
+    throw new ApiError('not-found', `image ${request.id} is no longer the image this link was made for`);
+  }
   if (request.kind === 'embedding') {
     const modelId = request.modelId ?? studio.modelId();
     const stored = project.embeddings.get(request.id, modelId);
@@ -33,8 +38,6 @@ export async function readBlob(studio: Studio, request: BlobRequest): Promise<Bl
     if (!thumbnail) throw new ApiError('not-found', `no thumbnail for image ${request.id}`);
     return { contentType: 'image/jpeg', body: thumbnail };
   }
-  const image = project.images.get(request.id);
-  if (!image || !image.hash) throw new ApiError('not-found', `no image ${request.id}`);
   const bytes = await readFile(resolveStoredPath(project.dir, image.path)).catch(() => {
     throw new ApiError('not-found', `image file ${image.path} is missing`);
   });

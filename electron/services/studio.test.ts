@@ -5,7 +5,9 @@ import { dispatch } from '../../core/api/contract';
 import { decodeRle } from '../../core/rle';
 import { maskArea } from '../../core/mask';
 import { tempDir, writeBadImages, writeImages } from '../../tests/fixtures';
+import { blobPaths, parseBlobPath } from '../../core/api/blobs';
 import { createApiImplementation } from './api';
+import { readBlob } from './blobs';
 import { Studio } from './studio';
 
 let studio: Studio | null = null;
@@ -52,6 +54,38 @@ describe('studio services', () => {
     expect(info.statusCounts).toMatchObject({ embedded: 5, failed: 2, new: 0 });
     expect((await call('system', 'runtime')).provider).toBe('cpu');
     expect(studio.project.db.pragma('integrity_check', { simple: true })).toBe('ok');
+  });
+
+  it('names blobs by content, so a reused image id never serves the old image under its old link', async () => {
+    const { dir, studio, call } = await openStudio();
+    const [first, second] = await writeImages(join(dir, 'images'), 2, 320, 240);
+    const [other] = await writeImages(join(dir, 'other'), 1, 200, 100, 3000);
+    await call('projects', 'create', { path: join(dir, 'p.pixelwise') });
+    const importFiles = async (paths: string[]) => {
+      await call('images', 'import', { paths });
+      studio.runner.kick();
+      await studio.runner.idle();
+    };
+    const byId = async () => (await call('images', 'list', {})).items.sort((a: any, b: any) => a.id - b.id);
+    await importFiles([first, second]);
+    const [, newest] = await byId();
+    const oldLink = parseBlobPath(blobPaths.thumbnail(newest.id, newest.hash))!;
+    expect(oldLink).toEqual({ kind: 'thumbnail', id: newest.id, version: newest.hash, modelId: null });
+    expect((await readBlob(studio, oldLink)).contentType).toBe('image/jpeg');
+
+    // SQLite hands the removed newest image's id to the next import.
+    await call('images', 'remove', { ids: [newest.id] });
+    await importFiles([other]);
+    const reused = (await byId()).at(-1);
+    expect([reused.id, reused.width]).toEqual([newest.id, 200]);
+    expect(reused.hash).not.toBe(newest.hash);
+    for (const kind of ['image', 'thumbnail'] as const) {
+      await expect(readBlob(studio, parseBlobPath(blobPaths[kind](reused.id, newest.hash))!)).rejects.toMatchObject({ code: 'not-found' });
+      expect((await readBlob(studio, parseBlobPath(blobPaths[kind](reused.id, reused.hash))!)).body.length).toBeGreaterThan(0);
+    }
+    const embedding = parseBlobPath(blobPaths.embedding(reused.id, newest.hash, 'pixelwise-colorpos'))!;
+    expect(embedding).toMatchObject({ kind: 'embedding', version: newest.hash, modelId: 'pixelwise-colorpos' });
+    await expect(readBlob(studio, embedding)).rejects.toMatchObject({ code: 'not-found' });
   });
 
   it('segments from clicks on the stored embedding and saves the object', async () => {

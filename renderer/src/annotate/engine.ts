@@ -66,14 +66,12 @@ export function useAnnotateEngine(hooks: EngineHooks) {
     embedJob.value = null;
     engineError.value = null;
     engineState.value = 'loading';
-    const [record, annotations, blob] = await Promise.all([
-      api.images.get({ id }),
-      api.annotations.list({ imageId: id }),
-      fetch(blobUrl(blobPaths.image(id)), { credentials: 'same-origin' }).then((response) => {
-        if (!response.ok) throw new Error(`image ${id}: HTTP ${response.status}`);
-        return response.blob();
-      }),
-    ]);
+    const [record, annotations] = await Promise.all([api.images.get({ id }), api.annotations.list({ imageId: id })]);
+    // A failed import has no pixels to show; say which file and why rather than what the blob route answers.
+    if (!record.hash) throw new Error(`${record.fileName}: ${record.error ?? 'not imported'}`);
+    const response = await fetch(blobUrl(blobPaths.image(id, record.hash)), { credentials: 'same-origin' });
+    if (!response.ok) throw new Error(`${record.fileName}: ${(await response.text()) || `HTTP ${response.status}`}`);
+    const blob = await response.blob();
     const decoded = await createImageBitmap(blob);
     if (mine !== token) {
       decoded.close();
@@ -88,13 +86,13 @@ export function useAnnotateEngine(hooks: EngineHooks) {
   }
 
   async function loadEngine(mine: number): Promise<void> {
-    const id = imageId.value;
-    if (id === null) return;
+    const id = imageId.value, hash = image.value?.hash;
+    if (id === null || !hash) return;
     engineState.value = 'loading';
     try {
       modelId ??= jobs.runtime?.defaultModelId ?? (await api.system.runtime()).defaultModelId;
       client ??= new SegmentClient();
-      const result = await client.open(id, modelId, file);
+      const result = await client.open(id, hash, modelId, file);
       if (mine !== token) return;
       if (result.kind === 'missing') {
         engineState.value = 'missing';

@@ -22,8 +22,8 @@ export function useSearchActions() {
 
   /** The selected object as an example (finishing the draft first when nothing is selected); null when none. */
   async function currentExample(): Promise<QueryExample | null> {
-    const imageId = annotate.imageId;
-    if (imageId === null) return null;
+    const imageId = annotate.imageId, imageHash = annotate.image?.hash;
+    if (imageId === null || !imageHash) return null;
     let object = annotate.selectedObject;
     if (!object && annotate.draft && annotate.commitDraft()) object = annotate.objects.at(-1) ?? null;
     if (!object) return null;
@@ -34,7 +34,7 @@ export function useSearchActions() {
     const annotationId = annotate.savedIdOf(object.uid);
     return {
       example: annotationId !== undefined ? { annotationId } : { imageId, rle: object.rle },
-      imageId, rle: object.rle, classId: object.classId,
+      imageId, imageHash, rle: object.rle, classId: object.classId,
     };
   }
 

@@ -19,8 +19,9 @@ export type SearchExample = { annotationId: number } | { imageId: number; rle: R
 
 export interface QueryExample {
   example: SearchExample;
-  /** The image it is on (for the thumbnail and to leave it out of the hits). */
+  /** The image it is on (for the thumbnail and to leave it out of the hits) and its content hash (thumbnail link). */
   imageId: number;
+  imageHash: string;
   /** Image-sized mask (for the thumbnail overlay and to recognise the same object added twice). */
   rle: Rle;
   classId: number | null;
@@ -46,7 +47,8 @@ export const useSearchStore = defineStore('search', () => {
   const labeled = shallowRef<ReadonlySet<number>>(new Set());
 
   const hits = computed<SearchHit[]>(() => result.value?.hits ?? []);
-  const aboveThreshold = computed(() => hits.value.filter((hit) => hit.score >= threshold.value && !labeled.value.has(hit.imageId)));
+  /** What "label all above" labels: hits at or above the threshold, not rejected, not labelled yet. */
+  const aboveThreshold = computed(() => hits.value.filter((hit) => hit.score >= threshold.value && hit.judgement !== 'rejected' && !labeled.value.has(hit.imageId)));
   /** Hits judged accepted and not yet turned into annotations. */
   const acceptedPending = computed(() => hits.value.filter((hit) => hit.judgement === 'accepted' && !labeled.value.has(hit.imageId)));
 

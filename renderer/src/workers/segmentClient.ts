@@ -60,14 +60,14 @@ export class SegmentClient {
   }
 
   /**
-   * Fetches image `imageId`'s stored embedding for `modelId` and hands it, with the image file `image` (for the
+   * Fetches image `imageId`'s (content `hash`, see core/api/blobs.ts) stored embedding for `modelId` and hands it, with the image file `image` (for the
    * colour-guided upsampling; null to go without), to the worker. Resolves `missing` when the image has no
    * embedding for that model yet.
    */
-  async open(imageId: number, modelId: string, image: Blob | null): Promise<OpenResult> {
+  async open(imageId: number, hash: string, modelId: string, image: Blob | null): Promise<OpenResult> {
     const token = ++this.token;
     this.failAll(new Error('superseded by another image'));
-    const embedding = await fetch(blobUrl(blobPaths.embedding(imageId, modelId)), { credentials: 'same-origin' });
+    const embedding = await fetch(blobUrl(blobPaths.embedding(imageId, hash, modelId)), { credentials: 'same-origin' });
     if (!embedding.ok) {
       // Web mode answers { ok: false, error: { code: 'not-embedded' } }; Electron's protocol a plain 404.
       const text = await embedding.text();
