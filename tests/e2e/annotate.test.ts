@@ -132,6 +132,22 @@ describe('annotate view', () => {
     await page.keyboard.press('Control+z');
     await expect.poll(() => pixelAt(...first)).toEqual(shown);
     expect(await page.getByTestId('undo').isDisabled()).toBe(true);
+
+    // Keyboard only: F6 moves focus to the buttons, Tab walks them, Enter and Space press them; F6 goes back to the
+    // image, where Tab selects objects again.
+    const focusedTestId = () => page.evaluate(() => document.activeElement?.getAttribute('data-testid') ?? document.activeElement?.tagName);
+    await page.keyboard.press('F6');
+    expect(await page.evaluate(() => document.activeElement?.closest('[role="toolbar"]') !== null)).toBe(true);
+    for (let presses = 0; presses < 60 && (await focusedTestId()) !== 'object-visibility'; presses++) await page.keyboard.press('Tab');
+    expect(await focusedTestId()).toBe('object-visibility');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => pixelAt(...first)).toEqual(before);
+    await page.keyboard.press('Space');
+    await expect.poll(() => pixelAt(...first)).toEqual(shown);
+    await page.keyboard.press('F6');
+    expect(await page.evaluate(() => document.activeElement?.classList.contains('annotation-canvas'))).toBe(true);
+    await page.keyboard.press('Tab');
+    await expect.poll(() => page.getByTestId('object-item').first().getAttribute('data-selected')).toBe('true');
   });
 
   it('edits the object with the eraser and deletes it, saving each change', async () => {

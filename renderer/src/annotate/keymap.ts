@@ -44,6 +44,7 @@ export const annotateShortcuts: Shortcut[] = [
   annotate('Delete / Backspace', 'remove'),
   annotate('H', 'hide'),
   annotate('Tab / Shift+Tab', 'cycle'),
+  annotate('F6', 'focus'),
   annotate('Mod+S', 'save'),
   { keys: 'S', description: 'search.shortcuts.findSimilar', view: 'annotate' },
   { keys: 'Shift+S', description: 'search.shortcuts.addToQuery', view: 'annotate' },

@@ -102,7 +102,8 @@ export default {
     panDrag: 'Pan by dragging',
     remove: 'Delete the selected object',
     hide: 'Hide / show the selected object',
-    cycle: 'Select the next / previous object',
+    cycle: 'Select the next / previous object (focus on the image)',
+    focus: 'Move focus between the image and the buttons (Tab, Enter and Space then work on them)',
     save: 'Save now',
   },
 } satisfies MessageTree;
