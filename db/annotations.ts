@@ -1,4 +1,5 @@
 /** Annotations: one object mask per row, stored as COCO compressed RLE with its box and area. */
+import { ApiError } from '../core/api/contract';
 import type { AnnotationDraft, AnnotationRecord } from '../core/api/records';
 import { decodeCounts, rleArea, rleBbox } from '../core/rle';
 import type { Db } from './connection';
@@ -20,8 +21,12 @@ interface AnnotationRow {
   updated_at: string;
 }
 
-export class AnnotationError extends Error {
+/** A request the data cannot take (wrong mask size, unknown image): the API answers it as bad input, not a fault. */
+export class AnnotationError extends ApiError {
   override name = 'AnnotationError';
+  constructor(message: string) {
+    super('invalid-annotation', message);
+  }
 }
 
 function toRecord(row: AnnotationRow): AnnotationRecord {

@@ -1,12 +1,17 @@
 /** Label classes. Colours are assigned from a palette unless given. */
+import { ApiError } from '../core/api/contract';
 import type { ClassRecord } from '../core/api/records';
 import type { Db } from './connection';
 
 const palette = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#46f0f0', '#f032e6', '#bcf60c', '#fabebe',
   '#008080', '#e6beff', '#9a6324', '#800000', '#aaffc3', '#808000', '#000075'];
 
-export class ClassError extends Error {
+/** An unknown class or a name clash: answered by the API as bad input, not a fault. */
+export class ClassError extends ApiError {
   override name = 'ClassError';
+  constructor(message: string) {
+    super('invalid-class', message);
+  }
 }
 
 export function classRepository(db: Db) {

@@ -111,7 +111,7 @@ describe('search service', () => {
     const rejected = result.hits[0].imageId;
     const after = service.search.feedback({ sessionId: result.sessionId, accepted: [], rejected: [rejected] });
     expect(after.hits.find((hit) => hit.imageId === rejected)?.judgement).toBe('rejected');
-    const accepted = await service.search.accept({ sessionId: result.sessionId, classId: null, minScore: -1 });
+    const accepted = await service.search.accept({ sessionId: result.sessionId, classId: null, minScore: -1, maskSource: 'object' });
     expect(accepted.imageIds).toHaveLength(after.hits.length - 1);
     expect(accepted.imageIds).not.toContain(rejected);
     project.transaction(() => project.annotations.remove(accepted.annotationIds));

@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dispatch } from '../../core/api/contract';
-import { decodeRle } from '../../core/rle';
+import { decodeRle, encodeRle } from '../../core/rle';
 import { maskArea } from '../../core/mask';
 import { tempDir, writeBadImages, writeImages } from '../../tests/fixtures';
 import { blobPaths, parseBlobPath } from '../../core/api/blobs';
@@ -110,6 +110,11 @@ describe('studio services', () => {
     expect((await call('images', 'get', { id: 1 })).status).toBe('annotated');
     await call('annotations', 'save', { imageId: 1, annotations: [] });
     expect((await call('images', 'get', { id: 1 })).status).toBe('embedded');
+    // A mask of the wrong size is bad input (HTTP 400 in web mode), not a fault, and changes nothing.
+    const wrongSize = encodeRle({ width: 8, height: 6, data: new Uint8Array(48).fill(1) });
+    await expect(call('annotations', 'save', { imageId: 1, annotations: [{ classId, rle: wrongSize }] }))
+      .rejects.toMatchObject({ code: 'invalid-annotation', message: 'mask is 8x6 but image 1 is 400x300' });
+    expect(await call('annotations', 'list', { imageId: 1 })).toEqual([]);
   });
 
   it('rejects invalid payloads before they reach the project', async () => {

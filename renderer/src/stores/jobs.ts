@@ -61,8 +61,11 @@ export const useJobsStore = defineStore('jobs', () => {
       return;
     }
     if (project.info?.path !== knownProject) {
+      // Another project: its jobs are not this one's, nor is the last finished one the status bar shows.
       knownProject = project.info?.path ?? null;
       knownFinished = null;
+      lastFinished.value = null;
+      active.value = [];
     }
     // The recent jobs, not only the active ones: a job can start and finish between two polls (the sample project's
     // import does), and the grid must still learn that something changed.
