@@ -53,7 +53,7 @@ export function useImageActions() {
     if (ids.length === 0) return;
     const confirmed = await confirm({
       title: t('dataset.remove.title', { count: ids.length }),
-      message: t('dataset.remove.message'),
+      message: t('dataset.remove.message', { count: ids.length }),
       confirmLabel: t('dataset.remove.confirm', { count: ids.length }),
       cancelLabel: t('app.cancel'),
       danger: true,

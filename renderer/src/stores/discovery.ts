@@ -31,8 +31,10 @@ export const useDiscoveryStore = defineStore('discovery', () => {
     return guarded('run', async () => {
       result.value = null;
       labeled.value = {};
-      imageCount.value = imageIds.length;
-      result.value = await api.discovery.run({ imageIds, top: 5 });
+      const found = await api.discovery.run({ imageIds, top: 5 });
+      // Coverage counts among the images discovery could use: those without embeddings are listed apart.
+      imageCount.value = imageIds.length - found.missing.length;
+      result.value = found;
     });
   }
 

@@ -67,7 +67,7 @@ export default {
     remove: 'Delete',
     area: '{area} px',
     score: 'score {score}',
-    draft: 'Object being built: {clicks} clicks',
+    draft: 'Object being built: {count} click|Object being built: {count} clicks',
     draftArea: '{area} px — Enter to finish, Esc to cancel',
     source: {
       manual: 'drawn',

@@ -45,7 +45,7 @@ export default {
   },
   remove: {
     title: 'Remove {count} image?|Remove {count} images?',
-    message: 'Their annotations and embeddings are deleted from the project. The image files on disk stay. This cannot be undone.',
+    message: 'Its annotations and embedding are deleted from the project. The image file on disk stays. This cannot be undone.|Their annotations and embeddings are deleted from the project. The image files on disk stay. This cannot be undone.',
     confirm: 'Remove|Remove {count}',
     done: 'Removed {count} image|Removed {count} images',
     failed: 'Could not remove the images',

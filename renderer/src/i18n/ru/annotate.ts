@@ -67,7 +67,7 @@ export default {
     remove: 'Удалить',
     area: '{area} пикс.',
     score: 'оценка {score}',
-    draft: 'Создаваемый объект: кликов — {clicks}',
+    draft: 'Создаваемый объект: кликов — {count}',
     draftArea: '{area} пикс. — Enter завершает, Esc сбрасывает',
     source: {
       manual: 'нарисован',
