@@ -199,11 +199,17 @@ async function commitThroughCallback(plan: Plan, onProgress?: ProgressHandler): 
 
 function summary(plan: Plan, result: ReturnType<typeof write>, addedImages: number): ImportResult {
   const touched = new Set([...result.imageIds, ...plan.toAdd.map((i) => i.projectId!)]);
-  return { images: touched.size, annotations: result.annotations, classes: result.classes, addedImages, warnings: plan.parsed.warnings };
+  const warnings = [...plan.parsed.warnings];
+  if (result.duplicates > 0) warnings.push(`${result.duplicates} object(s) were already in the project (same image, class and mask) and were not added again`);
+  return { images: touched.size, annotations: result.annotations, classes: result.classes, addedImages, warnings };
 }
 
-function write({ project, parsed, images, byImage, names, options }: Plan): { imageIds: number[]; annotations: number; classes: number } {
-  let created = 0, written = 0;
+/**
+ * Writes classes and objects. When appending, an object identical to one the image already has (same class, same
+ * mask) is skipped, so importing a dataset exported from this project again adds nothing twice.
+ */
+function write({ project, parsed, images, byImage, names, options }: Plan): { imageIds: number[]; annotations: number; classes: number; duplicates: number } {
+  let created = 0, written = 0, duplicates = 0;
   const classIds = new Map<string, number>();
   for (const [key, name] of names) {
     const existing = project.classes.findByName(name);
@@ -218,12 +224,24 @@ function write({ project, parsed, images, byImage, names, options }: Plan): { im
       classId: a.className === null ? null : classIds.get(a.className.toLowerCase())!,
       rle: a.rle, score: a.score, source: 'import' as const,
     }));
-    if (options.replace) project.annotations.replace(imageId, drafts);
-    else for (const draft of drafts) project.annotations.add(imageId, draft);
+    if (options.replace) {
+      project.annotations.replace(imageId, drafts);
+      written += drafts.length;
+    } else {
+      const key = (draft: { classId: number | null; rle: AnnotationDraft['rle'] }) => `${draft.classId}:${draft.rle.counts}`;
+      const present = new Set(project.annotations.list(imageId).map(key));
+      for (const draft of drafts) {
+        if (present.has(key(draft))) {
+          duplicates++;
+          continue;
+        }
+        project.annotations.add(imageId, draft);
+        written++;
+      }
+    }
     project.images.refreshStatus(imageId);
-    written += drafts.length;
   }
-  return { imageIds: [...touched], annotations: written, classes: created };
+  return { imageIds: [...touched], annotations: written, classes: created, duplicates };
 }
 
 /** First existing file among `candidates` that lies inside its root. */

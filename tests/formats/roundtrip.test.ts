@@ -122,6 +122,15 @@ describe('round trips', () => {
     source.transaction(() => source.annotations.add(first, { classId: null, rle: encodeRle(extra.mask) }));
   });
 
+  it('re-importing without replace adds nothing twice and says how many objects it skipped', async () => {
+    const before = source.info();
+    const result = await importDataset(source, 'coco', join(work.dir, 'out-coco-rle', 'annotations.json'), {});
+    const classifiedCount = [...expected.values()].flatMap(classified).length;
+    expect(result).toMatchObject({ addedImages: 0, annotations: 0, classes: 0 });
+    expect(result.warnings).toContain(`${classifiedCount} object(s) were already in the project (same image, class and mask) and were not added again`);
+    expect(source.info().annotationCount).toBe(before.annotationCount);
+  });
+
   it('bundle reopens elsewhere with identical objects (unclassified too), images and embeddings', async () => {
     const imageId = source.images.ids()[0];
     source.db.prepare("INSERT OR IGNORE INTO models (id, manifest, sha256) VALUES ('test-model', '{}', 'abc')").run();
