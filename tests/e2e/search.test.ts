@@ -233,5 +233,18 @@ describe('similar-object search and discovery', () => {
     await page.keyboard.press('Control+z');
     await eventually(async () => (await allAnnotations()).length).toBe(before);
     await eventually(() => cluster.getByTestId('cluster-labeled').count()).toBe(0);
+
+    // An image removed in the Images view leaves the groups shown, and their coverage, at once.
+    const gone = Number(await cluster.locator('[data-testid="cluster-member"]:not(.uncovered)').first().getAttribute('data-image-id'));
+    await page.getByTestId('view-images').click();
+    await page.locator(`[data-testid="image-tile"][data-id="${gone}"]`).click();
+    await page.keyboard.press('Delete');
+    await page.getByTestId('confirm-ok').click();
+    await expect.poll(() => page.locator(`[data-testid="image-tile"][data-id="${gone}"]`).count()).toBe(0);
+    await page.getByTestId('view-search').click();
+    const after = page.getByTestId('discovery-cluster').nth(best);
+    expect(await after.locator(`[data-testid="cluster-member"][data-image-id="${gone}"]`).count()).toBe(0);
+    expect(Number(await after.getAttribute('data-coverage'))).toBe(coverage[best] - 1);
+    expect(await after.getByTestId('cluster-coverage').textContent()).toContain(`of ${images.length - 1}`);
   });
 });

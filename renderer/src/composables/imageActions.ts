@@ -61,6 +61,9 @@ export function useImageActions() {
     if (!confirmed) return;
     try {
       await images.remove(ids);
+      // Results shown elsewhere must not offer images that are gone.
+      useSearchStore().forgetImages(ids);
+      useDiscoveryStore().forgetImages(ids);
       notices.info(t('dataset.remove.done', { count: ids.length }));
     } catch (cause) {
       notices.error(t('dataset.remove.failed'), cause);

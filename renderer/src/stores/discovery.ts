@@ -3,7 +3,7 @@
  * image), and "label everywhere" (a cluster's regions -> annotations of a class), one undoable step each.
  */
 import { defineStore } from 'pinia';
-import { ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef } from 'vue';
 import type { DiscoveryResult } from '../../../core/api/search-contract';
 import { api } from '../api';
 import { recordAnnotationBatch } from '../composables/annotationBatch';
@@ -13,8 +13,9 @@ import { useSettingsStore } from './settings';
 
 export const useDiscoveryStore = defineStore('discovery', () => {
   const result = shallowRef<DiscoveryResult | null>(null);
-  /** How many images the last run was asked about. */
-  const imageCount = ref(0);
+  /** The images the last run used (asked about, with embeddings, not removed since): coverage counts among them. */
+  const searched = shallowRef<ReadonlySet<number>>(new Set());
+  const imageCount = computed(() => searched.value.size);
   const busy = ref<'run' | 'label' | null>(null);
   const error = ref<string | null>(null);
   /** Class chosen per cluster (by cluster index). */
@@ -31,9 +32,10 @@ export const useDiscoveryStore = defineStore('discovery', () => {
     return guarded('run', async () => {
       result.value = null;
       labeled.value = {};
+      searched.value = new Set(imageIds); // the progress line counts what was asked
       const found = await api.discovery.run({ imageIds, top: 5 });
-      // Coverage counts among the images discovery could use: those without embeddings are listed apart.
-      imageCount.value = imageIds.length - found.missing.length;
+      const missing = new Set(found.missing);
+      searched.value = new Set(imageIds.filter((id) => !missing.has(id)));
       result.value = found;
     });
   }
@@ -53,12 +55,26 @@ export const useDiscoveryStore = defineStore('discovery', () => {
     });
   }
 
+  /** Images were removed from the project: drop them from every group (and from the groups' coverage). */
+  function forgetImages(imageIds: number[]): void {
+    const found = result.value;
+    if (!found) return;
+    const gone = new Set(imageIds);
+    const clusters = found.clusters.map((cluster) => {
+      const members = cluster.members.filter((member) => !gone.has(member.imageId));
+      return { ...cluster, members, coverage: members.filter((member) => member.covered).length };
+    });
+    searched.value = new Set([...searched.value].filter((id) => !gone.has(id)));
+    result.value = { ...found, clusters, missing: found.missing.filter((id) => !gone.has(id)) };
+  }
+
   function reset(): void {
     result.value = null;
+    searched.value = new Set();
     labeled.value = {};
     classIds.value = {};
     error.value = null;
   }
 
-  return { result, imageCount, busy, error, classIds, labeled, run, labelCluster, reset };
+  return { result, imageCount, busy, error, classIds, labeled, run, labelCluster, forgetImages, reset };
 });

@@ -138,6 +138,14 @@ export const useSearchStore = defineStore('search', () => {
     return createAnnotations(anyLabeled ? { imageIds: pending.map((hit) => hit.imageId) } : { minScore: threshold.value });
   }
 
+  /** Images were removed from the project: drop their examples and hits. */
+  function forgetImages(imageIds: number[]): void {
+    const gone = new Set(imageIds);
+    examples.value = examples.value.filter((item) => !gone.has(item.imageId));
+    if (result.value) result.value = { ...result.value, hits: result.value.hits.filter((hit) => !gone.has(hit.imageId)) };
+    focusIndex.value = Math.min(focusIndex.value, Math.max(0, hits.value.length - 1));
+  }
+
   /** The project changed: nothing of the old one applies. */
   function reset(): void {
     examples.value = [];
@@ -149,6 +157,6 @@ export const useSearchStore = defineStore('search', () => {
 
   return {
     panel, examples, result, busy, error, classId, threshold, focusIndex, labeled, hits, aboveThreshold, acceptedPending,
-    addExample, removeExample, clearExamples, run, judge, createAnnotations, labelAccepted, labelAbove, reset,
+    addExample, removeExample, clearExamples, run, judge, createAnnotations, labelAccepted, labelAbove, forgetImages, reset,
   };
 });
