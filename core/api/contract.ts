@@ -10,6 +10,7 @@ import type {
 import { imageStatuses } from './records';
 import type { Rle } from '../rle';
 import { type FormatId, formatIds } from '../formats/types';
+import type { FormatLoss } from '../formats/losses';
 
 import { type Method, method } from './method';
 import { searchContract } from './search-contract';
@@ -111,7 +112,7 @@ export const contract = {
   },
   datasets: {
     /** The formats, each with what it cannot hold (shown before exporting). */
-    formats: method<Array<{ id: FormatId; losses: string[] }>>()(none),
+    formats: method<Array<{ id: FormatId; losses: FormatLoss[] }>>()(none),
     /** Writes the project (or some images) as a dataset; runs as a job whose result is { path, images, annotations, warnings }. */
     export: method<JobRecord>()(z.object({
       format: z.enum(formatIds),

@@ -1,6 +1,6 @@
 /** Dataset formats: pure parse/serialise from/to plain records and masks (no file system; see electron/formats). */
 export { FormatError, type FormatLimits, defaultLimits } from './errors';
-export { LOSSES } from './losses';
+export { type FormatLoss, LOSSES } from './losses';
 export { type CocoExportOptions, cocoCategoryIds, parseCoco, writeCoco } from './coco';
 export { cocoPolygonsToMask } from './coco-polygon';
 export { ringFromFile, ringToFile } from './coords';
