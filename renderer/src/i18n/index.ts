@@ -67,10 +67,18 @@ export function translate(language: Language, key: string, params?: MessageParam
   return text.replace(/\{(\w+)\}/g, (whole, name: string) => (name in params ? String(params[name]) : whole));
 }
 
-/** Composable: `const { t, language } = useI18n()`; `t` re-renders the caller when the language changes. */
+/**
+ * Composable: `const { t, tOr, language } = useI18n()`; both re-render the caller when the language changes.
+ * `tOr(key, fallback)` is for text that has its own English outside the messages (from the server, or a key name):
+ * the translation where one exists, else `fallback`.
+ */
 export function useI18n() {
   const settings = useSettingsStore();
   const language = computed(() => settings.language);
   const t = (key: string, params?: MessageParams) => translate(settings.language, key, params);
-  return { t, language };
+  const tOr = (key: string, fallback: string) => {
+    const text = t(key);
+    return text === key ? fallback : text;
+  };
+  return { t, tOr, language };
 }

@@ -15,6 +15,15 @@ export default {
   closeProject: 'Закрыть проект',
   language: 'Язык',
   views: { label: 'Разделы', projects: 'Проекты', images: 'Изображения', annotate: 'Разметка' },
+  /** Mouse actions and key groups in the shortcut list (key caps such as Enter or Ctrl stay as printed). */
+  keyNames: {
+    'Click': 'Клик',
+    'Right click': 'Правый клик',
+    'Wheel': 'Колесо мыши',
+    'Arrow keys': 'Стрелки',
+    'Middle drag': 'Перетаскивание средней кнопкой',
+    'Drag': 'Перетаскивание',
+  },
   shortcuts: {
     title: 'Горячие клавиши',
     help: 'Показать или скрыть этот список',
