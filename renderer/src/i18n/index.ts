@@ -16,13 +16,11 @@ import ruDataset from './ru/dataset';
 import ruAnnotate from './ru/annotate';
 import ruSearch from './ru/search';
 import ruDatasets from './ru/datasets';
+import type { MessageTree } from './messages';
 
 export const languages = ['en', 'ru'] as const;
 export type Language = (typeof languages)[number];
 
-export interface MessageTree {
-  [key: string]: string | MessageTree;
-}
 
 export type MessageParams = Record<string, string | number>;
 

@@ -1,5 +1,5 @@
 /** English messages of the Annotate view (`annotate.*`). */
-import type { MessageTree } from '../index';
+import type { MessageTree } from '../messages';
 
 export default {
   title: 'Annotate',

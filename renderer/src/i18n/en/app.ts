@@ -1,5 +1,5 @@
 /** Shell, projects view, jobs and runtime (English, the fallback language). */
-import type { MessageTree } from '../index';
+import type { MessageTree } from '../messages';
 
 export default {
   connecting: 'Connecting…',

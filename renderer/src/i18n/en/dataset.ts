@@ -1,5 +1,5 @@
 /** Images view, import, embedding, classes (English, the fallback language). */
-import type { MessageTree } from '../index';
+import type { MessageTree } from '../messages';
 
 export default {
   status: {

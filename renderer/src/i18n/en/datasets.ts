@@ -1,5 +1,5 @@
 /** Dataset import and export, project bundles (English, the fallback language). */
-import type { MessageTree } from '../index';
+import type { MessageTree } from '../messages';
 
 export default {
   menu: 'Dataset',

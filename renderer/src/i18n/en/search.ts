@@ -1,5 +1,5 @@
 /** English messages of similar-object search and object discovery (`search.*`). */
-import type { MessageTree } from '../index';
+import type { MessageTree } from '../messages';
 
 export default {
   title: 'Search',

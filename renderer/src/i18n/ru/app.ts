@@ -1,5 +1,5 @@
 /** Оболочка, проекты, задания и среда выполнения (русский). */
-import type { MessageTree } from '../index';
+import type { MessageTree } from '../messages';
 
 export default {
   connecting: 'Подключение…',

@@ -1,5 +1,5 @@
 /** Изображения, импорт, эмбеддинги, классы (русский). */
-import type { MessageTree } from '../index';
+import type { MessageTree } from '../messages';
 
 export default {
   status: {

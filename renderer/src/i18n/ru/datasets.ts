@@ -1,5 +1,5 @@
 /** Импорт и экспорт датасетов, пакеты проектов (русский). */
-import type { MessageTree } from '../index';
+import type { MessageTree } from '../messages';
 
 export default {
   menu: 'Датасет',
