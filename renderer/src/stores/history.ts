@@ -27,33 +27,42 @@ export const useHistoryStore = defineStore('history', () => {
     undone.value = [];
   }
 
-  /** Undoes the latest change; returns its label, or null when there was nothing to undo. Throws API errors. */
-  async function undo(): Promise<string | null> {
-    const entry = done.value.at(-1);
-    if (!entry || busy.value) return null;
+  // Undo and redo run one after another: a second Ctrl+Z pressed while the first is still talking to the main
+  // process waits for it instead of being dropped.
+  let queue: Promise<unknown> = Promise.resolve();
+  let queued = 0;
+
+  function enqueue(step: () => Promise<string | null>): Promise<string | null> {
+    queued++;
     busy.value = true;
-    try {
+    const next = queue.then(step).finally(() => {
+      if (--queued === 0) busy.value = false;
+    });
+    queue = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Undoes the latest change; returns its label, or null when there was nothing to undo. Throws API errors. */
+  function undo(): Promise<string | null> {
+    return enqueue(async () => {
+      const entry = done.value.at(-1);
+      if (!entry) return null;
       await entry.undo();
       done.value = done.value.slice(0, -1);
       undone.value = [...undone.value, entry];
       return entry.label;
-    } finally {
-      busy.value = false;
-    }
+    });
   }
 
-  async function redo(): Promise<string | null> {
-    const entry = undone.value.at(-1);
-    if (!entry || busy.value) return null;
-    busy.value = true;
-    try {
+  function redo(): Promise<string | null> {
+    return enqueue(async () => {
+      const entry = undone.value.at(-1);
+      if (!entry) return null;
       await entry.redo();
       undone.value = undone.value.slice(0, -1);
       done.value = [...done.value, entry];
       return entry.label;
-    } finally {
-      busy.value = false;
-    }
+    });
   }
 
   /** Entries refer to one project's ids; forget them when the project changes. */
