@@ -65,6 +65,7 @@ export function useAnnotateEngine(hooks: EngineHooks) {
     grid.value = null;
     embedJob.value = null;
     engineError.value = null;
+    lastMs.value = null; // the last click's time belongs to the image left
     engineState.value = 'loading';
     const [record, annotations] = await Promise.all([api.images.get({ id }), api.annotations.list({ imageId: id })]);
     // A failed import has no pixels to show; say which file and why rather than what the blob route answers.
