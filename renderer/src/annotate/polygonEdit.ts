@@ -44,6 +44,14 @@ export function objectPolygons(object: ObjectState, trace: Tracer, ready: () => 
   return null;
 }
 
+/**
+ * The outline of an object state whose mask was just rasterised from `polygons` (a vertex drag): those polygons,
+ * not a new trace of the mask, whose stair-stepped slanted edges would come back as runs of tiny vertices.
+ */
+export function rememberPolygons(object: ObjectState, polygons: Polygon[]): void {
+  cache.set(object, polygons);
+}
+
 export function clonePolygons(polygons: Polygon[]): Polygon[] {
   return polygons.map((polygon) => ({ outer: [...polygon.outer], holes: polygon.holes.map((hole) => [...hole]) }));
 }
