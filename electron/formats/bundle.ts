@@ -14,7 +14,7 @@ import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Unzip, UnzipInflate, Zip, ZipDeflate, ZipPassThrough } from 'fflate';
 import { FormatError, describeBytes } from '../../core/formats/errors';
-import { resolveStoredPath, storedPath } from '../../db/images';
+import { imageRepository, resolveStoredPath, storedPath } from '../../db/images';
 import { Project } from '../../db/project';
 import type { ProgressHandler } from './apply';
 import type { ExportResult } from './collect';
@@ -85,7 +85,12 @@ export async function exportBundle(project: Project, outFile: string, options: B
           }
         })();
       }
-      if (!options.embeddings) copy.exec('DELETE FROM embeddings');
+      if (!options.embeddings) {
+        // Regions hang off embeddings (this plain connection does not cascade), and statuses say "embedded".
+        copy.exec('DELETE FROM region_sets; DELETE FROM embeddings');
+        const images = imageRepository(copy);
+        for (const id of copy.prepare('SELECT id FROM images').pluck().all() as number[]) images.refreshStatus(id);
+      }
       copy.exec('DELETE FROM jobs'); // jobs name files on this machine
       copy.pragma('journal_mode = DELETE');
       copy.exec('VACUUM');

@@ -150,12 +150,19 @@ describe('round trips', () => {
       copy.close();
     }
     const lean = join(work.dir, 'lean.zip');
+    // The status an embedded image without objects has; the lean copy must recompute it without the embedding.
+    source.db.prepare("UPDATE images SET status = 'embedded' WHERE id = ?").run(imageId);
     await exportBundle(source, lean, { images: false, embeddings: false });
+    source.images.refreshStatus(imageId);
     const leanOpened = await openBundle(lean, join(work.dir, 'lean'));
     expect(leanOpened.missingImages.length).toBe(3);
     const leanCopy = new Project(leanOpened.projectPath);
     expect(leanCopy.embeddings.has(imageId, 'test-model')).toBe(false);
     expect(leanCopy.info().annotationCount).toBe(source.info().annotationCount);
+    // Without embeddings nothing may say "embedded": statuses follow, and the regions derived from them are gone.
+    expect(leanCopy.images.get(imageId)!.status).not.toBe('embedded');
+    expect(leanCopy.info().statusCounts.embedded).toBe(0);
+    expect(leanCopy.db.prepare('SELECT count(*) FROM region_sets').pluck().get()).toBe(0);
     leanCopy.close();
     const relinked = await openBundle(lean, join(work.dir, 'relinked'), { imagesDir: join(work.dir, 'source', 'images') });
     expect(relinked.missingImages).toEqual([]);
