@@ -1,6 +1,8 @@
 /**
- * Runs a project's persistent jobs one at a time, oldest first. Jobs left running by a crash or a kill are
- * picked up again on open; each handler resumes from what is committed in the database.
+ * Runs a project's persistent jobs one at a time, oldest first. Image import and embedding jobs left running by a
+ * crash or a kill are picked up again on open; each handler resumes from what is committed in the database.
+ * Dataset imports and exports are not: they were asked for by a dialog or a command that is gone, and an export's
+ * half-written folder would make it fail anyway, so on open they end as failed, saying why.
  */
 import type { JobKind, JobRecord } from '../../core/api/records';
 import type { Project } from '../../db/project';
@@ -25,6 +27,8 @@ interface Rate {
   doneAtStart: number;
 }
 
+const resumable: ReadonlySet<JobKind> = new Set(['import', 'embed']);
+
 export class JobRunner {
   private running: Promise<void> | null = null;
   private cancelRequested = new Set<number>();
@@ -33,7 +37,13 @@ export class JobRunner {
   /** Called after each progress update and when a job ends. */
   onChange: (job: JobRecord) => void = () => {};
 
-  constructor(private readonly project: Project, private readonly handlers: Record<JobKind, JobHandler>) {}
+  constructor(private readonly project: Project, private readonly handlers: Record<JobKind, JobHandler>) {
+    for (const job of project.jobs.pending()) {
+      if (!resumable.has(job.kind)) {
+        project.jobs.finish(job.id, 'failed', `interrupted: the studio stopped before this ${job.kind} finished; start it again${job.kind === 'dataset-export' ? ' (its target may hold a partial export)' : ''}`);
+      }
+    }
+  }
 
   enqueue(kind: JobKind, payload: unknown, total: number): JobRecord {
     const job = this.project.jobs.create(kind, payload, total);

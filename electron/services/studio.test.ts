@@ -88,6 +88,21 @@ describe('studio services', () => {
     await expect(readBlob(studio, embedding)).rejects.toMatchObject({ code: 'not-found' });
   });
 
+  it('ends dataset jobs a stopped studio left behind as failed, and resumes image jobs', async () => {
+    const { dir, studio, call } = await openStudio();
+    const path = join(dir, 'p.pixelwise');
+    await call('projects', 'create', { path });
+    const left = studio.project.jobs.create('dataset-export', { format: 'coco', out: join(dir, 'half') }, 3);
+    studio.project.jobs.start(left.id);
+    const embed = studio.project.jobs.create('embed', { imageIds: [], modelId: 'pixelwise-colorpos' }, 0);
+    await call('projects', 'open', { path });
+    studio.runner.kick();
+    await studio.runner.idle();
+    const jobs = await call('jobs', 'list', {});
+    expect(jobs.find((job: any) => job.id === left.id)).toMatchObject({ status: 'failed', error: expect.stringMatching(/^interrupted: .*partial export/) });
+    expect(jobs.find((job: any) => job.id === embed.id).status).toBe('done');
+  });
+
   it('segments from clicks on the stored embedding and saves the object', async () => {
     const { dir, studio, call } = await openStudio();
     await writeImages(join(dir, 'images'), 1, 400, 300);
