@@ -38,11 +38,14 @@ describe('pixelwise CLI', () => {
       'this is not json',
       { image: 'images/scene-0001.png', clicks: [[200, 150, 1], [10, 10, 0]], box: [50, 40, 350, 260] },
       { image: 999, clicks: [[1, 1, 1]] },
+      { image: 2, clicks: [[5000, -30, 1]] },
+      { image: 'images/scene-0001.png', clicks: [], box: [350, 260, 50, 40] }, // corners in the other order
+      { image: 2, clicks: [], box: [500, 10, 600, 20] },
     ].map((r) => (typeof r === 'string' ? r : JSON.stringify(r))).join('\n');
     const segmented = pixelwise(data, ['segment', project, '--stdin'], `${requests}\n`);
     expect(segmented.code).toBe(0);
     const lines = segmented.stdout.trim().split('\n').map((line) => JSON.parse(line));
-    expect(lines).toHaveLength(4);
+    expect(lines).toHaveLength(7);
     expect(lines[0].rle.size).toEqual([300, 400]);
     expect(maskArea(decodeRle(lines[0].rle))).toBeGreaterThan(0);
     expect(typeof lines[0].score).toBe('number');
@@ -50,6 +53,9 @@ describe('pixelwise CLI', () => {
     expect(lines[1].error).toMatch(/invalid JSON/);
     expect(lines[2].rle.size).toEqual([300, 400]);
     expect(lines[3].error).toMatch(/image 999/);
+    expect(lines[4].error).toBe('click (5000, -30) is outside the 400x300 image');
+    expect(maskArea(decodeRle(lines[5].rle))).toBeGreaterThan(0);
+    expect(lines[6].error).toMatch(/does not overlap the 400x300 image/);
 
     const out = join(dir, 'coco');
     const exported = pixelwise(data, ['export', project, '--format', 'coco', '--out', out]);

@@ -48,8 +48,19 @@ export class SegmentService {
     const project = this.project();
     const imageId = this.imageId(project, request.image);
     const segmenter = await this.segmenter(project, imageId, request.modelId ?? this.defaultModel());
+    const { width, height } = project.images.get(imageId)!;
+    const outside = request.clicks.find(([x, y]) => !(x >= 0 && y >= 0 && x < width && y < height));
+    if (outside) throw new ApiError('invalid-input', `click (${outside[0]}, ${outside[1]}) is outside the ${width}x${height} image`);
     const clicks = request.clicks.map(([x, y, positive]) => ({ x, y, positive: positive === 1 }));
-    const box = request.box && ([request.box[0], request.box[1], request.box[2] - request.box[0], request.box[3] - request.box[1]] as [number, number, number, number]);
+    // Two corners in either order; the box is clipped to the image.
+    let box: [number, number, number, number] | undefined;
+    if (request.box) {
+      const [ax, ay, bx, by] = request.box;
+      const x0 = Math.max(0, Math.min(ax, bx)), y0 = Math.max(0, Math.min(ay, by));
+      const x1 = Math.min(width, Math.max(ax, bx)), y1 = Math.min(height, Math.max(ay, by));
+      if (x1 <= x0 || y1 <= y0) throw new ApiError('invalid-input', `box [${request.box.join(', ')}] does not overlap the ${width}x${height} image`);
+      box = [x0, y0, x1 - x0, y1 - y0];
+    }
     const started = performance.now();
     const { mask, score } = segmenter.segment(clicks, box);
     const ms = performance.now() - started;
