@@ -27,6 +27,8 @@ describe('pixelwise CLI', () => {
     expect(imported.code).toBe(0);
     expect(JSON.parse(imported.stdout)).toMatchObject({ imported: 3, failed: 2 });
     expect(imported.stderr).toMatch(/failed: images\/notes\.jpg: not an image/);
+    const again = pixelwise(data, ['import', project, join(dir, 'images')]);
+    expect(JSON.parse(again.stdout)).toMatchObject({ imported: 0, skipped: 3, failed: 2 });
 
     const embedded = pixelwise(data, ['embed', project]);
     expect(embedded.code).toBe(0);

@@ -97,7 +97,8 @@ export async function run(argv: string[]): Promise<void> {
       const job = await runJob(studio, studio.runner.enqueue('import', { paths: rest }, 0));
       const failed = studio.project.images.list({ status: 'failed', offset: 0, limit: 1000 }).items;
       for (const image of failed) process.stderr.write(`failed: ${image.path}: ${image.error}\n`);
-      console.log(JSON.stringify({ imported: job.done, failed: job.failed, project: studio.project.info() }, null, 2));
+      const { added, skipped } = job.result as { added: number; skipped: number };
+      console.log(JSON.stringify({ imported: added, skipped, failed: job.failed, project: studio.project.info() }, null, 2));
     } else if (command === 'embed') {
       await studio.openProject(projectFile, false);
       const job = await runJob(studio, studio.enqueueEmbed(null, values.model));

@@ -75,7 +75,9 @@ const batchSize = 16;
 
 export async function runImport({ project, job, cancelled, progress }: JobContext): Promise<void> {
   const files = await expandPaths((job.payload as ImportPayload).paths);
-  let done = 0, failed = 0;
+  // done counts files handled; added / skipped (already in the project, or the same content as another file) say
+  // what became of them, in the job's result.
+  let done = 0, failed = 0, added = 0, skipped = 0;
   progress(files.length, done, failed);
   for (let start = 0; start < files.length && !cancelled(); start += batchSize) {
     const batch = files.slice(start, start + batchSize);
@@ -85,7 +87,12 @@ export async function runImport({ project, job, cancelled, progress }: JobContex
         const path = storedPath(project.dir, batch[i]);
         if (result.status === 'fulfilled') {
           // Same content twice (also within one batch) is one image.
-          if (result.value && project.images.findByHash(result.value.hash) === undefined) project.images.add({ path, ...result.value });
+          if (result.value && project.images.findByHash(result.value.hash) === undefined) {
+            project.images.add({ path, ...result.value });
+            added++;
+          } else {
+            skipped++;
+          }
           done++;
         } else {
           project.images.addFailed(path, (result.reason as Error).message);
@@ -95,6 +102,7 @@ export async function runImport({ project, job, cancelled, progress }: JobContex
       progress(files.length, done, failed);
     });
   }
+  project.jobs.setResult(job.id, { added, skipped });
 }
 
 /** null when the file is already in the project under this path. */
