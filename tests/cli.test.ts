@@ -76,6 +76,10 @@ describe('pixelwise CLI', () => {
     const usage = pixelwise(join(dir, 'data'), ['segment', join(dir, 'p.pixelwise')]);
     expect(usage.code).toBe(2);
     expect(usage.stderr).toMatch(/--stdin/);
+    const badId = pixelwise(join(dir, 'data'), ['search', join(dir, 'p.pixelwise'), '--image', 'abc', '--mask', 'm.json']);
+    expect([badId.code, badId.stderr.split('\n')[0]]).toEqual([2, '--image takes a positive whole number, not "abc"']);
+    const noMask = pixelwise(join(dir, 'data'), ['search', join(dir, 'p.pixelwise'), '--image', '3', '--mask', join(dir, 'missing.json')]);
+    expect([noMask.code, noMask.stderr.split('\n')[0]]).toEqual([2, `--mask ${join(dir, 'missing.json')}: no such file`]);
     const notProject = pixelwise(join(dir, 'data'), ['info', bin]);
     expect(notProject.code).toBe(1);
     expect(notProject.stderr).toMatch(/not a Pixelwise project/);

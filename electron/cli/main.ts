@@ -116,24 +116,42 @@ export async function run(argv: string[]): Promise<void> {
       await segmentStream(studio);
     } else if (command === 'search') {
       if (!values.image || !values.mask) throw new UsageError('search needs --image <id> and --mask <rle.json>');
+      const imageId = count('--image', values.image), limit = count('--top', values.top ?? '50');
+      const rle = await readJson('--mask', values.mask);
       await studio.openProject(projectFile, false);
-      const rle = JSON.parse(await readFile(values.mask, 'utf8')) as unknown;
       const api = createApiImplementation(studio, null);
-      const result = await dispatch(api, 'search', 'query', {
-        examples: [{ imageId: Number(values.image), rle }], limit: Number(values.top ?? 50), modelId: values.model,
-      });
+      const result = await dispatch(api, 'search', 'query', { examples: [{ imageId, rle }], limit, modelId: values.model });
       console.log(JSON.stringify(result, null, 2));
     } else if (command === 'discover') {
       await studio.openProject(projectFile, false);
       const imageIds = values.images ? values.images.split(',').map(Number) : studio.project.images.ids().filter((id) => studio.project.images.get(id)?.hash);
       const api = createApiImplementation(studio, null);
-      const result = await dispatch(api, 'discovery', 'run', { imageIds, top: Number(values.top ?? 5), modelId: values.model });
+      const result = await dispatch(api, 'discovery', 'run', { imageIds, top: count('--top', values.top ?? '5'), modelId: values.model });
       console.log(JSON.stringify(result, null, 2));
     } else {
       throw new UsageError(`unknown command "${command}"`);
     }
   } finally {
     await studio.close();
+  }
+}
+
+/** A positive whole number given as option `name`; bad usage otherwise. */
+function count(name: string, text: string): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < 1) throw new UsageError(`${name} takes a positive whole number, not "${text}"`);
+  return value;
+}
+
+/** The JSON in file `path` given as option `name`; bad usage, naming the file, when it is missing or not JSON. */
+async function readJson(name: string, path: string): Promise<unknown> {
+  const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`${name} ${path}: ${error.code === 'ENOENT' ? 'no such file' : error.message}`);
+  });
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (error) {
+    throw new UsageError(`${name} ${path}: not JSON (${(error as Error).message})`);
   }
 }
 
