@@ -17,7 +17,9 @@ const limit = 100;
 export const useHistoryStore = defineStore('history', () => {
   const done = ref<HistoryEntry[]>([]);
   const undone = ref<HistoryEntry[]>([]);
-  const busy = ref(false);
+  /** Undo / redo steps queued or running (see enqueue). */
+  const steps = ref(0);
+  const busy = computed(() => steps.value > 0);
 
   const canUndo = computed(() => done.value.length > 0 && !busy.value);
   const canRedo = computed(() => undone.value.length > 0 && !busy.value);
@@ -30,14 +32,10 @@ export const useHistoryStore = defineStore('history', () => {
   // Undo and redo run one after another: a second Ctrl+Z pressed while the first is still talking to the main
   // process waits for it instead of being dropped.
   let queue: Promise<unknown> = Promise.resolve();
-  let queued = 0;
 
   function enqueue(step: () => Promise<string | null>): Promise<string | null> {
-    queued++;
-    busy.value = true;
-    const next = queue.then(step).finally(() => {
-      if (--queued === 0) busy.value = false;
-    });
+    steps.value++;
+    const next = queue.then(step).finally(() => steps.value--);
     queue = next.catch(() => undefined);
     return next;
   }

@@ -130,12 +130,10 @@ export const useSearchStore = defineStore('search', () => {
     return imageIds.length > 0 ? createAnnotations({ imageIds }) : Promise.resolve(false);
   }
 
-  /** Every hit >= the threshold; hits already labelled in this session are named so they are not labelled twice. */
+  /** The hits shown above the threshold (see aboveThreshold), named, so the server labels exactly those. */
   function labelAbove(): Promise<boolean> {
-    const pending = aboveThreshold.value;
-    if (pending.length === 0) return Promise.resolve(false);
-    const anyLabeled = hits.value.some((hit) => hit.score >= threshold.value && labeled.value.has(hit.imageId));
-    return createAnnotations(anyLabeled ? { imageIds: pending.map((hit) => hit.imageId) } : { minScore: threshold.value });
+    const imageIds = aboveThreshold.value.map((hit) => hit.imageId);
+    return imageIds.length > 0 ? createAnnotations({ imageIds }) : Promise.resolve(false);
   }
 
   /** Images were removed from the project: drop their examples and hits. */
