@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { type EmbeddingMap, dequantize, quantize } from '../embedding';
 import type { RgbImage } from '../image';
 import { type Mask, maskArea, maskIou } from '../mask';
+import { seededRandom } from '../random';
 import { createColorPositionSegmenter, createSegmenter } from './index';
 
 const stride = 4;
@@ -32,6 +33,28 @@ function scene(width: number, height: number, label: (x: number, y: number) => n
   const map: EmbeddingMap = { width: gridWidth, height: gridHeight, dim, imageWidth: width, imageHeight: height, data };
   const image: RgbImage = { width, height, data: pixels };
   return { map, image, truth };
+}
+
+/** Number of 4-connected regions of pixels equal to `value`. */
+function regionCount(mask: Mask, value: number): number {
+  const { width, height, data } = mask, seen = new Uint8Array(width * height), stack: number[] = [];
+  let count = 0;
+  for (let start = 0; start < data.length; start++) {
+    if (data[start] !== value || seen[start]) continue;
+    count++;
+    seen[start] = 1;
+    stack.push(start);
+    while (stack.length) {
+      const p = stack.pop()!, x = p % width;
+      for (const q of [x > 0 ? p - 1 : -1, x < width - 1 ? p + 1 : -1, p - width, p + width]) {
+        if (q >= 0 && q < data.length && !seen[q] && data[q] === value) {
+          seen[q] = 1;
+          stack.push(q);
+        }
+      }
+    }
+  }
+  return count;
 }
 
 const red = [220, 30, 30], blue = [30, 30, 220], green = [30, 200, 30];
@@ -115,6 +138,37 @@ describe('createSegmenter', () => {
     expect(preview.data[0]).toBeGreaterThan(0.75);
     expect(preview.data[15]).toBeLessThan(0.05);
     expect(Array.from(createSegmenter(stored, null).preview!([]).data).every((p) => p === 0)).toBe(true);
+  });
+
+  it('gives one clean region on a noisy photo with coarse cells (no specks or pinholes)', () => {
+    // 40-pixel cells, like a 6000x4500 photo under a long-side-512 model: the boundary band is wide, and
+    // per-pixel noise of +-50 on colours 70 apart made each band pixel vote on its own (thousands of specks) before guideBlur.
+    const width = 640, height = 480, cell = 40, dim = 2;
+    const inside = (x: number, y: number) => (x - 300) ** 2 + (y - 230) ** 2 < 150 ** 2;
+    const next = seededRandom(5);
+    const pixels = new Uint8Array(width * height * 3);
+    for (let p = 0; p < width * height; p++) {
+      const base = inside(p % width, Math.floor(p / width)) ? [150, 110, 100] : [100, 110, 150];
+      for (let c = 0; c < 3; c++) pixels[p * 3 + c] = Math.max(0, Math.min(255, base[c] + (next() - 0.5) * 80));
+    }
+    const gridWidth = width / cell, gridHeight = height / cell, data = new Float32Array(gridWidth * gridHeight * dim);
+    for (let c = 0; c < gridWidth * gridHeight; c++) {
+      // A boundary cell's vector mixes the two by the share of its pixels inside the disk.
+      let share = 0;
+      for (let y = 0; y < cell; y++) for (let x = 0; x < cell; x++) share += inside((c % gridWidth) * cell + x, Math.floor(c / gridWidth) * cell + y) ? 1 : 0;
+      share /= cell * cell;
+      data.set([share, 1 - share], c * dim);
+    }
+    const map: EmbeddingMap = { width: gridWidth, height: gridHeight, dim, imageWidth: width, imageHeight: height, data };
+    const image: RgbImage = { width, height, data: pixels };
+    const click = [{ x: 300, y: 230, positive: true }];
+    const clean = createSegmenter(map, image).segment(click).mask;
+    // One object region and the background, give or take a stray pixel where the smoothed noise still wins.
+    expect(regionCount(clean, 1) + regionCount(clean, 0)).toBeLessThanOrEqual(3);
+    const truth: Mask = { width, height, data: Uint8Array.from({ length: width * height }, (_, p) => (inside(p % width, Math.floor(p / width)) ? 1 : 0)) };
+    expect(maskIou(clean, truth)).toBeGreaterThan(0.95);
+    const raw = createSegmenter(map, image, { guideBlur: 0 }).segment(click).mask;
+    expect(regionCount(raw, 1) + regionCount(raw, 0)).toBeGreaterThan(100);
   });
 
   it('refuses an image that the map does not cover', () => {

@@ -24,9 +24,9 @@ import type { RgbImage } from '../image';
 import { createMask } from '../mask';
 import { type EdgeCosts, edgeCosts, geodesicDistance } from './geodesic';
 import type { Box, Click, ProbabilityGrid, SegmentOutput, Segmenter } from './types';
-import { type UpsampleGuide, cellColors, createUpsampler, maskThreshold } from './upsample';
+import { type GuideOptions, createUpsampler, maskThreshold, upsampleGuide } from './upsample';
 
-export interface EngineOptions {
+export interface EngineOptions extends GuideOptions {
   /** Weight of the embedding change (1 - cos) per grid step in the geodesic distance. */
   featureWeight: number;
   /** Cost of crossing the whole grid on uniform ground. */
@@ -41,11 +41,6 @@ export interface EngineOptions {
   edgeFloor: number;
   /** Raster-scan sweeps of the geodesic distance (each is a forward and a backward pass). */
   geodesicSweeps: number;
-  /** Joint-bilateral upsampling: colour sigma (RGB units, 0 = plain bilinear) and spatial sigma (cells). */
-  colorSigma: number;
-  spatialSigma: number;
-  /** Cells voting per axis in the joint-bilateral step: 2 * radius (1: 2x2, 2: 4x4). */
-  bilateralRadius: number;
 }
 
 /**
@@ -65,6 +60,7 @@ export const defaultEngineOptions: EngineOptions = {
   colorSigma: 30,
   spatialSigma: 1,
   bilateralRadius: 2,
+  guideBlur: 0.125,
 };
 
 interface ClickField {
@@ -85,11 +81,7 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
   const data = normalizeCells(Float32Array.from(map.data), dim);
   const unitMap: EmbeddingMap = { ...map, data };
   const edges: EdgeCosts = edgeCosts(data, width, height, dim, settings.featureWeight, settings.spatialWeight, settings.edgeFloor);
-  const guide: UpsampleGuide | null = image && settings.colorSigma > 0
-    ? { image, colors: cellColors(image, width, height), colorSigma: settings.colorSigma, spatialSigma: settings.spatialSigma,
-      radius: settings.bilateralRadius }
-    : null;
-  const upsampler = createUpsampler(width, height, imageWidth, imageHeight, guide);
+  const upsampler = createUpsampler(width, height, imageWidth, imageHeight, upsampleGuide(image, width, height, settings));
   const fields = new Map<string, ClickField>();
 
   function field(x: number, y: number): ClickField {

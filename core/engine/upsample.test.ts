@@ -1,7 +1,7 @@
 /** The upsampler's incremental path (only pixels whose cell support changed are redone) against a full pass. */
 import { describe, expect, it } from 'vitest';
 import { seededRandom } from '../random';
-import { cellColors, createUpsampler } from './upsample';
+import { cellColors, createUpsampler, downsampleImage } from './upsample';
 
 /** A smooth random probability field: a few Gaussian bumps through a sigmoid, like the engine's output. */
 function field(width: number, height: number, next: () => number): Float32Array {
@@ -51,6 +51,16 @@ describe('upsampler', () => {
       }
     });
   }
+
+  it('averages blocks for the smoothed guide, partial blocks at the right and bottom edges included', () => {
+    const image = { width: 5, height: 3, data: Uint8Array.from({ length: 45 }, (_, i) => (i % 3 === 0 ? Math.floor(i / 3) * 10 : 7)) };
+    const small = downsampleImage(image, 2);
+    expect([small.width, small.height]).toEqual([3, 2]);
+    // Red channel = 10 x pixel index: block (0, 0) holds pixels 0, 1, 5, 6; block (2, 0) pixels 4 and 9; block (2, 1) only pixel 14.
+    expect(Array.from(small.data.filter((_, i) => i % 3 === 0))).toEqual([30, 50, 65, 105, 125, 140]);
+    expect(small.data.filter((_, i) => i % 3 !== 0).every((v) => v === 7)).toBe(true);
+    expect(downsampleImage(image, 1)).toBe(image);
+  });
 
   it('hands out a fresh mask each call, so a caller may keep or edit the previous one', () => {
     const upsampler = createUpsampler(4, 4, 16, 16, null);

@@ -7,7 +7,7 @@ import { type EmbeddingMap, normalizeCells } from '../embedding';
 import type { Mask } from '../mask';
 import type { RgbImage } from '../image';
 import { defaultEngineOptions } from '../engine/segmenter';
-import { cellColors, createUpsampler } from '../engine/upsample';
+import { createUpsampler, upsampleGuide } from '../engine/upsample';
 
 export class SearchInputError extends Error {
   override name = 'SearchInputError';
@@ -64,8 +64,7 @@ export function poolWeights(map: EmbeddingMap, weights: Float32Array): Float32Ar
  * of the cells whose mean colour they match, so a coarse grid's staircase follows the object's colour edges.
  */
 export function gridMaskToImage(grid: Uint8Array, width: number, height: number, imageWidth: number, imageHeight: number, image?: RgbImage): Mask {
-  const { colorSigma, spatialSigma, bilateralRadius: radius } = defaultEngineOptions;
-  const guide = image ? { image, colors: cellColors(image, width, height), colorSigma, spatialSigma, radius } : null;
+  const guide = upsampleGuide(image, width, height, defaultEngineOptions);
   return createUpsampler(width, height, imageWidth, imageHeight, guide).mask(Float32Array.from(grid));
 }
 
