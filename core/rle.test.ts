@@ -99,8 +99,9 @@ describe('COCO RLE (pycocotools-compatible)', () => {
   it('rejects strings and counts that do not describe the mask', () => {
     expect(() => decodeCounts('[')).toThrow(RleError);
     expect(() => decodeCounts('3 ')).toThrow(RleError);
-    expect(() => countsToMask([3, 2], 2, 2)).toThrow(RleError);
-    expect(() => countsToMask([1, 2], 2, 2)).toThrow(RleError);
+    expect(() => countsToMask([3, 2], 2, 2)).toThrow(/run past the 4 pixels of its size \[2, 2\]: the counts belong to a larger mask/);
+    expect(() => countsToMask([1, 2], 2, 2)).toThrow(/cover 3 of the 4 pixels of its size \[2, 2\]: the counts belong to a smaller mask/);
+    expect(() => countsToMask([1, -1], 2, 2)).toThrow(RleError);
   });
 
   it('counts word-aligned masks (the four-pixels-at-a-time path) exactly like the pixel-by-pixel walk', () => {

@@ -88,7 +88,10 @@ export function countsToMask(counts: number[], height: number, width: number): M
   const total = width * height;
   let position = 0, value = 0;
   for (const count of counts) {
-    if (count < 0 || position + count > total) throw new RleError(`RLE counts exceed a ${width}x${height} mask`);
+    if (count < 0) throw new RleError(`RLE count ${count} is negative`);
+    if (position + count > total) {
+      throw new RleError(`RLE counts run past the ${total} pixels of its size [${height}, ${width}]: the counts belong to a larger mask`);
+    }
     if (value) {
       for (let k = position; k < position + count; k++) {
         const x = Math.floor(k / height), y = k - x * height;
@@ -98,7 +101,9 @@ export function countsToMask(counts: number[], height: number, width: number): M
     position += count;
     value ^= 1;
   }
-  if (position !== total) throw new RleError(`RLE counts cover ${position} of ${total} pixels`);
+  if (position !== total) {
+    throw new RleError(`RLE counts cover ${position} of the ${total} pixels of its size [${height}, ${width}]: the counts belong to a smaller mask`);
+  }
   return mask;
 }
 

@@ -16,10 +16,14 @@ export class ImageDecodeError extends Error {
   override name = 'ImageDecodeError';
 }
 
-function reason(error: unknown): string {
+/** A decoder failure (sharp, libvips, our BMP reader) as a reason a labeler can act on. */
+export function failureReason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   if (/unsupported image format/i.test(message)) return 'not an image, or a format the studio cannot read';
   if (/pixel limit/i.test(message)) return `image is larger than ${maxImagePixels / 1e6} megapixels`;
+  if (/buffer is empty/i.test(message)) return 'the file is empty';
+  if (/premature end|truncated|unexpected end/i.test(message)) return 'the file is truncated: it ends before the image data does';
+  if (/corrupt header/i.test(message)) return 'the file is damaged: its header cannot be read';
   return message.split('\n')[0];
 }
 
@@ -42,18 +46,25 @@ export async function decodeImage(bytes: Uint8Array): Promise<RgbImage> {
     if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels, expected 3`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (error) {
-    throw new ImageDecodeError(reason(error));
+    throw new ImageDecodeError(failureReason(error));
   }
 }
 
-export async function decodeImageFile(path: string): Promise<RgbImage> {
-  let bytes: Uint8Array;
+/** The file's bytes; a missing, unreadable or empty file is an ImageDecodeError saying which. */
+export async function readImageBytes(path: string): Promise<Buffer> {
+  let bytes: Buffer;
   try {
     bytes = await readFile(path);
   } catch (error) {
-    throw new ImageDecodeError(`cannot read file: ${(error as NodeJS.ErrnoException).code ?? reason(error)}`);
+    const code = (error as NodeJS.ErrnoException).code;
+    throw new ImageDecodeError(code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : `cannot read file (${code ?? failureReason(error)})`);
   }
-  return decodeImage(bytes);
+  if (bytes.length === 0) throw new ImageDecodeError('the file is empty');
+  return bytes;
+}
+
+export async function decodeImageFile(path: string): Promise<RgbImage> {
+  return decodeImage(await readImageBytes(path));
 }
 
 /** RGB image resized to exactly width x height (bilinear-ish, libvips). */

@@ -4,11 +4,11 @@
  * skips what is already there, which is how it resumes after a crash.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import { extname, join, resolve } from 'node:path';
 import type { Project } from '../../db/project';
 import { type NewImage, storedPath } from '../../db/images';
-import { imageExtensions, ImageDecodeError, openImage } from '../embedding/image-io';
+import { failureReason, imageExtensions, ImageDecodeError, openImage, readImageBytes } from '../embedding/image-io';
 import type { JobContext } from './runner';
 
 export interface ImportPayload {
@@ -40,14 +40,7 @@ export type ImportedFile = Omit<NewImage, 'path'>;
 
 /** Reads, hashes, validates and thumbnails one file; throws ImageDecodeError with a reason. */
 export async function readImageFile(path: string): Promise<ImportedFile> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(path);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new ImageDecodeError(code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : `cannot read file (${code})`);
-  }
-  if (bytes.length === 0) throw new ImageDecodeError('empty file');
+  const bytes = await readImageBytes(path);
   try {
     const pipeline = openImage(bytes);
     const metadata = await pipeline.metadata();
@@ -65,8 +58,7 @@ export async function readImageFile(path: string): Promise<ImportedFile> {
     };
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
-    const message = (error as Error).message;
-    throw new ImageDecodeError(/unsupported image format/i.test(message) ? 'not an image, or a format the studio cannot read' : message.split('\n')[0]);
+    throw new ImageDecodeError(failureReason(error));
   }
 }
 

@@ -14,6 +14,7 @@ import { runDatasetExport, runDatasetImport } from '../jobs/dataset-jobs';
 import { runImport } from '../jobs/import-job';
 import { JobRunner } from '../jobs/runner';
 import { ModelRegistry } from '../models';
+import { acquireProjectLock, releaseProjectLock } from './project-lock';
 import { indexStored, reindexMissing } from '../search/indexer';
 import { builtinModelsDir } from '../paths';
 import { writeSampleImages } from '../sample';
@@ -58,9 +59,11 @@ export class Studio {
     const file = resolve(path);
     if (create && existsSync(file)) throw new ApiError('exists', `${file} already exists; open it instead`);
     let project: Project;
+    acquireProjectLock(file);
     try {
       project = new Project(file, { create, nativeBinding: this.options.nativeBinding });
     } catch (error) {
+      releaseProjectLock(file);
       if (error instanceof ProjectFileError) throw new ApiError(error.code, error.message);
       throw new ApiError('open-failed', `cannot open ${file}: ${(error as Error).message}`);
     }
@@ -91,6 +94,7 @@ export class Studio {
     if (!open) return;
     await open.runner.close();
     open.project.close();
+    releaseProjectLock(open.project.path);
   }
 
   /** Creates the sample project once (generated images, imported and queued for embedding) and opens it. */

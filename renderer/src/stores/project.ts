@@ -11,7 +11,7 @@ import { useViewStore } from './view';
 import { useHistoryStore } from './history';
 
 export interface ProjectError {
-  /** ApiError code ('not-a-project', 'newer-version', 'missing', 'exists', ...) or 'error'. */
+  /** ApiError code ('not-a-project', 'newer-version', 'missing', 'exists', 'in-use', 'read-only', ...) or 'error'. */
   code: string;
   message: string;
 }

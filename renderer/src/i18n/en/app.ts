@@ -60,6 +60,8 @@ export default {
       'newer-version': 'This project was saved by a newer version of Pixelwise Studio',
       missing: 'No project at this path',
       exists: 'A file already exists at this path',
+      'in-use': 'This project is open in another Pixelwise window or process',
+      'read-only': 'The project\'s folder is not writable',
       generic: 'Could not open the project',
     },
     sampleTitle: 'Sample project',
