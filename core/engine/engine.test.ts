@@ -4,7 +4,7 @@ import { type EmbeddingMap, dequantize, quantize } from '../embedding';
 import type { RgbImage } from '../image';
 import { type Mask, maskArea, maskIou } from '../mask';
 import { seededRandom } from '../random';
-import { createColorPositionSegmenter, createSegmenter } from './index';
+import { createColorPositionSegmenter, createSegmenter, defaultEngineOptions } from './index';
 
 const stride = 4;
 
@@ -169,6 +169,20 @@ describe('createSegmenter', () => {
     expect(maskIou(clean, truth)).toBeGreaterThan(0.95);
     const raw = createSegmenter(map, image, { guideBlur: 0 }).segment(click).mask;
     expect(regionCount(raw, 1) + regionCount(raw, 0)).toBeGreaterThan(100);
+  });
+
+  it('lets a negative click win around itself even where the colours say "object"', () => {
+    // Left and middle thirds look the same (embedding and colour), the right third differs: a positive click on
+    // the left takes the middle too, and a negative click there must take it out again, colour model or not.
+    const thirds = scene(64, 48, (x) => (x < 21 ? 0 : x < 43 ? 1 : 2), [[1, 0], [1, 0], [0, 1]], [red, red, blue]);
+    for (const colorWeight of [0, defaultEngineOptions.colorWeight]) {
+      const segmenter = createSegmenter(thirds.map, thirds.image, { colorWeight });
+      const both = segmenter.segment([{ x: 8, y: 20, positive: true }]).mask;
+      expect(maskIou(both, thirds.truth[0])).toBeLessThan(0.6);
+      const left = segmenter.segment([{ x: 8, y: 20, positive: true }, { x: 32, y: 24, positive: false }]).mask;
+      expect(left.data[24 * 64 + 32]).toBe(0);
+      expect(maskIou(left, thirds.truth[0])).toBeGreaterThan(0.85);
+    }
   });
 
   it('refuses an image that the map does not cover', () => {

@@ -41,7 +41,10 @@ describe('upsampler', () => {
       const incremental = createUpsampler(width, height, imageWidth, imageHeight, guide);
       let probability = field(width, height, next);
       for (let step = 0; step < 25; step++) {
-        probability = step % 5 === 4 ? probability.slice() : patch(probability, field(width, height, next), width, height, next);
+        // Local rewrites (a click), no change at all, and small changes everywhere (the colour model moving).
+        probability = step % 5 === 4 ? probability.slice()
+          : step % 3 === 2 ? probability.map((p) => Math.min(1, Math.max(0, p + (next() - 0.5) * 0.04)))
+          : patch(probability, field(width, height, next), width, height, next);
         const box: [number, number, number, number] | undefined = step % 7 === 6 ? [3, 2, imageWidth - 5, imageHeight - 9] : undefined;
         const full = createUpsampler(width, height, imageWidth, imageHeight, guide).mask(probability, box);
         const got = incremental.mask(probability, box);

@@ -10,6 +10,8 @@ import type { RgbImage } from '../image';
 import { type Mask, createMask } from '../mask';
 
 export const maskThreshold = 0.49;
+/** Vote margins are kept in bytes of 1/500: |vote - 0.49| <= 0.51 fits in 0..255. */
+const marginScale = 500;
 
 /** Mean RGB of the image pixels each grid cell covers: width * height * 3 floats. */
 export function cellColors(image: RgbImage, width: number, height: number): Float32Array {
@@ -235,19 +237,27 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
   }
 
   /** Decide the pixels in [xStart, xEnd) x [yStart, yEnd) of `out` (all of them are written, 0 or 1). */
-  function fill(out: Uint8Array, probability: Float32Array, xStart: number, xEnd: number, yStart: number, yEnd: number): void {
+  /**
+   * Decide the pixels in [xStart, xEnd) x [yStart, yEnd) of `out` (all of them are written, 0 or 1). With `drift`
+   * (per quad, the largest probability change among its support cells since the last call, in margin units), a
+   * mixed pixel whose last vote cleared the threshold by more than that keeps its last decision: a vote is a
+   * convex combination of its support cells, so it cannot have moved further than they did.
+   */
+  function fill(out: Uint8Array, probability: Float32Array, xStart: number, xEnd: number, yStart: number, yEnd: number,
+    drift: Uint8Array | null): void {
     let templateRow = -1, mixedCount = 0;
     for (let y = yStart; y < yEnd; y++) {
-      const y0 = rows.lower[y], row = y * imageWidth;
+      const y0 = rows.lower[y], row = y * imageWidth, quadRow = y0 * width;
       if (y0 !== templateRow) {
         // Quads whose four corners agree are the same for every pixel row of this cell row: build them once.
         templateRow = y0;
-        const quadRow = y0 * width;
         for (let x0 = columns.lower[xStart]; x0 <= Math.min(columns.lower[xEnd - 1], Math.max(0, width - 2)); x0++) {
           const q = quadRow + x0;
           const a = probability[q] > maskThreshold, b = probability[q + right] > maskThreshold;
           const c = probability[q + below] > maskThreshold, d = probability[q + below + right] > maskThreshold;
           quadState[x0] = a && b && c && d ? 1 : !a && !b && !c && !d ? 0 : 2;
+          quadWasMixed[x0] = wasMixed[q];
+          wasMixed[q] = quadState[x0] === 2 ? 1 : 0;
         }
         mixedCount = 0;
         for (let x = xStart; x < xEnd; x++) {
@@ -258,18 +268,60 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
       }
       out.set(template.subarray(xStart, xEnd), row + xStart);
       for (let m = 0; m < mixedCount; m++) {
-        const x = mixed[m];
+        const x = mixed[m], i = row + x, x0 = columns.lower[x];
+        if (drift && quadWasMixed[x0]) {
+          const left = margins[i] - drift[quadRow + x0];
+          if (left > 0) {
+            margins[i] = left;
+            out[i] = last.data[i];
+            continue;
+          }
+        }
         let p = bilateral(probability, x, y);
         if (p < 0) p = bilinear(probability, x, y);
-        out[row + x] = p > maskThreshold ? 1 : 0;
+        out[i] = p > maskThreshold ? 1 : 0;
+        margins[i] = Math.floor(Math.abs(p - maskThreshold) * marginScale);
       }
     }
+  }
+
+  /** Per quad: the largest |change| of the cells in its pixels' support (2r x 2r from lower - r + 1), rounded up. */
+  const change = new Float32Array(width * height), across = new Float32Array(width * height), drift = new Uint8Array(width * height);
+  function driftOf(before: Float32Array, after: Float32Array): Uint8Array {
+    for (let c = 0; c < change.length; c++) {
+      const d = after[c] - before[c];
+      change[c] = d < 0 ? -d : d;
+    }
+    // A separable running maximum: along rows into `across`, then down columns.
+    for (let y = 0, row = 0; y < height; y++, row += width) {
+      for (let x = 0; x < width; x++) {
+        const first = x - radius + 1 < 0 ? 0 : x - radius + 1, last = x + radius < width ? x + radius : width - 1;
+        let most = 0;
+        for (let k = row + first; k <= row + last; k++) if (change[k] > most) most = change[k];
+        across[row + x] = most;
+      }
+    }
+    for (let y = 0; y < height; y++) {
+      const first = y - radius + 1 < 0 ? 0 : y - radius + 1, last = y + radius < height ? y + radius : height - 1;
+      for (let x = 0; x < width; x++) {
+        let most = 0;
+        for (let k = first * width + x; k <= last * width + x; k += width) if (across[k] > most) most = across[k];
+        const units = Math.ceil(most * marginScale);
+        drift[y * width + x] = units > 255 ? 255 : units;
+      }
+    }
+    return drift;
   }
 
   // The last call's input and output: a labeler adds one click at a time, and a click changes the probability
   // of a few regions only, so the next call redoes only the pixels whose 2r x 2r cell support holds a changed
   // cell and copies the rest (exactly the same result as a full pass; see upsample.test.ts).
   const last = { probability: new Float32Array(width * height), box: '', data: new Uint8Array(imageWidth * imageHeight) };
+  // Per mixed pixel: how far its last vote cleared the threshold, in 1/marginScale units rounded down (a byte:
+  // votes lie in 0..1 and the threshold near 0.5); per quad: whether it was mixed in the last call, i.e. whether
+  // its pixels' margins are current.
+  const margins = new Uint8Array(imageWidth * imageHeight), wasMixed = new Uint8Array(width * height);
+  const quadWasMixed = new Uint8Array(width);
 
   return {
     mask(probability: Float32Array, box?: [number, number, number, number]): Mask {
@@ -280,7 +332,7 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
       if (xStart >= xEnd || yStart >= yEnd) return mask;
       const boxKey = `${xStart},${xEnd},${yStart},${yEnd}`;
       if (last.box !== boxKey) {
-        fill(mask.data, probability, xStart, xEnd, yStart, yEnd);
+        fill(mask.data, probability, xStart, xEnd, yStart, yEnd, null);
       } else {
         const changed = changedCells(last.probability, probability, width);
         mask.data.set(last.data);
@@ -291,7 +343,7 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
           const x1 = Math.min(xEnd, columns.first[Math.min(width, cx1 + radius)]);
           const y0 = Math.max(yStart, rows.first[Math.max(0, cy0 - radius)]);
           const y1 = Math.min(yEnd, rows.first[Math.min(height, cy1 + radius)]);
-          if (x0 < x1 && y0 < y1) fill(mask.data, probability, x0, x1, y0, y1);
+          if (x0 < x1 && y0 < y1) fill(mask.data, probability, x0, x1, y0, y1, driftOf(last.probability, probability));
         }
       }
       last.probability.set(probability);

@@ -21,6 +21,8 @@ const moves: Partial<Record<keyof EngineOptions, (value: number) => number[]>> =
   distanceWeight: (v) => [v / 1.5, v * 1.5],
   background: (v) => [v - 0.1, v + 0.1],
   sharpness: (v) => [v / 1.5, v * 1.5],
+  colorWeight: (v) => [v / 1.5, v * 1.5],
+  colorReach: (v) => [v / 1.5, v * 1.5],
   edgeFloor: (v) => [Math.max(0, v - 0.2), Math.min(0.95, v + 0.2)],
   colorSigma: (v) => [v / 1.5, v * 1.5],
 };
