@@ -16,14 +16,34 @@ export class ImageDecodeError extends Error {
   override name = 'ImageDecodeError';
 }
 
-/** A decoder failure (sharp, libvips, our BMP reader) as a reason a labeler can act on. */
-export function failureReason(error: unknown): string {
+/** Whether a JPEG or PNG file lacks its end marker (JPEG EOI, PNG IEND chunk): cut short in transfer or copy. */
+function truncated(bytes: Uint8Array): boolean {
+  if (bytes[0] === 0xff && bytes[1] === 0xd8) {
+    // Some writers append data after EOI, so look for it near the end rather than at the very end.
+    for (let i = bytes.length - 2; i >= Math.max(2, bytes.length - 65536); i--) if (bytes[i] === 0xff && bytes[i + 1] === 0xd9) return false;
+    return true;
+  }
+  if (bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4e && bytes[3] === 0x47) {
+    return Buffer.from(bytes.subarray(Math.max(0, bytes.length - 64))).indexOf('IEND') < 0;
+  }
+  return false;
+}
+
+/**
+ * A decoder failure (sharp, libvips, our BMP reader) as a reason a labeler can act on. libvips sometimes reports a
+ * bare "Unknown error" when several images are decoded at once, so with the file's `bytes` a truncated JPEG or PNG
+ * is recognised by its missing end marker instead of by the message.
+ */
+export function failureReason(error: unknown, bytes?: Uint8Array): string {
   const message = error instanceof Error ? error.message : String(error);
   if (/unsupported image format/i.test(message)) return 'not an image, or a format the studio cannot read';
   if (/pixel limit/i.test(message)) return `image is larger than ${maxImagePixels / 1e6} megapixels`;
   if (/buffer is empty/i.test(message)) return 'the file is empty';
-  if (/premature end|truncated|unexpected end/i.test(message)) return 'the file is truncated: it ends before the image data does';
+  if (/premature end|truncated|unexpected end/i.test(message) || (bytes && truncated(bytes))) {
+    return 'the file is truncated: it ends before the image data does';
+  }
   if (/corrupt header/i.test(message)) return 'the file is damaged: its header cannot be read';
+  if (/^unknown error$/i.test(message.trim()) || !message.trim()) return 'the file is damaged: the decoder could not read it';
   return message.split('\n')[0];
 }
 
@@ -46,7 +66,7 @@ export async function decodeImage(bytes: Uint8Array): Promise<RgbImage> {
     if (info.channels !== 3) throw new Error(`decoded ${info.channels} channels, expected 3`);
     return { width: info.width, height: info.height, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
   } catch (error) {
-    throw new ImageDecodeError(failureReason(error));
+    throw new ImageDecodeError(failureReason(error, bytes));
   }
 }
 

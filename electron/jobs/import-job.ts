@@ -58,7 +58,7 @@ export async function readImageFile(path: string): Promise<ImportedFile> {
     };
   } catch (error) {
     if (error instanceof ImageDecodeError) throw error;
-    throw new ImageDecodeError(failureReason(error));
+    throw new ImageDecodeError(failureReason(error, bytes));
   }
 }
 
