@@ -2,6 +2,7 @@
  * The Annotate view end to end: real web server, real embedding job, real Chromium. Opens a sample image,
  * embeds it from the editor, clicks twice, finishes the object, and checks the mask in the canvas pixels, in the
  * object list and in the database; then undo/redo round-trips through autosave, and a reload shows the mask again.
+ * Then eraser edits, a failed save and its retry, and a polygon vertex drag (mask, saved area, handles, undo).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -189,5 +190,36 @@ describe('annotate view', () => {
     await page.getByTestId('save-retry').click();
     await waitForSaved();
     expect(await stored()).toHaveLength(1);
+  });
+
+  it('drags a polygon vertex: the mask follows, is saved, keeps its handles, and undo restores it', async () => {
+    const box = (await canvas().boundingBox())!;
+    const [before] = await stored();
+    await page.getByTestId('object-name').first().click();
+    await page.keyboard.press('p');
+    expect(await page.getByTestId('tool-polygon').getAttribute('aria-pressed')).toBe('true');
+    // The outline is traced in the worker; its handles appear when it arrives.
+    await expect.poll(async () => Number(await canvas().getAttribute('data-vertex-count'))).toBeGreaterThan(2);
+    const handles = Number(await canvas().getAttribute('data-vertex-count'));
+    const [vx, vy] = (await canvas().getAttribute('data-first-vertex'))!.split(',').map(Number);
+    // Pull the vertex away from the object's middle, so the polygon (and the mask) grows.
+    const [mx, my] = [box.width * 0.5, box.height * 0.5];
+    const length = Math.hypot(vx - mx, vy - my) || 1;
+    const [tx, ty] = [vx + ((vx - mx) / length) * 40, vy + ((vy - my) / length) * 40];
+    await page.mouse.move(box.x + vx, box.y + vy);
+    await page.mouse.down();
+    await page.mouse.move(box.x + tx, box.y + ty, { steps: 5 });
+    await page.mouse.up();
+    await waitForSaved();
+    await expect.poll(async () => (await stored())[0]?.area).toBeGreaterThan(before.area);
+    expect((await stored())[0].source).toBe('manual');
+    // The edited polygon stays the outline (a re-trace of the rasterised mask would come back with other handles).
+    expect(Number(await canvas().getAttribute('data-vertex-count'))).toBe(handles);
+    const [nx, ny] = (await canvas().getAttribute('data-first-vertex'))!.split(',').map(Number);
+    expect(Math.hypot(nx - tx, ny - ty)).toBeLessThan(2);
+
+    await page.keyboard.press('Control+z');
+    await waitForSaved();
+    await expect.poll(async () => (await stored())[0]?.area).toBe(before.area);
   });
 });
