@@ -2,7 +2,7 @@
  * The Annotate view end to end: real web server, real embedding job, real Chromium. Opens a sample image,
  * embeds it from the editor, clicks twice, finishes the object, and checks the mask in the canvas pixels, in the
  * object list and in the database; then undo/redo round-trips through autosave, and a reload shows the mask again.
- * Then eraser edits, a failed save and its retry, and a polygon vertex drag (mask, saved area, handles, undo).
+ * Then eraser edits, a failed save and its retry, and polygon vertex edits by mouse and by keyboard.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -192,7 +192,7 @@ describe('annotate view', () => {
     expect(await stored()).toHaveLength(1);
   });
 
-  it('drags a polygon vertex: the mask follows, is saved, keeps its handles, and undo restores it', async () => {
+  it('edits a polygon vertex by mouse and by keyboard: the mask follows, is saved, keeps its handles, undo restores it', async () => {
     const box = (await canvas().boundingBox())!;
     const [before] = await stored();
     await page.getByTestId('object-name').first().click();
@@ -218,6 +218,28 @@ describe('annotate view', () => {
     const [nx, ny] = (await canvas().getAttribute('data-first-vertex'))!.split(',').map(Number);
     expect(Math.hypot(nx - tx, ny - ty)).toBeLessThan(2);
 
+    await page.keyboard.press('Control+z');
+    await waitForSaved();
+    await expect.poll(async () => (await stored())[0]?.area).toBe(before.area);
+
+    // By keyboard: ] chooses the first vertex, Shift+arrows move it 10 image pixels a press, Escape drops the edit
+    // and Enter applies it as one undo step. The arrows move the vertex, not the view.
+    const firstVertex = async () => (await canvas().getAttribute('data-first-vertex'))!.split(',').map(Number);
+    await expect.poll(async () => Number(await canvas().getAttribute('data-vertex-count'))).toBeGreaterThan(2);
+    const [kx, ky] = await firstVertex();
+    await page.keyboard.press(']');
+    await page.keyboard.press('Shift+ArrowUp');
+    await expect.poll(async () => (await firstVertex())[1]).toBeLessThan(ky);
+    expect((await firstVertex())[0]).toBeCloseTo(kx, 0);
+    await page.keyboard.press('Escape');
+    await expect.poll(async () => (await firstVertex())[1]).toBeCloseTo(ky, 0);
+    expect((await stored())[0].area).toBe(before.area);
+    const moves = [vx < mx ? 'Shift+ArrowLeft' : 'Shift+ArrowRight', vy < my ? 'Shift+ArrowUp' : 'Shift+ArrowDown'];
+    await page.keyboard.press(']');
+    for (let press = 0; press < 3; press++) for (const move of moves) await page.keyboard.press(move);
+    await page.keyboard.press('Enter');
+    await waitForSaved();
+    await expect.poll(async () => (await stored())[0]?.area).toBeGreaterThan(before.area);
     await page.keyboard.press('Control+z');
     await waitForSaved();
     await expect.poll(async () => (await stored())[0]?.area).toBe(before.area);

@@ -13,7 +13,7 @@ export type Command =
   | { kind: 'brush'; factor: number }
   | { kind: 'class'; index: number }
   | { kind: 'zoom'; factor: number }
-  | { kind: 'pan'; dx: number; dy: number }
+  | { kind: 'pan'; dx: number; dy: number; coarse: boolean }
   | { kind: 'cycle'; step: 1 | -1 };
 
 const annotate = (keys: string, key: string): Shortcut => ({ keys, description: `annotate.keys.${key}`, view: 'annotate' });
@@ -30,6 +30,7 @@ export const annotateShortcuts: Shortcut[] = [
   annotate('E', 'toolEraser'),
   annotate('P', 'toolPolygon'),
   annotate('[ / ]', 'brushSize'),
+  annotate('P, then [ / ], arrows, Enter', 'vertexKeys'),
   annotate('1 … 9', 'classes'),
   annotate('Mod+Z', 'undo'),
   annotate('Mod+Shift+Z / Mod+Y', 'redo'),
@@ -81,10 +82,10 @@ export function commandFor(event: KeyboardEvent): Command | null {
     case '+': case '=': return { kind: 'zoom', factor: 1.25 };
     case '-': case '_': return { kind: 'zoom', factor: 1 / 1.25 };
     case '0': case 'f': return { kind: 'fit' };
-    case 'ArrowLeft': return { kind: 'pan', dx: panStep, dy: 0 };
-    case 'ArrowRight': return { kind: 'pan', dx: -panStep, dy: 0 };
-    case 'ArrowUp': return { kind: 'pan', dx: 0, dy: panStep };
-    case 'ArrowDown': return { kind: 'pan', dx: 0, dy: -panStep };
+    case 'ArrowLeft': return { kind: 'pan', dx: panStep, dy: 0, coarse: event.shiftKey };
+    case 'ArrowRight': return { kind: 'pan', dx: -panStep, dy: 0, coarse: event.shiftKey };
+    case 'ArrowUp': return { kind: 'pan', dx: 0, dy: panStep, coarse: event.shiftKey };
+    case 'ArrowDown': return { kind: 'pan', dx: 0, dy: -panStep, coarse: event.shiftKey };
     case 'Delete': case 'Backspace': return { kind: 'remove' };
     case 'h': return { kind: 'hide' };
     case 's': return { kind: event.shiftKey ? 'addToQuery' : 'findSimilar' };

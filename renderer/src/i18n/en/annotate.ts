@@ -89,6 +89,7 @@ export default {
     toolEraser: 'Eraser tool',
     toolPolygon: 'Polygon tool (drag vertices)',
     brushSize: 'Smaller / larger brush',
+    vertexKeys: 'Polygon tool: choose the previous / next vertex, move it (Shift: 10 px), apply with Enter, drop with Escape',
     classes: 'Class 1–9 for the selected and new objects',
     undo: 'Undo',
     redo: 'Redo',
