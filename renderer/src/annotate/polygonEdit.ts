@@ -89,6 +89,25 @@ export function moveVertex(polygons: Polygon[], ref: VertexRef, x: number, y: nu
   ring[ref.vertex * 2 + 1] = y;
 }
 
+/** Moves a vertex by (dx, dy) image pixels. */
+export function shiftVertex(polygons: Polygon[], ref: VertexRef, dx: number, dy: number): void {
+  const ring = ringOf(polygons, ref);
+  moveVertex(polygons, ref, ring[ref.vertex * 2] + dx, ring[ref.vertex * 2 + 1] + dy);
+}
+
+/**
+ * The vertex `step` (+1 or -1) places after `ref` walking every ring in order (each polygon's outer ring, then its
+ * holes), wrapping around; null `ref` starts before the first vertex (+1) or after the last (-1).
+ */
+export function stepVertex(polygons: Polygon[], ref: VertexRef | null, step: 1 | -1): VertexRef {
+  const rings = polygons.flatMap((polygon, index) => [polygon.outer, ...polygon.holes].map((ring, r) => ({ polygon: index, ring: r - 1, count: ring.length / 2 })));
+  let at = ref ? rings.findIndex((ring) => ring.polygon === ref.polygon && ring.ring === ref.ring) : step > 0 ? rings.length - 1 : 0;
+  let vertex = ref ? ref.vertex + step : step > 0 ? rings[at].count : -1;
+  if (vertex >= rings[at].count) [at, vertex] = [(at + 1) % rings.length, 0];
+  else if (vertex < 0) [at, vertex] = [(at - 1 + rings.length) % rings.length, -1];
+  return { polygon: rings[at].polygon, ring: rings[at].ring, vertex: vertex < 0 ? rings[at].count - 1 : vertex };
+}
+
 /** Adds every ring as a closed subpath in screen coordinates (fill with 'evenodd' to show holes). */
 export function tracePolygons(context: CanvasRenderingContext2D, polygons: Polygon[], view: ViewTransform): void {
   for (const polygon of polygons) {
