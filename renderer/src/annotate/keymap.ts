@@ -30,7 +30,6 @@ export const annotateShortcuts: Shortcut[] = [
   annotate('E', 'toolEraser'),
   annotate('P', 'toolPolygon'),
   annotate('[ / ]', 'brushSize'),
-  annotate('P, then [ / ], arrows, Enter', 'vertexKeys'),
   annotate('1 … 9', 'classes'),
   annotate('Mod+Z', 'undo'),
   annotate('Mod+Shift+Z / Mod+Y', 'redo'),

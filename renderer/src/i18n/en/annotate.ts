@@ -15,7 +15,7 @@ export default {
       box: 'Drag a box around the object; clicks refine it. Enter finishes it.',
       brush: 'Paint onto the object being built, or the selected object. Right button erases. [ and ] change the size.',
       eraser: 'Erase from the object being built, or the selected object. Right button paints. [ and ] change the size.',
-      polygon: 'Drag the vertices of the selected object. A vertex edit re-rasterises the mask from the simplified polygon.',
+      polygon: 'Drag the vertices of the selected object, or choose one with [ ] and move it with the arrows (Enter applies). A vertex edit re-rasterises the mask from the simplified polygon.',
     },
   },
   toolbar: {
@@ -88,8 +88,7 @@ export default {
     toolBrush: 'Brush tool',
     toolEraser: 'Eraser tool',
     toolPolygon: 'Polygon tool (drag vertices)',
-    brushSize: 'Smaller / larger brush',
-    vertexKeys: 'Polygon tool: choose the previous / next vertex, move it (Shift: 10 px), apply with Enter, drop with Escape',
+    brushSize: 'Smaller / larger brush; polygon tool: previous / next vertex, then arrows move it (Shift: 10 px), Enter applies, Escape drops',
     classes: 'Class 1–9 for the selected and new objects',
     undo: 'Undo',
     redo: 'Redo',
