@@ -1,5 +1,5 @@
 /** Click-to-mask engine on stored embedding maps, plus the benchmark's click protocol. Pure: no Node, DOM or Electron. */
-export type { Box, Click, ProbabilityGrid, SegmentOutput, Segmenter } from './types';
+export { type Box, type Click, type ProbabilityGrid, type SegmentOutput, type Segmenter, boxFromCorners } from './types';
 export { type EngineOptions, createSegmenter, defaultEngineOptions } from './segmenter';
 export { createColorPositionSegmenter } from './colorpos';
 export { maskThreshold } from './upsample';

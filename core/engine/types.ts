@@ -11,6 +11,13 @@ export interface Click {
 /** Optional box prior: [x, y, width, height] in image pixels (COCO order, like `Bbox` in core/mask). */
 export type Box = [number, number, number, number];
 
+/** The box between two corners (any order, image pixels), clipped to a width x height image; empty is size 0. */
+export function boxFromCorners(ax: number, ay: number, bx: number, by: number, width: number, height: number): Box {
+  const x0 = Math.max(0, Math.min(ax, bx)), y0 = Math.max(0, Math.min(ay, by));
+  const x1 = Math.min(width, Math.max(ax, bx)), y1 = Math.min(height, Math.max(ay, by));
+  return [x0, y0, Math.max(0, x1 - x0), Math.max(0, y1 - y0)];
+}
+
 export interface SegmentOutput {
   /** Full image resolution, 1 where the object probability is > 0.49. */
   mask: Mask;

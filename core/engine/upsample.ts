@@ -129,11 +129,16 @@ function axisLookup(pixels: number, cells: number): AxisLookup {
   return { lower, weight, first };
 }
 
-/** Bounding box [x0, x1, y0, y1] (inclusive) of the cells whose value differs, or null when none does. */
-function changedCells(before: Float32Array, after: Float32Array, width: number): [number, number, number, number] | null {
+/**
+ * |after - before| per cell into `change`, and the bounding box [x0, x1, y0, y1] (inclusive) of the cells that
+ * differ, or null when none does.
+ */
+function changedCells(before: Float32Array, after: Float32Array, width: number, change: Float32Array): [number, number, number, number] | null {
   let x0 = width, x1 = -1, y0 = -1, y1 = -1;
   for (let c = 0; c < after.length; c++) {
-    if (before[c] === after[c]) continue;
+    const d = after[c] - before[c];
+    change[c] = d < 0 ? -d : d;
+    if (d === 0) continue;
     const y = (c / width) | 0, x = c - y * width;
     if (y0 < 0) y0 = y;
     y1 = y;
@@ -285,13 +290,12 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
     }
   }
 
-  /** Per quad: the largest |change| of the cells in its pixels' support (2r x 2r from lower - r + 1), rounded up. */
-  const change = new Float32Array(width * height), across = new Float32Array(width * height), drift = new Uint8Array(width * height);
-  function driftOf(before: Float32Array, after: Float32Array): Uint8Array {
-    for (let c = 0; c < change.length; c++) {
-      const d = after[c] - before[c];
-      change[c] = d < 0 ? -d : d;
-    }
+  const change = new Float32Array(width * height), across = new Float32Array(width * height), driftUnits = new Uint8Array(width * height);
+  /**
+   * Per quad: the largest |change| (changedCells' per-cell differences) of the cells in its pixels' support
+   * (2r x 2r from lower - r + 1), in margin units rounded up.
+   */
+  function drift(): Uint8Array {
     // A separable running maximum: along rows into `across`, then down columns.
     for (let y = 0, row = 0; y < height; y++, row += width) {
       for (let x = 0; x < width; x++) {
@@ -307,10 +311,10 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
         let most = 0;
         for (let k = first * width + x; k <= last * width + x; k += width) if (across[k] > most) most = across[k];
         const units = Math.ceil(most * marginScale);
-        drift[y * width + x] = units > 255 ? 255 : units;
+        driftUnits[y * width + x] = units > 255 ? 255 : units;
       }
     }
-    return drift;
+    return driftUnits;
   }
 
   // The last call's input and output: a labeler adds one click at a time, and a click changes the probability
@@ -334,7 +338,7 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
       if (last.box !== boxKey) {
         fill(mask.data, probability, xStart, xEnd, yStart, yEnd, null);
       } else {
-        const changed = changedCells(last.probability, probability, width);
+        const changed = changedCells(last.probability, probability, width, change);
         mask.data.set(last.data);
         if (changed) {
           // Pixels whose lower cell lies within `radius` cells of the change (their support reaches it).
@@ -343,7 +347,7 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
           const x1 = Math.min(xEnd, columns.first[Math.min(width, cx1 + radius)]);
           const y0 = Math.max(yStart, rows.first[Math.max(0, cy0 - radius)]);
           const y1 = Math.min(yEnd, rows.first[Math.min(height, cy1 + radius)]);
-          if (x0 < x1 && y0 < y1) fill(mask.data, probability, x0, x1, y0, y1, driftOf(last.probability, probability));
+          if (x0 < x1 && y0 < y1) fill(mask.data, probability, x0, x1, y0, y1, drift());
         }
       }
       last.probability.set(probability);

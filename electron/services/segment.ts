@@ -5,7 +5,7 @@
  */
 import { ApiError, type SegmentRequest, type SegmentResult } from '../../core/api/contract';
 import { dequantize } from '../../core/embedding';
-import { createSegmenter, type Segmenter } from '../../core/engine';
+import { boxFromCorners, createSegmenter, type Segmenter } from '../../core/engine';
 import { encodeRle } from '../../core/rle';
 import { resolveStoredPath } from '../../db/images';
 import type { Project } from '../../db/project';
@@ -53,13 +53,9 @@ export class SegmentService {
     if (outside) throw new ApiError('invalid-input', `click (${outside[0]}, ${outside[1]}) is outside the ${width}x${height} image`);
     const clicks = request.clicks.map(([x, y, positive]) => ({ x, y, positive: positive === 1 }));
     // Two corners in either order; the box is clipped to the image.
-    let box: [number, number, number, number] | undefined;
-    if (request.box) {
-      const [ax, ay, bx, by] = request.box;
-      const x0 = Math.max(0, Math.min(ax, bx)), y0 = Math.max(0, Math.min(ay, by));
-      const x1 = Math.min(width, Math.max(ax, bx)), y1 = Math.min(height, Math.max(ay, by));
-      if (x1 <= x0 || y1 <= y0) throw new ApiError('invalid-input', `box [${request.box.join(', ')}] does not overlap the ${width}x${height} image`);
-      box = [x0, y0, x1 - x0, y1 - y0];
+    const box = request.box && boxFromCorners(...request.box, width, height);
+    if (box && (box[2] === 0 || box[3] === 0)) {
+      throw new ApiError('invalid-input', `box [${request.box!.join(', ')}] does not overlap the ${width}x${height} image`);
     }
     const started = performance.now();
     const { mask, score } = segmenter.segment(clicks, box);

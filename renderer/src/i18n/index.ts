@@ -21,7 +21,6 @@ import type { MessageTree } from './messages';
 export const languages = ['en', 'ru'] as const;
 export type Language = (typeof languages)[number];
 
-
 export type MessageParams = Record<string, string | number>;
 
 const messages: Record<Language, Record<string, MessageTree>> = {

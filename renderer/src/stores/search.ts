@@ -108,12 +108,12 @@ export const useSearchStore = defineStore('search', () => {
     labeled.value = next;
   }
 
-  /** Hits -> annotations of the chosen class: the given images, or every hit scoring >= minScore. */
-  function createAnnotations(target: { imageIds: number[] } | { minScore: number }): Promise<boolean> {
+  /** The hits on these images -> annotations of the chosen class (false when there is nothing to label). */
+  function createAnnotations(imageIds: number[]): Promise<boolean> {
     const session = result.value?.sessionId;
-    if (!session) return Promise.resolve(false);
+    if (!session || imageIds.length === 0) return Promise.resolve(false);
     return guarded('accept', async () => {
-      const created = await api.search.accept({ sessionId: session, classId: classId.value, ...target });
+      const created = await api.search.accept({ sessionId: session, classId: classId.value, imageIds });
       const sessionNow = session;
       markLabeled(created.imageIds, true);
       recordAnnotationBatch(label('search.undo.accept', { count: created.annotationIds.length }), created, {
@@ -126,14 +126,12 @@ export const useSearchStore = defineStore('search', () => {
   }
 
   function labelAccepted(): Promise<boolean> {
-    const imageIds = acceptedPending.value.map((hit) => hit.imageId);
-    return imageIds.length > 0 ? createAnnotations({ imageIds }) : Promise.resolve(false);
+    return createAnnotations(acceptedPending.value.map((hit) => hit.imageId));
   }
 
   /** The hits shown above the threshold (see aboveThreshold), named, so the server labels exactly those. */
   function labelAbove(): Promise<boolean> {
-    const imageIds = aboveThreshold.value.map((hit) => hit.imageId);
-    return imageIds.length > 0 ? createAnnotations({ imageIds }) : Promise.resolve(false);
+    return createAnnotations(aboveThreshold.value.map((hit) => hit.imageId));
   }
 
   /** Images were removed from the project: drop their examples and hits. */
