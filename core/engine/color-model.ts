@@ -31,12 +31,18 @@ export function createColorModel(colors: Float32Array, width: number, height: nu
   for (let c = 0; c < count; c++) {
     binOf[c] = (level(colors[c * 3]) * bins + level(colors[c * 3 + 1])) * bins + level(colors[c * 3 + 2]);
   }
+  // The bins some cell falls in: only their counts and ratios are ever read (a few hundred of the 4096, often).
+  const used = new Uint8Array(size);
+  for (let c = 0; c < count; c++) used[binOf[c]] = 1;
+  const usedBins = Int32Array.from(used.keys()).filter((b) => used[b] === 1);
   const object = new Float64Array(size), background = new Float64Array(size), ratio = new Float32Array(size);
   const perCell = new Float32Array(count), across = new Float32Array(count);
   return {
     logRatios(probability: Float32Array): Float32Array {
-      object.fill(1);
-      background.fill(1);
+      for (const b of usedBins) {
+        object[b] = 1;
+        background[b] = 1;
+      }
       let objectTotal = size, backgroundTotal = size;
       for (let c = 0; c < count; c++) {
         const p = probability[c];
@@ -46,7 +52,7 @@ export function createColorModel(colors: Float32Array, width: number, height: nu
         backgroundTotal += 1 - p;
       }
       const offset = Math.log(backgroundTotal) - Math.log(objectTotal);
-      for (let b = 0; b < size; b++) {
+      for (const b of usedBins) {
         const value = Math.log(object[b] / background[b]) + offset;
         ratio[b] = value > maxRatio ? maxRatio : value < -maxRatio ? -maxRatio : value;
       }

@@ -140,6 +140,21 @@ describe('createSegmenter', () => {
     expect(Array.from(createSegmenter(stored, null).preview!([]).data).every((p) => p === 0)).toBe(true);
   });
 
+  it('prepares for the click a preview predicts without changing its mask', () => {
+    const stripes = scene(96, 32, (x) => (x < 40 ? 0 : 1), [[1, 0], [0, 1]], [red, blue]);
+    const click = [{ x: 12, y: 16, positive: true }];
+    const prepared = createSegmenter(stripes.map, stripes.image);
+    expect(prepared.prepare!(4096)).toBe(true); // no preview yet: nothing to do
+    prepared.preview!(click);
+    let slices = 1;
+    while (!prepared.prepare!(8)) slices++;
+    expect(slices).toBeGreaterThan(1);
+    const mask = prepared.segment(click).mask;
+    expect(Array.from(mask.data)).toEqual(Array.from(createSegmenter(stripes.map, stripes.image).segment(click).mask.data));
+    expect(maskIou(mask, stripes.truth[0])).toBeGreaterThan(0.98);
+    expect(prepared.prepare!(8)).toBe(true); // the click ended the preview's work
+  });
+
   it('gives one clean region on a noisy photo with coarse cells (no specks or pinholes)', () => {
     // 40-pixel cells, like a 6000x4500 photo under a long-side-512 model: the boundary band is wide, and
     // per-pixel noise of +-50 on colours 70 apart made each band pixel vote on its own (thousands of specks) before guideBlur.

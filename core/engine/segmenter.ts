@@ -19,6 +19,8 @@
  * The grid probability is upsampled to the image with joint-bilateral weights in the boundary band (upsample.ts).
  * Each click's similarity and distance fields are computed once and cached, so a new click costs one dot product
  * per cell, a few raster scans and the upsampling; removing or re-adding clicks (undo, redo) costs no new field.
+ * A hover preview is the next click's grid, so the idle time after it readies the upsampler for the boundary it
+ * shows (prepare), which a click far from the last boundary would otherwise pay for.
  *
  * Why this shape (NoC@90, standard protocol, tests/bench/eval-clicks.ts): nearest click in colour + position
  * alone gives 16.6 on GrabCut; the same rule on embeddings with geodesic distances 12.2 (pixelwise-colorpos);
@@ -211,8 +213,12 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
     return probability;
   }
 
+  // The last preview's grid, until a segment(): what prepare() readies the upsampler for.
+  let previewed: Float32Array | null = null;
+
   return {
     segment(clicks: Click[], box?: Box): SegmentOutput {
+      previewed = null;
       const probability = probabilities(clicks, box);
       if (!probability) return { mask: createMask(imageWidth, imageHeight), score: 0 };
       const limits: [number, number, number, number] | undefined = box ? [box[0], box[1], box[0] + box[2], box[1] + box[3]] : undefined;
@@ -229,8 +235,13 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
     },
     preview(clicks: Click[], box?: Box): ProbabilityGrid {
       const probability = probabilities(clicks, box);
+      previewed = probability?.slice() ?? null;
       if (!probability) return { width, height, data: new Float32Array(count) };
       return { width, height, data: box ? clearOutsideBox(probability, box) : probability };
+    },
+    prepare(pixels: number): boolean {
+      if (!previewed || upsampler.prepare(previewed, pixels)) previewed = null;
+      return previewed === null;
     },
   };
 }

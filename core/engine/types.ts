@@ -38,4 +38,10 @@ export interface Segmenter {
   segment(clicks: Click[], box?: Box): SegmentOutput;
   /** Cheap low-resolution preview for hover: the probability grid at map resolution (no upsampling). */
   preview?(clicks: Click[], box?: Box): ProbabilityGrid;
+  /**
+   * Idle-time work between a preview and the click it predicts (a hover shows where the next click's boundary
+   * will be): up to about `pixels` pixels of it; true when nothing is left. Changes no result, only how long the
+   * next segment() takes. Call it in slices while idle; a segment() ends it.
+   */
+  prepare?(pixels: number): boolean;
 }

@@ -55,6 +55,25 @@ describe('upsampler', () => {
     });
   }
 
+  it('prepares the boundary a preview shows in slices, and a prepared upsampler gives the same masks', () => {
+    const width = 40, height = 30, imageWidth = 160, imageHeight = 120;
+    const next = seededRandom(7);
+    const image = { width: imageWidth, height: imageHeight, data: Uint8Array.from({ length: imageWidth * imageHeight * 3 }, () => Math.floor(next() * 256)) };
+    const guide = { image, colors: cellColors(image, width, height), colorSigma: 20, spatialSigma: 1, radius: 2 };
+    const prepared = createUpsampler(width, height, imageWidth, imageHeight, guide);
+    const plain = createUpsampler(width, height, imageWidth, imageHeight, guide);
+    for (let step = 0; step < 6; step++) {
+      const probability = field(width, height, next);
+      // One quad is 4 x 4 pixels here: a budget of 16 pixels readies one quad per call.
+      let slices = 1;
+      while (!prepared.prepare(probability, 16)) slices++;
+      if (step === 0) expect(slices).toBeGreaterThan(1); // later fields share quads readied before
+      expect(prepared.prepare(probability, 16)).toBe(true); // nothing left once done
+      expect(Array.from(prepared.mask(probability).data)).toEqual(Array.from(plain.mask(probability).data));
+    }
+    expect(createUpsampler(width, height, imageWidth, imageHeight, null).prepare(field(width, height, next), 1)).toBe(true);
+  });
+
   it('averages blocks for the smoothed guide, partial blocks at the right and bottom edges included', () => {
     const image = { width: 5, height: 3, data: Uint8Array.from({ length: 45 }, (_, i) => (i % 3 === 0 ? Math.floor(i / 3) * 10 : 7)) };
     const small = downsampleImage(image, 2);

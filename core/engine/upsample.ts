@@ -4,10 +4,11 @@
  * only pixels in the mixed band get joint-bilateral upsampling (Kopf et al. 2007): a weighted vote of the
  * surrounding 4x4 (or 2x2) cells, weights = spatial Gaussian (cell units) x colour Gaussian between the pixel's colour and
  * the cell's mean colour. The band is a few percent of the image; the vote still costs most of a click at
- * 1024x768, so the upsampler keeps its last input and output and redoes only the pixels near changed cells.
+ * 1024x768, so the upsampler keeps its last output and redoes only what a click changes, and keeps each band
+ * pixel's vote weights (see createUpsampler).
  */
 import type { RgbImage } from '../image';
-import { type Mask, createMask } from '../mask';
+import type { Mask } from '../mask';
 
 export const maskThreshold = 0.49;
 /** Vote margins are kept in bytes of 1/500: |vote - 0.49| <= 0.51 fits in 0..255. */
@@ -129,25 +130,6 @@ function axisLookup(pixels: number, cells: number): AxisLookup {
   return { lower, weight, first };
 }
 
-/**
- * |after - before| per cell into `change`, and the bounding box [x0, x1, y0, y1] (inclusive) of the cells that
- * differ, or null when none does.
- */
-function changedCells(before: Float32Array, after: Float32Array, width: number, change: Float32Array): [number, number, number, number] | null {
-  let x0 = width, x1 = -1, y0 = -1, y1 = -1;
-  for (let c = 0; c < after.length; c++) {
-    const d = after[c] - before[c];
-    change[c] = d < 0 ? -d : d;
-    if (d === 0) continue;
-    const y = (c / width) | 0, x = c - y * width;
-    if (y0 < 0) y0 = y;
-    y1 = y;
-    if (x < x0) x0 = x;
-    if (x > x1) x1 = x;
-  }
-  return x1 < 0 ? null : [x0, x1, y0, y1];
-}
-
 /** Spatial weights of the 2r cells lower - r + 1 .. lower + r around each pixel along one axis (2r per pixel). */
 function spatialWeights(lookup: AxisLookup, sigma: number, radius: number): Float32Array {
   const taps = 2 * radius, weights = new Float32Array(lookup.lower.length * taps);
@@ -171,23 +153,42 @@ function colorTable(sigma: number): { table: Float32Array; scale: number } {
 export interface Upsampler {
   /** `probability`: the width x height grid. `box` ([x0, y0, x1, y1) in pixels) limits the pixels that may be set. */
   mask(probability: Float32Array, box?: [number, number, number, number]): Mask;
+  /**
+   * Idle-time work for a later mask() call: the vote weights of up to about `pixels` pixels in the quads that
+   * `probability` makes mixed and that have none yet. True when none is left (or the weight cache is full).
+   * Changes no result, only how long the next call takes.
+   */
+  prepare(probability: Float32Array, pixels: number): boolean;
 }
 
-/** Lookups that depend only on the geometry and the guide are computed once per image. `guide` null: bilinear. */
+/** A quad is the square between four neighbouring cell centres (named by its top-left cell); its pixels read the same cells. */
+const allBelow = 0, allAbove = 1, mixed = 2;
+
+/**
+ * Normalised vote weights are kept for up to this many floats (32 MB: about 500k boundary pixels at radius 2,
+ * several times a 1024x768 image's band); quads beyond it work their weights out on each visit (same numbers).
+ */
+const weightCacheFloats = 1 << 23;
+
+/**
+ * Lookups that depend only on the geometry and the guide are computed once per image. `guide` null: bilinear.
+ *
+ * The upsampler keeps its last input and output, so a click costs only what it changes (exactly the result of
+ * a full pass; see upsample.test.ts). Per quad: one whose corners agree and agreed the same way last time is
+ * left alone, one whose corners now agree otherwise is filled; in a mixed quad that was mixed last time, a
+ * pixel whose last vote cleared the threshold by more than its support cells moved keeps its decision (a vote is
+ * a convex combination of those cells, so it cannot have moved further than they did), and the others vote
+ * again. A pixel's vote weights depend on the image alone, so they are worked out once, when its quad first
+ * turns mixed, and a vote is then one dot product with the cells' probabilities.
+ */
 export function createUpsampler(width: number, height: number, imageWidth: number, imageHeight: number, guide: UpsampleGuide | null): Upsampler {
   const columns = axisLookup(imageWidth, width), rows = axisLookup(imageHeight, height);
   const right = width > 1 ? 1 : 0, below = height > 1 ? width : 0;
-  const radius = guide ? Math.max(1, Math.round(guide.radius)) : 1, taps = 2 * radius;
-  const columnWeights = guide ? spatialWeights(columns, guide.spatialSigma, radius) : null;
-  const rowWeights = guide ? spatialWeights(rows, guide.spatialSigma, radius) : null;
-  const colors = guide ? colorTable(guide.colorSigma) : null;
-  const quadState = new Uint8Array(width);
-  const template = new Uint8Array(imageWidth);
-  const mixed = new Int32Array(imageWidth);
-
-  /** Joint-bilateral vote of the 2r x 2r cells around pixel (x, y); -1 when no cell is within 4 colour sigmas. */
+  const radius = guide ? Math.max(1, Math.round(guide.radius)) : 1, taps = 2 * radius, support = taps * taps;
+  const columnWeights = guide ? spatialWeights(columns, guide.spatialSigma, radius) : new Float32Array(0);
+  const rowWeights = guide ? spatialWeights(rows, guide.spatialSigma, radius) : new Float32Array(0);
+  const { table, scale: tableScale } = guide ? colorTable(guide.colorSigma) : { table: new Float32Array(0), scale: 0 };
   const pixels = guide ? guide.image.data : new Uint8Array(0), means = guide ? guide.colors : new Float32Array(0);
-  const table = colors ? colors.table : new Float32Array(0), tableScale = colors ? colors.scale : 0;
   // Where each output pixel reads the guide image: its own pixel when the guide has the output's size, else bilinear.
   const guideWidth = guide ? guide.image.width : 1, guideHeight = guide ? guide.image.height : 1;
   const guideColumns = axisLookup(imageWidth, guideWidth), guideRows = axisLookup(imageHeight, guideHeight);
@@ -211,27 +212,56 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
       }
     };
 
-  function bilateral(probability: Float32Array, x: number, y: number): number {
-    if (!columnWeights || !rowWeights) return -1;
-    const x0 = columns.lower[x], y0 = rows.lower[y];
+  // The support of the quad being worked on, cells x0 - r + 1 .. x0 + r and y0 - r + 1 .. y0 + r, row-major:
+  // whether each exists, its probability and its mean colour (0 where it does not exist).
+  const supportExists = new Uint8Array(support), supportColors = new Float32Array(support * 3), supportProbability = new Float32Array(support);
+  let supportBase = 0;
+  function gatherSupport(x0: number, y0: number, probability: Float32Array): void {
+    supportBase = (y0 - radius + 1) * width + (x0 - radius + 1);
+    for (let ky = 0, k = 0; ky < taps; ky++) {
+      const cy = y0 - radius + 1 + ky;
+      for (let kx = 0; kx < taps; kx++, k++) {
+        const cx = x0 - radius + 1 + kx, c = cy * width + cx;
+        const exists = cx >= 0 && cx < width && cy >= 0 && cy < height;
+        supportExists[k] = exists ? 1 : 0;
+        supportProbability[k] = exists ? probability[c] : 0;
+      }
+    }
+  }
+
+  /** The gathered support's mean colours (only needed to work out vote weights). */
+  function gatherColors(): void {
+    for (let k = 0; k < support; k++) {
+      const c = supportBase + Math.floor(k / taps) * width + (k % taps);
+      for (let channel = 0; channel < 3; channel++) supportColors[k * 3 + channel] = supportExists[k] ? means[c * 3 + channel] : 0;
+    }
+  }
+
+  /**
+   * Joint-bilateral weights of pixel (x, y) over the 2r x 2r support cells gathered last, normalised to sum 1,
+   * into weights[at .. at + support) (cells that do not exist 0); weights[at] = -1 when no cell lies within 4
+   * colour sigmas (the pixel then takes the bilinear value).
+   */
+  function voteWeights(x: number, y: number, weights: Float32Array, at: number): void {
     colorAt(x, y);
     const r = color[0], g = color[1], b = color[2];
-    const xFirst = Math.max(0, x0 - radius + 1), xLast = Math.min(width - 1, x0 + radius);
-    const yFirst = Math.max(0, y0 - radius + 1), yLast = Math.min(height - 1, y0 + radius);
-    const columnBase = x * taps - (x0 - radius + 1), rowBase = y * taps - (y0 - radius + 1);
-    let sum = 0, total = 0;
-    for (let cy = yFirst; cy <= yLast; cy++) {
-      const wy = rowWeights[rowBase + cy];
-      for (let cx = xFirst, c = cy * width + xFirst; cx <= xLast; cx++, c++) {
-        const i = c * 3, dr = r - means[i], dg = g - means[i + 1], db = b - means[i + 2];
+    let total = 0;
+    for (let ky = 0, k = 0; ky < taps; ky++) {
+      const wy = rowWeights[y * taps + ky];
+      for (let kx = 0; kx < taps; kx++, k++) {
+        const dr = r - supportColors[k * 3], dg = g - supportColors[k * 3 + 1], db = b - supportColors[k * 3 + 2];
         const index = ((dr * dr + dg * dg + db * db) * tableScale) | 0;
-        if (index >= colorTableSize) continue;
-        const w = table[index] * wy * columnWeights[columnBase + cx];
-        sum += w * probability[c];
+        const w = supportExists[k] && index < colorTableSize ? table[index] * wy * columnWeights[x * taps + kx] : 0;
+        weights[at + k] = w;
         total += w;
       }
     }
-    return total > 1e-6 ? sum / total : -1;
+    if (total <= 1e-6) {
+      weights[at] = -1;
+      return;
+    }
+    const inverse = 1 / total;
+    for (let k = at; k < at + support; k++) weights[k] *= inverse;
   }
 
   function bilinear(probability: Float32Array, x: number, y: number): number {
@@ -241,119 +271,133 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
     return top * (1 - ay) + bottom * ay;
   }
 
-  /** Decide the pixels in [xStart, xEnd) x [yStart, yEnd) of `out` (all of them are written, 0 or 1). */
-  /**
-   * Decide the pixels in [xStart, xEnd) x [yStart, yEnd) of `out` (all of them are written, 0 or 1). With `drift`
-   * (per quad, the largest probability change among its support cells since the last call, in margin units), a
-   * mixed pixel whose last vote cleared the threshold by more than that keeps its last decision: a vote is a
-   * convex combination of its support cells, so it cannot have moved further than they did.
-   */
-  function fill(out: Uint8Array, probability: Float32Array, xStart: number, xEnd: number, yStart: number, yEnd: number,
-    drift: Uint8Array | null): void {
-    let templateRow = -1, mixedCount = 0;
-    for (let y = yStart; y < yEnd; y++) {
-      const y0 = rows.lower[y], row = y * imageWidth, quadRow = y0 * width;
-      if (y0 !== templateRow) {
-        // Quads whose four corners agree are the same for every pixel row of this cell row: build them once.
-        templateRow = y0;
-        for (let x0 = columns.lower[xStart]; x0 <= Math.min(columns.lower[xEnd - 1], Math.max(0, width - 2)); x0++) {
-          const q = quadRow + x0;
-          const a = probability[q] > maskThreshold, b = probability[q + right] > maskThreshold;
-          const c = probability[q + below] > maskThreshold, d = probability[q + below + right] > maskThreshold;
-          quadState[x0] = a && b && c && d ? 1 : !a && !b && !c && !d ? 0 : 2;
-          quadWasMixed[x0] = wasMixed[q];
-          wasMixed[q] = quadState[x0] === 2 ? 1 : 0;
-        }
-        mixedCount = 0;
-        for (let x = xStart; x < xEnd; x++) {
-          const state = quadState[columns.lower[x]];
-          template[x] = state & 1;
-          if (state === 2) mixed[mixedCount++] = x;
-        }
+  // Vote weights per quad, for all of its pixels (row-major within the quad): offset into `pool`, -1 = not yet.
+  const quadWeights = new Int32Array(width * height).fill(-1);
+  let pool = new Float32Array(0), poolUsed = 0, scratch = new Float32Array(0);
+
+  /** The weights of quad q (x0, y0)'s pixels (its whole pixel rectangle; support gathered): [array, offset]. */
+  function weightsOf(q: number, x0: number, y0: number): [Float32Array, number] {
+    if (quadWeights[q] >= 0) return [pool, quadWeights[q]];
+    const xs = columns.first[x0], xe = columns.first[x0 + 1], ys = rows.first[y0], ye = rows.first[y0 + 1];
+    const size = (xe - xs) * (ye - ys) * support;
+    let target: Float32Array, at: number;
+    if (poolUsed + size <= weightCacheFloats) {
+      if (poolUsed + size > pool.length) {
+        const grown = new Float32Array(Math.min(weightCacheFloats, Math.max(1 << 18, 2 * (poolUsed + size))));
+        grown.set(pool.subarray(0, poolUsed));
+        pool = grown;
       }
-      out.set(template.subarray(xStart, xEnd), row + xStart);
-      for (let m = 0; m < mixedCount; m++) {
-        const x = mixed[m], i = row + x, x0 = columns.lower[x];
-        if (drift && quadWasMixed[x0]) {
-          const left = margins[i] - drift[quadRow + x0];
-          if (left > 0) {
-            margins[i] = left;
-            out[i] = last.data[i];
-            continue;
-          }
+      target = pool;
+      at = poolUsed;
+      quadWeights[q] = poolUsed;
+      poolUsed += size;
+    } else {
+      if (scratch.length < size) scratch = new Float32Array(size);
+      target = scratch;
+      at = 0;
+    }
+    gatherColors();
+    for (let y = ys, k = at; y < ye; y++) {
+      for (let x = xs; x < xe; x++, k += support) voteWeights(x, y, target, k);
+    }
+    return [target, at];
+  }
+
+  // The kept output and, per mixed pixel, how far its last vote cleared the threshold (in 1/marginScale units,
+  // rounded down: a byte, as votes lie in 0..1 and the threshold near 0.5); per quad its state in that output.
+  const data = new Uint8Array(imageWidth * imageHeight), margins = new Uint8Array(imageWidth * imageHeight);
+  const states = new Uint8Array(width * height), lastProbability = new Float32Array(width * height);
+  let lastBox = '';
+
+  function stateOf(probability: Float32Array, q: number): number {
+    const a = probability[q] > maskThreshold, b = probability[q + right] > maskThreshold;
+    const c = probability[q + below] > maskThreshold, d = probability[q + below + right] > maskThreshold;
+    return a && b && c && d ? allAbove : !a && !b && !c && !d ? allBelow : mixed;
+  }
+
+  /** The largest probability change among the gathered support cells since the last call, in margin units. */
+  function drift(): number {
+    let most = 0;
+    for (let k = 0; k < support; k++) {
+      if (!supportExists[k]) continue;
+      const d = Math.abs(supportProbability[k] - lastProbability[supportBase + Math.floor(k / taps) * width + (k % taps)]);
+      if (d > most) most = d;
+    }
+    return Math.ceil(most * marginScale);
+  }
+
+  /** Re-decide the pixels [xs, xe) x [ys, ye) of mixed quad q (x0, y0); `moved` from drift, or -1: all of them. */
+  function voteQuad(probability: Float32Array, q: number, x0: number, y0: number, xs: number, xe: number, ys: number, ye: number, moved: number): void {
+    const [weights, base] = guide ? weightsOf(q, x0, y0) : [null, 0];
+    const quadWidth = columns.first[x0 + 1] - columns.first[x0], quadLeft = columns.first[x0], quadTop = rows.first[y0];
+    for (let y = ys; y < ye; y++) {
+      for (let x = xs, i = y * imageWidth + xs; x < xe; x++, i++) {
+        if (moved >= 0 && margins[i] > moved) {
+          margins[i] -= moved;
+          continue;
         }
-        let p = bilateral(probability, x, y);
-        if (p < 0) p = bilinear(probability, x, y);
-        out[i] = p > maskThreshold ? 1 : 0;
+        let p = 0;
+        const at = base + ((y - quadTop) * quadWidth + (x - quadLeft)) * support;
+        if (!weights || weights[at] < 0) p = bilinear(probability, x, y);
+        else for (let k = 0; k < support; k++) p += weights[at + k] * supportProbability[k];
+        data[i] = p > maskThreshold ? 1 : 0;
         margins[i] = Math.floor(Math.abs(p - maskThreshold) * marginScale);
       }
     }
   }
 
-  const change = new Float32Array(width * height), across = new Float32Array(width * height), driftUnits = new Uint8Array(width * height);
-  /**
-   * Per quad: the largest |change| (changedCells' per-cell differences) of the cells in its pixels' support
-   * (2r x 2r from lower - r + 1), in margin units rounded up.
-   */
-  function drift(): Uint8Array {
-    // A separable running maximum: along rows into `across`, then down columns.
-    for (let y = 0, row = 0; y < height; y++, row += width) {
-      for (let x = 0; x < width; x++) {
-        const first = x - radius + 1 < 0 ? 0 : x - radius + 1, last = x + radius < width ? x + radius : width - 1;
-        let most = 0;
-        for (let k = row + first; k <= row + last; k++) if (change[k] > most) most = change[k];
-        across[row + x] = most;
-      }
-    }
-    for (let y = 0; y < height; y++) {
-      const first = y - radius + 1 < 0 ? 0 : y - radius + 1, last = y + radius < height ? y + radius : height - 1;
-      for (let x = 0; x < width; x++) {
-        let most = 0;
-        for (let k = first * width + x; k <= last * width + x; k += width) if (across[k] > most) most = across[k];
-        const units = Math.ceil(most * marginScale);
-        driftUnits[y * width + x] = units > 255 ? 255 : units;
-      }
-    }
-    return driftUnits;
-  }
-
-  // The last call's input and output: a labeler adds one click at a time, and a click changes the probability
-  // of a few regions only, so the next call redoes only the pixels whose 2r x 2r cell support holds a changed
-  // cell and copies the rest (exactly the same result as a full pass; see upsample.test.ts).
-  const last = { probability: new Float32Array(width * height), box: '', data: new Uint8Array(imageWidth * imageHeight) };
-  // Per mixed pixel: how far its last vote cleared the threshold, in 1/marginScale units rounded down (a byte:
-  // votes lie in 0..1 and the threshold near 0.5); per quad: whether it was mixed in the last call, i.e. whether
-  // its pixels' margins are current.
-  const margins = new Uint8Array(imageWidth * imageHeight), wasMixed = new Uint8Array(width * height);
-  const quadWasMixed = new Uint8Array(width);
-
   return {
     mask(probability: Float32Array, box?: [number, number, number, number]): Mask {
-      const mask = createMask(imageWidth, imageHeight);
       const [bx0, by0, bx1, by1] = box ?? [0, 0, imageWidth, imageHeight];
       const xStart = Math.max(0, Math.floor(bx0)), xEnd = Math.min(imageWidth, Math.ceil(bx1));
       const yStart = Math.max(0, Math.floor(by0)), yEnd = Math.min(imageHeight, Math.ceil(by1));
-      if (xStart >= xEnd || yStart >= yEnd) return mask;
       const boxKey = `${xStart},${xEnd},${yStart},${yEnd}`;
-      if (last.box !== boxKey) {
-        fill(mask.data, probability, xStart, xEnd, yStart, yEnd, null);
-      } else {
-        const changed = changedCells(last.probability, probability, width, change);
-        mask.data.set(last.data);
-        if (changed) {
-          // Pixels whose lower cell lies within `radius` cells of the change (their support reaches it).
-          const [cx0, cx1, cy0, cy1] = changed;
-          const x0 = Math.max(xStart, columns.first[Math.max(0, cx0 - radius)]);
-          const x1 = Math.min(xEnd, columns.first[Math.min(width, cx1 + radius)]);
-          const y0 = Math.max(yStart, rows.first[Math.max(0, cy0 - radius)]);
-          const y1 = Math.min(yEnd, rows.first[Math.min(height, cy1 + radius)]);
-          if (x0 < x1 && y0 < y1) fill(mask.data, probability, x0, x1, y0, y1, drift());
+      if (boxKey !== lastBox) {
+        // An empty mask is what quads all below the threshold show: only the others need work.
+        data.fill(0);
+        states.fill(allBelow);
+        lastBox = boxKey;
+      }
+      for (let y0 = 0; y0 < Math.max(1, height - 1); y0++) {
+        const ys = Math.max(yStart, rows.first[y0]), ye = Math.min(yEnd, rows.first[y0 + 1]);
+        if (ys >= ye) continue;
+        for (let x0 = 0; x0 < Math.max(1, width - 1); x0++) {
+          const xs = Math.max(xStart, columns.first[x0]), xe = Math.min(xEnd, columns.first[x0 + 1]);
+          if (xs >= xe) continue;
+          const q = y0 * width + x0;
+          const state = stateOf(probability, q), before = states[q];
+          states[q] = state;
+          if (state !== mixed) {
+            if (state === before) continue;
+            for (let y = ys; y < ye; y++) {
+              for (let i = y * imageWidth + xs, end = y * imageWidth + xe; i < end; i++) data[i] = state;
+            }
+            continue;
+          }
+          gatherSupport(x0, y0, probability);
+          const moved = before === mixed ? drift() : -1;
+          if (moved !== 0) voteQuad(probability, q, x0, y0, xs, xe, ys, ye, moved);
         }
       }
-      last.probability.set(probability);
-      last.data.set(mask.data);
-      last.box = boxKey;
-      return mask;
+      lastProbability.set(probability);
+      return { width: imageWidth, height: imageHeight, data: data.slice() };
+    },
+    prepare(probability: Float32Array, pixels: number): boolean {
+      if (!guide) return true;
+      let left = pixels;
+      for (let y0 = 0; y0 < Math.max(1, height - 1); y0++) {
+        for (let x0 = 0; x0 < Math.max(1, width - 1); x0++) {
+          const q = y0 * width + x0;
+          if (quadWeights[q] >= 0) continue;
+          if (stateOf(probability, q) !== mixed) continue;
+          if (left <= 0) return false;
+          gatherSupport(x0, y0, probability);
+          weightsOf(q, x0, y0);
+          if (quadWeights[q] < 0) return true; // the cache is full
+          left -= (columns.first[x0 + 1] - columns.first[x0]) * (rows.first[y0 + 1] - rows.first[y0]);
+        }
+      }
+      return true;
     },
   };
 }

@@ -15,6 +15,10 @@
  * Wall time is what a labeler feels, but on a shared machine it mostly measures the other processes; the
  * process CPU time of the same call (process.cpuUsage, user + system) is printed beside it as the uncontended
  * estimate. Report both, with the load average printed at the start.
+ *
+ * The round trip runs twice: clicks out of the blue, and clicks preceded by a hover preview at the same place
+ * (the studio previews under the pointer, and the worker spends the idle time after a preview readying the
+ * upsampler for the boundary it showed: Segmenter.prepare).
  */
 import { seededRandom } from '../../core/random';
 import { cpus, loadavg } from 'node:os';
@@ -60,16 +64,29 @@ function scene(seed: number, imageWidth = 1024, imageHeight = 768, stride = 4, d
   return { map, image: { width: imageWidth, height: imageHeight, data: pixels } };
 }
 
-type WorkerRequest = { type: 'load'; seed: number; stride: number; options: Partial<EngineOptions> } | { type: 'segment'; clicks: Click[] };
+type WorkerRequest = { type: 'load'; seed: number; stride: number; options: Partial<EngineOptions> } | { type: 'segment' | 'preview'; clicks: Click[] };
 
-/** The worker side of the round trip (like renderer/src/workers/segment.worker.ts): segment, encode, transfer. */
+/**
+ * The worker side of the round trip (like renderer/src/workers/segment.worker.ts): segment, encode, transfer;
+ * a preview is answered, then followed by the same idle-time prepare slices, and 'prepared' once they are done.
+ */
 function serveClicks(): void {
   let segmenter: ReturnType<typeof createSegmenter> | null = null;
+  const prepare = () => {
+    if (segmenter!.prepare!(4096)) parentPort!.postMessage({ type: 'prepared' });
+    else setTimeout(prepare, 0);
+  };
   parentPort!.on('message', (request: WorkerRequest) => {
     if (request.type === 'load') {
       const { map, image } = scene(request.seed, 1024, 768, request.stride);
       segmenter = createSegmenter(map, image, request.options);
       parentPort!.postMessage({ type: 'loaded' });
+      return;
+    }
+    if (request.type === 'preview') {
+      const grid = segmenter!.preview!(request.clicks);
+      parentPort!.postMessage({ type: 'previewed', data: grid.data.buffer }, [grid.data.buffer as ArrayBuffer]);
+      setTimeout(prepare, 0);
       return;
     }
     const started = performance.now();
@@ -81,9 +98,13 @@ function serveClicks(): void {
   });
 }
 
-/** Per click: wall time from posting the request to receiving the transferred mask, and the worker's own segment
- * and RLE-encode times. */
-async function roundTrips(sequences: number, clicksPerSequence: number, stride: number, options: Partial<EngineOptions>) {
+/**
+ * Per click: wall time from posting the request to receiving the transferred mask, and the worker's own segment
+ * and RLE-encode times. With `hover`, each click is preceded by what the studio does while the pointer rests
+ * there: a preview of a positive click at that grid cell's centre, and the idle-time prepare slices after it
+ * (negative clicks get the same positive preview, as in the studio, so for them it predicts less).
+ */
+async function roundTrips(sequences: number, clicksPerSequence: number, stride: number, options: Partial<EngineOptions>, hover: boolean) {
   // The worker runs this same file (through tsx's require hook: the bench is TypeScript).
   const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(fileURLToPath(import.meta.url))});`, { eval: true });
   const answer = () => new Promise<{ ms?: number[] }>((resolve) => worker.once('message', resolve));
@@ -94,7 +115,14 @@ async function roundTrips(sequences: number, clicksPerSequence: number, stride: 
       await answer();
       const next = seededRandom(s + 7), clicks: Click[] = [];
       for (let k = 0; k < clicksPerSequence; k++) {
-        clicks.push({ x: Math.floor(next() * 1024), y: Math.floor(next() * 768), positive: k === 0 || k % 2 === 1 });
+        const click = { x: Math.floor(next() * 1024), y: Math.floor(next() * 768), positive: k === 0 || k % 2 === 1 };
+        if (hover) {
+          const centre = { x: (Math.floor(click.x / stride) + 0.5) * stride, y: (Math.floor(click.y / stride) + 0.5) * stride, positive: true };
+          worker.postMessage({ type: 'preview', clicks: [...clicks, centre] } satisfies WorkerRequest);
+          await answer();
+          await answer();
+        }
+        clicks.push(click);
         const start = performance.now();
         worker.postMessage({ type: 'segment', clicks } satisfies WorkerRequest);
         const { ms } = await answer();
@@ -170,10 +198,13 @@ async function main() {
   console.log(line('preview, cpu', previewCpu));
   console.log(line('createSegmenter, wall', setupTimes));
   console.log(line('createSegmenter, cpu', setupCpu));
-  const trips = await roundTrips(sequences, clicksPerSequence, stride, options);
-  console.log(line('round trip (worker), wall', trips.times));
-  console.log(line('  of it: segment in worker', trips.inside));
-  console.log(line('  of it: RLE in worker', trips.encode));
+  for (const hover of [false, true]) {
+    const trips = await roundTrips(sequences, clicksPerSequence, stride, options, hover);
+    console.log(hover ? 'clicks after a hover preview there (what the studio does):' : 'clicks with no hover before them:');
+    console.log(line('round trip (worker), wall', trips.times));
+    console.log(line('  of it: segment in worker', trips.inside));
+    console.log(line('  of it: RLE in worker', trips.encode));
+  }
 }
 
 if (isMainThread) {

@@ -34,6 +34,20 @@ async function decodeRgb(file: Blob): Promise<RgbImage> {
   return { width: canvas.width, height: canvas.height, data: rgb };
 }
 
+/**
+ * Pixels of idle-time work per task (Segmenter.prepare: the vote weights along the boundary a hover previews,
+ * about 1-2 ms): small enough that a click arriving meanwhile waits at most one slice.
+ */
+const prepareSlice = 4096;
+let preparing: ReturnType<typeof setTimeout> | null = null;
+
+function prepareSoon(): void {
+  preparing ??= setTimeout(() => {
+    preparing = null;
+    if (segmenter?.prepare && !segmenter.prepare(prepareSlice)) prepareSoon();
+  }, 0);
+}
+
 function post(message: SegmentResponse, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
 }
@@ -79,6 +93,7 @@ scope.onmessage = (event: MessageEvent<SegmentRequest>) => {
         : null;
       if (!grid) return;
       post({ type: 'previewed', id: request.id, width: grid.width, height: grid.height, data: grid.data.buffer as ArrayBuffer }, [grid.data.buffer]);
+      prepareSoon();
     }
   } catch (error) {
     post({ type: 'error', id: request.id, token: 'token' in request ? request.token : -1, message: error instanceof Error ? error.message : String(error) });
