@@ -57,23 +57,20 @@ export function createColorModel(colors: Float32Array, width: number, height: nu
         ratio[b] = value > maxRatio ? maxRatio : value < -maxRatio ? -maxRatio : value;
       }
       for (let c = 0; c < count; c++) perCell[c] = ratio[binOf[c]];
-      // 3x3 mean, separable, over the cells that exist at the borders.
-      for (let y = 0, row = 0; y < height; y++, row += width) {
-        for (let x = 0; x < width; x++) {
-          const first = x > 0 ? x - 1 : 0, last = x < width - 1 ? x + 1 : x;
-          let sum = 0;
-          for (let k = first; k <= last; k++) sum += perCell[row + k];
-          across[row + x] = sum / (last - first + 1);
-        }
+      // 3x3 mean, separable, over the cells that exist at the borders (sums in the same order as a loop over them).
+      for (let row = 0; row < count; row += width) {
+        const last = row + width - 1;
+        across[row] = width > 1 ? (perCell[row] + perCell[row + 1]) / 2 : perCell[row];
+        for (let c = row + 1; c < last; c++) across[c] = (perCell[c - 1] + perCell[c] + perCell[c + 1]) / 3;
+        if (width > 1) across[last] = (perCell[last - 1] + perCell[last]) / 2;
       }
       const out = new Float32Array(count);
       for (let y = 0; y < height; y++) {
-        const first = y > 0 ? y - 1 : 0, last = y < height - 1 ? y + 1 : y;
-        for (let x = 0; x < width; x++) {
-          let sum = 0;
-          for (let k = first; k <= last; k++) sum += across[k * width + x];
-          out[y * width + x] = sum / (last - first + 1);
-        }
+        const above = y > 0 ? (y - 1) * width : -1, row = y * width, under = y < height - 1 ? (y + 1) * width : -1;
+        if (above >= 0 && under >= 0) for (let x = 0; x < width; x++) out[row + x] = (across[above + x] + across[row + x] + across[under + x]) / 3;
+        else if (above >= 0) for (let x = 0; x < width; x++) out[row + x] = (across[above + x] + across[row + x]) / 2;
+        else if (under >= 0) for (let x = 0; x < width; x++) out[row + x] = (across[row + x] + across[under + x]) / 2;
+        else out.set(across.subarray(row, row + width), row);
       }
       return out;
     },
