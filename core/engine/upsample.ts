@@ -165,10 +165,15 @@ export interface Upsampler {
 const allBelow = 0, allAbove = 1, mixed = 2;
 
 /**
- * Normalised vote weights are kept for up to this many floats (32 MB: about 500k boundary pixels at radius 2,
+ * Vote weights are kept for up to this many floats (32 MB: about 490k boundary pixels at radius 2,
  * several times a 1024x768 image's band); quads beyond it work their weights out on each visit (same numbers).
  */
 const weightCacheFloats = 1 << 23;
+/**
+ * Quads of more pixels (cells over 32 px: photos of 4000+ px) keep no weights: writing and reading them back cost
+ * more than working them out again (6000x4500, first click 236 -> 378 ms when kept).
+ */
+const keptQuadPixels = 1024;
 
 /**
  * Lookups that depend only on the geometry and the guide are computed once per image. `guide` null: bilinear.
@@ -184,7 +189,7 @@ const weightCacheFloats = 1 << 23;
 export function createUpsampler(width: number, height: number, imageWidth: number, imageHeight: number, guide: UpsampleGuide | null): Upsampler {
   const columns = axisLookup(imageWidth, width), rows = axisLookup(imageHeight, height);
   const right = width > 1 ? 1 : 0, below = height > 1 ? width : 0;
-  const radius = guide ? Math.max(1, Math.round(guide.radius)) : 1, taps = 2 * radius, support = taps * taps;
+  const radius = guide ? Math.max(1, Math.round(guide.radius)) : 1, taps = 2 * radius, support = taps * taps, record = support + 1;
   const columnWeights = guide ? spatialWeights(columns, guide.spatialSigma, radius) : new Float32Array(0);
   const rowWeights = guide ? spatialWeights(rows, guide.spatialSigma, radius) : new Float32Array(0);
   const { table, scale: tableScale } = guide ? colorTable(guide.colorSigma) : { table: new Float32Array(0), scale: 0 };
@@ -238,9 +243,9 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
   }
 
   /**
-   * Joint-bilateral weights of pixel (x, y) over the 2r x 2r support cells gathered last, normalised to sum 1,
-   * into weights[at .. at + support) (cells that do not exist 0); weights[at] = -1 when no cell lies within 4
-   * colour sigmas (the pixel then takes the bilinear value).
+   * Joint-bilateral weights of pixel (x, y) over the 2r x 2r support cells gathered last: weights[at] = their sum,
+   * or -1 when no cell lies within 4 colour sigmas (the pixel then takes the bilinear value), then one weight per
+   * support cell, row-major (0 for cells that do not exist). `record` floats in all.
    */
   function voteWeights(x: number, y: number, weights: Float32Array, at: number): void {
     colorAt(x, y);
@@ -252,16 +257,11 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
         const dr = r - supportColors[k * 3], dg = g - supportColors[k * 3 + 1], db = b - supportColors[k * 3 + 2];
         const index = ((dr * dr + dg * dg + db * db) * tableScale) | 0;
         const w = supportExists[k] && index < colorTableSize ? table[index] * wy * columnWeights[x * taps + kx] : 0;
-        weights[at + k] = w;
+        weights[at + 1 + k] = w;
         total += w;
       }
     }
-    if (total <= 1e-6) {
-      weights[at] = -1;
-      return;
-    }
-    const inverse = 1 / total;
-    for (let k = at; k < at + support; k++) weights[k] *= inverse;
+    weights[at] = total > 1e-6 ? total : -1;
   }
 
   function bilinear(probability: Float32Array, x: number, y: number): number {
@@ -271,36 +271,29 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
     return top * (1 - ay) + bottom * ay;
   }
 
-  // Vote weights per quad, for all of its pixels (row-major within the quad): offset into `pool`, -1 = not yet.
+  // Vote weights per quad, for all of its pixels (row-major within the quad): offset into `pool`, -1 = not kept.
   const quadWeights = new Int32Array(width * height).fill(-1);
-  let pool = new Float32Array(0), poolUsed = 0, scratch = new Float32Array(0);
+  let pool = new Float32Array(0), poolUsed = 0;
+  const pixelRecord = new Float32Array(record);
 
-  /** The weights of quad q (x0, y0)'s pixels (its whole pixel rectangle; support gathered): [array, offset]. */
-  function weightsOf(q: number, x0: number, y0: number): [Float32Array, number] {
-    if (quadWeights[q] >= 0) return [pool, quadWeights[q]];
+  /** Offset in `pool` of quad q (x0, y0)'s weights (support gathered), worked out now if need be; -1: not kept. */
+  function keptWeights(q: number, x0: number, y0: number): number {
+    if (quadWeights[q] >= 0) return quadWeights[q];
     const xs = columns.first[x0], xe = columns.first[x0 + 1], ys = rows.first[y0], ye = rows.first[y0 + 1];
-    const size = (xe - xs) * (ye - ys) * support;
-    let target: Float32Array, at: number;
-    if (poolUsed + size <= weightCacheFloats) {
-      if (poolUsed + size > pool.length) {
-        const grown = new Float32Array(Math.min(weightCacheFloats, Math.max(1 << 18, 2 * (poolUsed + size))));
-        grown.set(pool.subarray(0, poolUsed));
-        pool = grown;
-      }
-      target = pool;
-      at = poolUsed;
-      quadWeights[q] = poolUsed;
-      poolUsed += size;
-    } else {
-      if (scratch.length < size) scratch = new Float32Array(size);
-      target = scratch;
-      at = 0;
+    const pixels = (xe - xs) * (ye - ys), size = pixels * record;
+    if (pixels > keptQuadPixels || poolUsed + size > weightCacheFloats) return -1;
+    if (poolUsed + size > pool.length) {
+      const grown = new Float32Array(Math.min(weightCacheFloats, Math.max(1 << 18, 2 * (poolUsed + size))));
+      grown.set(pool.subarray(0, poolUsed));
+      pool = grown;
     }
     gatherColors();
-    for (let y = ys, k = at; y < ye; y++) {
-      for (let x = xs; x < xe; x++, k += support) voteWeights(x, y, target, k);
+    for (let y = ys, k = poolUsed; y < ye; y++) {
+      for (let x = xs; x < xe; x++, k += record) voteWeights(x, y, pool, k);
     }
-    return [target, at];
+    quadWeights[q] = poolUsed;
+    poolUsed += size;
+    return quadWeights[q];
   }
 
   // The kept output and, per mixed pixel, how far its last vote cleared the threshold (in 1/marginScale units,
@@ -328,7 +321,8 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
 
   /** Re-decide the pixels [xs, xe) x [ys, ye) of mixed quad q (x0, y0); `moved` from drift, or -1: all of them. */
   function voteQuad(probability: Float32Array, q: number, x0: number, y0: number, xs: number, xe: number, ys: number, ye: number, moved: number): void {
-    const [weights, base] = guide ? weightsOf(q, x0, y0) : [null, 0];
+    const kept = guide ? keptWeights(q, x0, y0) : -1;
+    if (guide && kept < 0) gatherColors();
     const quadWidth = columns.first[x0 + 1] - columns.first[x0], quadLeft = columns.first[x0], quadTop = rows.first[y0];
     for (let y = ys; y < ye; y++) {
       for (let x = xs, i = y * imageWidth + xs; x < xe; x++, i++) {
@@ -337,9 +331,20 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
           continue;
         }
         let p = 0;
-        const at = base + ((y - quadTop) * quadWidth + (x - quadLeft)) * support;
-        if (!weights || weights[at] < 0) p = bilinear(probability, x, y);
-        else for (let k = 0; k < support; k++) p += weights[at + k] * supportProbability[k];
+        if (!guide) p = bilinear(probability, x, y);
+        else {
+          let weights = pool, at = kept + ((y - quadTop) * quadWidth + (x - quadLeft)) * record;
+          if (kept < 0) {
+            voteWeights(x, y, pixelRecord, 0);
+            weights = pixelRecord;
+            at = 0;
+          }
+          if (weights[at] < 0) p = bilinear(probability, x, y);
+          else {
+            for (let k = 0; k < support; k++) p += weights[at + 1 + k] * supportProbability[k];
+            p /= weights[at];
+          }
+        }
         data[i] = p > maskThreshold ? 1 : 0;
         margins[i] = Math.floor(Math.abs(p - maskThreshold) * marginScale);
       }
@@ -392,8 +397,7 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
           if (stateOf(probability, q) !== mixed) continue;
           if (left <= 0) return false;
           gatherSupport(x0, y0, probability);
-          weightsOf(q, x0, y0);
-          if (quadWeights[q] < 0) return true; // the cache is full
+          if (keptWeights(q, x0, y0) < 0) return true; // the cache is full, or the image keeps none
           left -= (columns.first[x0 + 1] - columns.first[x0]) * (rows.first[y0 + 1] - rows.first[y0]);
         }
       }
