@@ -171,7 +171,7 @@ const allBelow = 0, allAbove = 1, mixed = 2;
 const weightCacheFloats = 1 << 23;
 /**
  * Quads of more pixels (cells over 32 px: photos of 4000+ px) keep no weights: writing and reading them back cost
- * more than working them out again (6000x4500, first click 236 -> 378 ms when kept).
+ * more than working them out again (tests/bench/large-image.ts, 6000x4500: first click 270-320 ms, 410-420 when kept).
  */
 const keptQuadPixels = 1024;
 
@@ -189,6 +189,8 @@ const keptQuadPixels = 1024;
 export function createUpsampler(width: number, height: number, imageWidth: number, imageHeight: number, guide: UpsampleGuide | null): Upsampler {
   const columns = axisLookup(imageWidth, width), rows = axisLookup(imageHeight, height);
   const right = width > 1 ? 1 : 0, below = height > 1 ? width : 0;
+  // Quads per row and column: (x0, y0) for x0 < quadColumns (one quad on a one-cell-wide grid).
+  const quadColumns = Math.max(1, width - 1), quadRows = Math.max(1, height - 1);
   const radius = guide ? Math.max(1, Math.round(guide.radius)) : 1, taps = 2 * radius, support = taps * taps, record = support + 1;
   const columnWeights = guide ? spatialWeights(columns, guide.spatialSigma, radius) : new Float32Array(0);
   const rowWeights = guide ? spatialWeights(rows, guide.spatialSigma, radius) : new Float32Array(0);
@@ -218,18 +220,15 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
     };
 
   // The support of the quad being worked on, cells x0 - r + 1 .. x0 + r and y0 - r + 1 .. y0 + r, row-major:
-  // whether each exists, its probability and its mean colour (0 where it does not exist).
-  const supportExists = new Uint8Array(support), supportColors = new Float32Array(support * 3), supportProbability = new Float32Array(support);
-  let supportBase = 0;
+  // each one's index (-1 where it does not exist), probability and mean colour (0 where it does not exist).
+  const supportCells = new Int32Array(support), supportProbability = new Float32Array(support), supportColors = new Float32Array(support * 3);
   function gatherSupport(x0: number, y0: number, probability: Float32Array): void {
-    supportBase = (y0 - radius + 1) * width + (x0 - radius + 1);
     for (let ky = 0, k = 0; ky < taps; ky++) {
       const cy = y0 - radius + 1 + ky;
       for (let kx = 0; kx < taps; kx++, k++) {
-        const cx = x0 - radius + 1 + kx, c = cy * width + cx;
-        const exists = cx >= 0 && cx < width && cy >= 0 && cy < height;
-        supportExists[k] = exists ? 1 : 0;
-        supportProbability[k] = exists ? probability[c] : 0;
+        const cx = x0 - radius + 1 + kx, exists = cx >= 0 && cx < width && cy >= 0 && cy < height;
+        supportCells[k] = exists ? cy * width + cx : -1;
+        supportProbability[k] = exists ? probability[cy * width + cx] : 0;
       }
     }
   }
@@ -237,8 +236,8 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
   /** The gathered support's mean colours (only needed to work out vote weights). */
   function gatherColors(): void {
     for (let k = 0; k < support; k++) {
-      const c = supportBase + Math.floor(k / taps) * width + (k % taps);
-      for (let channel = 0; channel < 3; channel++) supportColors[k * 3 + channel] = supportExists[k] ? means[c * 3 + channel] : 0;
+      const c = supportCells[k];
+      for (let channel = 0; channel < 3; channel++) supportColors[k * 3 + channel] = c >= 0 ? means[c * 3 + channel] : 0;
     }
   }
 
@@ -256,7 +255,7 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
       for (let kx = 0; kx < taps; kx++, k++) {
         const dr = r - supportColors[k * 3], dg = g - supportColors[k * 3 + 1], db = b - supportColors[k * 3 + 2];
         const index = ((dr * dr + dg * dg + db * db) * tableScale) | 0;
-        const w = supportExists[k] && index < colorTableSize ? table[index] * wy * columnWeights[x * taps + kx] : 0;
+        const w = supportCells[k] >= 0 && index < colorTableSize ? table[index] * wy * columnWeights[x * taps + kx] : 0;
         weights[at + 1 + k] = w;
         total += w;
       }
@@ -312,8 +311,8 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
   function drift(): number {
     let most = 0;
     for (let k = 0; k < support; k++) {
-      if (!supportExists[k]) continue;
-      const d = Math.abs(supportProbability[k] - lastProbability[supportBase + Math.floor(k / taps) * width + (k % taps)]);
+      if (supportCells[k] < 0) continue;
+      const d = Math.abs(supportProbability[k] - lastProbability[supportCells[k]]);
       if (d > most) most = d;
     }
     return Math.ceil(most * marginScale);
@@ -363,10 +362,10 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
         states.fill(allBelow);
         lastBox = boxKey;
       }
-      for (let y0 = 0; y0 < Math.max(1, height - 1); y0++) {
+      for (let y0 = 0; y0 < quadRows; y0++) {
         const ys = Math.max(yStart, rows.first[y0]), ye = Math.min(yEnd, rows.first[y0 + 1]);
         if (ys >= ye) continue;
-        for (let x0 = 0; x0 < Math.max(1, width - 1); x0++) {
+        for (let x0 = 0; x0 < quadColumns; x0++) {
           const xs = Math.max(xStart, columns.first[x0]), xe = Math.min(xEnd, columns.first[x0 + 1]);
           if (xs >= xe) continue;
           const q = y0 * width + x0;
@@ -390,8 +389,8 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
     prepare(probability: Float32Array, pixels: number): boolean {
       if (!guide) return true;
       let left = pixels;
-      for (let y0 = 0; y0 < Math.max(1, height - 1); y0++) {
-        for (let x0 = 0; x0 < Math.max(1, width - 1); x0++) {
+      for (let y0 = 0; y0 < quadRows; y0++) {
+        for (let x0 = 0; x0 < quadColumns; x0++) {
           const q = y0 * width + x0;
           if (quadWeights[q] >= 0) continue;
           if (stateOf(probability, q) !== mixed) continue;
