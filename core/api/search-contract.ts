@@ -50,8 +50,8 @@ export const searchAcceptSchema = z.object({
   minScore: z.number().min(-1).max(1).optional(),
   /**
    * 'object': the hit image's region leaves that are close to the hit and beat that image's own background (the
-   * discovery rule; COCO_MVal first correct hits, IoU 0.150); 'engine': click-to-mask seeded at the hit's peak
-   * (IoU 0.097: one click covers the part around the peak). Either falls back to the hit's heatmap component.
+   * discovery rule; built-in model, COCO_MVal first correct hits, IoU 0.187); 'engine': click-to-mask seeded at the
+   * hit's peak (IoU 0.147: one click covers the part around the peak). Either falls back to the hit's heatmap component.
    */
   maskSource: z.enum(['object', 'engine']).default('object'),
 }).refine((input) => input.imageIds !== undefined || input.minScore !== undefined, { message: 'give imageIds or minScore' });

@@ -50,6 +50,19 @@ export function averagePrecisionAt10(ranked: boolean[], relevantTotal: number): 
   return sum / Math.min(relevantTotal, 10);
 }
 
+/**
+ * Expected AP@10 of a random ranking of `candidates` images of which `relevantTotal` are relevant: rank k is
+ * relevant with probability R/N, and given that, the k-1 ranks above it hold (k-1)(R-1)/(N-1) relevant on average.
+ */
+export function randomAp10(relevantTotal: number, candidates: number): number {
+  if (relevantTotal === 0) return 0;
+  let sum = 0;
+  for (let k = 1; k <= Math.min(10, candidates); k++) {
+    sum += (relevantTotal / candidates) * (1 + ((k - 1) * (relevantTotal - 1)) / Math.max(1, candidates - 1)) / k;
+  }
+  return sum / Math.min(relevantTotal, 10);
+}
+
 /** Mean over categories of the mean over that category's queries. */
 function byCategory(values: number[], items: EvalItem[]): number {
   const groups = new Map<string, number[]>();
@@ -138,18 +151,21 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   }
   project.close();
   rmSync(dir, { recursive: true, force: true });
-  const chance = mean(queryItems.map((item) => relevantCount(item.category) / (items.length - 1)));
+  const relevantShare = mean(queryItems.map((item) => relevantCount(item.category) / (items.length - 1)));
+  const chance = byCategory(queryItems.map((item) => randomAp10(relevantCount(item.category), items.length - 1)), queryItems);
   console.log(`retrieval ${dataset} model=${modelId} feedback=${JSON.stringify(feedbackWeights)} images=${items.length} queries=${queries.length} (index ${indexMs.toFixed(1)} ms/image)`);
-  console.log(`  mAP@10 by category: stage1 ${fixed(byCategory(stage1, queryItems))}  stage1+dense ${fixed(byCategory(dense, queryItems))}  colour-hist baselines (query mask vs whole image ${fixed(byCategory(baselineWhole, queryItems))}, vs true mask ${fixed(byCategory(baseline, queryItems))})  chance ~${fixed(chance)}`);
+  console.log(`  mAP@10 by category: stage1 ${fixed(byCategory(stage1, queryItems))}  stage1+dense ${fixed(byCategory(dense, queryItems))}  colour-hist baselines (query mask vs whole image ${fixed(byCategory(baselineWhole, queryItems))}, vs true mask ${fixed(byCategory(baseline, queryItems))})  random ranking ${fixed(chance)} (relevant share ${fixed(relevantShare)})`);
   console.log(`  P@20 full     rounds 0..3: ${full.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  P@20 residual rounds 0..3: ${residual.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  relevant seen after judging 20, 40, 60, 80 hits: feedback ${foundFeedback.map((list) => fixed(mean(list))).join('  ')}  vs paging the first ranking ${foundPaging.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  accepted-hit mask IoU (first correct hit): engine ${fixed(mean(iouEngine))}  object ${fixed(mean(iouObject))}  (n=${iouEngine.length})`);
   console.log(`  per query: stage1 ${fixed(mean(timings.stage1))} ms, dense top-100 ${fixed(mean(timings.stage2))} ms`);
   writeJson({
-    task: 'retrieval', dataset, modelId, queries: queries.length, chance,
+    task: 'retrieval', dataset, modelId, queries: queries.length, chance, relevantShare,
     map10: { stage1: byCategory(stage1, queryItems), dense: byCategory(dense, queryItems), colourWhole: byCategory(baselineWhole, queryItems), colourMask: byCategory(baseline, queryItems) },
     p20: { full: full.map(mean), residual: residual.map(mean) },
+    seen: { feedback: foundFeedback.map(mean), paging: foundPaging.map(mean) },
+    acceptedIou: { engine: mean(iouEngine), object: mean(iouObject), n: iouEngine.length },
     ms: { stage1: mean(timings.stage1), stage2: mean(timings.stage2) },
   });
 }
