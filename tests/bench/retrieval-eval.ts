@@ -8,7 +8,7 @@
  *   Query = one object's mask; relevant = other images of its category. Prints mAP@10 (mean over categories of
  *   the mean AP@10 of their queries) for stage 1 only, stage 1 + dense re-rank, and colour-histogram baselines
  *   (8x8x8 RGB in the query mask vs the whole other image, and vs the other image's true mask: an oracle that
- *   knows where the object is); then the feedback curve: P@20 after 0..3 rounds where the top 20 shown, not yet judged hits are
+ *   knows where the object is), with a bootstrap interval of the dense re-rank's change; then the feedback curve: P@20 after 0..3 rounds where the top 20 shown, not yet judged hits are
  *   accepted (same category) or rejected; "full" ranks everything (judged hits included), "residual" only the
  *   unjudged ones. Finally the IoU with the true mask of accepted hits' annotation masks (engine vs object).
  *
@@ -24,6 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SearchResult } from '../../core/api/search-contract';
 import { type Mask, maskIou } from '../../core/mask';
+import { seededRandom } from '../../core/random';
 import { decodeRle, encodeRle } from '../../core/rle';
 import type { FeedbackWeights } from '../../core/search/feedback';
 import { gridMaskToImage } from '../../core/search/pooling';
@@ -69,6 +70,22 @@ function byCategory(values: number[], items: EvalItem[]): number {
   values.forEach((value, i) => groups.set(items[i].category, [...(groups.get(items[i].category) ?? []), value]));
   const means = [...groups.values()].map((list) => list.reduce((a, b) => a + b, 0) / list.length);
   return means.reduce((a, b) => a + b, 0) / means.length;
+}
+
+/**
+ * 95% interval of byCategory(b) - byCategory(a) for paired per-query scores: a bootstrap over queries
+ * (2,000 resamples, seeded), so "dense re-rank vs stage 1" can be told apart from query noise.
+ */
+export function pairedInterval(a: number[], b: number[], items: EvalItem[], rounds = 2000): [number, number] {
+  const next = seededRandom(1);
+  const differences: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const picked = a.map(() => Math.floor(next() * a.length));
+    const sample = picked.map((i) => items[i]);
+    differences.push(byCategory(picked.map((i) => b[i]), sample) - byCategory(picked.map((i) => a[i]), sample));
+  }
+  differences.sort((x, y) => x - y);
+  return [differences[Math.floor(0.025 * rounds)], differences[Math.floor(0.975 * rounds)]];
 }
 
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
@@ -155,6 +172,8 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   const chance = byCategory(queryItems.map((item) => randomAp10(relevantCount(item.category), items.length - 1)), queryItems);
   console.log(`retrieval ${dataset} model=${modelId} feedback=${JSON.stringify(feedbackWeights)} images=${items.length} queries=${queries.length} (index ${indexMs.toFixed(1)} ms/image)`);
   console.log(`  mAP@10 by category: stage1 ${fixed(byCategory(stage1, queryItems))}  stage1+dense ${fixed(byCategory(dense, queryItems))}  colour-hist baselines (query mask vs whole image ${fixed(byCategory(baselineWhole, queryItems))}, vs true mask ${fixed(byCategory(baseline, queryItems))})  random ranking ${fixed(chance)} (relevant share ${fixed(relevantShare)})`);
+  const denseGain = pairedInterval(stage1, dense, queryItems);
+  console.log(`  dense re-rank minus stage 1: ${fixed(byCategory(dense, queryItems) - byCategory(stage1, queryItems))} (95% bootstrap interval over queries ${fixed(denseGain[0])} .. ${fixed(denseGain[1])})`);
   console.log(`  P@20 full     rounds 0..3: ${full.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  P@20 residual rounds 0..3: ${residual.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  relevant seen after judging 20, 40, 60, 80 hits: feedback ${foundFeedback.map((list) => fixed(mean(list))).join('  ')}  vs paging the first ranking ${foundPaging.map((list) => fixed(mean(list))).join('  ')}`);
@@ -162,7 +181,7 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   console.log(`  per query: stage1 ${fixed(mean(timings.stage1))} ms, dense top-100 ${fixed(mean(timings.stage2))} ms`);
   writeJson({
     task: 'retrieval', dataset, modelId, queries: queries.length, chance, relevantShare,
-    map10: { stage1: byCategory(stage1, queryItems), dense: byCategory(dense, queryItems), colourWhole: byCategory(baselineWhole, queryItems), colourMask: byCategory(baseline, queryItems) },
+    map10: { stage1: byCategory(stage1, queryItems), dense: byCategory(dense, queryItems), denseGainInterval: denseGain, colourWhole: byCategory(baselineWhole, queryItems), colourMask: byCategory(baseline, queryItems) },
     p20: { full: full.map(mean), residual: residual.map(mean) },
     seen: { feedback: foundFeedback.map(mean), paging: foundPaging.map(mean) },
     acceptedIou: { engine: mean(iouEngine), object: mean(iouObject), n: iouEngine.length },
