@@ -335,7 +335,7 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
         }
         let p = 0;
         if (kept16) {
-          const w = weights16, a = kept + ((y - quadTop) * quadWidth + (x - quadLeft)) * 17;
+          const w = weights16, a = kept + ((y - quadTop) * quadWidth + (x - quadLeft)) * record;
           if (w[a] < 0) p = bilinear(probability, x, y);
           else {
             p = w[a + 1] * s0 + w[a + 2] * s1 + w[a + 3] * s2 + w[a + 4] * s3 + w[a + 5] * s4 + w[a + 6] * s5 + w[a + 7] * s6

@@ -8,9 +8,10 @@
  *   Query = one object's mask; relevant = other images of its category. Prints mAP@10 (mean over categories of
  *   the mean AP@10 of their queries) for stage 1 only, stage 1 + dense re-rank, and colour-histogram baselines
  *   (8x8x8 RGB in the query mask vs the whole other image, and vs the other image's true mask: an oracle that
- *   knows where the object is), with a bootstrap interval of the dense re-rank's change; then the feedback curve: P@20 after 0..3 rounds where the top 20 shown, not yet judged hits are
- *   accepted (same category) or rejected; "full" ranks everything (judged hits included), "residual" only the
- *   unjudged ones. Finally the IoU with the true mask of accepted hits' annotation masks (engine vs object).
+ *   knows where the object is), with a bootstrap interval of the dense re-rank's change; then the feedback
+ *   curve: P@20 after 0..3 rounds where the top 20 shown, not yet judged hits are accepted (same category) or
+ *   rejected; "full" ranks everything (judged hits included), "residual" only the unjudged ones. Finally the
+ *   IoU with the true mask of accepted hits' annotation masks (engine vs object).
  *
  * Co-segmentation (VOC_coseg: class folders, foreground masks):
  *   npx tsx tests/bench/retrieval-eval.ts coseg --dataset ../shared/data/train/VOC_coseg --model pixelwise-colorpos \
