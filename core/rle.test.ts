@@ -104,7 +104,7 @@ describe('COCO RLE (pycocotools-compatible)', () => {
     expect(() => countsToMask([1, -1], 2, 2)).toThrow(RleError);
   });
 
-  it('counts word-aligned masks (the four-pixels-at-a-time path) exactly like the pixel-by-pixel walk', () => {
+  it('counts word-aligned masks (four or eight pixels at a time) exactly like the pixel-by-pixel walk', () => {
     const next = seededRandom(5);
     for (const [width, height] of [[4, 1], [8, 3], [12, 7], [64, 48]]) {
       for (let trial = 0; trial < 20; trial++) {
@@ -117,11 +117,16 @@ describe('COCO RLE (pycocotools-compatible)', () => {
             aligned.data[y * width + x] = inside ? (next() < 0.5 ? 1 : 255) : 0;
           }
         }
-        // The same pixels one byte off a word boundary take the pixel-by-pixel path.
-        const shifted = new Uint8Array(width * height + 1).subarray(1);
-        shifted.set(aligned.data);
+        // The same pixels one byte off a word boundary take the pixel-by-pixel path, four bytes off the
+        // four-pixel path (widths 8 and 64 take the eight-pixel one when aligned).
+        const shifted = (by: number) => {
+          const data = new Uint8Array(width * height + by).subarray(by);
+          data.set(aligned.data);
+          return { width, height, data };
+        };
         const counts = maskToCounts(aligned);
-        expect(counts).toEqual(maskToCounts({ width, height, data: shifted }));
+        expect(counts).toEqual(maskToCounts(shifted(1)));
+        expect(counts).toEqual(maskToCounts(shifted(4)));
         expect(countsToMask(counts, height, width).data).toEqual(aligned.data.map((value) => (value ? 1 : 0)));
       }
     }

@@ -140,19 +140,22 @@ describe('createSegmenter', () => {
     expect(Array.from(createSegmenter(stored, null).preview!([]).data).every((p) => p === 0)).toBe(true);
   });
 
-  it('prepares for the click a preview predicts without changing its mask', () => {
+  it('prepares for the click a preview predicts, then the whole image, without changing a mask', () => {
     const stripes = scene(96, 32, (x) => (x < 40 ? 0 : 1), [[1, 0], [0, 1]], [red, blue]);
-    const click = [{ x: 12, y: 16, positive: true }];
-    const prepared = createSegmenter(stripes.map, stripes.image);
-    expect(prepared.prepare!(4096)).toBe(true); // no preview yet: nothing to do
+    const click = [{ x: 12, y: 16, positive: true }], second = [...click, { x: 70, y: 10, positive: false }];
+    const fresh = () => createSegmenter(stripes.map, stripes.image);
+    const prepared = fresh();
     prepared.preview!(click);
     let slices = 1;
     while (!prepared.prepare!(8)) slices++;
-    expect(slices).toBeGreaterThan(1);
+    // A slice of 8 pixels readies one quad (4 x 4 pixels): the boundary's first, then the rest of the 23 x 7
+    // (two in the slice where the boundary's part ends).
+    expect(slices).toBe(23 * 7 - 1);
+    expect(prepared.prepare!(8)).toBe(true); // nothing left
     const mask = prepared.segment(click).mask;
-    expect(Array.from(mask.data)).toEqual(Array.from(createSegmenter(stripes.map, stripes.image).segment(click).mask.data));
+    expect(Array.from(mask.data)).toEqual(Array.from(fresh().segment(click).mask.data));
     expect(maskIou(mask, stripes.truth[0])).toBeGreaterThan(0.98);
-    expect(prepared.prepare!(8)).toBe(true); // the click ended the preview's work
+    expect(Array.from(prepared.segment(second).mask.data)).toEqual(Array.from(fresh().segment(second).mask.data));
   });
 
   it('gives one clean region on a noisy photo with coarse cells (no specks or pinholes)', () => {

@@ -19,8 +19,9 @@
  * The grid probability is upsampled to the image with joint-bilateral weights in the boundary band (upsample.ts).
  * Each click's similarity and distance fields are computed once and cached, so a new click costs one dot product
  * per cell, a few raster scans and the upsampling; removing or re-adding clicks (undo, redo) costs no new field.
- * A hover preview is the next click's grid, so the idle time after it readies the upsampler for the boundary it
- * shows (prepare), which a click far from the last boundary would otherwise pay for.
+ * The upsampler's vote weights depend on the image alone, and a click that opens a new boundary would otherwise
+ * work out tens of thousands of them: idle time (prepare) readies them ahead, first along the boundary the last
+ * hover preview showed (the next click's grid), then over the whole image where it fits the weight cache.
  *
  * Why this shape (NoC@90, standard protocol, tests/bench/eval-clicks.ts): nearest click in colour + position
  * alone gives 16.6 on GrabCut; the same rule on embeddings with geodesic distances 12.2 (pixelwise-colorpos);
@@ -247,8 +248,12 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
       return { width, height, data: box ? clearOutsideBox(probability, box) : probability };
     },
     prepare(pixels: number): boolean {
-      if (!previewed || upsampler.prepare(previewed, pixels)) previewed = null;
-      return previewed === null;
+      if (previewed && upsampler.prepare(previewed, pixels)) previewed = null;
+      return previewed === null && upsampler.prepare(null, pixels);
+    },
+    release(): void {
+      previewed = null;
+      upsampler.release();
     },
   };
 }

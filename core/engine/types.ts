@@ -39,9 +39,12 @@ export interface Segmenter {
   /** Cheap low-resolution preview for hover: the probability grid at map resolution (no upsampling). */
   preview?(clicks: Click[], box?: Box): ProbabilityGrid;
   /**
-   * Idle-time work between a preview and the click it predicts (a hover shows where the next click's boundary
-   * will be): up to about `pixels` pixels of it; true when nothing is left. Changes no result, only how long the
-   * next segment() takes. Call it in slices while idle; a segment() ends it.
+   * Idle-time work for later clicks, up to about `pixels` pixels of it; true when nothing is left. First the
+   * boundary the last preview showed (where the click it predicts will draw one; a segment() ends that part),
+   * then the whole image where the engine can keep that much. Changes no result, only how long clicks take.
+   * Call it in slices while idle: after an image loads, and after each preview.
    */
   prepare?(pixels: number): boolean;
+  /** Done with this image: memory it kept for speed goes to the next segmenter (it still works, only slower). */
+  release?(): void;
 }

@@ -74,6 +74,43 @@ describe('upsampler', () => {
     expect(createUpsampler(width, height, imageWidth, imageHeight, null).prepare(field(width, height, next), 1)).toBe(true);
   });
 
+  it('prepares the whole image in slices where it fits, and the masks stay the same', () => {
+    const width = 40, height = 30, imageWidth = 160, imageHeight = 120;
+    const next = seededRandom(8);
+    const image = { width: imageWidth, height: imageHeight, data: Uint8Array.from({ length: imageWidth * imageHeight * 3 }, () => Math.floor(next() * 256)) };
+    const guide = { image, colors: cellColors(image, width, height), colorSigma: 20, spatialSigma: 1, radius: 2 };
+    const prepared = createUpsampler(width, height, imageWidth, imageHeight, guide);
+    const plain = createUpsampler(width, height, imageWidth, imageHeight, guide);
+    expect(prepared.preparesWhole).toBe(true);
+    let slices = 1;
+    while (!prepared.prepare(null, 160)) slices++;
+    // 19,200 pixels, slices of 160 that end at a quad's end (quads are 4 x 4, up to 6 x 6 at the edges).
+    expect(slices).toBeGreaterThanOrEqual(Math.floor(19200 / (160 + 36)));
+    expect(slices).toBeLessThanOrEqual(19200 / 160);
+    expect(prepared.prepare(null, 160)).toBe(true);
+    for (let step = 0; step < 4; step++) {
+      const probability = field(width, height, next);
+      expect(prepared.prepare(probability, 16)).toBe(true); // every quad is ready
+      expect(Array.from(prepared.mask(probability).data)).toEqual(Array.from(plain.mask(probability).data));
+    }
+    // Nothing to ready: no guide, or one quad too large to keep (a 2 x 2 grid over 100 x 100 pixels).
+    expect(createUpsampler(width, height, imageWidth, imageHeight, null).preparesWhole).toBe(false);
+    const coarse = { ...guide, image: { width: 100, height: 100, data: new Uint8Array(30000) }, colors: new Float32Array(12) };
+    const single = createUpsampler(2, 2, 100, 100, coarse);
+    expect(single.preparesWhole).toBe(false);
+    expect(single.prepare(null, 1)).toBe(true);
+    // Released, its memory goes to the next upsampler (whose weights overwrite it); both still give the same masks.
+    prepared.release();
+    const next2 = createUpsampler(width, height, imageWidth, imageHeight, { ...guide, colorSigma: 35 });
+    const plain2 = createUpsampler(width, height, imageWidth, imageHeight, { ...guide, colorSigma: 35 });
+    while (!next2.prepare(null, 4096));
+    for (let step = 0; step < 3; step++) {
+      const probability = field(width, height, next);
+      expect(Array.from(next2.mask(probability).data)).toEqual(Array.from(plain2.mask(probability).data));
+      expect(Array.from(prepared.mask(probability).data)).toEqual(Array.from(plain.mask(probability).data));
+    }
+  });
+
   it('averages blocks for the smoothed guide, partial blocks at the right and bottom edges included', () => {
     const image = { width: 5, height: 3, data: Uint8Array.from({ length: 45 }, (_, i) => (i % 3 === 0 ? Math.floor(i / 3) * 10 : 7)) };
     const small = downsampleImage(image, 2);

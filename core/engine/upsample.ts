@@ -154,26 +154,39 @@ export interface Upsampler {
   /** `probability`: the width x height grid. `box` ([x0, y0, x1, y1) in pixels) limits the pixels that may be set. */
   mask(probability: Float32Array, box?: [number, number, number, number]): Mask;
   /**
-   * Idle-time work for a later mask() call: the vote weights of up to about `pixels` pixels in the quads that
-   * `probability` makes mixed and that have none yet. True when none is left (or the weight cache is full).
-   * Changes no result, only how long the next call takes.
+   * Idle-time work for later mask() calls: the vote weights of up to about `pixels` pixels that have none yet,
+   * in the quads that `probability` makes mixed, or with null in every quad, when all of the image's weights fit
+   * the cache (`preparesWhole`). True when none is left (or the cache is full). Changes no result, only how long
+   * later calls take.
    */
-  prepare(probability: Float32Array, pixels: number): boolean;
+  prepare(probability: Float32Array | null, pixels: number): boolean;
+  /** Whether prepare(null) readies the whole image: the weights of all its pixels fit the cache. */
+  readonly preparesWhole: boolean;
+  /**
+   * Hands the kept weights' memory (up to 64 MB) to the next upsampler that needs some, and forgets them; this one
+   * still works, working them out again. Call it when done with an image: a fresh allocation per image, and
+   * freeing the last one, slowed the first clicks on the next (tests/bench/click-latency.ts, "prepared": p95
+   * 13.8 ms without it, 10.0 ms with it).
+   */
+  release(): void;
 }
 
 /** A quad is the square between four neighbouring cell centres (named by its top-left cell); its pixels read the same cells. */
 const allBelow = 0, allAbove = 1, mixed = 2;
 
 /**
- * Vote weights are kept for up to this many floats (32 MB: about 490k boundary pixels at radius 2,
- * several times a 1024x768 image's band); quads beyond it work their weights out on each visit (same numbers).
+ * Vote weights are kept for up to this many floats (64 MB: about 990k pixels at radius 2, all of a 1024x768
+ * image, so the idle time after an image opens can ready every pixel); quads beyond it work their weights out on
+ * each visit (same numbers).
  */
-const weightCacheFloats = 1 << 23;
+const weightCacheFloats = 1 << 24;
 /**
  * Quads of more pixels (cells over 32 px: photos of 4000+ px) keep no weights: writing and reading them back cost
  * more than working them out again (tests/bench/large-image.ts, 6000x4500: first click 270-320 ms, 410-420 when kept).
  */
 const keptQuadPixels = 1024;
+/** The weight memory of the last released upsampler (Upsampler.release), for the next one to reuse. */
+let spare: Float32Array<ArrayBuffer> | null = null;
 
 /**
  * Lookups that depend only on the geometry and the guide are computed once per image. `guide` null: bilinear.
@@ -184,7 +197,7 @@ const keptQuadPixels = 1024;
  * pixel whose last vote cleared the threshold by more than its support cells moved keeps its decision (a vote is
  * a convex combination of those cells, so it cannot have moved further than they did), and the others vote
  * again. A pixel's vote weights depend on the image alone, so they are worked out once, when its quad first
- * turns mixed, and a vote is then one dot product with the cells' probabilities.
+ * turns mixed or earlier in idle time (prepare), and a vote is then one dot product with the cells' probabilities.
  */
 export function createUpsampler(width: number, height: number, imageWidth: number, imageHeight: number, guide: UpsampleGuide | null): Upsampler {
   const columns = axisLookup(imageWidth, width), rows = axisLookup(imageHeight, height);
@@ -275,17 +288,24 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
   let pool = new Float32Array(0), poolUsed = 0;
   const pixelRecord = new Float32Array(record);
 
+  /** Room for `floats` in `pool`, the weights kept so far copied over; memory a released upsampler left is reused. */
+  function reserve(floats: number): void {
+    let grown: Float32Array<ArrayBuffer>;
+    if (spare && spare.length >= floats) {
+      grown = spare;
+      spare = null;
+    } else grown = new Float32Array(floats);
+    grown.set(pool.subarray(0, poolUsed));
+    pool = grown;
+  }
+
   /** Offset in `pool` of quad q (x0, y0)'s weights (support gathered), worked out now if need be; -1: not kept. */
   function keptWeights(q: number, x0: number, y0: number): number {
     if (quadWeights[q] >= 0) return quadWeights[q];
     const xs = columns.first[x0], xe = columns.first[x0 + 1], ys = rows.first[y0], ye = rows.first[y0 + 1];
     const pixels = (xe - xs) * (ye - ys), size = pixels * record;
     if (pixels > keptQuadPixels || poolUsed + size > weightCacheFloats) return -1;
-    if (poolUsed + size > pool.length) {
-      const grown = new Float32Array(Math.min(weightCacheFloats, Math.max(1 << 18, 2 * (poolUsed + size))));
-      grown.set(pool.subarray(0, poolUsed));
-      pool = grown;
-    }
+    if (poolUsed + size > pool.length) reserve(Math.min(weightCacheFloats, Math.max(1 << 18, 2 * (poolUsed + size))));
     gatherColors();
     for (let y = ys, k = poolUsed; y < ye; y++) {
       for (let x = xs; x < xe; x++, k += record) voteWeights(x, y, pool, k);
@@ -300,6 +320,17 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
   const data = new Uint8Array(imageWidth * imageHeight), margins = new Uint8Array(imageWidth * imageHeight);
   const states = new Uint8Array(width * height), lastProbability = new Float32Array(width * height);
   let lastBox = '';
+
+  // Whether every quad's weights fit the cache (quads too large to keep count as none), and how far prepare(null) got.
+  let keptFloats = 0;
+  for (let y0 = 0; y0 < quadRows; y0++) {
+    for (let x0 = 0; x0 < quadColumns; x0++) {
+      const quadPixels = (columns.first[x0 + 1] - columns.first[x0]) * (rows.first[y0 + 1] - rows.first[y0]);
+      keptFloats += quadPixels > keptQuadPixels ? 0 : quadPixels * record;
+    }
+  }
+  const preparesWhole = guide !== null && keptFloats > 0 && keptFloats <= weightCacheFloats;
+  let wholeFrom = 0;
 
   function stateOf(probability: Float32Array, q: number): number {
     const a = probability[q] > maskThreshold, b = probability[q + right] > maskThreshold;
@@ -399,21 +430,34 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
       lastProbability.set(probability);
       return { width: imageWidth, height: imageHeight, data: data.slice() };
     },
-    prepare(probability: Float32Array, pixels: number): boolean {
-      if (!guide) return true;
+    prepare(probability: Float32Array | null, pixels: number): boolean {
+      if (!guide || (!probability && !preparesWhole)) return true;
+      // Only the support's existence and colours enter the weights: any grid will do for gathering it.
+      const grid = probability ?? lastProbability;
+      // All of the pool will be filled: one allocation, not a doubling series.
+      if (!probability && pool.length < keptFloats) reserve(keptFloats);
       let left = pixels;
-      for (let y0 = 0; y0 < quadRows; y0++) {
-        for (let x0 = 0; x0 < quadColumns; x0++) {
-          const q = y0 * width + x0;
-          if (quadWeights[q] >= 0) continue;
-          if (stateOf(probability, q) !== mixed) continue;
-          if (left <= 0) return false;
-          gatherSupport(x0, y0, probability);
-          if (keptWeights(q, x0, y0) < 0) return true; // the cache is full, or the image keeps none
-          left -= (columns.first[x0 + 1] - columns.first[x0]) * (rows.first[y0 + 1] - rows.first[y0]);
+      for (let q0 = probability ? 0 : wholeFrom; q0 < quadRows * quadColumns; q0++) {
+        const y0 = Math.floor(q0 / quadColumns), x0 = q0 - y0 * quadColumns, q = y0 * width + x0;
+        if (quadWeights[q] >= 0) continue;
+        if (probability && stateOf(probability, q) !== mixed) continue;
+        if (left <= 0) {
+          if (!probability) wholeFrom = q0;
+          return false;
         }
+        gatherSupport(x0, y0, grid);
+        if (keptWeights(q, x0, y0) < 0) return true; // the cache is full, or the image keeps none
+        left -= (columns.first[x0 + 1] - columns.first[x0]) * (rows.first[y0 + 1] - rows.first[y0]);
       }
+      if (!probability) wholeFrom = quadRows * quadColumns;
       return true;
+    },
+    preparesWhole,
+    release(): void {
+      if (!spare || spare.length < pool.length) spare = pool;
+      pool = new Float32Array(0);
+      poolUsed = 0;
+      quadWeights.fill(-1);
     },
   };
 }

@@ -40,7 +40,11 @@ export class SegmentService {
     const image = await decodeImageFile(resolveStoredPath(project.dir, record.path)).catch(() => null);
     const segmenter = createSegmenter(dequantize(stored), image);
     this.cache.set(key, segmenter);
-    if (this.cache.size > cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+    if (this.cache.size > cacheSize) {
+      const oldest = this.cache.keys().next().value as string;
+      this.cache.get(oldest)!.release?.();
+      this.cache.delete(oldest);
+    }
     return segmenter;
   }
 

@@ -16,9 +16,12 @@
  * process CPU time of the same call (process.cpuUsage, user + system) is printed beside it as the uncontended
  * estimate. Report both, with the load average printed at the start.
  *
- * The round trip runs twice: clicks out of the blue, and clicks preceded by a hover preview at the same place
- * (the studio previews under the pointer, and the worker spends the idle time after a preview readying the
- * upsampler for the boundary it showed: Segmenter.prepare).
+ * The worker spends idle time readying the upsampler's vote weights (Segmenter.prepare): after a hover preview
+ * along the boundary it showed (the studio previews under the pointer), and after an image loads over the whole
+ * image where it fits the cache (about 0.3-0.5 s of work at 1024x768, in 1-2 ms slices). So the lines come in
+ * three kinds: clicks right after createSegmenter with no idle time at all (the worst case), clicks preceded by a
+ * hover preview at the same place, and clicks once the whole image is prepared (what a labeler who takes half a
+ * second to place the first click gets; the "prepare" line prints what that idle work costs).
  */
 import { seededRandom } from '../../core/random';
 import { cpus, loadavg } from 'node:os';
@@ -64,11 +67,15 @@ function scene(seed: number, imageWidth = 1024, imageHeight = 768, stride = 4, d
   return { map, image: { width: imageWidth, height: imageHeight, data: pixels } };
 }
 
-type WorkerRequest = { type: 'load'; seed: number; stride: number; options: Partial<EngineOptions> } | { type: 'segment' | 'preview'; clicks: Click[] };
+type WorkerRequest =
+  | { type: 'load'; seed: number; stride: number; options: Partial<EngineOptions>; prepare: boolean }
+  | { type: 'segment' | 'preview'; clicks: Click[] };
+type Mode = 'fresh' | 'hover' | 'prepared';
 
 /**
  * The worker side of the round trip (like renderer/src/workers/segment.worker.ts): segment, encode, transfer;
- * a preview is answered, then followed by the same idle-time prepare slices, and 'prepared' once they are done.
+ * a preview, or a load that asks for it, is answered, then followed by the same idle-time prepare slices, and
+ * 'prepared' once they are done.
  */
 function serveClicks(): void {
   let segmenter: ReturnType<typeof createSegmenter> | null = null;
@@ -79,8 +86,10 @@ function serveClicks(): void {
   parentPort!.on('message', (request: WorkerRequest) => {
     if (request.type === 'load') {
       const { map, image } = scene(request.seed, 1024, 768, request.stride);
+      segmenter?.release!();
       segmenter = createSegmenter(map, image, request.options);
       parentPort!.postMessage({ type: 'loaded' });
+      if (request.prepare) setTimeout(prepare, 0);
       return;
     }
     if (request.type === 'preview') {
@@ -100,23 +109,25 @@ function serveClicks(): void {
 
 /**
  * Per click: wall time from posting the request to receiving the transferred mask, and the worker's own segment
- * and RLE-encode times. With `hover`, each click is preceded by what the studio does while the pointer rests
- * there: a preview of a positive click at that grid cell's centre, and the idle-time prepare slices after it
- * (negative clicks get the same positive preview, as in the studio, so for them it predicts less).
+ * and RLE-encode times. 'hover': each click is preceded by what the studio does while the pointer rests there:
+ * a preview of a positive click at that grid cell's centre, and the idle-time prepare slices after it (negative
+ * clicks get the same positive preview, as in the studio, so for them it predicts less). 'prepared': the first
+ * click waits until the worker has readied the whole image after loading it.
  */
-async function roundTrips(sequences: number, clicksPerSequence: number, stride: number, options: Partial<EngineOptions>, hover: boolean) {
+async function roundTrips(sequences: number, clicksPerSequence: number, stride: number, options: Partial<EngineOptions>, mode: Mode) {
   // The worker runs this same file (through tsx's require hook: the bench is TypeScript).
   const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(fileURLToPath(import.meta.url))});`, { eval: true });
   const answer = () => new Promise<{ ms?: number[] }>((resolve) => worker.once('message', resolve));
   const times: number[] = [], inside: number[] = [], encode: number[] = [];
   try {
     for (let s = -1; s < sequences; s++) {
-      worker.postMessage({ type: 'load', seed: 1000 + s, stride, options } satisfies WorkerRequest);
+      worker.postMessage({ type: 'load', seed: 1000 + s, stride, options, prepare: mode === 'prepared' } satisfies WorkerRequest);
       await answer();
+      if (mode === 'prepared') await answer();
       const next = seededRandom(s + 7), clicks: Click[] = [];
       for (let k = 0; k < clicksPerSequence; k++) {
         const click = { x: Math.floor(next() * 1024), y: Math.floor(next() * 768), positive: k === 0 || k % 2 === 1 };
-        if (hover) {
+        if (mode === 'hover') {
           const centre = { x: (Math.floor(click.x / stride) + 0.5) * stride, y: (Math.floor(click.y / stride) + 0.5) * stride, positive: true };
           worker.postMessage({ type: 'preview', clicks: [...clicks, centre] } satisfies WorkerRequest);
           await answer();
@@ -152,55 +163,67 @@ async function main() {
     if (!(name in defaultEngineOptions) || !Number.isFinite(Number(value))) throw new Error(`bad --param ${argv[i + 1]}`);
     (options as Record<string, number>)[name] = Number(value);
   });
-  const segmentTimes: number[] = [], previewTimes: number[] = [], setupTimes: number[] = [];
-  const segmentCpu: number[] = [], previewCpu: number[] = [], setupCpu: number[] = [];
   const cpuMs = (since: NodeJS.CpuUsage) => {
     const used = process.cpuUsage(since);
     return (used.user + used.system) / 1000;
   };
-  const loadBefore = loadavg()[0];
-  for (let s = -1; s < sequences; s++) {
-    const { map, image } = scene(1000 + s, 1024, 768, stride);
-    const next = seededRandom(s + 7);
-    let start = performance.now();
-    let cpu = process.cpuUsage();
-    const segmenter = createSegmenter(map, image, options);
-    if (s >= 0) {
-      setupTimes.push(performance.now() - start);
-      setupCpu.push(cpuMs(cpu));
+  /** Wall and process CPU milliseconds of `run`, kept under `name` (or only run, for the warm-up). */
+  const timings = new Map<string, { wall: number[]; cpu: number[] }>();
+  const timed = <T>(name: string, keep: boolean, run: () => T): T => {
+    const start = performance.now(), cpu = process.cpuUsage();
+    const result = run();
+    if (keep) {
+      const kept = timings.get(name) ?? { wall: [], cpu: [] };
+      kept.wall.push(performance.now() - start);
+      kept.cpu.push(cpuMs(cpu));
+      timings.set(name, kept);
     }
-    const clicks: Click[] = [];
-    for (let k = 0; k < clicksPerSequence; k++) {
-      clicks.push({ x: Math.floor(next() * image.width), y: Math.floor(next() * image.height), positive: k === 0 || k % 2 === 1 });
-      start = performance.now();
-      cpu = process.cpuUsage();
-      segmenter.segment(clicks);
-      const segmentMs = performance.now() - start, segmentCpuMs = cpuMs(cpu);
-      start = performance.now();
-      cpu = process.cpuUsage();
-      segmenter.preview?.(clicks);
-      const previewMs = performance.now() - start, previewCpuMs = cpuMs(cpu);
-      if (s >= 0) {
-        segmentTimes.push(segmentMs);
-        segmentCpu.push(segmentCpuMs);
-        previewTimes.push(previewMs);
-        previewCpu.push(previewCpuMs);
+    return result;
+  };
+  const loadBefore = loadavg()[0];
+  // A hash of each click's mask in the unprepared pass, to check that preparing changed no mask.
+  const hashes: number[] = [];
+  let same = 0;
+  const hash = (data: Uint8Array) => {
+    let h = 2166136261;
+    for (let i = 0; i < data.length; i++) h = Math.imul(h ^ data[i], 16777619);
+    return h;
+  };
+  for (const prepared of [false, true]) {
+    for (let s = -1; s < sequences; s++) {
+      const { map, image } = scene(1000 + s, 1024, 768, stride);
+      const next = seededRandom(s + 7), keep = s >= 0;
+      const segmenter = timed('createSegmenter', keep && !prepared, () => createSegmenter(map, image, options));
+      if (prepared) timed('prepare (idle, whole image)', keep, () => { while (!segmenter.prepare!(1 << 30)); });
+      const clicks: Click[] = [];
+      for (let k = 0; k < clicksPerSequence; k++) {
+        clicks.push({ x: Math.floor(next() * image.width), y: Math.floor(next() * image.height), positive: k === 0 || k % 2 === 1 });
+        const { mask } = timed(prepared ? 'segment, image prepared' : 'segment (new click)', keep, () => segmenter.segment(clicks));
+        if (!keep) continue;
+        if (!prepared) hashes.push(hash(mask.data));
+        else if (hashes[s * clicksPerSequence + k] === hash(mask.data)) same++;
+        if (!prepared) timed('preview', keep, () => segmenter.preview!(clicks));
       }
+      segmenter.release!(); // as the studio's worker does when the next image opens
     }
   }
   const line = (name: string, values: number[]) =>
-    `${name.padEnd(26)} p50 ${percentile(values, 50).toFixed(2).padStart(6)} ms  p95 ${percentile(values, 95).toFixed(2).padStart(6)} ms  max ${Math.max(...values).toFixed(2).padStart(6)} ms  (n=${values.length})`;
+    `${name.padEnd(34)} p50 ${percentile(values, 50).toFixed(2).padStart(6)} ms  p95 ${percentile(values, 95).toFixed(2).padStart(6)} ms  max ${Math.max(...values).toFixed(2).padStart(6)} ms  (n=${values.length})`;
   console.log(`options ${JSON.stringify({ ...defaultEngineOptions, ...options })}`);
   console.log(`1024x768 image, ${1024 / stride}x${768 / stride}x16 int8 map; load average ${loadBefore.toFixed(1)} -> ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
-  console.log(line('segment (new click), wall', segmentTimes));
-  console.log(line('segment (new click), cpu', segmentCpu));
-  console.log(line('preview, wall', previewTimes));
-  console.log(line('preview, cpu', previewCpu));
-  console.log(line('createSegmenter, wall', setupTimes));
-  console.log(line('createSegmenter, cpu', setupCpu));
-  for (const hover of [false, true]) {
-    const trips = await roundTrips(sequences, clicksPerSequence, stride, options, hover);
-    console.log(hover ? 'clicks after a hover preview there (what the studio does):' : 'clicks with no hover before them:');
+  for (const [name, { wall, cpu }] of timings) {
+    console.log(line(`${name}, wall`, wall));
+    console.log(line(`${name}, cpu`, cpu));
+  }
+  console.log(`masks of the prepared image identical to the unprepared ones: ${same} of ${hashes.length}`);
+  const titles: Record<Mode, string> = {
+    fresh: 'clicks right after the image loads (no idle time, no hover):',
+    hover: 'clicks after a hover preview there:',
+    prepared: 'clicks once the idle time after loading has prepared the image (what the studio does):',
+  };
+  for (const mode of ['fresh', 'hover', 'prepared'] as const) {
+    const trips = await roundTrips(sequences, clicksPerSequence, stride, options, mode);
+    console.log(titles[mode]);
     console.log(line('round trip (worker), wall', trips.times));
     console.log(line('  of it: segment in worker', trips.inside));
     console.log(line('  of it: RLE in worker', trips.encode));

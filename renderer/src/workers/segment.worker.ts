@@ -35,8 +35,8 @@ async function decodeRgb(file: Blob): Promise<RgbImage> {
 }
 
 /**
- * Pixels of idle-time work per task (Segmenter.prepare: the vote weights along the boundary a hover previews,
- * about 1-2 ms): small enough that a click arriving meanwhile waits at most one slice.
+ * Pixels of idle-time work per task (Segmenter.prepare: vote weights, along the boundary a hover previews, then
+ * over the whole image; about 1-2 ms): small enough that a click arriving meanwhile waits at most one slice.
  */
 const prepareSlice = 4096;
 let preparing: ReturnType<typeof setTimeout> | null = null;
@@ -53,6 +53,7 @@ function post(message: SegmentResponse, transfer: Transferable[] = []): void {
 }
 
 async function load(token: number, embedding: ArrayBuffer, image: Blob | null): Promise<void> {
+  segmenter?.release?.();
   segmenter = null;
   loadedToken = token;
   const map = dequantize(unpackEmbedding(new Uint8Array(embedding)));
@@ -63,6 +64,7 @@ async function load(token: number, embedding: ArrayBuffer, image: Blob | null): 
   segmenter = createSegmenter(map, rgb);
   post({ type: 'loaded', token, grid: [map.width, map.height], imageSize: [map.imageWidth, map.imageHeight], guided: rgb !== null });
   if (!warmedUp) warmUp(segmenter, map.imageWidth, map.imageHeight);
+  prepareSoon();
 }
 
 /**
