@@ -165,8 +165,8 @@ export interface Upsampler {
   /**
    * Hands the kept weights' memory (up to 64 MB) to the next upsampler that needs some, and forgets them; this one
    * still works, working them out again. Call it when done with an image: a fresh allocation per image, and
-   * freeing the last one, slowed the first clicks on the next (tests/bench/click-latency.ts, "prepared": p95
-   * 13.8 ms without it, 10.0 ms with it).
+   * freeing the last one, slowed the first clicks on the next (clicks on prepared images of 21 scenes like those of
+   * tests/bench/click-latency.ts, one after the other: p95 13.8 ms without it, 10.0 ms with it).
    */
   release(): void;
 }
