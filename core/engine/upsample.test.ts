@@ -55,13 +55,19 @@ describe('upsampler', () => {
     });
   }
 
-  it('prepares the boundary a preview shows in slices, and a prepared upsampler gives the same masks', () => {
+  /** A 40 x 30 grid over a random 160 x 120 image: an upsampler to prepare and a plain one to compare with. */
+  function preparedPair(seed: number) {
     const width = 40, height = 30, imageWidth = 160, imageHeight = 120;
-    const next = seededRandom(7);
+    const next = seededRandom(seed);
     const image = { width: imageWidth, height: imageHeight, data: Uint8Array.from({ length: imageWidth * imageHeight * 3 }, () => Math.floor(next() * 256)) };
     const guide = { image, colors: cellColors(image, width, height), colorSigma: 20, spatialSigma: 1, radius: 2 };
     const prepared = createUpsampler(width, height, imageWidth, imageHeight, guide);
     const plain = createUpsampler(width, height, imageWidth, imageHeight, guide);
+    return { width, height, imageWidth, imageHeight, next, guide, prepared, plain };
+  }
+
+  it('prepares the boundary a preview shows in slices, and a prepared upsampler gives the same masks', () => {
+    const { width, height, imageWidth, imageHeight, next, prepared, plain } = preparedPair(7);
     for (let step = 0; step < 6; step++) {
       const probability = field(width, height, next);
       // One quad is 4 x 4 pixels here: a budget of 16 pixels readies one quad per call.
@@ -75,12 +81,7 @@ describe('upsampler', () => {
   });
 
   it('prepares the whole image in slices where it fits, and the masks stay the same', () => {
-    const width = 40, height = 30, imageWidth = 160, imageHeight = 120;
-    const next = seededRandom(8);
-    const image = { width: imageWidth, height: imageHeight, data: Uint8Array.from({ length: imageWidth * imageHeight * 3 }, () => Math.floor(next() * 256)) };
-    const guide = { image, colors: cellColors(image, width, height), colorSigma: 20, spatialSigma: 1, radius: 2 };
-    const prepared = createUpsampler(width, height, imageWidth, imageHeight, guide);
-    const plain = createUpsampler(width, height, imageWidth, imageHeight, guide);
+    const { width, height, imageWidth, imageHeight, next, guide, prepared, plain } = preparedPair(8);
     expect(prepared.preparesWhole).toBe(true);
     let slices = 1;
     while (!prepared.prepare(null, 160)) slices++;
