@@ -20,6 +20,8 @@ class DataConfig:
     synthetic_fraction: float = 0.7  # share of training pairs from the synthetic generator, the rest is real data
     real_dirs: List[str] = field(default_factory=list)  # folders holding images/ + masks/ (any depth), paired by stem
     coco: List[List[str]] = field(default_factory=list)  # [instances.json, image folder] pairs (COCO instances)
+    panoptic: List[str] = field(default_factory=list)  # COCO128-panoptic folders: every segment an instance
+    composite_fraction: float = 0.0  # share of pairs composited from real cutouts (composite.py), from the rest
     real_background: str = "negative"  # "negative": real background only acts as a negative; "instance": one id
     pair_same_class: bool = True  # real pairs: two images of one class folder whose foregrounds count as positives
     real_long_side: int = 320  # real images are cached at this long side (pixels) before cropping

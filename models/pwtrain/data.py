@@ -1,6 +1,6 @@
-"""Training data: synthetic pairs (synthetic.py) mixed with real masks from images/ + masks/ folders or COCO JSON.
-
-    /usr/bin/python3 -m models.pwtrain.data --real ../shared/data/train/VOC_coseg --out /tmp/pairs.png
+"""Real training data: images/ + masks/ folders, COCO instance JSON and COCO128-panoptic scenes, cached small,
+and the crop and colour augmentation every real pair goes through (stream.py mixes them with synthetic and
+composited pairs).
 
 Label convention (HxW int64) used by the losses:
   >= 0  instance id; equal ids are positives, also across the two images of a pair
@@ -12,7 +12,6 @@ Label convention (HxW int64) used by the losses:
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections import defaultdict
@@ -20,10 +19,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 
 from .config import DataConfig
-from .synthetic import synthetic_pair
 
 NEGATIVE, IGNORE = -1, -2
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
@@ -83,6 +80,16 @@ def decode_coco_rle(counts, height: int, width: int) -> np.ndarray:
     return flat.reshape(width, height).T
 
 
+def panoptic_scenes(root: Path):
+    """Yield (image uint8 RGB, segment indices HxW int64, segments) for every COCO128-panoptic scene under root."""
+    spec = json.loads((root / "segments.json").read_text())
+    for entry in spec["images"]:
+        indices = cv2.imread(str(root / "segments" / f"{entry['stem']}.png"), cv2.IMREAD_UNCHANGED)
+        if indices is None:
+            raise OSError(f"cannot read {root / 'segments' / entry['stem']}.png")
+        yield read_rgb(root / "images" / f"{entry['stem']}.jpg"), indices.astype(np.int64), entry["segments"]
+
+
 def coco_instance_labels(annotations, height: int, width: int) -> np.ndarray:
     """All instances of one COCO image -> int64 labels (0 = unannotated background, i = i-th instance)."""
     labels = np.zeros((height, width), np.int64)
@@ -130,6 +137,15 @@ class RealImages:
                 labels = coco_instance_labels(by_image[info["id"]], info["height"], info["width"])
                 self._add(f"coco:{annotation_file}", read_rgb(Path(image_dir) / info["file_name"]), labels,
                           config.real_long_side, own_ids=True)
+        for root in config.panoptic:
+            if "eval" in Path(root).resolve().parts:
+                raise ValueError(f"refusing to train on an eval/ folder: {root}")
+            for image, indices, segments in panoptic_scenes(Path(root)):
+                labels = np.where(indices > 0, indices, IGNORE)
+                for segment in segments:
+                    if segment["iscrowd"]:
+                        labels[indices == segment["index"]] = IGNORE
+                self._add(f"panoptic:{root}", image, labels, config.real_long_side, own_ids=True)
         self.group_names = sorted(self.groups)
 
     def _add(self, group, image, labels, long_side, own_ids=False):
@@ -177,69 +193,3 @@ def colour_jitter(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     grey = image.mean(axis=2, keepdims=True)
     image = grey + (image - grey) * rng.uniform(0.7, 1.3)
     return np.clip(image, 0, 1).astype(np.float32)
-
-
-class PairStream:
-    """Endless batches: (images 2Bx3xSxS float32 normalised, labels 2BxSxS int64); images 2k and 2k+1 pair."""
-
-    def __init__(self, config: DataConfig, mean, std, seed: int):
-        self.config, self.rng = config, np.random.default_rng(seed)
-        self.real = RealImages(config) if (config.real_dirs or config.coco) else None
-        self.mean = np.asarray(mean, np.float32).reshape(1, 1, 3)
-        self.std = np.asarray(std, np.float32).reshape(1, 1, 3)
-
-    def pair(self):
-        config = self.config
-        if self.real is None or len(self.real) == 0 or self.rng.random() < config.synthetic_fraction:
-            return synthetic_pair(self.rng, config.crop, config.min_objects, config.max_objects,
-                                  config.shared_fraction, config.duplicate_probability)
-        return self.real.pair(self.rng, config.crop, config.pair_same_class)
-
-    def batch(self, pairs: int):
-        images, labels = zip(*(self.pair() for _ in range(pairs)))
-        images = (np.concatenate(images) - self.mean) / self.std
-        return (torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))),
-                torch.from_numpy(np.concatenate(labels)))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--real", nargs="*", default=[], help="images/ + masks/ folders")
-    parser.add_argument("--out", type=Path, default=Path("pairs.png"))
-    args = parser.parse_args()
-    stream = PairStream(DataConfig(real_dirs=args.real, synthetic_fraction=0.5), (0, 0, 0), (1, 1, 1), 0)
-    images, labels = stream.batch(4)
-    palette = np.random.default_rng(1).integers(0, 255, (4096, 3)).astype(np.uint8)
-    palette_labels = palette[np.where(labels.numpy() < 0, 4095 + labels.numpy(), labels.numpy() % 4000)]
-    rows = [np.concatenate([(images[i].numpy().transpose(1, 2, 0) * 255).astype(np.uint8), palette_labels[i]], 1)
-            for i in range(len(images))]
-    cv2.imwrite(str(args.out), cv2.cvtColor(np.concatenate(rows, 0), cv2.COLOR_RGB2BGR))
-    print(f"wrote {args.out}; {len(stream.real or [])} real images")
-
-
-if __name__ == "__main__":
-    main()
-
-
-class PairBatches(torch.utils.data.IterableDataset):
-    """PairStream as an endless iterable for a DataLoader worker, so data synthesis overlaps the training step."""
-
-    def __init__(self, config: DataConfig, mean, std, seed: int, pairs: int):
-        super().__init__()
-        self.config, self.mean, self.std, self.seed, self.pairs = config, mean, std, seed, pairs
-
-    def __iter__(self):
-        info = torch.utils.data.get_worker_info()
-        torch.set_num_threads(1)
-        stream = PairStream(self.config, self.mean, self.std, self.seed + (info.id * 7919 if info else 0))
-        while True:
-            yield stream.batch(self.pairs)
-
-
-def batch_loader(config: DataConfig, mean, std, seed: int, pairs: int, workers: int = 1):
-    """Iterator of (images, labels) batches; workers=0 synthesises in the training process."""
-    dataset = PairBatches(config, mean, std, seed, pairs)
-    if workers == 0:
-        return iter(dataset)
-    return iter(torch.utils.data.DataLoader(dataset, batch_size=None, num_workers=workers, prefetch_factor=4,
-                                            persistent_workers=True))

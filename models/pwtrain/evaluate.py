@@ -21,6 +21,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from . import set_threads
+from .checkpoint import load_model
+from .data import read_rgb
+from .export import ExportWrapper, training_mean_embedding
+from .onnx_utils import run_onnxruntime_node
 from .synthetic import synthetic_pair
 
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
@@ -70,8 +75,6 @@ class Embedder:
                  center: bool = False):
         self.model, self.model_dir = None, model_dir
         if checkpoint is not None:
-            from .export import ExportWrapper, load_model, training_mean_embedding
-
             model, config, _ = load_model(checkpoint, None)
             self.model = ExportWrapper(model, training_mean_embedding(model, config) if center else None)
             self.manifest = {"input": {"longSide": config.long_side, "multipleOf": 32,
@@ -97,8 +100,6 @@ class Embedder:
             with torch.no_grad():
                 output = self.model(torch.from_numpy(tensor)).numpy()
         else:
-            from .onnx_utils import run_onnxruntime_node
-
             output, _ = run_onnxruntime_node(self.model_dir / self.manifest["file"], tensor)
         stride = self.manifest["output"]["stride"]
         grid = output[0, :, :-(-resized_h // stride), :-(-resized_w // stride)]
@@ -152,8 +153,6 @@ def noc(ious, target: float) -> int:
 
 def evaluate_folder(embedder: Embedder, folder: Path, limit: int | None, thresholds) -> list[dict]:
     """Mean NoC@85, NoC@90 and first-click IoU per threshold over the first `limit` images of `folder`."""
-    from .data import read_rgb
-
     images = sorted(p for p in (folder / "images").iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png", ".bmp"))
     results = {(threshold, connected): {"noc85": [], "noc90": [], "iou1": []}
                for threshold in thresholds for connected in (False, True)}
@@ -186,8 +185,6 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="first N images per folder")
     parser.add_argument("--threshold", type=float, nargs="+", default=[0.8], help="cosine threshold(s) of the click rule")
     args = parser.parse_args()
-    from . import set_threads
-
     set_threads()
     embedder = Embedder(args.checkpoint, args.model, args.long_side, args.center)
     metrics = {}

@@ -20,9 +20,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import set_threads
-from .config import Config, config_from_dict, load_config
-from .nets import build_model, parameter_count
-from .train import load_checkpoint
+from .checkpoint import load_model
+from .config import Config, load_config
+from .stream import PairStream
+from .nets import parameter_count
 from .onnx_utils import IMAGENET_MEAN, IMAGENET_STD, check_parity, export_onnx, run_onnxruntime_node, write_manifest
 
 MULTIPLE_OF = 32  # the encoder downsamples five times
@@ -52,8 +53,6 @@ class ExportWrapper(nn.Module):
 @torch.no_grad()
 def training_mean_embedding(model: nn.Module, config: Config, pairs: int = 48) -> torch.Tensor:
     """Mean embedding over training-distribution crops (synthetic + the config's real folders; never eval/)."""
-    from .data import PairStream
-
     stream = PairStream(config.data, IMAGENET_MEAN, IMAGENET_STD, seed=4242)
     total, count = torch.zeros(config.model.dim), 0
     for _ in range(pairs // 4):
@@ -63,19 +62,6 @@ def training_mean_embedding(model: nn.Module, config: Config, pairs: int = 48) -
         total += (embedding * valid).sum(dim=(0, 2, 3))
         count += float(valid.sum())
     return total / max(1.0, count)
-
-
-def load_model(checkpoint: Path | None, config: Config | None):
-    """(model, config, checkpoint state or None); without a checkpoint the weights are the seeded random init."""
-    state = None
-    if checkpoint is not None:
-        state = load_checkpoint(checkpoint)
-        config = config_from_dict(state["config"])
-    torch.manual_seed(config.train.seed)
-    model = build_model(config.model)
-    if state is not None:
-        model.load_state_dict(state["model"])
-    return model.eval(), config, state
 
 
 def time_at_long_side(onnx_path: Path, long_side: int = 1024, repeat: int = 5) -> dict:

@@ -22,8 +22,10 @@ import torch
 import torch.nn.functional as F
 
 from . import set_threads
+from .checkpoint import load_checkpoint, save_checkpoint
 from .config import config_to_dict, load_config
-from .data import RealImages, batch_loader
+from .data import RealImages
+from .stream import batch_loader
 from .evaluate import synthetic_click_iou
 from .losses import embedding_loss
 from .nets import build_model, parameter_count
@@ -33,29 +35,6 @@ from .onnx_utils import IMAGENET_MEAN, IMAGENET_STD
 def learning_rate(config, step: int, progress: float) -> float:
     warm = min(1.0, (step + 1) / max(1, config.train.warmup_steps))
     return config.train.lr * warm * (0.02 + 0.98 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
-
-
-def load_checkpoint(path: Path, device: str = "cpu") -> dict:
-    """A checkpoint written by save_checkpoint (our own file, so not restricted to plain tensors)."""
-    return torch.load(path, map_location=device, weights_only=False)
-
-
-def hardware(device: str) -> str:
-    """Where a run trains, for the model card."""
-    if device.startswith("cuda"):
-        return f"{torch.cuda.get_device_name(device)} (CUDA)"
-    return f"CPU, {torch.get_num_threads()} threads"
-
-
-def save_checkpoint(path: Path, model, optimiser, config, step, elapsed, metrics, history, origin) -> None:
-    weights = {key: value.cpu() for key, value in model.state_dict().items()}  # loadable without a GPU
-    state = {"model_args": config_to_dict(config)["model"], "config": config_to_dict(config), "step": step,
-             "elapsed_minutes": elapsed, "metrics": metrics, "history": history, "origin": origin,
-             "hardware": hardware(str(next(model.parameters()).device)),
-             "parameters": parameter_count(model), "model": weights, "optimiser": optimiser.state_dict()}
-    temporary = path.with_suffix(".tmp")
-    torch.save(state, temporary)
-    temporary.replace(path)  # atomic: a reader never sees half a checkpoint
 
 
 def train(config, out: Path, minutes: float | None, resume: bool, log=print, workers: int = 1,
@@ -84,7 +63,8 @@ def train(config, out: Path, minutes: float | None, resume: bool, log=print, wor
         log(json.dumps({"event": "init", **origin}))
     batches = batch_loader(config.data, IMAGENET_MEAN, IMAGENET_STD, config.data.seed + step,
                            config.train.batch_pairs, workers)
-    real_images = len(RealImages(config.data)) if (config.data.real_dirs or config.data.coco) else 0
+    has_real = config.data.real_dirs or config.data.coco or config.data.panoptic
+    real_images = len(RealImages(config.data)) if has_real else 0
     log(json.dumps({"event": "start", "id": config.id, "parameters": parameter_count(model),
                     "real_images": real_images, "threads": torch.get_num_threads()}))
     start = time.time()

@@ -2,7 +2,8 @@ import numpy as np
 import torch
 
 from models.pwtrain.config import DataConfig, ModelConfig, config_from_dict
-from models.pwtrain.data import IGNORE, NEGATIVE, PairStream, decode_coco_rle, mask_to_labels, scan_mask_folder
+from models.pwtrain.data import IGNORE, NEGATIVE, decode_coco_rle, mask_to_labels, scan_mask_folder
+from models.pwtrain.stream import PairStream
 from models.pwtrain.nets import build_model, parameter_count
 from models.pwtrain.synthetic import synthetic_pair
 

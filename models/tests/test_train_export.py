@@ -6,7 +6,8 @@ import numpy as np
 import torch
 
 from models.pwtrain.config import config_from_dict
-from models.pwtrain.export import ExportWrapper, load_model
+from models.pwtrain.checkpoint import load_model
+from models.pwtrain.export import ExportWrapper
 from models.pwtrain.onnx_utils import check_parity, export_onnx, run_onnxruntime_node, sha256_file, write_manifest
 from models.pwtrain.train import train
 
