@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClassRecord, ImagePage, JobRecord } from '../../core/api/records';
 import { tempDir, writeImages } from '../fixtures';
-import { type Studio, startStudio } from '../e2e/harness';
+import { type Studio, startStudio } from './harness';
 
 let studio: Studio;
 let attacker: Server;
@@ -81,7 +81,7 @@ describe('web mode: other local ports', () => {
     // The studio's own tab (the browser profile that opened the studio) goes on to the other port's page.
     const page = studio.page;
     await page.goto(`${attackerOrigin}/attack.html`);
-    const results = await page.waitForFunction(() => (window as unknown as { done?: Record<string, string> }).done).then((handle) => handle.jsonValue());
+    const results = await page.waitForFunction(() => (window as unknown as { done?: Record<string, string> }).done).then((handle) => handle.jsonValue() as Promise<Record<string, string>>);
     await page.waitForTimeout(500); // the form's navigation
     expect(results['cors-json']).toMatch(/^error/); // the preflight is never granted
     expect(results['blob-read']).toMatch(/^error/);
