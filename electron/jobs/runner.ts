@@ -131,7 +131,9 @@ export class JobRunner {
       },
     };
     try {
-      await this.handlers[job.kind](context);
+      const handler = this.handlers[job.kind] as JobHandler | undefined;
+      if (!handler) throw new Error(`this version of Pixelwise has no "${job.kind}" jobs`);
+      await handler(context);
       if (this.closed) return; // interrupted by shutdown: resume later
       this.project.jobs.finish(job.id, context.cancelled() ? 'cancelled' : 'done');
     } catch (error) {
