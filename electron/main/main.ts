@@ -8,7 +8,8 @@ import { readFile } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { app, BrowserWindow, dialog, ipcMain, protocol, shell } from 'electron';
 import { parseBlobPath } from '../../core/api/blobs';
-import { ApiError, contractMethods, dispatch } from '../../core/api/contract';
+import { contractMethods, dispatch } from '../../core/api/contract';
+import { toApiError } from '../services/errors';
 import { appRoot, outFile, rendererDir } from '../paths';
 import { createApiImplementation, type DialogProvider } from '../services/api';
 import { blobErrorStatus, readBlob } from '../services/blobs';
@@ -55,7 +56,8 @@ async function start(): Promise<void> {
       try {
         return { ok: true, result: (await dispatch(api, service, method, input)) ?? null };
       } catch (error) {
-        return { ok: false, error: { code: error instanceof ApiError ? error.code : 'internal', message: (error as Error).message } };
+        const { code, message } = toApiError(error);
+        return { ok: false, error: { code, message } };
       }
     });
   }

@@ -41,6 +41,7 @@ export function toApiError(error: unknown, subject?: string): ApiError {
   }
   if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') return new ApiError('in-use', `${about}the project is busy in another process; try again`);
   if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') return new ApiError('damaged', `${about}the project file is damaged`);
+  if (error instanceof URIError) return new ApiError('invalid-input', 'the address is not valid (bad % escape)');
   if (error instanceof RangeError && /array length|allocation failed|Invalid string length/i.test(error.message)) {
     return new ApiError('too-large', 'the request asks for more memory than there is');
   }

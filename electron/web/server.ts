@@ -11,6 +11,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBlobPath } from '../../core/api/blobs';
 import { ApiError, dispatch } from '../../core/api/contract';
+import { toApiError } from '../services/errors';
 import { defaultDataDir, rendererDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { blobErrorStatus, readBlob } from '../services/blobs';
@@ -115,12 +116,16 @@ function sendRefusal(response: ServerResponse, refusal: Refusal): void {
   sendJson(response, refusal.status, { ok: false, error: { code: refusal.code, message: refusal.message } });
 }
 
+/** HTTP status by error code: 500 only for our own faults; what the user or the input caused is a 4xx. */
+const statusByCode: Record<string, number> = {
+  'not-found': 404, 'no-project': 409, exists: 409, 'in-use': 409, conflict: 409, 'too-large': 413, 'disk-full': 507, internal: 500,
+};
+
 function sendError(response: ServerResponse, error: unknown): void {
   if (response.headersSent) return void response.end();
   if (error instanceof SyntaxError) return sendJson(response, 400, { ok: false, error: { code: 'invalid-json', message: error.message } });
-  const code = error instanceof ApiError ? error.code : 'internal';
-  const status = code === 'not-found' ? 404 : code === 'internal' ? 500 : 400;
-  sendJson(response, status, { ok: false, error: { code, message: (error as Error).message } });
+  const { code, message } = toApiError(error);
+  sendJson(response, statusByCode[code] ?? 400, { ok: false, error: { code, message } });
 }
 
 async function serveStatic(root: string, pathname: string, response: ServerResponse): Promise<void> {

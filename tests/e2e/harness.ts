@@ -23,10 +23,10 @@ export interface ServerProcess {
   exited: Promise<number | null>;
 }
 
-/** Starts `node out/web.cjs` and waits for the URL it prints. */
-export function startServer(dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
+/** Starts `node out/web.cjs` (as another user where `as` says so) and waits for the URL it prints. */
+export function startServer(dataDir: string, extraArgs: string[] = [], as: { uid?: number; gid?: number } = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [join(root, 'out', 'web.cjs'), '--port', '0', '--data-dir', dataDir, ...extraArgs], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu' },
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu' }, ...as,
   });
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   let stderr = '';
