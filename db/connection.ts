@@ -2,7 +2,7 @@
  * The one way to open a project file: WAL, foreign keys, our application id, and pending migrations applied in
  * one transaction. A file that is not a project, or one written by a newer version, is refused untouched.
  */
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readSync, statSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { migrations } from './migrations/index';
 
@@ -14,7 +14,7 @@ export const schemaVersion = migrations.length;
 
 export class ProjectFileError extends Error {
   override name = 'ProjectFileError';
-  constructor(readonly code: 'not-a-project' | 'newer-version' | 'missing' | 'exists', message: string) {
+  constructor(readonly code: 'not-a-project' | 'newer-version' | 'missing' | 'exists' | 'is-a-folder' | 'read-only', message: string) {
     super(message);
   }
 }
@@ -45,10 +45,29 @@ function assertSqliteFile(path: string): void {
   }
 }
 
+/**
+ * SQLite opens a file it may not write read-only without a word; the first write then fails with "attempt to
+ * write a readonly database", after it has made -wal and -shm files as read-only as the project (audit F7).
+ */
+function assertWritable(path: string): void {
+  try {
+    accessSync(path, constants.W_OK);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error;
+    throw new ProjectFileError('read-only',
+      `${path} is read-only (${code}): Pixelwise writes to the project file as you work; check its permissions, or copy it to a folder you can write to`);
+  }
+}
+
 export function openProjectDb(path: string, options: OpenOptions = {}): Db {
   const exists = existsSync(path);
   if (!exists && !options.create) throw new ProjectFileError('missing', `${path} does not exist`);
-  if (exists) assertSqliteFile(path);
+  if (exists) {
+    if (statSync(path).isDirectory()) throw new ProjectFileError('is-a-folder', `${path} is a folder, not a project file`);
+    assertSqliteFile(path);
+    if (!options.readonly) assertWritable(path);
+  }
   const db = new Database(path, { nativeBinding: options.nativeBinding, readonly: options.readonly ?? false, fileMustExist: !options.create });
   try {
     prepare(db, path);

@@ -25,12 +25,24 @@ export interface StoredJob extends JobRecord {
   startedAt: string | null;
 }
 
+/** A stored payload that is not JSON (the file was edited outside the app): that job cannot run. */
+export const unreadablePayload = Symbol('unreadable payload');
+
+function parseStored(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return unreadablePayload;
+  }
+}
+
 function toJob(row: JobRow): StoredJob {
+  const result = row.result === null ? null : parseStored(row.result);
   return {
     id: row.id, kind: row.kind, status: row.status, total: row.total, done: row.done, failed: row.failed, error: row.error,
     etaSeconds: null, createdAt: row.created_at, finishedAt: row.finished_at, startedAt: row.started_at,
-    result: row.result === null ? null : JSON.parse(row.result),
-    payload: JSON.parse(row.payload),
+    result: result === unreadablePayload ? null : result,
+    payload: parseStored(row.payload),
   };
 }
 
@@ -56,10 +68,17 @@ export function jobRepository(db: Db) {
       return row && toJob(row);
     },
     list: (activeOnly: boolean) => ((activeOnly ? active.all() : all.all()) as JobRow[]).map(toJob),
-    /** Jobs to run, oldest first; jobs left 'running' by a crash are queued again first. */
+    /**
+     * Jobs to run, oldest first; jobs left 'running' by a crash are queued again first. One whose payload is
+     * unreadable ends as failed, saying so, rather than making the whole project unopenable.
+     */
     pending(): StoredJob[] {
       requeueRunning.run();
-      return (active.all() as JobRow[]).map(toJob);
+      const jobs = (active.all() as JobRow[]).map(toJob);
+      for (const job of jobs.filter((j) => j.payload === unreadablePayload)) {
+        finish.run('failed', 'its stored settings are unreadable (the project file was changed outside Pixelwise); start it again', job.id);
+      }
+      return jobs.filter((job) => job.payload !== unreadablePayload);
     },
     start: (id: number) => void start.run(id),
     progress: (id: number, total: number, done: number, failed: number) => void progress.run(total, done, failed, id),

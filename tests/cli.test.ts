@@ -1,17 +1,18 @@
 /** The `pixelwise` command as users and scripts run it: the built bin, a real project file, real stdin/stdout. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, linkSync, symlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeRle } from '../core/rle';
 import { maskArea } from '../core/mask';
 import { tempDir, writeBadImages, writeImages } from './fixtures';
+import { Studio } from '../electron/services/studio';
 
 const bin = resolve(__dirname, '..', 'bin', 'pixelwise.cjs');
 
-function pixelwise(dataDir: string, args: string[], input?: string) {
+function pixelwise(dataDir: string, args: string[], input?: string, cwd?: string) {
   const result = spawnSync(process.execPath, [bin, ...args, '--data-dir', dataDir], {
-    input, encoding: 'utf8', env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu' }, timeout: 120_000,
+    input, cwd, encoding: 'utf8', env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu' }, timeout: 120_000,
   });
   return { code: result.status, stdout: result.stdout, stderr: result.stderr };
 }
@@ -83,5 +84,37 @@ describe('pixelwise CLI', () => {
     const notProject = pixelwise(join(dir, 'data'), ['info', bin]);
     expect(notProject.code).toBe(1);
     expect(notProject.stderr).toMatch(/not a Pixelwise project/);
+  });
+
+  it('finds an image by the path it was imported with, absolute or relative to the working folder', async () => {
+    const dir = tempDir();
+    const data = join(dir, 'data'), project = join(dir, 'p.pixelwise');
+    const [image] = await writeImages(join(dir, 'images'), 1, 64, 48);
+    expect(pixelwise(data, ['import', project, image]).code).toBe(0);
+    const requests = [image, 'images/scene-0000.jpg', './images/scene-0000.jpg', join(dir, 'other.jpg')]
+      .map((path) => JSON.stringify({ image: path, clicks: [[10, 10, 1]] })).join('\n');
+    const replies = pixelwise(data, ['segment', project, '--stdin'], `${requests}\n`, dir).stdout.trim().split('\n').map((line) => JSON.parse(line));
+    // Found (no embedding yet, which is the next thing it would need), three spellings of one image; then a stranger.
+    expect(replies.slice(0, 3).map((reply) => reply.error)).toEqual(Array(3).fill('image 1 has no embedding for model pixelwise-unet-s; run "pixelwise embed" first'));
+    expect(replies[3].error).toBe(`no image "${join(dir, 'other.jpg')}" in the project`);
+  });
+
+  it('refuses a project held by another process whatever name leads to it: symlink or hard link', async () => {
+    const dir = tempDir();
+    const project = join(dir, 'p.pixelwise');
+    const holder = new Studio({ dataDir: join(dir, 'holder'), mode: 'cli' });
+    try {
+      await holder.openProject(project, true);
+      symlinkSync(project, join(dir, 'alias.pixelwise'));
+      linkSync(project, join(dir, 'hard.pixelwise'));
+      for (const name of ['alias.pixelwise', 'hard.pixelwise']) {
+        const refused = pixelwise(join(dir, 'data'), ['info', join(dir, name)]);
+        expect(refused.code).toBe(1);
+        expect(refused.stderr).toMatch(new RegExp(`is open in another Pixelwise process \\(pid ${process.pid}`));
+      }
+    } finally {
+      await holder.close();
+    }
+    expect(pixelwise(join(dir, 'data'), ['info', join(dir, 'hard.pixelwise')]).code).toBe(0); // free once closed
   });
 });

@@ -160,7 +160,20 @@ export type ApiImplementation = {
   };
 };
 
-/** Errors cross the boundary as { code, message }; codes are stable, messages are for people. */
+/**
+ * Errors cross the boundary as { code, message }; codes are stable, messages are for people. The codes:
+ * - bad requests: 'invalid-input', 'invalid-json', 'unknown-method', 'too-large' (a body, mask or size beyond
+ *   what can be allocated), 'unsupported-media-type', 'method';
+ * - web mode access: 'unauthorised' (no or wrong token), 'forbidden-origin' (a page of another origin);
+ * - state: 'no-project', 'not-found' (unknown id or path, also an unknown job id), 'exists', 'in-use' (another
+ *   process holds the project, or SQLite is busy), 'conflict' (refers to something removed meanwhile),
+ *   'class-missing' (an object's class is not in this project), 'not-embedded';
+ * - project files: 'missing', 'not-a-project', 'newer-version', 'is-a-folder', 'read-only', 'permission-denied',
+ *   'damaged', 'open-failed', 'invalid-bundle';
+ * - resources: 'disk-full';
+ * - 'internal': a fault of ours (HTTP 500); everything else is the user's or the input's (HTTP 4xx).
+ * electron/services/errors.ts maps Node, SQLite and V8 errors onto these.
+ */
 export class ApiError extends Error {
   override name = 'ApiError';
   constructor(readonly code: string, message: string) {

@@ -6,10 +6,11 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { ApiError, dispatch } from '../../core/api/contract';
+import { dispatch } from '../../core/api/contract';
 import type { JobRecord } from '../../core/api/records';
 import { defaultDataDir } from '../paths';
 import { createApiImplementation } from '../services/api';
+import { toApiError } from '../services/errors';
 import { Studio } from '../services/studio';
 
 const usage = `Usage:
@@ -55,7 +56,7 @@ async function segmentStream(studio: Studio): Promise<void> {
     try {
       reply = await dispatch(api, 'segment', 'clicks', JSON.parse(line));
     } catch (error) {
-      reply = { error: error instanceof SyntaxError ? `invalid JSON: ${error.message}` : (error as Error).message };
+      reply = { error: error instanceof SyntaxError ? `invalid JSON: ${error.message}` : toApiError(error).message };
     }
     process.stdout.write(`${JSON.stringify(reply)}\n`);
   }
@@ -162,7 +163,7 @@ export function main(): void {
       console.error(`${error.message}\n\n${usage}`);
       process.exit(2);
     }
-    console.error(`pixelwise: ${error instanceof ApiError ? error.message : (error as Error).message}`);
+    console.error(`pixelwise: ${toApiError(error).message}`);
     process.exit(1);
   });
 }

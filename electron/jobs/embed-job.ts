@@ -6,6 +6,7 @@
 import { resolveStoredPath } from '../../db/images';
 import type { ModelEntry } from '../models';
 import type { EmbeddingWorker } from '../embedding/worker-client';
+import { isDiskFull } from '../services/errors';
 import type { JobContext } from './runner';
 
 export interface EmbedPayload {
@@ -53,6 +54,8 @@ export function embedHandler(deps: EmbedDependencies) {
         await deps.afterStore?.(id, modelId);
       } catch (error) {
         if (!project.db.open) return;
+        // A full disk is not this image's fault: the job stops and resumes with it once there is room.
+        if (isDiskFull(error)) throw error;
         failed++;
         project.transaction(() => {
           project.images.setError(id, `embedding failed: ${(error as Error).message}`);

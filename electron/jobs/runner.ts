@@ -4,9 +4,11 @@
  * Dataset imports and exports are not: they were asked for by a dialog or a command that is gone, and an export's
  * half-written folder would make it fail anyway, so on open they end as failed, saying why.
  */
+import { ApiError } from '../../core/api/contract';
 import type { JobKind, JobRecord } from '../../core/api/records';
 import type { Project } from '../../db/project';
 import type { StoredJob } from '../../db/jobs';
+import { isDiskFull, toApiError } from '../services/errors';
 
 export interface JobContext {
   project: Project;
@@ -29,11 +31,21 @@ interface Rate {
 
 const resumable: ReadonlySet<JobKind> = new Set(['import', 'embed']);
 
+/** After the project could not be written (disk full, read-only), how long until the queue is tried again. */
+const retryAfterStallMs = 30_000;
+
 export class JobRunner {
   private running: Promise<void> | null = null;
   private cancelRequested = new Set<number>();
   private rates = new Map<number, Rate>();
   private closed = false;
+  /**
+   * Set when the database refused a write the runner needs (a full disk, a file made read-only): the job stays
+   * as stored (resumable), the queue stops, and lists show that job as failed with the reason until a retry
+   * (after retryAfterStallMs, on the next enqueue, or on the next open) gets through.
+   */
+  private stalled: { id: number; error: string } | null = null;
+  private retry: NodeJS.Timeout | null = null;
   /** Called after each progress update and when a job ends. */
   onChange: (job: JobRecord) => void = () => {};
 
@@ -57,7 +69,7 @@ export class JobRunner {
 
   cancel(id: number): void {
     const job = this.project.jobs.get(id);
-    if (!job) throw new Error(`no job ${id}`);
+    if (!job) throw new ApiError('not-found', `no job ${id} in this project`);
     if (job.status === 'queued') this.project.jobs.finish(id, 'cancelled');
     else if (job.status === 'running') this.cancelRequested.add(id);
   }
@@ -65,6 +77,7 @@ export class JobRunner {
   /** Starts working through pending jobs unless already doing so. */
   kick(): void {
     if (this.running || this.closed) return;
+    // drain() never rejects: a rejection nobody handles would end the web server's process (audit F5).
     this.running = this.drain().finally(() => {
       this.running = null;
     });
@@ -78,16 +91,31 @@ export class JobRunner {
   /** Stops after the current unit of work; the interrupted job stays 'running' and resumes on the next open. */
   async close(): Promise<void> {
     this.closed = true;
+    if (this.retry) clearTimeout(this.retry);
     for (const job of this.project.jobs.list(true)) this.cancelRequested.add(job.id);
     await this.running;
   }
 
   private async drain(): Promise<void> {
-    for (let job = this.project.jobs.pending()[0]; job && !this.closed; job = this.project.jobs.pending()[0]) {
-      await this.runOne(job);
+    if (this.retry) clearTimeout(this.retry);
+    this.retry = null;
+    let current: StoredJob | undefined;
+    try {
+      for (current = this.project.jobs.pending()[0]; current && !this.closed; current = this.project.jobs.pending()[0]) {
+        await this.runOne(current);
+      }
+      this.stalled = null;
+    } catch (error) {
+      // The database refused the runner's own bookkeeping: stop here, leave the job as stored, try again later.
+      if (this.closed || !this.project.db.open) return;
+      this.stalled = { id: current?.id ?? 0, error: toApiError(error).message };
+      if (current) this.notify(current.id);
+      this.retry = setTimeout(() => this.kick(), retryAfterStallMs);
+      this.retry.unref();
     }
   }
 
+  /** Runs one job; throws only when the database refuses a write (the job is then left as it is stored). */
   private async runOne(job: StoredJob): Promise<void> {
     this.project.jobs.start(job.id);
     this.rates.set(job.id, { startedAt: Date.now(), doneAtStart: -1 });
@@ -103,13 +131,17 @@ export class JobRunner {
       },
     };
     try {
-      await this.handlers[job.kind](context);
+      const handler = this.handlers[job.kind] as JobHandler | undefined;
+      if (!handler) throw new Error(`this version of Pixelwise has no "${job.kind}" jobs`);
+      await handler(context);
       if (this.closed) return; // interrupted by shutdown: resume later
       this.project.jobs.finish(job.id, context.cancelled() ? 'cancelled' : 'done');
     } catch (error) {
       if (this.closed) return;
+      // Out of space: the work done so far is committed; the job resumes from it once there is room.
+      if (isDiskFull(error)) throw error;
       const cancelled = error instanceof JobCancelled || context.cancelled();
-      this.project.jobs.finish(job.id, cancelled ? 'cancelled' : 'failed', cancelled ? null : (error as Error).message);
+      this.project.jobs.finish(job.id, cancelled ? 'cancelled' : 'failed', cancelled ? null : toApiError(error).message);
     } finally {
       this.cancelRequested.delete(job.id);
       this.rates.delete(job.id);
@@ -124,6 +156,9 @@ export class JobRunner {
 
   private withEta(job: StoredJob): JobRecord {
     const { payload: _payload, startedAt: _startedAt, ...record } = job;
+    if (this.stalled?.id === job.id && (job.status === 'running' || job.status === 'queued')) {
+      return { ...record, status: 'failed', error: this.stalled.error, etaSeconds: null };
+    }
     const rate = this.rates.get(job.id);
     const processed = job.done + job.failed;
     if (!rate || rate.doneAtStart < 0 || processed <= rate.doneAtStart) return { ...record, etaSeconds: null };

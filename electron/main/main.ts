@@ -1,18 +1,22 @@
 /**
  * Electron main process: one hardened window over the same API the web mode serves. contextIsolation, sandbox,
- * no nodeIntegration, CSP from the page, navigation and new windows blocked, every IPC payload validated by the
- * contract's schema in dispatch().
+ * no nodeIntegration, CSP from the page, navigation, new windows and webviews blocked, permissions denied unless
+ * security.ts allows them, external links only to allowlisted hosts, every IPC payload validated by the
+ * contract's schema in dispatch(). The packaged app's fuses (build/electron-builder.yml) turn off RunAsNode,
+ * NODE_OPTIONS and --inspect and load the app only from its integrity-checked asar.
  */
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
-import { app, BrowserWindow, dialog, ipcMain, protocol, shell } from 'electron';
+import { app, BrowserWindow, dialog, ipcMain, protocol, session, shell } from 'electron';
 import { parseBlobPath } from '../../core/api/blobs';
-import { ApiError, contractMethods, dispatch } from '../../core/api/contract';
+import { contractMethods, dispatch } from '../../core/api/contract';
+import { toApiError } from '../services/errors';
 import { appRoot, outFile, rendererDir } from '../paths';
 import { createApiImplementation, type DialogProvider } from '../services/api';
 import { blobErrorStatus, readBlob } from '../services/blobs';
 import { Studio } from '../services/studio';
+import { externalUrlAllowed, permissionAllowed } from './security';
 
 protocol.registerSchemesAsPrivileged([{ scheme: 'pixelwise', privileges: { standard: true, secure: true, supportFetchAPI: true } }]);
 
@@ -24,6 +28,14 @@ function nativeBinding(): string | undefined {
 
 async function start(): Promise<void> {
   await app.whenReady();
+  // Electron grants most permission requests (camera, microphone, notifications...) unless told otherwise.
+  session.defaultSession.setPermissionRequestHandler((_contents, permission, callback, details) => {
+    callback(permissionAllowed(permission, details.requestingUrl));
+  });
+  session.defaultSession.setPermissionCheckHandler((_contents, permission, requestingOrigin) => permissionAllowed(permission, requestingOrigin));
+  app.on('web-contents-created', (_event, contents) => {
+    contents.on('will-attach-webview', (event) => event.preventDefault());
+  });
   const studio = new Studio({ dataDir: app.getPath('userData'), mode: 'electron', nativeBinding: nativeBinding() });
   let window: BrowserWindow | null = null;
 
@@ -55,7 +67,8 @@ async function start(): Promise<void> {
       try {
         return { ok: true, result: (await dispatch(api, service, method, input)) ?? null };
       } catch (error) {
-        return { ok: false, error: { code: error instanceof ApiError ? error.code : 'internal', message: (error as Error).message } };
+        const { code, message } = toApiError(error);
+        return { ok: false, error: { code, message } };
       }
     });
   }
@@ -101,7 +114,7 @@ async function start(): Promise<void> {
     if (choice === 0) event.preventDefault();
   });
   window.webContents.setWindowOpenHandler(({ url }) => {
-    if (url.startsWith('https://')) void shell.openExternal(url);
+    if (externalUrlAllowed(url)) void shell.openExternal(url);
     return { action: 'deny' };
   });
   await window.loadURL('pixelwise://app/index.html');

@@ -1,7 +1,8 @@
 /** The API implementation: each contract method mapped onto the Studio and the open project. */
 import { ApiError, type ApiImplementation, type PickPurpose } from '../../core/api/contract';
+import type { Project } from '../../db/project';
 import type { Studio } from './studio';
-import { resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
 import { formatIds } from '../../core/formats/types';
 import { FormatError, LOSSES, openBundle } from '../formats';
 import { searchServiceFor } from '../search/service';
@@ -9,6 +10,32 @@ import { SegmentService } from './segment';
 
 export interface DialogProvider {
   pickPaths(purpose: PickPurpose): Promise<string[] | null>;
+}
+
+/**
+ * An object's class must be one of the open project's. Checked before writing, so a stale id (a class removed
+ * meanwhile, or one kept from another project: walkthrough problem 1) gets words a labeler understands instead
+ * of "FOREIGN KEY constraint failed". (Images and mask sizes are checked by the annotation repository.)
+ */
+function assertClassesExist(project: Project, classIds: Array<number | null>): void {
+  const known = new Set(project.classes.list().map((c) => c.id));
+  const missing = classIds.find((id) => id !== null && !known.has(id));
+  if (missing !== undefined) {
+    throw new ApiError('class-missing', `the class of this object (id ${missing}) does not exist in this project; choose another class`);
+  }
+}
+
+/**
+ * A mask sent with a request must be its image's size; checked before anything is decoded, since decoding
+ * allocates height x width bytes (audit F9: a 95-byte request naming 20000x20000 held the server for 8 s).
+ */
+function assertMaskFits(project: Project, imageId: number, rle: { size: [number, number] }): void {
+  const image = project.images.get(imageId);
+  if (!image) throw new ApiError('not-found', `image ${imageId} is not in this project`);
+  const [height, width] = rle.size;
+  if (height !== image.height || width !== image.width) {
+    throw new ApiError('invalid-input', `the mask is ${width}x${height} but image ${imageId} is ${image.width}x${image.height}`);
+  }
 }
 
 export function createApiImplementation(studio: Studio, dialogs: DialogProvider | null): ApiImplementation {
@@ -23,7 +50,8 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
       pickPaths: ({ purpose }) => (dialogs ? dialogs.pickPaths(purpose) : null),
     },
     projects: {
-      create: async ({ path }) => (await studio.openProject(path, true)).info(),
+      // A name without an extension gets the project's own (a file named "photos" is no project to anyone).
+      create: async ({ path }) => (await studio.openProject(extname(path) ? path : `${path}.pixelwise`, true)).info(),
       open: async ({ path }) => (await studio.openProject(path, false)).info(),
       openSample: async () => (await studio.openSample()).info(),
       close: () => studio.closeProject(),
@@ -52,6 +80,7 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
       list: ({ imageId }) => project().annotations.list(imageId),
       save: ({ imageId, annotations }) => {
         const p = project();
+        assertClassesExist(p, annotations.map((a) => a.classId));
         p.transaction(() => {
           p.annotations.replace(imageId, annotations);
           p.images.refreshStatus(imageId);
@@ -60,6 +89,7 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
       },
       add: ({ items }) => {
         const p = project();
+        assertClassesExist(p, items.map((item) => item.classId));
         const ids = p.transaction(() => {
           const created = items.map(({ imageId, ...draft }) => p.annotations.add(imageId, draft));
           for (const imageId of new Set(items.map((item) => item.imageId))) p.images.refreshStatus(imageId);
@@ -101,13 +131,22 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
       },
     },
     search: {
-      query: (input) => search().search.query(input),
+      query: (input) => {
+        for (const example of input.examples) if ('rle' in example) assertMaskFits(project(), example.imageId, example.rle);
+        return search().search.query(input);
+      },
       feedback: (input) => search().search.feedback(input),
-      accept: (input) => search().search.accept(input),
+      accept: (input) => {
+        assertClassesExist(project(), [input.classId]);
+        return search().search.accept(input);
+      },
     },
     discovery: {
       run: (input) => search().discovery.run(input),
-      label: (input) => search().discovery.label(input),
+      label: (input) => {
+        assertClassesExist(project(), [input.classId]);
+        return search().discovery.label(input);
+      },
     },
   };
 }

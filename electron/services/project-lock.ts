@@ -4,9 +4,14 @@
  * beside the project (`<project>.lock`: pid, host, time) and a second process is refused with who holds it.
  * A lock whose process is gone (a crash, a kill) is taken over; one from another host is left to the user, who
  * is told which file to delete. Opens within one process share the lock (reopening the same project).
+ *
+ * The lock follows the file, not the name it was opened by (audit F12): the lock file sits beside the real
+ * path (symlinks resolved), and a second lock named by its device and inode, in the system's temporary folder,
+ * catches hard links (several real paths for one file).
  */
-import { closeSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { ApiError } from '../../core/api/contract';
 
 interface LockOwner {
@@ -61,9 +66,42 @@ function create(path: string): boolean {
   return true;
 }
 
-/** Takes the lock for `projectPath` (absolute) or throws ApiError 'in-use' naming the process that holds it. */
-export function acquireProjectLock(projectPath: string): void {
-  const path = lockPath(projectPath);
+/** The file's real path: symlinks resolved (for a file not created yet, its folder's). */
+function realPath(projectPath: string): string {
+  try {
+    return realpathSync(projectPath);
+  } catch {
+    try {
+      return join(realpathSync(dirname(projectPath)), basename(projectPath));
+    } catch {
+      return projectPath;
+    }
+  }
+}
+
+/**
+ * The lock files that stand for the project file: one beside its real path, and one named by its device and
+ * inode, which any other hard link to it also leads to (taken whenever the file exists, so a link made while the
+ * project is open is covered too). The second lives in the shared temporary folder; where that folder cannot be
+ * written, the first alone is used.
+ */
+function lockFiles(projectPath: string): string[] {
+  const real = realPath(projectPath);
+  const files = [lockPath(real)];
+  try {
+    const { dev, ino } = statSync(real);
+    const dir = join(tmpdir(), 'pixelwise-locks');
+    mkdirSync(dir, { recursive: true });
+    if (statSync(dir).uid === process.getuid?.()) chmodSync(dir, 0o1777); // every user's processes lock here
+    accessSync(dir, constants.W_OK);
+    files.push(join(dir, `${dev}-${ino}.lock`));
+  } catch {
+    // a new project (no inode yet, no other names) or no writable temporary folder
+  }
+  return files;
+}
+
+function acquireFile(path: string, projectPath: string): void {
   const count = held.get(path);
   if (count) {
     held.set(path, count + 1);
@@ -90,9 +128,8 @@ export function acquireProjectLock(projectPath: string): void {
   throw new ApiError('in-use', `${projectPath}: another process keeps taking its lock file ${path}`);
 }
 
-/** Gives back one open's share of the lock; the file goes with the last one (if it is still ours). */
-export function releaseProjectLock(projectPath: string): void {
-  const path = lockPath(projectPath);
+/** Gives back one open's share of a lock file; the file goes with the last one (if it is still ours). */
+function releaseFile(path: string): void {
   const count = held.get(path) ?? 0;
   if (count > 1) {
     held.set(path, count - 1);
@@ -105,4 +142,27 @@ export function releaseProjectLock(projectPath: string): void {
   } catch {
     // already gone: nothing to give back
   }
+}
+
+/**
+ * Takes the lock for `projectPath` or throws ApiError 'in-use' naming the process that holds it. Returns the
+ * function that gives it back (the same files, whatever happens to the path's links meanwhile).
+ */
+export function acquireProjectLock(projectPath: string): () => void {
+  const taken: string[] = [];
+  try {
+    for (const file of lockFiles(projectPath)) {
+      acquireFile(file, projectPath);
+      taken.push(file);
+    }
+  } catch (error) {
+    for (const file of taken) releaseFile(file);
+    throw error;
+  }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    for (const file of taken) releaseFile(file);
+  };
 }

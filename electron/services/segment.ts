@@ -7,7 +7,8 @@ import { ApiError, type SegmentRequest, type SegmentResult } from '../../core/ap
 import { dequantize } from '../../core/embedding';
 import { boxFromCorners, createSegmenter, type Segmenter } from '../../core/engine';
 import { encodeRle } from '../../core/rle';
-import { resolveStoredPath } from '../../db/images';
+import { resolve } from 'node:path';
+import { resolveStoredPath, storedPath } from '../../db/images';
 import type { Project } from '../../db/project';
 import { decodeImageFile } from '../embedding/image-io';
 
@@ -20,7 +21,9 @@ export class SegmentService {
 
   private imageId(project: Project, image: number | string): number {
     if (typeof image === 'number') return image;
-    const found = project.images.findByPath(image) ?? project.images.findByPath(image.replace(/\\/g, '/'));
+    // As stored (relative to the project's folder), or as imported: absolute or relative to the working folder.
+    const found = project.images.findByPath(image) ?? project.images.findByPath(image.replace(/\\/g, '/'))
+      ?? project.images.findByPath(storedPath(project.dir, resolve(image)));
     if (!found) throw new ApiError('not-found', `no image "${image}" in the project`);
     return found.id;
   }

@@ -14,7 +14,8 @@ import { runDatasetExport, runDatasetImport } from '../jobs/dataset-jobs';
 import { runImport } from '../jobs/import-job';
 import { JobRunner } from '../jobs/runner';
 import { ModelRegistry } from '../models';
-import { acquireProjectLock, releaseProjectLock } from './project-lock';
+import { acquireProjectLock } from './project-lock';
+import { toApiError } from './errors';
 import { indexStored, reindexMissing } from '../search/indexer';
 import { builtinModelsDir } from '../paths';
 import { writeSampleImages } from '../sample';
@@ -30,7 +31,7 @@ export interface StudioOptions {
 export class Studio {
   readonly registry: ModelRegistry;
   readonly worker = new EmbeddingWorker();
-  private open: { project: Project; runner: JobRunner } | null = null;
+  private open: { project: Project; runner: JobRunner; release: () => void } | null = null;
 
   constructor(readonly options: StudioOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -54,21 +55,49 @@ export class Studio {
     return this.open?.project ?? null;
   }
 
-  /** Opens (or creates) a project file, closing the previous one, and resumes its unfinished jobs. */
+  /**
+   * Opens (or creates) a project file and resumes its unfinished jobs; the previous project is closed only once
+   * the new one is open. A failed open leaves the current project open and gives back its own lock and handle
+   * (audit F7).
+   */
   async openProject(path: string, create: boolean): Promise<Project> {
     const file = resolve(path);
     if (create && existsSync(file)) throw new ApiError('exists', `${file} already exists; open it instead`);
-    let project: Project;
-    acquireProjectLock(file);
+    // Reopening the open project: its runner stops before the new one takes over the same jobs.
+    if (this.open?.project.path === file) await this.closeProject();
+    let release = acquireProjectLock(file);
+    let project: Project | null = null;
+    let runner: JobRunner;
     try {
       project = new Project(file, { create, nativeBinding: this.options.nativeBinding });
+      if (create) {
+        // The new file has an identity (inode) now: lock that too, so a hard link made later leads to the lock.
+        const [byPath, byIdentity] = [release, acquireProjectLock(file)];
+        release = () => {
+          byIdentity();
+          byPath();
+        };
+      }
+      runner = this.createRunner(project);
     } catch (error) {
-      releaseProjectLock(file);
+      project?.close();
+      release();
       if (error instanceof ProjectFileError) throw new ApiError(error.code, error.message);
-      throw new ApiError('open-failed', `cannot open ${file}: ${(error as Error).message}`);
+      const classified = toApiError(error, file);
+      throw classified.code === 'internal' ? new ApiError('open-failed', `cannot open ${file}: ${classified.message}`) : classified;
     }
     await this.closeProject();
-    const runner = new JobRunner(project, {
+    this.open = { project, runner, release };
+    this.remember(file);
+    // Embeddings stored before the search index existed (or by an older version) get their region vectors now.
+    const indexing = reindexMissing(project, this.modelId()).catch(() => 0);
+    if (this.options.mode === 'cli') await indexing;
+    if (this.options.mode !== 'cli') runner.kick();
+    return project;
+  }
+
+  private createRunner(project: Project): JobRunner {
+    return new JobRunner(project, {
       import: runImport,
       'dataset-import': runDatasetImport,
       'dataset-export': runDatasetExport,
@@ -79,13 +108,6 @@ export class Studio {
         afterStore: (imageId, modelId) => indexStored(project, imageId, modelId),
       }),
     });
-    this.open = { project, runner };
-    this.remember(file);
-    // Embeddings stored before the search index existed (or by an older version) get their region vectors now.
-    const indexing = reindexMissing(project, this.modelId()).catch(() => 0);
-    if (this.options.mode === 'cli') await indexing;
-    if (this.options.mode !== 'cli') runner.kick();
-    return project;
   }
 
   async closeProject(): Promise<void> {
@@ -94,7 +116,7 @@ export class Studio {
     if (!open) return;
     await open.runner.close();
     open.project.close();
-    releaseProjectLock(open.project.path);
+    open.release();
   }
 
   /** Creates the sample project once (generated images, imported and queued for embedding) and opens it. */

@@ -1,26 +1,28 @@
 /**
  * Web mode: the same renderer and the same API over HTTP on 127.0.0.1, for headless GPU machines and browser
- * tests. A per-run access token (printed in the URL, like Jupyter's) becomes an HttpOnly cookie; every API and
- * blob request needs it. Run: `npm run web -- [--port 4173] [--data-dir DIR] [--project FILE]`.
+ * tests. A per-run access token (printed in the URL, like Jupyter's) is kept by the page in its origin's storage
+ * and sent with every API and blob request (request-guard.ts says how, and why not a cookie).
+ * Run: `npm run web -- [--port 4173] [--data-dir DIR] [--project FILE]`.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBlobPath } from '../../core/api/blobs';
 import { ApiError, dispatch } from '../../core/api/contract';
+import { toApiError } from '../services/errors';
 import { defaultDataDir, rendererDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { blobErrorStatus, readBlob } from '../services/blobs';
 import { Studio } from '../services/studio';
+import { checkApiRequest, checkBlobRequest, loopbackHost, type Refusal } from './request-guard';
 
 const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
   '.png': 'image/png', '.json': 'application/json', '.woff2': 'font/woff2', '.map': 'application/json',
 };
 const maxBody = 64 * 1024 * 1024;
-const cookieName = 'pixelwise_token';
 
 export interface WebServerOptions {
   port: number;
@@ -32,29 +34,20 @@ export interface WebServerOptions {
 
 export async function startWebServer(options: WebServerOptions) {
   const token = options.token ?? randomBytes(24).toString('base64url');
+  // It goes into URLs (the first page's query, blob paths) as it is.
+  if (!/^[A-Za-z0-9_~.-]+$/.test(token)) throw new Error('the access token may use only letters, digits and - _ . ~');
   const studio = new Studio({ dataDir: options.dataDir, mode: 'web' });
   const api = createApiImplementation(studio, null);
   if (options.project) await studio.openProject(options.project, false);
   const root = rendererDir();
 
-  const authorised = (request: IncomingMessage) => {
-    const cookie = /(?:^|;\s*)pixelwise_token=([^;]+)/.exec(request.headers.cookie ?? '')?.[1] ?? '';
-    const given = Buffer.from(cookie), expected = Buffer.from(token);
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  };
-
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
     // DNS rebinding: only answer requests addressed to the loopback host we bound.
-    const host = (request.headers.host ?? '').replace(/:\d+$/, '');
-    if (!['127.0.0.1', 'localhost', '[::1]'].includes(host)) return send(response, 403, 'text/plain', 'forbidden host');
-    if (url.searchParams.get('token') === token) {
-      response.writeHead(302, { 'set-cookie': `${cookieName}=${token}; HttpOnly; SameSite=Strict; Path=/`, location: '/' });
-      return void response.end();
-    }
+    if (!loopbackHost(request.headers.host)) return send(response, 403, 'text/plain', 'forbidden host');
     if (url.pathname.startsWith('/api/')) {
-      if (!authorised(request)) return sendJson(response, 401, { ok: false, error: { code: 'unauthorised', message: 'open the URL with the access token printed at start' } });
-      if (request.method !== 'POST') return sendJson(response, 405, { ok: false, error: { code: 'method', message: 'POST only' } });
+      const refused = checkApiRequest(request.method, request.headers, token);
+      if (refused) return sendRefusal(response, refused);
       const [, , service, method] = url.pathname.split('/');
       try {
         const body = await readBody(request);
@@ -65,8 +58,9 @@ export async function startWebServer(options: WebServerOptions) {
       }
     }
     if (url.pathname.startsWith('/blob/')) {
-      if (!authorised(request)) return send(response, 401, 'text/plain', 'unauthorised');
-      const blob = parseBlobPath(url.pathname.slice('/blob/'.length) + url.search);
+      const path = checkBlobRequest(url.pathname.slice('/blob/'.length) + url.search, request.headers, token);
+      if (typeof path !== 'string') return send(response, path.status, 'text/plain', path.message);
+      const blob = parseBlobPath(path);
       if (!blob) return send(response, 404, 'text/plain', 'not found');
       try {
         const { contentType, body } = await readBlob(studio, blob);
@@ -109,7 +103,8 @@ async function readBody(request: IncomingMessage): Promise<string> {
 }
 
 function send(response: ServerResponse, status: number, type: string, body: string | Uint8Array, cache = 'no-store'): void {
-  response.writeHead(status, { 'content-type': type, 'cache-control': cache, 'x-content-type-options': 'nosniff' });
+  // no-referrer: the page's first URL carries the token until the page takes it out.
+  response.writeHead(status, { 'content-type': type, 'cache-control': cache, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
   response.end(body);
 }
 
@@ -117,12 +112,20 @@ function sendJson(response: ServerResponse, status: number, value: unknown): voi
   send(response, status, 'application/json', JSON.stringify(value));
 }
 
+function sendRefusal(response: ServerResponse, refusal: Refusal): void {
+  sendJson(response, refusal.status, { ok: false, error: { code: refusal.code, message: refusal.message } });
+}
+
+/** HTTP status by error code: 500 only for our own faults; what the user or the input caused is a 4xx. */
+const statusByCode: Record<string, number> = {
+  'not-found': 404, 'no-project': 409, exists: 409, 'in-use': 409, conflict: 409, 'too-large': 413, 'disk-full': 507, internal: 500,
+};
+
 function sendError(response: ServerResponse, error: unknown): void {
   if (response.headersSent) return void response.end();
   if (error instanceof SyntaxError) return sendJson(response, 400, { ok: false, error: { code: 'invalid-json', message: error.message } });
-  const code = error instanceof ApiError ? error.code : 'internal';
-  const status = code === 'not-found' ? 404 : code === 'internal' ? 500 : 400;
-  sendJson(response, status, { ok: false, error: { code, message: (error as Error).message } });
+  const { code, message } = toApiError(error);
+  sendJson(response, statusByCode[code] ?? 400, { ok: false, error: { code, message } });
 }
 
 async function serveStatic(root: string, pathname: string, response: ServerResponse): Promise<void> {

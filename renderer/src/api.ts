@@ -1,7 +1,7 @@
 /**
  * The renderer's handle on the main side. In Electron the preload exposes one function per contract method
- * (window.pixelwise); in web mode the same contract goes over HTTP to the local server (the session cookie
- * set from the access token authenticates each call).
+ * (window.pixelwise); in web mode the same contract goes over HTTP to the local server, each call carrying the
+ * access token (electron/web/request-guard.ts: a header for the API, the first path segment for blobs).
  */
 import { ApiError, type Api, createApi } from '../../core/api/contract';
 
@@ -16,10 +16,31 @@ declare global {
   }
 }
 
+const tokenKey = 'pixelwise.token';
+
+/**
+ * Web mode: the server prints `/?token=...`; the page keeps the token in localStorage, which belongs to this
+ * origin (scheme, host and port) alone, unlike a cookie, which every port on the host receives. The token leaves
+ * the address bar at once so it is not bookmarked or shared with a screenshot.
+ */
+function takeWebToken(): string {
+  if (window.pixelwise) return '';
+  const url = new URL(window.location.href);
+  const given = url.searchParams.get('token');
+  if (given) {
+    localStorage.setItem(tokenKey, given);
+    url.searchParams.delete('token');
+    window.history.replaceState(window.history.state, '', url.pathname + url.search + url.hash);
+  }
+  return localStorage.getItem(tokenKey) ?? '';
+}
+
+const webToken = takeWebToken();
+
 async function httpInvoke(service: string, method: string, input: unknown): Promise<unknown> {
   const response = await fetch(`/api/${service}/${method}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${webToken}` },
     body: JSON.stringify(input ?? {}),
     credentials: 'same-origin',
   });
@@ -32,7 +53,7 @@ async function httpInvoke(service: string, method: string, input: unknown): Prom
 export const api: Api = window.pixelwise?.api ?? createApi(httpInvoke);
 
 /** Base for blob paths (core/api/blobs.ts): the custom protocol in Electron, the server's /blob/ route on the web. */
-export const blobBase: string = window.pixelwise?.blobBase ?? '/blob/';
+export const blobBase: string = window.pixelwise?.blobBase ?? `/blob/${encodeURIComponent(webToken)}/`;
 
 export function blobUrl(path: string): string {
   return blobBase + path;

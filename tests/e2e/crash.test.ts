@@ -11,18 +11,13 @@ afterEach(() => {
   server = null;
 });
 
-async function call<T>(origin: string, cookie: string, service: string, method: string, input: unknown = {}): Promise<T> {
-  const response = await fetch(`${origin}/api/${service}/${method}`, {
-    method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(input),
+async function call<T>(started: ServerProcess, service: string, method: string, input: unknown = {}): Promise<T> {
+  const response = await fetch(`${started.origin}/api/${service}/${method}`, {
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${started.token}` }, body: JSON.stringify(input),
   });
   const body = (await response.json()) as { ok: boolean; result: T; error?: { message: string } };
   if (!body.ok) throw new Error(body.error?.message);
   return body.result;
-}
-
-async function login(started: ServerProcess): Promise<string> {
-  const response = await fetch(started.url, { redirect: 'manual' });
-  return response.headers.get('set-cookie')!.split(';')[0];
 }
 
 async function waitFor<T>(probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -44,16 +39,15 @@ describe('crash safety', () => {
     await writeImages(join(dir, 'images'), 16, 1024, 768);
 
     server = await startServer(join(dir, 'data'));
-    let cookie = await login(server);
-    await call(server.origin, cookie, 'projects', 'create', { path: projectFile });
-    const importJob = await call<Job>(server.origin, cookie, 'images', 'import', { paths: [join(dir, 'images')] });
+    await call(server, 'projects', 'create', { path: projectFile });
+    const importJob = await call<Job>(server, 'images', 'import', { paths: [join(dir, 'images')] });
     await waitFor(async () => {
-      const jobs = await call<Job[]>(server!.origin, cookie, 'jobs', 'list', {});
+      const jobs = await call<Job[]>(server!, 'jobs', 'list', {});
       return jobs.find((j) => j.id === importJob.id && j.status === 'done');
     });
-    const embedJob = await call<Job>(server.origin, cookie, 'embeddings', 'start', {});
+    const embedJob = await call<Job>(server, 'embeddings', 'start', {});
     await waitFor(async () => {
-      const jobs = await call<Job[]>(server!.origin, cookie, 'jobs', 'list', {});
+      const jobs = await call<Job[]>(server!, 'jobs', 'list', {});
       return jobs.find((j) => j.id === embedJob.id && j.done >= 3);
     });
     server.process.kill('SIGKILL');
@@ -69,13 +63,12 @@ describe('crash safety', () => {
     expect(status).toBe('running');
 
     server = await startServer(join(dir, 'data'), ['--project', projectFile]);
-    cookie = await login(server);
     const finished = await waitFor(async () => {
-      const jobs = await call<Job[]>(server!.origin, cookie, 'jobs', 'list', {});
+      const jobs = await call<Job[]>(server!, 'jobs', 'list', {});
       return jobs.find((j) => j.id === embedJob.id && j.status === 'done');
     }, 120_000);
     expect(finished).toMatchObject({ done: 16, total: 16 });
-    const info = await call<{ statusCounts: Record<string, number> }>(server.origin, cookie, 'projects', 'current');
+    const info = await call<{ statusCounts: Record<string, number> }>(server, 'projects', 'current');
     expect(info.statusCounts.embedded).toBe(16);
 
     server.process.kill('SIGTERM');

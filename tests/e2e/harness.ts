@@ -1,6 +1,6 @@
 /**
  * End-to-end harness: the real web-mode server (out/web.cjs, built by `npm run build`) in a child process with a
- * temp data folder, and Debian's Chromium driven by playwright-core, already holding the session cookie.
+ * temp data folder, and Debian's Chromium driven by playwright-core, its page opened with the access token.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,15 +16,17 @@ export const chromiumArgs = ['--headless', '--no-sandbox', '--disable-gpu', '--d
 export interface ServerProcess {
   url: string;
   origin: string;
+  /** The access token from the printed URL: API calls send it as `Authorization: Bearer`. */
+  token: string;
   process: ChildProcess;
   /** Resolves when the process has exited. */
   exited: Promise<number | null>;
 }
 
-/** Starts `node out/web.cjs` and waits for the URL it prints. */
-export function startServer(dataDir: string, extraArgs: string[] = []): Promise<ServerProcess> {
+/** Starts `node out/web.cjs` (as another user where `as` says so) and waits for the URL it prints. */
+export function startServer(dataDir: string, extraArgs: string[] = [], as: { uid?: number; gid?: number } = {}): Promise<ServerProcess> {
   const child = spawn(process.execPath, [join(root, 'out', 'web.cjs'), '--port', '0', '--data-dir', dataDir, ...extraArgs], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu' },
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu' }, ...as,
   });
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   let stderr = '';
@@ -37,7 +39,8 @@ export function startServer(dataDir: string, extraArgs: string[] = []): Promise<
       const match = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(stdout);
       if (match) {
         clearTimeout(timer);
-        resolveStart({ url: match[1], origin: new URL(match[1]).origin, process: child, exited });
+        const url = new URL(match[1]);
+        resolveStart({ url: match[1], origin: url.origin, token: url.searchParams.get('token')!, process: child, exited });
       }
     });
     void exited.then((code) => {
@@ -53,7 +56,7 @@ export interface Studio {
   server: ServerProcess;
   url: string;
   dataDir: string;
-  /** Calls an API method from the test side (same cookie as the page). */
+  /** Calls an API method from the test side (with the page's token; no Origin, like any non-browser client). */
   call<T>(service: string, method: string, input?: unknown): Promise<T>;
   close(): Promise<void>;
 }
@@ -67,7 +70,9 @@ export async function startStudio(options: { dataDir?: string } = {}): Promise<S
   return {
     page, browser, server, url: server.origin, dataDir,
     async call<T>(service: string, method: string, input: unknown = {}) {
-      const reply = await page.request.post(`${server.origin}/api/${service}/${method}`, { data: input });
+      const reply = await page.request.post(`${server.origin}/api/${service}/${method}`, {
+        data: input, headers: { authorization: `Bearer ${server.token}` },
+      });
       const body = (await reply.json()) as { ok: boolean; result: T; error?: { message: string } };
       if (!body.ok) throw new Error(body.error?.message);
       return body.result;
