@@ -104,6 +104,7 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
       query: (input) => search().search.query(input),
       feedback: (input) => search().search.feedback(input),
       accept: (input) => search().search.accept(input),
+      hitMask: (input) => search().search.hitMask(input),
     },
     discovery: {
       run: (input) => search().discovery.run(input),
