@@ -5,6 +5,7 @@ export default {
   title: 'Search',
   hint: 'Ctrl+Z undoes the last batch of annotations made here',
   noClass: 'No class',
+  alreadyLabelled: '{count} object was already labelled and was not added again|{count} objects were already labelled and were not added again',
   similar: {
     title: 'Similar objects',
     find: 'Find similar',
