@@ -142,6 +142,21 @@ describe('search: what is labelled is what the hits showed', () => {
     await expect.poll(() => hits().count(), { timeout: 60_000 }).toBe(7);
     await searchIdle();
 
+    // Each hit's region is outlined in white (inside) and black (outside) over a light fill: readable on any colour.
+    await eventually(() => hits().first().getByTestId('region-overlay').evaluate((canvas) => (canvas as HTMLCanvasElement).width)).toBeGreaterThan(100);
+    const outline = await hits().first().getByTestId('region-overlay').evaluate((canvas) => {
+      const element = canvas as HTMLCanvasElement;
+      const pixels = element.getContext('2d')!.getImageData(0, 0, element.width, element.height).data;
+      let white = 0, black = 0;
+      for (let i = 0; i < pixels.length; i += 4) {
+        if (pixels[i + 3] === 255 && pixels[i] === 255 && pixels[i + 1] === 255 && pixels[i + 2] === 255) white++;
+        if (pixels[i + 3] > 200 && pixels[i] === 0 && pixels[i + 1] === 0 && pixels[i + 2] === 0) black++;
+      }
+      return { white, black };
+    });
+    expect(outline.white).toBeGreaterThan(20);
+    expect(outline.black).toBeGreaterThan(20);
+
     // Three accepts, each re-ranking (the query moves): the top hit by its button, then two by focus + A.
     const judgedGrids = new Map<number, Rle>();
     const order = await hits().evaluateAll((elements) => elements.map((element) => Number(element.getAttribute('data-image-id'))));
@@ -193,5 +208,29 @@ describe('search: what is labelled is what the hits showed', () => {
     await searchIdle();
     expect((await Promise.all(images.map((image) => annotationsOf(image.id)))).flat()).toHaveLength(countBefore);
     expect(await page.getByTestId('hit-labeled').count()).toBeGreaterThanOrEqual(1);
+  });
+
+  it('moves between hits, accepts and rejects them from the keyboard', async () => {
+    const focused = () => page.locator('[data-testid="search-hit"][aria-selected="true"]').getAttribute('data-image-id');
+    const order = await hits().evaluateAll((elements) => elements.map((element) => Number(element.getAttribute('data-image-id'))));
+    await hits().first().getByTestId('hit-score').click();
+    await page.keyboard.press('End');
+    expect(await focused()).toBe(String(order.at(-1)));
+    await page.keyboard.press('Home');
+    expect(await focused()).toBe(String(order[0]));
+    await page.keyboard.press('ArrowRight');
+    expect(await focused()).toBe(String(order[1]));
+    await page.keyboard.press('r');
+    await eventually(() => hit(order[1]).getAttribute('data-judgement')).toBe('rejected');
+    await searchIdle();
+    // Focus follows the judged hit after re-ranking; the next one over is then accepted with A.
+    expect(await focused()).toBe(String(order[1]));
+    const list = await hits().evaluateAll((elements) => elements.map((element) => Number(element.getAttribute('data-image-id'))));
+    const next = list[list.indexOf(order[1]) + 1] ?? list[list.indexOf(order[1]) - 1];
+    await page.keyboard.press(list.indexOf(order[1]) + 1 < list.length ? 'ArrowRight' : 'ArrowLeft');
+    expect(await focused()).toBe(String(next));
+    await page.keyboard.press('a');
+    await eventually(() => hit(next).getAttribute('data-judgement')).toBe('accepted');
+    await searchIdle();
   });
 });
