@@ -1,10 +1,10 @@
 /**
  * "Label accepted" writes exactly what the hits showed, end to end: real web server, real embedding job (CPU),
  * real Chromium, the sample project. The query is the mug of sample-01 (an annotation made through the API, then
- * selected in the editor and searched with S); three hits are accepted (button, A key, A key), with feedback
- * moving the query between them; "Label accepted" must write one annotation per accepted hit whose mask is the
- * hit's region as the page got it when the hit was judged (its grid, cell for cell) and, bit for bit, the
- * proposal the editor shows for it (search.hitMask). Searching again and labelling the same hits must not
+ * selected in the editor and searched with S); three hits are accepted (button; A key in the results; A key in
+ * the editor, where the hit's proposal is shown), with feedback moving the query between them; "Label accepted"
+ * must write one annotation per accepted hit whose mask is the hit's region as the page got it when the hit was
+ * judged (its grid, cell for cell) and, bit for bit, the proposal the editor shows for it (search.hitMask). Searching again and labelling the same hits must not
  * annotate those objects twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -164,9 +164,20 @@ describe('search: what is labelled is what the hits showed', () => {
       judgedGrids.set(imageId, shownHit(imageId).grid);
       if (round === 0) {
         await hit(imageId).getByTestId('hit-accept').click();
-      } else {
+      } else if (round === 1) {
         await hit(imageId).getByTestId('hit-score').click();
         await page.keyboard.press('a');
+      } else {
+        // Opened in the editor: the proposal layer shows the hit's mask; A accepts it there, Escape goes back.
+        await hit(imageId).getByTestId('hit-open').click();
+        const bar = page.getByTestId('search-proposal');
+        await eventually(async () => Number(await bar.getAttribute('data-area'))).toBeGreaterThan(0);
+        await eventually(() => previews.has(imageId)).toBe(true);
+        expect(Number(await bar.getAttribute('data-area'))).toBe(maskArea(decodeRle(previews.get(imageId)!)));
+        await page.keyboard.press('a');
+        await eventually(() => bar.getAttribute('data-judgement')).toBe('accepted');
+        await page.keyboard.press('Escape');
+        await page.getByTestId('search-view').waitFor();
       }
       await eventually(() => hit(imageId).getAttribute('data-judgement')).toBe('accepted');
       await searchIdle();
@@ -175,9 +186,11 @@ describe('search: what is labelled is what the hits showed', () => {
     // A judged hit keeps its region while the query moves.
     for (const imageId of accepted) expect(shownHit(imageId).grid).toEqual(judgedGrids.get(imageId));
 
-    // The proposal the editor gets for each accepted hit (the same call the editor's proposal layer makes).
+    // The third hit's proposal is the one the editor showed; the other two are asked for the same way here.
     const sessionId = answers.at(-1)!.sessionId;
-    for (const imageId of accepted) previews.set(imageId, (await studio.call<{ rle: Rle }>('search', 'hitMask', { sessionId, imageId })).rle);
+    const fromEditor = previews.get(accepted[2]);
+    for (const imageId of accepted.slice(0, 2)) previews.set(imageId, (await studio.call<{ rle: Rle }>('search', 'hitMask', { sessionId, imageId })).rle);
+    expect(fromEditor).toBeDefined();
 
     await page.keyboard.press('l');
     await eventually(() => page.getByTestId('hit-labeled').count()).toBe(3);

@@ -35,6 +35,13 @@ export default {
     reject: 'Reject',
     open: 'Open in the editor',
   },
+  proposal: {
+    title: 'Search proposal',
+    accepted: 'accepted',
+    rejected: 'rejected',
+    back: 'Esc: back to the results',
+    failed: 'Could not show the search proposal',
+  },
   discovery: {
     title: 'Discovered objects',
     runAll: 'Discover objects',
@@ -70,5 +77,6 @@ export default {
     reject: 'Reject the hit (re-ranks)',
     open: 'Open the hit in the editor',
     labelAccepted: 'Turn accepted hits into annotations',
+    proposal: 'Accept / reject the search proposal (an image opened from the search results)',
   },
 } satisfies MessageTree;
