@@ -79,7 +79,10 @@ export interface SearchHit {
   /** Candidate object box and heatmap peak, image pixels. */
   bbox: [number, number, number, number];
   peak: [number, number];
-  /** Candidate object on a coarse grid (see the file comment). */
+  /**
+   * The hit's region on the embedding map's grid (see the file comment): what accepting it writes, before that is
+   * upsampled along the image's colour edges (search.hitMask gives the result). Fixed once the hit is judged.
+   */
   grid: Rle;
   judgement: 'accepted' | 'rejected' | null;
 }

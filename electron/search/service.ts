@@ -159,8 +159,12 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     const region = regionOf(current, imageId);
     if (!region.mask) {
       const { width, height, imageWidth, imageHeight } = stored(imageId, current.modelId);
-      const computed = guideImage(project, imageId, imageWidth, imageHeight).then((image) =>
-        gridMaskToImage(mapGridOf(region.match, width, height).data, width, height, imageWidth, imageHeight, image ?? undefined));
+      const grid = mapGridOf(region.match, width, height).data;
+      const computed = guideImage(project, imageId, imageWidth, imageHeight).then((image) => {
+        const mask = gridMaskToImage(grid, width, height, imageWidth, imageHeight, image ?? undefined);
+        // A region of a cell or two can lose every pixel to the colour edges: then it is the cells themselves.
+        return mask.data.includes(1) || !image ? mask : gridMaskToImage(grid, width, height, imageWidth, imageHeight);
+      });
       region.mask = computed;
       computed.catch(() => { if (region.mask === computed) region.mask = undefined; });
     }
