@@ -9,7 +9,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import type { SearchHit, SearchResult } from '../../core/api/search-contract';
+import type { AcceptResult, DiscoveryResult, SearchHit, SearchResult } from '../../core/api/search-contract';
 import { type Mask, maskArea } from '../../core/mask';
 import { type Rle, decodeRle, encodeRle } from '../../core/rle';
 import { sampleSvg } from '../../electron/sample';
@@ -37,6 +37,9 @@ let images: ImageItem[];
 const answers: SearchResult[] = [];
 /** Preview masks the page received (search.hitMask), by image. */
 const previews = new Map<number, Rle>();
+/** The last discovery result and "label everywhere" answer the page received. */
+let discovered: DiscoveryResult | null = null;
+let labelledGroup: AcceptResult | null = null;
 
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 30_000, interval: 200 });
 const hits = () => page.getByTestId('search-hit');
@@ -111,6 +114,10 @@ describe('search: what is labelled is what the hits showed', () => {
       if (!response.ok()) return;
       if (path === '/api/search/query' || path === '/api/search/feedback') {
         answers.push(((await response.json()) as { result: SearchResult }).result);
+      } else if (path === '/api/discovery/label') {
+        labelledGroup = ((await response.json()) as { result: AcceptResult }).result;
+      } else if (path === '/api/discovery/run') {
+        discovered = ((await response.json()) as { result: DiscoveryResult }).result;
       } else if (path === '/api/search/hitMask') {
         const { result } = (await response.json()) as { result: { imageId: number; rle: Rle } };
         previews.set(result.imageId, result.rle);
@@ -245,5 +252,38 @@ describe('search: what is labelled is what the hits showed', () => {
     await page.keyboard.press('a');
     await eventually(() => hit(next).getAttribute('data-judgement')).toBe('accepted');
     await searchIdle();
+  });
+
+  it('labels each discovered object as its group showed it, and not twice', async () => {
+    await page.getByTestId('view-images').click();
+    await page.getByTestId('images-view').waitFor();
+    await page.getByTestId('discover-objects').click();
+    await expect.poll(() => page.getByTestId('discovery-cluster').count(), { timeout: 60_000 }).toBeGreaterThan(0);
+    await eventually(() => discovered !== null).toBe(true);
+    const group = discovered!.clusters[0];
+    const before = new Map((await Promise.all(images.map(async (image) => [image.id, (await annotationsOf(image.id)).map((item) => item.id)] as const))));
+    const cluster = page.getByTestId('discovery-cluster').first();
+    await cluster.getByTestId('cluster-label').click();
+    await cluster.getByTestId('cluster-labeled').waitFor({ timeout: 30_000 });
+    await eventually(() => labelledGroup !== null).toBe(true);
+    const members = group.members.filter((member) => member.covered);
+    // Every covered member is written, or left out because an object there already covers it.
+    expect([...labelledGroup!.imageIds, ...labelledGroup!.alreadyLabelled].sort()).toEqual(members.map((member) => member.imageId).sort());
+    expect(labelledGroup!.imageIds.length).toBeGreaterThan(0);
+    for (const member of members.filter((item) => labelledGroup!.imageIds.includes(item.imageId))) {
+      const added = (await annotationsOf(member.imageId)).filter((item) => !before.get(member.imageId)!.includes(item.id));
+      expect(added, `image ${member.imageId}`).toHaveLength(1);
+      const mask = decodeRle(added[0].rle), grid = decodeRle(member.grid);
+      expect(outsideGrid(mask, grid), `image ${member.imageId}: share of the mask outside the shown region`).toBe(0);
+      expect(cellIou(mask, grid), `image ${member.imageId}: cells of the mask vs the shown region`).toBeGreaterThan(0.8);
+    }
+    const count = async () => (await Promise.all(images.map((image) => annotationsOf(image.id)))).flat().length;
+    const labelled = await count();
+    labelledGroup = null;
+    await cluster.getByTestId('cluster-label').click();
+    await eventually(() => labelledGroup?.alreadyLabelled.length).toBe(members.length);
+    await eventually(() => page.getByTestId('notice-info').filter({ hasText: `${members.length} object` }).count()).toBeGreaterThan(0);
+    await page.waitForFunction(() => document.querySelector('[data-testid="discovery-panel"]')?.getAttribute('data-busy') === '');
+    expect(await count()).toBe(labelled);
   });
 });
