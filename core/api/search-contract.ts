@@ -48,13 +48,10 @@ export const searchAcceptSchema = z.object({
   /** Hits to turn into annotations; with minScore instead, every current hit scoring >= minScore that was not rejected. */
   imageIds: z.array(id).max(10_000).optional(),
   minScore: z.number().min(-1).max(1).optional(),
-  /**
-   * 'object': the hit image's region leaves that are close to the hit and beat that image's own background (the
-   * discovery rule; built-in model, COCO_MVal first correct hits, IoU 0.187); 'engine': click-to-mask seeded at the
-   * hit's peak (IoU 0.147: one click covers the part around the peak). Either falls back to the hit's heatmap component.
-   */
-  maskSource: z.enum(['object', 'engine']).default('object'),
 }).refine((input) => input.imageIds !== undefined || input.minScore !== undefined, { message: 'give imageIds or minScore' });
+
+/** The mask an accept of this hit writes (its region as shown, fixed once judged): for the editor's proposal layer. */
+export const searchHitMaskSchema = z.object({ sessionId: z.string().min(1), imageId: id });
 
 export const discoveryRunSchema = z.object({
   imageIds: z.array(id).min(2).max(20_000),
@@ -82,7 +79,10 @@ export interface SearchHit {
   /** Candidate object box and heatmap peak, image pixels. */
   bbox: [number, number, number, number];
   peak: [number, number];
-  /** Candidate object on a coarse grid (see the file comment). */
+  /**
+   * The hit's region on the embedding map's grid (see the file comment): what accepting it writes, before that is
+   * upsampled along the image's colour edges (search.hitMask gives the result). Fixed once the hit is judged.
+   */
   grid: Rle;
   judgement: 'accepted' | 'rejected' | null;
 }
@@ -98,6 +98,15 @@ export interface AcceptResult {
   /** Created annotations, one per accepted hit: annotations.remove({ ids }) undoes the whole batch. */
   annotationIds: number[];
   imageIds: number[];
+  /** Images left alone: an object already there covers the mask (IoU >= 0.8), so it would be annotated twice. */
+  alreadyLabelled: number[];
+}
+
+export interface HitMask {
+  imageId: number;
+  /** Image-sized mask, exactly what search.accept writes for this hit. */
+  rle: Rle;
+  score: number;
 }
 
 export interface DiscoveryMember {
@@ -137,6 +146,8 @@ export const searchContract = {
     feedback: method<SearchResult>()(searchFeedbackSchema),
     /** Hits -> annotations of classId (source 'search'), in one transaction; also counts as accepting them. */
     accept: method<AcceptResult>()(searchAcceptSchema),
+    /** The image-sized mask accepting a hit writes (what the editor shows as the proposal). */
+    hitMask: method<HitMask>()(searchHitMaskSchema),
   },
   discovery: {
     /** The most frequent objects across the given images. */
@@ -149,5 +160,6 @@ export const searchContract = {
 export type SearchQueryInput = z.output<typeof searchQuerySchema>;
 export type SearchFeedbackInput = z.output<typeof searchFeedbackSchema>;
 export type SearchAcceptInput = z.output<typeof searchAcceptSchema>;
+export type SearchHitMaskInput = z.output<typeof searchHitMaskSchema>;
 export type DiscoveryRunInput = z.output<typeof discoveryRunSchema>;
 export type DiscoveryLabelInput = z.output<typeof discoveryLabelSchema>;

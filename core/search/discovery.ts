@@ -211,15 +211,6 @@ function memberLeaves(image: ImageLeaves, centroid: Float32Array, options: Disco
   return { leaves, area, mass, similarity: area > 0 ? similarity / area : 0 };
 }
 
-/**
- * Region-grid mask (gridWidth * gridHeight, 0/1) of the object that `vector` (unit) stands for in one image, by the
- * same rule as a discovered cluster's member: leaves close to the vector that beat the image's own background.
- */
-export function objectGridMask(set: RegionSet, vector: Float32Array, options: Partial<DiscoveryOptions> = {}): Uint8Array {
-  const settings = { ...defaultDiscoveryOptions, ...options };
-  return pickGridMask(set, memberLeaves(imageLeaves(set, settings.spread), vector, settings));
-}
-
 function evaluate(centroid: Float32Array, images: ImageLeaves[], imageIds: number[], options: DiscoveryOptions) {
   const picks: DiscoveryPick[] = [];
   let score = 0, coverage = 0;

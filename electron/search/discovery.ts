@@ -16,6 +16,7 @@ import type { RegionSet } from '../../core/search/regions';
 import type { Project } from '../../db/project';
 import { guideImage } from './guide';
 import { regionsOf } from './indexer';
+import { writeAnnotations } from './writer';
 
 interface StoredDiscovery {
   modelId: string;
@@ -86,7 +87,10 @@ export function createDiscoveryService(project: Project, defaultModelId: () => s
       while (kept.size > maxKept) kept.delete(kept.keys().next().value as string);
       return { discoveryId, modelId, clusters: clusters.map((cluster, index) => describe(found, cluster, index)), missing };
     },
-    /** Masks are computed first (one image decoded at a time, as the colour guide), then written in one transaction. */
+    /**
+     * The members' masks as shown (their grids, upsampled along the image's colour edges; one image decoded at a
+     * time), then written in one transaction, leaving out objects already annotated (writer.ts).
+     */
     async label(input: DiscoveryLabelInput): Promise<AcceptResult> {
       const found = kept.get(input.discoveryId);
       if (!found) throw new DiscoveryError('not-found', `discovery ${input.discoveryId} has expired; run it again`);
@@ -103,13 +107,7 @@ export function createDiscoveryService(project: Project, defaultModelId: () => s
         const image = await guideImage(project, pick.imageId, set.imageWidth, set.imageHeight);
         masks.push({ pick, mask: gridMaskToImage(grid.data, grid.width, grid.height, set.imageWidth, set.imageHeight, image ?? undefined) });
       }
-      const picks = masks.map(({ pick }) => pick);
-      const annotationIds = project.transaction(() => masks.map(({ pick, mask }) => {
-        const annotationId = project.annotations.add(pick.imageId, { classId: input.classId, rle: encodeRle(mask), score: pick.similarity, source: 'discovery' });
-        project.images.refreshStatus(pick.imageId);
-        return annotationId;
-      }));
-      return { annotationIds, imageIds: picks.map((pick) => pick.imageId) };
+      return writeAnnotations(project, masks.map(({ pick, mask }) => ({ imageId: pick.imageId, mask, score: pick.similarity })), input.classId, 'discovery');
     },
   };
 }

@@ -4,8 +4,10 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddingMap, quantize } from '../../core/embedding';
 import type { ModelManifest } from '../../core/manifest';
-import { maskArea, maskIou } from '../../core/mask';
+import type { SearchHit } from '../../core/api/search-contract';
+import { type Mask, maskIou } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
+import { gridMaskToImage } from '../../core/search/pooling';
 import { type PlantedObject, nearby, objectMask, randomUnit, seededRandom, syntheticMap } from '../../core/search/synthetic';
 import { Project } from '../../db/project';
 import { indexImage, regionsOf, reindexMissing } from './indexer';
@@ -111,7 +113,7 @@ describe('search service', () => {
     const rejected = result.hits[0].imageId;
     const after = service.search.feedback({ sessionId: result.sessionId, accepted: [], rejected: [rejected] });
     expect(after.hits.find((hit) => hit.imageId === rejected)?.judgement).toBe('rejected');
-    const accepted = await service.search.accept({ sessionId: result.sessionId, classId: null, minScore: -1, maskSource: 'object' });
+    const accepted = await service.search.accept({ sessionId: result.sessionId, classId: null, minScore: -1 });
     expect(accepted.imageIds).toHaveLength(after.hits.length - 1);
     expect(accepted.imageIds).not.toContain(rejected);
     project.transaction(() => project.annotations.remove(accepted.annotationIds));
@@ -122,26 +124,79 @@ describe('search service', () => {
     const classId = project.classes.create('thing').id;
     const result = service.search.query({ examples: [exampleOn(20, 1)], limit: 20, rerank: 30, excludeExampleImages: true });
     const threshold = (result.hits[7].score + result.hits[8].score) / 2;
-    for (const maskSource of ['object', 'engine'] as const) {
-      const accepted = await service.search.accept({ sessionId: result.sessionId, classId, minScore: threshold, maskSource });
-      expect(accepted.annotationIds).toHaveLength(8);
-      for (const [i, annotationId] of accepted.annotationIds.entries()) {
-        const annotation = project.annotations.get(annotationId)!;
-        const index = ids.indexOf(accepted.imageIds[i]);
-        expect(annotation).toMatchObject({ classId, source: 'search', imageId: accepted.imageIds[i] });
-        const mask = decodeRle(annotation.rle), truth = objectMask(maps[index], objects[index][1]);
-        if (maskSource === 'object') {
-          expect(maskIou(mask, truth)).toBeGreaterThan(0.5);
-        } else {
-          // The click engine's geodesic term stops early on these per-cell-noisy maps: check it stays on the object.
-          const inside = mask.data.reduce((sum, value, i) => sum + (value & truth.data[i]), 0);
-          expect(inside / maskArea(mask)).toBeGreaterThan(0.8);
-        }
-      }
-      expect(project.images.get(accepted.imageIds[0])?.status).toBe('annotated');
-      project.transaction(() => project.annotations.remove(accepted.annotationIds));
-      expect(accepted.annotationIds.every((id) => project.annotations.get(id) === undefined)).toBe(true);
+    const accepted = await service.search.accept({ sessionId: result.sessionId, classId, minScore: threshold });
+    expect(accepted.annotationIds).toHaveLength(8);
+    for (const [i, annotationId] of accepted.annotationIds.entries()) {
+      const annotation = project.annotations.get(annotationId)!;
+      const index = ids.indexOf(accepted.imageIds[i]);
+      expect(annotation).toMatchObject({ classId, source: 'search', imageId: accepted.imageIds[i] });
+      expect(maskIou(decodeRle(annotation.rle), objectMask(maps[index], objects[index][1]))).toBeGreaterThan(0.5);
     }
+    expect(project.images.get(accepted.imageIds[0])?.status).toBe('annotated');
+    project.transaction(() => project.annotations.remove(accepted.annotationIds));
+    expect(accepted.annotationIds.every((id) => project.annotations.get(id) === undefined)).toBe(true);
+  });
+
+  it('writes exactly the region each hit showed when it was judged, after the query has moved', async () => {
+    const service = createSearchService(project, { defaultModelId: modelId });
+    // Every image is a hit (limit 40), so each judged image is on the page before and after each round.
+    const first = service.search.query({ examples: [exampleOn(20, 1)], limit: 40, rerank: 40, excludeExampleImages: true });
+    // What the page got for a hit: its grid covers the whole image; without the image file (none here) the mask
+    // is that grid upsampled bilinearly, as gridMaskToImage does it.
+    const shownMask = (hit: SearchHit) => {
+      const grid = decodeRle(hit.grid);
+      return gridMaskToImage(grid.data, grid.width, grid.height, 256, 192);
+    };
+    const shown = new Map<number, Mask>();
+    const rounds: Array<{ accepted: number[]; rejected: number[] }> = [
+      { accepted: [ids[0]], rejected: [] }, { accepted: [ids[14]], rejected: [ids[2]] },
+      { accepted: [ids[8], ids[15]], rejected: [ids[3]] }, { accepted: [ids[16]], rejected: [ids[1], ids[9]] },
+    ];
+    let result = first;
+    for (const round of rounds) {
+      for (const imageId of round.accepted) shown.set(imageId, shownMask(result.hits.find((hit) => hit.imageId === imageId)!));
+      result = service.search.feedback({ sessionId: first.sessionId, ...round });
+      // A judged hit keeps the region it had when judged, whatever the moved query matches on its image now.
+      for (const [imageId, mask] of shown) {
+        const hit = result.hits.find((item) => item.imageId === imageId);
+        if (hit) expect(encodeRle(shownMask(hit))).toEqual(encodeRle(mask));
+      }
+    }
+    const acceptedIds = [...shown.keys()];
+    const previews = await Promise.all(acceptedIds.map((imageId) => service.search.hitMask({ sessionId: first.sessionId, imageId })));
+    const written = await service.search.accept({ sessionId: first.sessionId, classId: null, imageIds: acceptedIds });
+    expect(written.imageIds).toEqual(acceptedIds);
+    expect(written.alreadyLabelled).toEqual([]);
+    for (const [i, imageId] of acceptedIds.entries()) {
+      const annotation = project.annotations.get(written.annotationIds[i])!;
+      expect(annotation.imageId).toBe(imageId);
+      // Bit for bit: the written RLE is the shown region's, and the preview the editor shows.
+      expect(annotation.rle).toEqual(encodeRle(shown.get(imageId)!));
+      expect(annotation.rle).toEqual(previews[i].rle);
+    }
+    // The first accept (the query's own object) is that object, not a union with others of similar vectors.
+    const mask = decodeRle(project.annotations.get(written.annotationIds[0])!.rle);
+    expect(maskIou(mask, objectMask(maps[0], objects[0][1]))).toBeGreaterThan(0.5);
+    project.transaction(() => project.annotations.remove(written.annotationIds));
+  });
+
+  it('does not annotate an object twice: accepting a hit already labelled writes nothing and says so', async () => {
+    const service = createSearchService(project, { defaultModelId: modelId });
+    const result = service.search.query({ examples: [exampleOn(20, 1)], limit: 20, rerank: 30, excludeExampleImages: true });
+    const [clicked, fresh] = [result.hits[0].imageId, result.hits[1].imageId];
+    // The same object annotated before by clicks (its mask a little smaller than the hit's: IoU >= 0.8).
+    const preview = decodeRle((await service.search.hitMask({ sessionId: result.sessionId, imageId: clicked })).rle);
+    const eroded = { ...preview, data: preview.data.map((value, i) => (value && preview.data[i - 1] && preview.data[i + 1] ? 1 : 0)) };
+    expect(maskIou(eroded, preview)).toBeGreaterThanOrEqual(0.8);
+    const [existing] = project.transaction(() => [project.annotations.add(clicked, { classId: null, rle: encodeRle(eroded), source: 'clicks' })]);
+    const written = await service.search.accept({ sessionId: result.sessionId, classId: null, imageIds: [clicked, fresh, fresh] });
+    expect(written).toMatchObject({ imageIds: [fresh], alreadyLabelled: [clicked] });
+    expect(project.annotations.list(clicked).map((item) => item.id)).toEqual([existing]);
+    expect(project.annotations.list(fresh)).toHaveLength(1);
+    // Accepting again (a second "Label accepted") adds nothing either.
+    const again = await service.search.accept({ sessionId: result.sessionId, classId: null, imageIds: [fresh] });
+    expect(again).toEqual({ annotationIds: [], imageIds: [], alreadyLabelled: [fresh] });
+    project.transaction(() => project.annotations.remove([existing, ...written.annotationIds]));
   });
 
   it('sees new, re-embedded and re-indexed images; results do not depend on the cache size', async () => {
@@ -183,6 +238,9 @@ describe('search service', () => {
       const mask = decodeRle(project.annotations.get(annotationId)!.rle);
       expect(maskIou(mask, objectMask(maps[index], objects[index][1]))).toBeGreaterThan(0.5);
     }
+    // Labelling the same group again does not annotate its objects twice.
+    const again = await service.discovery.label({ discoveryId: result.discoveryId, cluster: 0, classId: null });
+    expect(again).toEqual({ annotationIds: [], imageIds: [], alreadyLabelled: labelled.imageIds });
     project.transaction(() => project.annotations.remove(labelled.annotationIds));
   });
 });

@@ -1,21 +1,19 @@
 /**
  * The search and discovery API (core/api/search-contract.ts) over one open Project. Query: examples -> query
  * vector (mask-pooled embedding), stage 1 over all region vectors (scanner.ts), stage 2 re-ranks the best
- * `rerank` images on their full maps (core/search/dense.ts). Sessions keep the query state for feedback and
- * accept; the last few are kept in memory (LRU), nothing about them is stored in the project.
+ * `rerank` images on their full maps (core/search/dense.ts). Sessions keep the query state and each hit's region
+ * (see HitRegion) for feedback and accept; the last few are kept in memory (LRU), nothing about them is stored in
+ * the project.
  */
 import { randomUUID } from 'node:crypto';
 import { ApiError } from '../../core/api/contract';
-import type { AnnotationDraft } from '../../core/api/records';
 import type {
-  AcceptResult, SearchAcceptInput, SearchFeedbackInput, SearchHit, SearchQueryInput, SearchResult,
+  AcceptResult, HitMask, SearchAcceptInput, SearchFeedbackInput, SearchHit, SearchHitMaskInput, SearchQueryInput, SearchResult,
 } from '../../core/api/search-contract';
 import { dequantize } from '../../core/embedding';
-import { createSegmenter } from '../../core/engine/segmenter';
 import type { Mask } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
 import { type DenseMatch, type DenseOptions, denseMatch } from '../../core/search/dense';
-import { objectGridMask } from '../../core/search/discovery';
 import { type FeedbackWeights, type QueryState, queryVectors } from '../../core/search/feedback';
 import { SearchInputError, gridMaskToImage, poolMask } from '../../core/search/pooling';
 import type { Project } from '../../db/project';
@@ -23,6 +21,7 @@ import { guideImage } from './guide';
 import { type DiscoveryServiceOptions, createDiscoveryService } from './discovery';
 import { regionsOf } from './indexer';
 import { RegionScanner, type ScannerOptions } from './scanner';
+import { type ProposedAnnotation, writeAnnotations } from './writer';
 
 /** An ApiError, so the code ('not-found', 'not-embedded', 'invalid-input') crosses the API boundary as is. */
 export class SearchError extends ApiError {
@@ -43,6 +42,19 @@ export interface SearchServiceOptions {
   maxSessions?: number;
 }
 
+/**
+ * A hit's region: the dense match that was shown for it. Re-ranking recomputes the regions of unjudged hits with
+ * the moved query; a judged hit keeps the region the labeler saw when judging it, so its feedback vector and the
+ * mask an accept writes are that region's, not a later query's (accepting a red circle once wrote a mask of a
+ * yellow circle, two triangles and a mug: the mask came from the moved query's region-set match).
+ */
+interface HitRegion {
+  match: DenseMatch;
+  regionScore: number;
+  /** The image-sized mask (computed on first preview or accept, then kept: the same bits every time). */
+  mask?: Promise<Mask>;
+}
+
 interface Session {
   id: string;
   modelId: string;
@@ -53,8 +65,8 @@ interface Session {
   limit: number;
   rerank: number;
   judgements: Map<number, 'accepted' | 'rejected'>;
-  /** Dense matches of the current ranking, by image. */
-  matches: Map<number, { match: DenseMatch; regionScore: number }>;
+  /** Regions of the current ranking's candidates and of every judged image, by image. */
+  regions: Map<number, HitRegion>;
   hits: SearchHit[];
 }
 
@@ -104,18 +116,19 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     const candidates = Math.max(current.rerank, limit);
     const stage1 = scanner.scan(current.modelId, queries, { limit: candidates, exclude, only: current.only ?? undefined });
     const started = performance.now();
-    current.matches.clear();
+    for (const imageId of current.regions.keys()) if (!current.judgements.has(imageId)) current.regions.delete(imageId);
     const hits: SearchHit[] = [];
     for (const hit of stage1.hits) {
       const embedding = project.embeddings.get(hit.imageId, current.modelId);
       const imageHash = project.images.get(hit.imageId)?.hash;
       if (!embedding || !imageHash) continue; // deleted since the scan's page was read
-      const match = denseMatch(embedding, queries, options.dense);
-      current.matches.set(hit.imageId, { match, regionScore: hit.score });
+      let region = current.regions.get(hit.imageId);
+      if (!region) current.regions.set(hit.imageId, (region = { match: denseMatch(embedding, queries, options.dense), regionScore: hit.score }));
+      const { match } = region;
       hits.push({
-        imageId: hit.imageId, imageHash, score: match.objectScore, regionScore: hit.score, bbox: match.bbox,
+        imageId: hit.imageId, imageHash, score: scoreOf(match.vector, queries), regionScore: region.regionScore, bbox: match.bbox,
         peak: [Math.round(match.peak[0]), Math.round(match.peak[1])],
-        grid: encodeRle({ width: match.width, height: match.height, data: match.component }),
+        grid: encodeRle(mapGridOf(match, embedding.width, embedding.height)),
         judgement: current.judgements.get(hit.imageId) ?? null,
       });
     }
@@ -127,32 +140,35 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     };
   }
 
-  /** The hit's object vector; computed on demand for images judged without having been shown. */
-  function hitVector(current: Session, imageId: number): Float32Array {
-    const known = current.matches.get(imageId);
-    if (known) return known.match.vector;
-    return denseMatch(stored(imageId, current.modelId), queryVectors(current.state, options.feedback), options.dense).vector;
+  /** The image's region in this session; an image judged or accepted without having been shown gets one now. */
+  function regionOf(current: Session, imageId: number): HitRegion {
+    let region = current.regions.get(imageId);
+    if (!region) {
+      const match = denseMatch(stored(imageId, current.modelId), queryVectors(current.state, options.feedback), options.dense);
+      current.regions.set(imageId, (region = { match, regionScore: match.objectScore }));
+    }
+    return region;
   }
 
-  /** The accepted hit's mask (see maskSource in the contract); the dense match's component when that comes out empty. */
-  async function hitMask(current: Session, imageId: number, source: SearchAcceptInput['maskSource']): Promise<{ mask: Mask; score: number }> {
-    const known = current.matches.get(imageId);
-    const embedding = stored(imageId, current.modelId);
-    const match = known?.match ?? denseMatch(embedding, queryVectors(current.state, options.feedback), options.dense);
-    const score = match.objectScore;
-    // Decoded only by the branches that use it: the component fallback needs no pixels.
-    const image = () => guideImage(project, imageId, embedding.imageWidth, embedding.imageHeight);
-    let mask: Mask | null = null;
-    if (source === 'engine') {
-      mask = createSegmenter(dequantize(embedding), await image()).segment([{ x: match.peak[0], y: match.peak[1], positive: true }]).mask;
-    } else {
-      const set = regionsOf(project).get(imageId, current.modelId);
-      if (set) {
-        mask = gridMaskToImage(objectGridMask(set, match.vector), set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight, (await image()) ?? undefined);
-      }
+  /**
+   * The region as an image-sized mask: its map-grid cells upsampled along the image's colour edges (as a click's
+   * mask is), or bilinearly when the image file cannot be read. Kept with the region, so a preview and the accept
+   * that follows give the same bits.
+   */
+  function maskOf(current: Session, imageId: number): Promise<Mask> {
+    const region = regionOf(current, imageId);
+    if (!region.mask) {
+      const { width, height, imageWidth, imageHeight } = stored(imageId, current.modelId);
+      const grid = mapGridOf(region.match, width, height).data;
+      const computed = guideImage(project, imageId, imageWidth, imageHeight).then((image) => {
+        const mask = gridMaskToImage(grid, width, height, imageWidth, imageHeight, image ?? undefined);
+        // A region of a cell or two can lose every pixel to the colour edges: then it is the cells themselves.
+        return mask.data.includes(1) || !image ? mask : gridMaskToImage(grid, width, height, imageWidth, imageHeight);
+      });
+      region.mask = computed;
+      computed.catch(() => { if (region.mask === computed) region.mask = undefined; });
     }
-    if (mask?.data.includes(1)) return { mask, score };
-    return { mask: componentMask(match, embedding.width, embedding.height, embedding.imageWidth, embedding.imageHeight), score };
+    return region.mask;
   }
 
   return {
@@ -164,7 +180,7 @@ export function createSearchService(project: Project, options: SearchServiceOpti
           id: randomUUID(), modelId, state: { examples: examples.map((e) => e.vector), accepted: [], rejected: [] },
           exampleImages: new Set(examples.map((e) => e.imageId)), excludeExampleImages: input.excludeExampleImages,
           only: input.imageIds ? new Set(input.imageIds) : null, limit: input.limit, rerank: input.rerank,
-          judgements: new Map(), matches: new Map(), hits: [],
+          judgements: new Map(), regions: new Map(), hits: [],
         };
         sessions.set(created.id, created);
         while (sessions.size > maxSessions) sessions.delete(sessions.keys().next().value as string);
@@ -177,24 +193,31 @@ export function createSearchService(project: Project, options: SearchServiceOpti
         applyJudgements(current);
         return rank(current, input.limit ?? current.limit);
       },
-      /** Masks are computed first (one image decoded at a time), then written in one transaction. */
+      /** The mask search.accept writes for this hit. */
+      async hitMask(input: SearchHitMaskInput): Promise<HitMask> {
+        const current = session(input.sessionId);
+        const mask = await maskOf(current, input.imageId);
+        return { imageId: input.imageId, rle: encodeRle(mask), score: scoreOf(regionOf(current, input.imageId).match.vector, queryVectors(current.state, options.feedback)) };
+      },
+      /**
+       * Each hit's mask as shown (one image decoded at a time), then written in one transaction, leaving out masks
+       * of objects already annotated (writer.ts). Accepting counts as judging the hits accepted.
+       */
       async accept(input: SearchAcceptInput): Promise<AcceptResult> {
         const current = session(input.sessionId);
-        const imageIds = input.imageIds ?? current.hits
+        const imageIds = [...new Set(input.imageIds ?? current.hits
           .filter((hit) => hit.score >= (input.minScore ?? 1) && current.judgements.get(hit.imageId) !== 'rejected')
-          .map((hit) => hit.imageId);
+          .map((hit) => hit.imageId))];
         if (input.classId !== null) project.classes.get(input.classId);
-        const masks: Array<{ imageId: number; mask: Mask; score: number }> = [];
-        for (const imageId of imageIds) masks.push({ imageId, ...(await hitMask(current, imageId, input.maskSource)) });
-        const annotationIds = project.transaction(() => masks.map(({ imageId, mask, score }) => {
-          const draft: AnnotationDraft = { classId: input.classId, rle: encodeRle(mask), score, source: 'search' };
-          const annotationId = project.annotations.add(imageId, draft);
-          project.images.refreshStatus(imageId);
-          return annotationId;
-        }));
+        const queries = queryVectors(current.state, options.feedback);
+        const proposed: ProposedAnnotation[] = [];
+        for (const imageId of imageIds) {
+          proposed.push({ imageId, mask: await maskOf(current, imageId), score: scoreOf(regionOf(current, imageId).match.vector, queries) });
+        }
+        const result = writeAnnotations(project, proposed, input.classId, 'search');
         for (const imageId of imageIds) current.judgements.set(imageId, 'accepted');
         applyJudgements(current);
-        return { annotationIds, imageIds };
+        return result;
       },
     },
     discovery: createDiscoveryService(project, defaultModel, options.discovery),
@@ -206,23 +229,33 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     current.state.accepted = [];
     current.state.rejected = [];
     for (const [imageId, judgement] of current.judgements) {
-      (judgement === 'accepted' ? current.state.accepted : current.state.rejected).push(hitVector(current, imageId));
+      (judgement === 'accepted' ? current.state.accepted : current.state.rejected).push(regionOf(current, imageId).match.vector);
     }
   }
 }
 
-/** The dense component (heat grid) as an image mask: heat cell (x, y) is map cell (x * step, y * step). */
-function componentMask(match: DenseMatch, mapWidth: number, mapHeight: number, imageWidth: number, imageHeight: number): Mask {
-  // The heat grid covers mapWidth cells with ceil(mapWidth / step) samples: stretch it over the part it covers.
-  const coveredWidth = Math.round((match.width * match.step * imageWidth) / mapWidth);
-  const coveredHeight = Math.round((match.height * match.step * imageHeight) / mapHeight);
-  const mask = gridMaskToImage(match.component, match.width, match.height, coveredWidth, coveredHeight);
-  if (coveredWidth === imageWidth && coveredHeight === imageHeight) return mask;
-  const out = new Uint8Array(imageWidth * imageHeight);
-  for (let y = 0; y < Math.min(imageHeight, coveredHeight); y++) {
-    out.set(mask.data.subarray(y * coveredWidth, y * coveredWidth + Math.min(imageWidth, coveredWidth)), y * imageWidth);
+/** Cosine of a region's vector with the query (max over query vectors): a judged region is scored by today's query. */
+function scoreOf(vector: Float32Array, queries: Float32Array[]): number {
+  let best = -Infinity;
+  for (const query of queries) {
+    let dot = 0;
+    for (let k = 0; k < vector.length; k++) dot += vector[k] * query[k];
+    best = Math.max(best, dot);
   }
-  return { width: imageWidth, height: imageHeight, data: out };
+  return best;
+}
+
+/**
+ * The dense component on the embedding map's own grid (mapWidth x mapHeight, covering the image exactly): heat
+ * cell (x, y) stands for map cells [x * step, (x + 1) * step) x [y * step, (y + 1) * step).
+ */
+function mapGridOf(match: DenseMatch, mapWidth: number, mapHeight: number): Mask {
+  const data = new Uint8Array(mapWidth * mapHeight);
+  for (let y = 0; y < mapHeight; y++) {
+    const row = Math.floor(y / match.step) * match.width;
+    for (let x = 0; x < mapWidth; x++) data[y * mapWidth + x] = match.component[row + Math.floor(x / match.step)];
+  }
+  return { width: mapWidth, height: mapHeight, data };
 }
 
 export type SearchService = ReturnType<typeof createSearchService>;

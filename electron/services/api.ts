@@ -140,6 +140,7 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
         assertClassesExist(project(), [input.classId]);
         return search().search.accept(input);
       },
+      hitMask: (input) => search().search.hitMask(input),
     },
     discovery: {
       run: (input) => search().discovery.run(input),

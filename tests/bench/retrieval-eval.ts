@@ -63,7 +63,7 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   const full: number[][] = [[], [], [], []], residual: number[][] = [[], [], [], []];
   // Share of the relevant images the labeler has seen after judging 20 (r + 1) hits: with feedback vs paging.
   const foundFeedback: number[][] = [[], [], [], []], foundPaging: number[][] = [[], [], [], []];
-  const iouEngine: number[] = [], iouObject: number[] = [];
+  const iouHit: number[] = [];
   const timings = { stage1: [] as number[], stage2: [] as number[] };
   const images = await Promise.all(items.map((item) => decodeImageFile(item.imagePath)));
   const histograms = items.map((_, i) => maskHistogram(images[i], masks[i]));
@@ -87,15 +87,13 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
       .sort((a, b) => histogramDistance(histograms[q], wholeHistograms[a]) - histogramDistance(histograms[q], wholeHistograms[b]));
     baselineWhole.push(averagePrecisionAt10(whole.map((i) => items[i].category === category), relevant));
 
-    // Mask quality of the first correct hit, both mask sources (annotations removed again).
+    // Mask quality of the first correct hit: the mask accepting it writes (annotation removed again).
     const firstCorrect = result.hits.find((hit) => isRelevant(hit.imageId));
     if (firstCorrect && withMasks) {
       const gt = masks[imageIds.indexOf(firstCorrect.imageId)];
-      for (const [source, out] of [['engine', iouEngine], ['object', iouObject]] as const) {
-        const accepted = await service.search.accept({ sessionId: result.sessionId, classId: null, imageIds: [firstCorrect.imageId], maskSource: source });
-        out.push(maskIou(decodeRle(project.annotations.get(accepted.annotationIds[0])!.rle), gt));
-        project.transaction(() => project.annotations.remove(accepted.annotationIds));
-      }
+      const accepted = await service.search.accept({ sessionId: result.sessionId, classId: null, imageIds: [firstCorrect.imageId] });
+      iouHit.push(maskIou(decodeRle(project.annotations.get(accepted.annotationIds[0])!.rle), gt));
+      project.transaction(() => project.annotations.remove(accepted.annotationIds));
       // accept() also judged the hit; start the feedback simulation from a clean session.
       result = service.search.query({
         examples: [{ imageId: imageIds[q], rle: encodeRle(masks[q]) }], limit: 100, rerank: 100, excludeExampleImages: true,
@@ -131,14 +129,14 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   console.log(`  P@20 full     rounds 0..3: ${full.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  P@20 residual rounds 0..3: ${residual.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  relevant seen after judging 20, 40, 60, 80 hits: feedback ${foundFeedback.map((list) => fixed(mean(list))).join('  ')}  vs paging the first ranking ${foundPaging.map((list) => fixed(mean(list))).join('  ')}`);
-  console.log(`  accepted-hit mask IoU (first correct hit): engine ${fixed(mean(iouEngine))}  object ${fixed(mean(iouObject))}  (n=${iouEngine.length})`);
+  console.log(`  accepted-hit mask IoU (first correct hit, its region as shown): ${fixed(mean(iouHit))}  (n=${iouHit.length})`);
   console.log(`  per query: stage1 ${fixed(mean(timings.stage1))} ms, dense top-100 ${fixed(mean(timings.stage2))} ms`);
   writeJson({
     task: 'retrieval', dataset, modelId, queries: queries.length, chance, relevantShare,
     map10: { stage1: byCategory(stage1, queryItems), dense: byCategory(dense, queryItems), denseGainInterval: denseGain, colourWhole: byCategory(baselineWhole, queryItems), colourMask: byCategory(baseline, queryItems) },
     p20: { full: full.map(mean), residual: residual.map(mean) },
     seen: { feedback: foundFeedback.map(mean), paging: foundPaging.map(mean) },
-    acceptedIou: { engine: mean(iouEngine), object: mean(iouObject), n: iouEngine.length },
+    acceptedIou: { hit: mean(iouHit), n: iouHit.length },
     ms: { stage1: mean(timings.stage1), stage2: mean(timings.stage2) },
   });
 }

@@ -9,6 +9,7 @@ import { api } from '../api';
 import { recordAnnotationBatch } from '../composables/annotationBatch';
 import { busyGuard } from '../composables/busyGuard';
 import { translate } from '../i18n/index';
+import { useNoticesStore } from './notices';
 import { useSettingsStore } from './settings';
 
 export const useDiscoveryStore = defineStore('discovery', () => {
@@ -48,6 +49,7 @@ export const useDiscoveryStore = defineStore('discovery', () => {
       const created = await api.discovery.label({ discoveryId: discovery.discoveryId, cluster, classId });
       const mine = () => result.value?.discoveryId === discovery.discoveryId;
       labeled.value = { ...labeled.value, [cluster]: created.annotationIds.length };
+      if (created.alreadyLabelled.length > 0) useNoticesStore().info(label('search.alreadyLabelled', { count: created.alreadyLabelled.length }));
       recordAnnotationBatch(label('search.undo.label', { count: created.annotationIds.length }), created, {
         undone: () => { if (mine()) labeled.value = { ...labeled.value, [cluster]: 0 }; },
         redone: (_, ids) => { if (mine()) labeled.value = { ...labeled.value, [cluster]: ids.length }; },

@@ -12,6 +12,7 @@ import { api } from '../api';
 import { recordAnnotationBatch } from '../composables/annotationBatch';
 import { busyGuard } from '../composables/busyGuard';
 import { translate } from '../i18n/index';
+import { useNoticesStore } from './notices';
 import { useSettingsStore } from './settings';
 
 /** One query example: a saved annotation, or a mask as drawn (image-sized RLE). */
@@ -115,7 +116,9 @@ export const useSearchStore = defineStore('search', () => {
     return guarded('accept', async () => {
       const created = await api.search.accept({ sessionId: session, classId: classId.value, imageIds });
       const sessionNow = session;
-      markLabeled(created.imageIds, true);
+      // Hits of objects annotated before were not written again: they count as labelled, outside the undo batch.
+      markLabeled([...created.imageIds, ...created.alreadyLabelled], true);
+      if (created.alreadyLabelled.length > 0) useNoticesStore().info(label('search.alreadyLabelled', { count: created.alreadyLabelled.length }));
       recordAnnotationBatch(label('search.undo.accept', { count: created.annotationIds.length }), created, {
         undone: (imageIds) => { if (result.value?.sessionId === sessionNow) markLabeled(imageIds, false); },
         redone: (imageIds) => { if (result.value?.sessionId === sessionNow) markLabeled(imageIds, true); },
@@ -132,6 +135,13 @@ export const useSearchStore = defineStore('search', () => {
   /** The hits shown above the threshold (see aboveThreshold), named, so the server labels exactly those. */
   function labelAbove(): Promise<boolean> {
     return createAnnotations(aboveThreshold.value.map((hit) => hit.imageId));
+  }
+
+  /** The mask accepting the hit on this image writes (the editor's proposal layer); null outside a session. */
+  async function proposal(imageId: number): Promise<Rle | null> {
+    const session = result.value?.sessionId;
+    if (!session || !hits.value.some((hit) => hit.imageId === imageId)) return null;
+    return (await api.search.hitMask({ sessionId: session, imageId })).rle;
   }
 
   /** Images were removed from the project: drop their examples and hits. */
@@ -153,6 +163,6 @@ export const useSearchStore = defineStore('search', () => {
 
   return {
     panel, examples, result, busy, error, classId, threshold, focusIndex, labeled, hits, aboveThreshold, acceptedPending,
-    addExample, removeExample, clearExamples, run, judge, createAnnotations, labelAccepted, labelAbove, forgetImages, reset,
+    addExample, removeExample, clearExamples, run, judge, createAnnotations, labelAccepted, labelAbove, proposal, forgetImages, reset,
   };
 });

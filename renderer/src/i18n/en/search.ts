@@ -5,6 +5,7 @@ export default {
   title: 'Search',
   hint: 'Ctrl+Z undoes the last batch of annotations made here',
   noClass: 'No class',
+  alreadyLabelled: '{count} object was already labelled and was not added again|{count} objects were already labelled and were not added again',
   similar: {
     title: 'Similar objects',
     find: 'Find similar',
@@ -33,6 +34,13 @@ export default {
     accept: 'Accept',
     reject: 'Reject',
     open: 'Open in the editor',
+  },
+  proposal: {
+    title: 'Search proposal',
+    accepted: 'accepted',
+    rejected: 'rejected',
+    back: 'Esc: back to the results',
+    failed: 'Could not show the search proposal',
   },
   discovery: {
     title: 'Discovered objects',
@@ -69,5 +77,6 @@ export default {
     reject: 'Reject the hit (re-ranks)',
     open: 'Open the hit in the editor',
     labelAccepted: 'Turn accepted hits into annotations',
+    proposal: 'Accept / reject the search proposal (an image opened from the search results)',
   },
 } satisfies MessageTree;
