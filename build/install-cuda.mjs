@@ -1,5 +1,5 @@
 // Opt-in GPU support: downloads onnxruntime-node's CUDA 12 execution provider (from NuGet, as its own install
-// script does). Installs skip it (ONNXRUNTIME_NODE_INSTALL=skip, see README) so they work offline and on CPU machines.
+// script would). Installs do not run that script (allowScripts in package.json), so they work offline and on CPU machines.
 // Needs: Linux x64 or Windows x64, an NVIDIA driver, CUDA 12 and cuDNN 9 libraries on the library path.
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
