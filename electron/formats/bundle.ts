@@ -8,9 +8,9 @@
  * is written without zip64 (fflate), so a bundle is limited to 4 GiB.
  */
 import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { Unzip, UnzipInflate, Zip, ZipDeflate, ZipPassThrough } from 'fflate';
 import { FormatError, describeBytes } from '../../core/formats/errors';
@@ -19,13 +19,15 @@ import { Project } from '../../db/project';
 import type { ProgressHandler } from './apply';
 import type { ExportResult } from './collect';
 import { imageExtensions } from '../embedding/image-io';
-import { exists, exportNames, isInside, listFiles } from './files';
+import { exists, exportNames, isDirectory, isInside, listFiles } from './files';
 
 export interface BundleExportOptions {
   /** Put the image files in the bundle under images/ (default true). */
   images?: boolean;
   /** Keep the stored embedding maps (default false: they are large and can be recomputed). */
   embeddings?: boolean;
+  /** Replace an existing file at the target (default false). Never the project's own files. */
+  overwrite?: boolean;
 }
 
 export interface BundleOpenOptions {
@@ -62,7 +64,21 @@ async function pushFile(zip: Zip, entry: ZipPassThrough | ZipDeflate, file: stri
   if (!pushed && (await stat(file)).size > 0) throw new Error(`${file} could not be read`);
 }
 
+/** Refuses a target that exists (unless `overwrite`) or that is one of the project's own files under any name. */
+async function checkTarget(project: Project, outFile: string, overwrite: boolean): Promise<void> {
+  const real = async (path: string) => realpath(path).catch(() => resolve(path));
+  const target = await real(outFile);
+  const own = await Promise.all(['', '-wal', '-shm', '-journal', '.lock'].map((suffix) => real(`${project.path}${suffix}`)));
+  const projectDir = await real(project.dir);
+  // Also by name beside the project's real file, for the journal files SQLite has not created yet.
+  const ownNames = own.concat(['', '-wal', '-shm', '-journal', '.lock'].map((suffix) => join(projectDir, `${basename(own[0])}${suffix}`)));
+  if (ownNames.includes(target)) throw new FormatError(outFile, "is the open project's own file; choose another file name for the bundle");
+  if (!overwrite && (await exists(outFile))) throw new FormatError(outFile, 'already exists; choose another file name or allow overwriting');
+  if (await isDirectory(outFile)) throw new FormatError(outFile, 'is a folder; choose a file name ending in .zip');
+}
+
 export async function exportBundle(project: Project, outFile: string, options: BundleExportOptions = {}, onProgress?: ProgressHandler): Promise<ExportResult> {
+  await checkTarget(project, outFile, options.overwrite ?? false);
   const work = await mkdtemp(join(tmpdir(), 'pixelwise-bundle-'));
   const projectName = basename(project.path);
   const snapshot = join(work, projectName);
@@ -236,6 +252,7 @@ export async function openBundle(zipFile: string, targetDir: string, options: Bu
     try {
       const check = project.db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new FormatError(manifest.project, `is damaged (${String(check).split('\n').slice(0, 2).join('; ')})`);
+      distrust(project, bundle, warnings);
       const rows = project.db.prepare('SELECT id, path FROM images WHERE hash IS NOT NULL').all() as Array<{ id: number; path: string }>;
       const paths = rows.map((r) => r.path);
       let missing: typeof rows = [];
@@ -254,6 +271,34 @@ export async function openBundle(zipFile: string, targetDir: string, options: Bu
     if (existed) for (const entry of await readdir(targetDir)) await rm(join(targetDir, entry), { recursive: true, force: true });
     else await rm(targetDir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/**
+ * A bundle comes from someone else's computer, so its project must not act on this one: its jobs (an import job
+ * names folders to read) are dropped before any runner sees them, and an image path that is absolute or climbs out
+ * of the unpacked folder is pointed at images/<its file name> inside it (so a later export cannot copy an outside
+ * file such as ~/.ssh/id_rsa into a dataset). A bundle written by exportBundle has neither.
+ */
+function distrust(project: Project, bundle: string, warnings: string[]): void {
+  const jobs = project.db.prepare('SELECT count(*) FROM jobs').pluck().get() as number;
+  const rows = project.db.prepare('SELECT id, path FROM images ORDER BY id').all() as Array<{ id: number; path: string }>;
+  const outside = rows.filter((row) => isAbsolute(row.path) || !isInside(project.dir, resolveStoredPath(project.dir, row.path)));
+  const taken = new Set(rows.map((row) => row.path));
+  const names = exportNames(outside);
+  const update = project.db.prepare('UPDATE images SET path = ? WHERE id = ?');
+  project.transaction(() => {
+    project.db.exec('DELETE FROM jobs');
+    for (const row of outside) {
+      let path = `images/${names.get(row.id)}`;
+      while (taken.has(path)) path = `images/${row.id}_${path.slice('images/'.length)}`;
+      taken.add(path);
+      update.run(path, row.id);
+    }
+  });
+  if (jobs) warnings.push(`${bundle}: ${jobs} job(s) in the bundle were dropped; a bundle cannot start work on this computer`);
+  if (outside.length) {
+    warnings.push(`${bundle}: ${outside.length} image path(s) pointed outside the bundle (e.g. ${outside[0].path}); they now look for the file under images/ beside the project`);
   }
 }
 

@@ -76,6 +76,7 @@ export default {
     running: 'Unpacking…',
     failed: 'Could not open the bundle',
     missing: 'Both paths are needed.',
+    openedWithWarnings: 'Bundle opened with {count} warnings|Bundle opened with {count} warning|Bundle opened with {count} warnings',
   },
   job: {
     progress: '{done} of {total}',

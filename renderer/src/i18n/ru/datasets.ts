@@ -76,6 +76,7 @@ export default {
     running: 'Распаковка…',
     failed: 'Не удалось открыть пакет',
     missing: 'Нужны оба пути.',
+    openedWithWarnings: 'Пакет открыт, {count} предупреждение|Пакет открыт, {count} предупреждения|Пакет открыт, {count} предупреждений|Пакет открыт, {count} предупреждения',
   },
   job: {
     progress: '{done} из {total}',
