@@ -98,6 +98,8 @@ describe('opening a crafted bundle', () => {
       const jobs = await call('jobs', 'list', { activeOnly: false });
       const bundleJob = jobs.find((job: any) => job.result?.path === bundleOut);
       expect(bundleJob.result.warnings.join('\n')).toMatch(/images\/1_id_rsa: image file is missing/);
+      const cocoJob = jobs.find((job: any) => job.kind === 'dataset-export' && job.id !== bundleJob.id);
+      expect(cocoJob.error).toMatch(/^images\/1_id_rsa: the file is missing; 2 of the 3 images cannot be copied/);
       expect(existsSync(bundleOut)).toBe(true);
       for (const bytes of [...allBytes(bundleOut), ...(existsSync(cocoOut) ? allBytes(cocoOut) : [])]) {
         expect(bytes.includes(secret)).toBe(false);
