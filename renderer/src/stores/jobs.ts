@@ -25,6 +25,13 @@ export const useJobsStore = defineStore('jobs', () => {
   const pollError = ref<string | null>(null);
 
   const running = computed(() => active.value.length > 0);
+  /** Files the last finished image import skipped, by reason (its result; electron/jobs/import-job.ts), or null. */
+  const importSkips = computed(() => {
+    const job = lastFinished.value;
+    if (job?.kind !== 'import' || !job.result) return null;
+    const { alreadyInProject = 0, sameContent = 0 } = job.result as { alreadyInProject?: number; sameContent?: number };
+    return alreadyInProject + sameContent > 0 ? { alreadyInProject, sameContent } : null;
+  });
   const model = computed(() => {
     const id = runtime.value?.defaultModelId;
     return models.value.find((item) => item.id === id) ?? null;
@@ -137,5 +144,5 @@ export const useJobsStore = defineStore('jobs', () => {
     lastFinished.value = null;
   }
 
-  return { active, lastFinished, runtime, models, model, pollError, running, start, track, refresh, cancel, dismissFinished, loadRuntime };
+  return { active, lastFinished, importSkips, runtime, models, model, pollError, running, start, track, refresh, cancel, dismissFinished, loadRuntime };
 });
