@@ -20,7 +20,7 @@ import { Project } from '../../db/project';
 import type { ProgressHandler } from './apply';
 import type { ExportResult } from './collect';
 import { imageExtensions } from '../embedding/image-io';
-import { exists, exportNames, isDirectory, isInside, listFiles } from './files';
+import { describeFileError, exists, exportNames, isDirectory, isInside, listFiles } from './files';
 import { breather, extractEntry, locateEntries, readZipDirectory, type ZipEntry } from './unzip';
 
 export interface BundleExportOptions {
@@ -210,8 +210,8 @@ async function unpack(zipFile: string, targetDir: string, limits: Required<Omit<
       // Each entry is held to its declared size while it inflates, and the declared sizes are within the limits.
       await extractEntry(handle, entry, target, bundle).catch((error: NodeJS.ErrnoException) => {
         if (error instanceof FormatError) throw error;
-        if (error.code === 'ENOSPC') throw new FormatError(targetDir, `cannot hold the unpacked bundle: the disk is full (it needs ${describeBytes(declared)})`);
-        throw new FormatError(targetDir, `cannot be written (${error.code ?? error.message})`);
+        const needs = error.code === 'ENOSPC' ? ` (the bundle needs ${describeBytes(declared)})` : '';
+        throw new FormatError(targetDir, `cannot hold the unpacked bundle: ${describeFileError(error)}${needs}`);
       });
     }
     return names;

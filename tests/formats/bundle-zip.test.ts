@@ -181,6 +181,25 @@ describe('damaged and unusual bundles', () => {
     expect(readFileSync(join(work.dir, 'many-out', 'images', 't19999.png'))).toEqual(Buffer.from([19_999 & 255]));
   });
 
+  it('a write that fails while unpacking says why in words and leaves nothing behind', () => {
+    // The child may write files of at most 8 KiB (SIGXFSZ ignored, so a longer write fails with EFBIG, as a full
+    // disk fails with ENOSPC); the bundle's project file is larger.
+    expect(unzipSync(readFileSync(goodBundle))['p.pixelwise'].length).toBeGreaterThan(8 * 1024);
+    const target = join(work.dir, 'limited-out');
+    const script = join(work.dir, 'open-limited.mts');
+    writeFileSync(script, `
+      import { openBundle } from ${JSON.stringify(resolve(__dirname, '../../electron/formats/bundle.ts'))};
+      console.log(JSON.stringify({ error: await openBundle(process.argv[2], process.argv[3]).then(() => null, (e) => e.message) }));
+    `);
+    const child = spawnSync('bash', ['-c', `trap '' XFSZ; ulimit -f 8; exec "${process.execPath}" --import tsx "$@"`, 'open', script, goodBundle, target], {
+      encoding: 'utf8', timeout: 60_000, env: { ...process.env, TSX_DISABLE_CACHE: '1' },
+    });
+    expect(child.status, child.stderr).toBe(0);
+    const { error } = JSON.parse(child.stdout.trim().split('\n').pop()!);
+    expect(error).toBe(`${target}: cannot hold the unpacked bundle: the file is larger than this system allows`);
+    expect(existsSync(target)).toBe(false);
+  });
+
   it('more entries than the limit are refused with the limit named', async () => {
     await expect(openBundle(goodBundle, join(work.dir, 'few-out'), { maxEntries: 3 })).rejects.toThrow(/holds 5 entries, over the limit of 3/);
   });
