@@ -80,7 +80,7 @@ async function checkTarget(project: Project, outFile: string, overwrite: boolean
   // Also by name beside the project's real file, for the journal files SQLite has not created yet.
   const ownNames = own.concat(['', '-wal', '-shm', '-journal', '.lock'].map((suffix) => join(projectDir, `${basename(own[0])}${suffix}`)));
   if (ownNames.includes(target)) throw new FormatError(outFile, "is the open project's own file; choose another file name for the bundle");
-  if (!overwrite && (await exists(outFile))) throw new FormatError(outFile, 'already exists; choose another file name or allow overwriting');
+  if (!overwrite && (await exists(outFile))) throw new FormatError(outFile, 'already exists; choose another file name or allow replacing it');
   if (await isDirectory(outFile)) throw new FormatError(outFile, 'is a folder; choose a file name ending in .zip');
 }
 

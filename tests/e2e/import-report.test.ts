@@ -60,6 +60,25 @@ describe('import and bundle reports', () => {
     await page.getByTestId('language-en').click();
   });
 
+  it('a bundle export to an existing file is refused until "Replace the file" is ticked', async () => {
+    const zip = join(studio.dataDir, 'existing.zip');
+    writeFileSync(zip, 'my notes, not a bundle');
+    await page.getByTestId('dataset-menu').click();
+    await page.getByTestId('export-open').click();
+    await page.getByTestId('export-format').selectOption('bundle');
+    await page.getByTestId('export-target').fill(zip);
+    await page.getByTestId('export-start').click();
+    await expect.poll(() => page.getByTestId('export-error').textContent()).toContain('existing.zip: already exists; choose another file name or allow replacing it');
+    expect(readFileSync(zip, 'utf8')).toBe('my notes, not a bundle');
+    expect(await page.getByTestId('export-overwrite').locator('..').textContent()).toBe('Replace the file if it exists');
+    await page.getByTestId('export-overwrite').check();
+    await page.getByTestId('export-dialog').screenshot({ path: join(studio.dataDir, 'bundle-overwrite.png') });
+    await page.getByTestId('export-start').click();
+    await page.getByTestId('export-result').waitFor({ timeout: 60_000 });
+    expect(Object.keys(unzipSync(readFileSync(zip)))).toContain('manifest.json');
+    await page.getByTestId('export-close').click();
+  });
+
   it('shows what opening a crafted bundle dropped and changed', async () => {
     const zip = join(studio.dataDir, 'plain.zip');
     await studio.call('datasets', 'export', { format: 'bundle', target: zip });

@@ -129,7 +129,7 @@ describe('bundle export does not replace files', () => {
   it('refuses an existing file unless overwrite is given', async () => {
     const notes = join(work.dir, 'notes.txt');
     writeFileSync(notes, 'my notes');
-    await expect(exportBundle(source, notes)).rejects.toThrow(/notes\.txt: already exists; choose another file name or allow overwriting/);
+    await expect(exportBundle(source, notes)).rejects.toThrow(/notes\.txt: already exists; choose another file name or allow replacing it/);
     expect(readFileSync(notes, 'utf8')).toBe('my notes');
     const result = await exportBundle(source, notes, { overwrite: true });
     expect(result.images).toBe(3);

@@ -28,6 +28,7 @@ export default {
     filePlaceholder: '/data/exports/parts.zip',
     browse: 'Choose…',
     overwrite: 'Write into a folder that already holds files',
+    overwriteFile: 'Replace the file if it exists',
     losses: 'What this format does not keep',
     lossesLoading: 'Loading what the format keeps…',
     start: 'Export',

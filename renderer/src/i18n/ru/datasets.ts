@@ -28,6 +28,7 @@ export default {
     filePlaceholder: '/data/exports/parts.zip',
     browse: 'Выбрать…',
     overwrite: 'Писать в папку, где уже есть файлы',
+    overwriteFile: 'Заменить файл, если он уже есть',
     losses: 'Что этот формат не сохраняет',
     lossesLoading: 'Загрузка сведений о формате…',
     start: 'Экспортировать',
