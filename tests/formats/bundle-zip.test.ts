@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { createDeflateRaw, crc32 } from 'node:zlib';
 import { unzipSync, zipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +167,23 @@ describe('damaged and unusual bundles', () => {
     const target = join(work.dir, 'flipped-out');
     await expect(openBundle(zip, target)).rejects.toThrow(/flipped\.zip: entry "images\/street\.png" is damaged: its checksum does not match/);
     expect(existsSync(target)).toBe(false);
+  });
+
+  it('entries over 1 MiB stream through, stored or deflated, and arrive intact', async () => {
+    const entries = unzipSync(readFileSync(goodBundle));
+    const noise = randomBytes(3 * 1024 * 1024);
+    const text = Buffer.from('a line of a large text file\n'.repeat(200_000)); // 5.6 MB, deflates well
+    const zip = join(work.dir, 'large.zip');
+    writeFileSync(zip, zipSync({ ...entries, 'images/noise.png': [noise, { level: 0 }], 'images/text.png': [text, { level: 6 }] }));
+    const target = join(work.dir, 'large-out');
+    await openBundle(zip, target);
+    expect(readFileSync(join(target, 'images', 'noise.png')).equals(noise)).toBe(true);
+    expect(readFileSync(join(target, 'images', 'text.png')).equals(text)).toBe(true);
+
+    const flipped = readFileSync(zip);
+    flipped[flipped.indexOf(noise.subarray(0, 64)) + 2 * 1024 * 1024] ^= 0x01;
+    writeFileSync(zip, flipped);
+    await expect(openBundle(zip, join(work.dir, 'large-flipped'))).rejects.toThrow(/entry "images\/noise\.png" is damaged: its checksum does not match/);
   });
 
   it('a bundle with 20,000 tiny entries opens', async () => {
