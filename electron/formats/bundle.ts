@@ -177,7 +177,9 @@ export function safeEntryName(name: string, bundle: string): string {
  */
 async function unpack(zipFile: string, targetDir: string, limits: Required<Omit<BundleOpenOptions, 'imagesDir'>>, warnings: string[]): Promise<Set<string>> {
   const bundle = basename(zipFile);
-  const handle = await open(zipFile, 'r');
+  const handle = await open(zipFile, 'r').catch((error: unknown) => {
+    throw new FormatError(bundle, `cannot be read (${describeFileError(error)})`);
+  });
   try {
     const wanted: ZipEntry[] = [];
     const names = new Set<string>();
@@ -215,6 +217,10 @@ async function unpack(zipFile: string, targetDir: string, limits: Required<Omit<
       });
     }
     return names;
+  } catch (error) {
+    // Write errors were put in words above; anything else failed reading the zip itself.
+    if (error instanceof FormatError) throw error;
+    throw new FormatError(bundle, `cannot be read (${describeFileError(error)})`);
   } finally {
     await handle.close();
   }
@@ -224,6 +230,7 @@ async function unpack(zipFile: string, targetDir: string, limits: Required<Omit<
 export async function openBundle(zipFile: string, targetDir: string, options: BundleOpenOptions = {}): Promise<OpenedBundle> {
   const bundle = basename(zipFile);
   if (!(await exists(zipFile))) throw new FormatError(bundle, 'does not exist');
+  if (await isDirectory(zipFile)) throw new FormatError(bundle, 'is a folder; choose the bundle\'s .zip file');
   const existed = await exists(targetDir);
   if (existed && (await readdir(targetDir)).length) throw new FormatError(targetDir, 'is not empty; choose an empty folder to unpack the bundle into');
   await mkdir(targetDir, { recursive: true });

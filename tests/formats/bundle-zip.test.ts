@@ -218,6 +218,11 @@ describe('damaged and unusual bundles', () => {
     expect(existsSync(target)).toBe(false);
   });
 
+  it('a folder given as the bundle is refused in words', async () => {
+    await expect(openBundle(join(work.dir, 'source'), join(work.dir, 'folder-out'))).rejects.toThrow(/^source: is a folder; choose the bundle's \.zip file$/);
+    expect(existsSync(join(work.dir, 'folder-out'))).toBe(false);
+  });
+
   it('more entries than the limit are refused with the limit named', async () => {
     await expect(openBundle(goodBundle, join(work.dir, 'few-out'), { maxEntries: 3 })).rejects.toThrow(/holds 5 entries, over the limit of 3/);
   });
