@@ -100,6 +100,8 @@ describe('import and bundle reports', () => {
     await page.getByTestId('bundle-target').fill(join(studio.dataDir, 'crafted-open'));
     await page.getByTestId('bundle-target').press('Enter');
     await page.getByTestId('images-view').waitFor();
+    // The project before had a finished import; this one has no jobs, and the status bar says so at once.
+    expect(await page.getByTestId('job-finished').count()).toBe(0);
     const notice = page.getByTestId('notice-info').filter({ hasText: 'Bundle opened with' });
     await notice.waitFor();
     expect(await notice.locator('strong').textContent()).toBe('Bundle opened with 3 warnings');

@@ -4,7 +4,7 @@
  * project counts to refresh (throttled), and once more when a job ends.
  */
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef, watch } from 'vue';
 import type { JobRecord, ModelRecord, RuntimeInfo } from '../../../core/api/records';
 import { api } from '../api';
 import { useProjectStore } from './project';
@@ -120,6 +120,12 @@ export const useJobsStore = defineStore('jobs', () => {
   function start(): void {
     if (started) return;
     started = true;
+    // Another project: the last one's jobs and summary go at once, not at the next idle poll (up to 4 s later).
+    watch(() => useProjectStore().info?.path, () => {
+      active.value = [];
+      lastFinished.value = null;
+      schedule(0);
+    });
     void loadRuntime().catch((cause) => (pollError.value = errorMessage(cause)));
     void tick();
   }
