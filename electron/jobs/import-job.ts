@@ -52,7 +52,12 @@ export async function expandPaths(paths: string[]): Promise<FoundFile[]> {
     for (const { entry, name } of named) {
       const full = join(dir, name);
       const kind = entry.isSymbolicLink() ? await stat(Buffer.concat([Buffer.from(`${dir}${sep}`), entry.name])).catch(() => null) : entry;
-      if (!kind || !imageOrFolder(kind, name)) continue;
+      if (!kind) {
+        // A link to nothing: said for image names, so the labeler learns why a file they see is not imported.
+        if (isImageName(name)) files.push({ path: full, problem: 'the symbolic link points to a file that does not exist' });
+        continue;
+      }
+      if (!imageOrFolder(kind, name)) continue;
       if (!Buffer.from(name, 'utf8').equals(entry.name)) {
         files.push({ path: full, problem: `the name "${escapeName(entry.name)}" is not valid UTF-8, which Pixelwise cannot keep; rename it to import the file` });
       } else if (kind.isDirectory()) {
@@ -71,8 +76,12 @@ export async function expandPaths(paths: string[]): Promise<FoundFile[]> {
   return [...unique.values()];
 }
 
+function isImageName(name: string): boolean {
+  return imageExtensions.includes(extname(name).toLowerCase());
+}
+
 function imageOrFolder(kind: { isDirectory(): boolean; isFile(): boolean }, name: string): boolean {
-  return kind.isDirectory() || (kind.isFile() && imageExtensions.includes(extname(name).toLowerCase()));
+  return kind.isDirectory() || (kind.isFile() && isImageName(name));
 }
 
 /** Bytes of a file name with those outside printable ASCII as \xNN, as a shell shows them. */

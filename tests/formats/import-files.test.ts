@@ -44,11 +44,14 @@ describe('image import from folders', () => {
     originals.forEach((file, i) => symlinkSync(file, join(links, `link-${i}${file.slice(-4)}`)));
     symlinkSync(join(dir, 'originals'), join(links, 'nested', 'folder-link'));
     symlinkSync(links, join(links, 'nested', 'loop')); // links/nested/loop -> links
+    symlinkSync(join(dir, 'gone.jpg'), join(links, 'dangling.jpg'));
     const { job, images } = await importInto(join(dir, 'links.pixelwise'), [links]);
     expect(job.status).toBe('done');
-    // 3 links imported; the linked originals folder holds the same 3 contents again.
+    // 3 links imported; the linked originals folder holds the same 3 contents again; the dangling link failed.
     expect(job.result).toEqual({ added: 3, skipped: 3, alreadyInProject: 0, sameContent: 3 });
-    expect(images.map((image) => image.path).sort()).toEqual(['links/link-0.jpg', 'links/link-1.png', 'links/link-2.jpg']);
+    expect(job.failed).toBe(1);
+    expect(images.filter((image) => image.hash).map((image) => image.path).sort()).toEqual(['links/link-0.jpg', 'links/link-1.png', 'links/link-2.jpg']);
+    expect(images.find((image) => !image.hash)).toMatchObject({ path: 'links/dangling.jpg', error: 'the symbolic link points to a file that does not exist' });
   });
 
   it('says how many files were already in the project and how many repeated another file', async () => {
