@@ -130,8 +130,8 @@ export const contract = {
       path,
       unknownClasses: z.enum(['create', 'error']).optional(),
     })),
-    /** Unpacks a project bundle into an empty folder and opens it. */
-    openBundle: method<ProjectInfo>()(z.object({ file: path, targetDir: path })),
+    /** Unpacks a project bundle into an empty folder and opens it; says which images it lacks and what it changed. */
+    openBundle: method<ProjectInfo & { missingImages: string[]; warnings: string[] }>()(z.object({ file: path, targetDir: path })),
   },
   ...searchContract,
 } as const;

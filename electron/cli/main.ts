@@ -8,6 +8,7 @@ import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { dispatch } from '../../core/api/contract';
 import type { JobRecord } from '../../core/api/records';
+import type { ImportResult } from '../jobs/import-job';
 import { defaultDataDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { toApiError } from '../services/errors';
@@ -98,8 +99,9 @@ export async function run(argv: string[]): Promise<void> {
       const job = await runJob(studio, studio.runner.enqueue('import', { paths: rest }, 0));
       const failed = studio.project.images.list({ status: 'failed', offset: 0, limit: 1000 }).items;
       for (const image of failed) process.stderr.write(`failed: ${image.path}: ${image.error}\n`);
-      const { added, skipped } = job.result as { added: number; skipped: number };
-      console.log(JSON.stringify({ imported: added, skipped, failed: job.failed, project: studio.project.info() }, null, 2));
+      const { added, skipped, alreadyInProject, sameContent } = job.result as ImportResult;
+      if (skipped) process.stderr.write(`skipped: ${alreadyInProject} already in the project, ${sameContent} with the same content as another file\n`);
+      console.log(JSON.stringify({ imported: added, skipped, alreadyInProject, sameContent, failed: job.failed, project: studio.project.info() }, null, 2));
     } else if (command === 'embed') {
       await studio.openProject(projectFile, false);
       const job = await runJob(studio, studio.enqueueEmbed(null, values.model));

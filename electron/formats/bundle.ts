@@ -3,36 +3,44 @@
  * optionally the image files under images/ and optionally the stored embeddings. Opening a bundle unpacks it
  * into an empty folder chosen by the user; the project file then finds its images beside it.
  *
- * Unpacking refuses entries that would land outside the folder (zip slip: "..", absolute paths, drive letters)
- * and entries or totals over the size limits, counted while inflating (declared sizes are not trusted). The zip
- * is written without zip64 (fflate), so a bundle is limited to 4 GiB.
+ * Unpacking (unzip.ts) refuses entries that would land outside the folder (zip slip: "..", absolute paths, drive
+ * letters), entries or totals over the size limits (declared sizes, each entry held to its own while it inflates)
+ * and entries whose CRC-32 does not match. The zip is written without zip64 (fflate), so a bundle is limited to
+ * 4 GiB. What the unpacked project may do is limited too (distrust): a bundle comes from someone else.
  */
-import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rename, rm, stat } from 'node:fs/promises';
+import { closeSync, createReadStream, openSync, readFileSync, writeSync } from 'node:fs';
+import { mkdir, mkdtemp, open, readdir, realpath, rename, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
-import { Unzip, UnzipInflate, Zip, ZipDeflate, ZipPassThrough } from 'fflate';
+import { Zip, ZipDeflate, ZipPassThrough } from 'fflate';
 import { FormatError, describeBytes } from '../../core/formats/errors';
 import { imageRepository, resolveStoredPath, storedPath } from '../../db/images';
 import { Project } from '../../db/project';
 import type { ProgressHandler } from './apply';
 import type { ExportResult } from './collect';
 import { imageExtensions } from '../embedding/image-io';
-import { exists, exportNames, isInside, listFiles } from './files';
+import { describeFileError, exists, exportNames, isDirectory, isInside, listFiles } from './files';
+import { breather, extractEntry, locateEntries, readZipDirectory, type ZipEntry } from './unzip';
 
 export interface BundleExportOptions {
   /** Put the image files in the bundle under images/ (default true). */
   images?: boolean;
   /** Keep the stored embedding maps (default false: they are large and can be recomputed). */
   embeddings?: boolean;
+  /** Replace an existing file at the target (default false). Never the project's own files. */
+  overwrite?: boolean;
 }
 
 export interface BundleOpenOptions {
-  /** Largest single entry, inflated (default 4 GiB). */
+  /** Largest single entry, inflated (default 4 GiB, the most a bundle holds). */
   maxEntryBytes?: number;
-  /** Largest total, inflated (default 64 GiB). */
+  /** Largest image entry (default 1 GiB: a 150-megapixel 16-bit RGB image is 900 MB). */
+  maxImageBytes?: number;
+  /** Largest total, inflated (default 4 GiB: exportBundle writes no more, its images being stored, not deflated). */
   maxTotalBytes?: number;
+  /** Most entries (default 500,000: the images plus two). */
+  maxEntries?: number;
   /** For bundles without images: a folder searched (recursively, by file name) for images the project cannot find; their paths are rewritten. */
   imagesDir?: string;
 }
@@ -50,6 +58,7 @@ const bundleFormat = 'pixelwise-bundle';
 const bundleVersion = 1;
 const zipLimit = 0xffffffff - 64 * 1024 * 1024;
 const chunkSize = 1024 * 1024;
+const manifestLimit = 1024 * 1024;
 
 async function pushFile(zip: Zip, entry: ZipPassThrough | ZipDeflate, file: string): Promise<void> {
   zip.add(entry);
@@ -62,7 +71,21 @@ async function pushFile(zip: Zip, entry: ZipPassThrough | ZipDeflate, file: stri
   if (!pushed && (await stat(file)).size > 0) throw new Error(`${file} could not be read`);
 }
 
+/** Refuses a target that exists (unless `overwrite`) or that is one of the project's own files under any name. */
+async function checkTarget(project: Project, outFile: string, overwrite: boolean): Promise<void> {
+  const real = async (path: string) => realpath(path).catch(() => resolve(path));
+  const target = await real(outFile);
+  const own = await Promise.all(['', '-wal', '-shm', '-journal', '.lock'].map((suffix) => real(`${project.path}${suffix}`)));
+  const projectDir = await real(project.dir);
+  // Also by name beside the project's real file, for the journal files SQLite has not created yet.
+  const ownNames = own.concat(['', '-wal', '-shm', '-journal', '.lock'].map((suffix) => join(projectDir, `${basename(own[0])}${suffix}`)));
+  if (ownNames.includes(target)) throw new FormatError(outFile, "is the open project's own file; choose another file name for the bundle");
+  if (!overwrite && (await exists(outFile))) throw new FormatError(outFile, 'already exists; choose another file name or allow replacing it');
+  if (await isDirectory(outFile)) throw new FormatError(outFile, 'is a folder; choose a file name ending in .zip');
+}
+
 export async function exportBundle(project: Project, outFile: string, options: BundleExportOptions = {}, onProgress?: ProgressHandler): Promise<ExportResult> {
+  await checkTarget(project, outFile, options.overwrite ?? false);
   const work = await mkdtemp(join(tmpdir(), 'pixelwise-bundle-'));
   const projectName = basename(project.path);
   const snapshot = join(work, projectName);
@@ -148,80 +171,75 @@ export function safeEntryName(name: string, bundle: string): string {
   return parts.filter((p) => p && p !== '.').join('/');
 }
 
-/** Unpacks the zip into `targetDir` (created, or empty), entries checked and counted as they inflate. */
-async function unpack(zipFile: string, targetDir: string, limits: { maxEntryBytes: number; maxTotalBytes: number }, warnings: string[]): Promise<Set<string>> {
+/**
+ * Unpacks the zip into `targetDir` (created, or empty): names checked before anything is written, sizes against
+ * the limits on what each entry declares, and each entry held to its declared size and CRC-32 while it inflates.
+ */
+async function unpack(zipFile: string, targetDir: string, limits: Required<Omit<BundleOpenOptions, 'imagesDir'>>, warnings: string[]): Promise<Set<string>> {
   const bundle = basename(zipFile);
-  const written = new Set<string>();
-  let failure: Error | null = null;
-  let total = 0;
-  const open = new Set<string>();
-  const descriptors = new Set<number>(); // closed at the end even when the zip stops mid-entry
-  const unzip = new Unzip();
-  unzip.register(UnzipInflate);
-  unzip.onfile = (file) => {
-    if (failure) return;
-    const name = safeEntryName(file.name, bundle);
-    if (!name || file.name.endsWith('/')) return;
-    if (name.includes('/') && !name.startsWith('images/')) {
-      warnings.push(`${bundle}: entry "${name}" is not part of a bundle; skipped`);
-      return;
-    }
-    if (written.has(name)) throw new FormatError(bundle, `entry "${name}" appears twice`);
-    const target = join(targetDir, ...name.split('/'));
-    if (!isInside(targetDir, target)) throw new FormatError(bundle, `entry "${name}" would be written outside the target folder`);
-    written.add(name);
-    open.add(name);
-    let fd = -1, size = 0;
-    file.ondata = (error, chunk, final) => {
-      if (failure) return;
-      try {
-        if (error) throw new FormatError(bundle, `entry "${name}" is corrupt (${error.message})`);
-        size += chunk.length;
-        total += chunk.length;
-        if (size > limits.maxEntryBytes) throw new FormatError(bundle, `entry "${name}" is larger than the ${describeBytes(limits.maxEntryBytes)} limit`);
-        if (total > limits.maxTotalBytes) throw new FormatError(bundle, `unpacks to more than the ${describeBytes(limits.maxTotalBytes)} limit`);
-        if (fd < 0) descriptors.add((fd = openSync(target, 'wx')));
-        writeSync(fd, chunk);
-        if (final) {
-          closeSync(fd);
-          descriptors.delete(fd);
-          fd = -1;
-          open.delete(name);
-        }
-      } catch (caught) {
-        failure = caught as Error;
-        file.terminate();
-      }
-    };
-    if (name.startsWith('images/')) mkdirSync(dirname(target), { recursive: true });
-    file.start();
-  };
+  const handle = await open(zipFile, 'r').catch((error: unknown) => {
+    throw new FormatError(bundle, `cannot be read (${describeFileError(error)})`);
+  });
   try {
-    for await (const chunk of createReadStream(zipFile, { highWaterMark: chunkSize })) {
-      unzip.push(chunk as Buffer, false);
-      if (failure) break;
+    const wanted: ZipEntry[] = [];
+    const names = new Set<string>();
+    let declared = 0;
+    for (const entry of await readZipDirectory(handle, bundle, limits.maxEntries)) {
+      const name = safeEntryName(entry.name, bundle);
+      if (!name || entry.name.endsWith('/')) continue;
+      if (name.includes('/') && !name.startsWith('images/')) {
+        warnings.push(`${bundle}: entry "${name}" is not part of a bundle; skipped`);
+        continue;
+      }
+      if (names.has(name)) throw new FormatError(bundle, `entry "${name}" appears twice`);
+      if (!isInside(targetDir, join(targetDir, ...name.split('/')))) throw new FormatError(bundle, `entry "${name}" would be written outside the target folder`);
+      const limit = name === 'manifest.json' ? manifestLimit : name.startsWith('images/') ? Math.min(limits.maxImageBytes, limits.maxEntryBytes) : limits.maxEntryBytes;
+      if (entry.size > limit) throw new FormatError(bundle, `entry "${name}" is larger than the ${describeBytes(limit)} limit`);
+      declared += entry.size;
+      if (declared > limits.maxTotalBytes) throw new FormatError(bundle, `unpacks to more than the ${describeBytes(limits.maxTotalBytes)} limit`);
+      names.add(name);
+      wanted.push({ ...entry, name });
     }
-    if (!failure) unzip.push(new Uint8Array(0), true);
+    const folders = new Set<string>();
+    const pause = breather(); // small entries are written synchronously
+    for (const entry of await locateEntries(handle, wanted, bundle)) {
+      await pause();
+      const target = join(targetDir, ...entry.name.split('/'));
+      if (entry.name.startsWith('images/') && !folders.has(dirname(target))) {
+        await mkdir(dirname(target), { recursive: true });
+        folders.add(dirname(target));
+      }
+      // Each entry is held to its declared size while it inflates, and the declared sizes are within the limits.
+      await extractEntry(handle, entry, target, bundle).catch((error: NodeJS.ErrnoException) => {
+        if (error instanceof FormatError) throw error;
+        const needs = error.code === 'ENOSPC' ? ` (the bundle needs ${describeBytes(declared)})` : '';
+        throw new FormatError(targetDir, `cannot hold the unpacked bundle: ${describeFileError(error)}${needs}`);
+      });
+    }
+    return names;
   } catch (error) {
-    failure ??= error as Error;
+    // Write errors were put in words above; anything else failed reading the zip itself.
+    if (error instanceof FormatError) throw error;
+    throw new FormatError(bundle, `cannot be read (${describeFileError(error)})`);
   } finally {
-    for (const fd of descriptors) closeSync(fd);
+    await handle.close();
   }
-  if (failure) throw failure instanceof FormatError ? failure : new FormatError(bundle, `is not a readable zip (${(failure as Error).message})`);
-  if (open.size) throw new FormatError(bundle, `is truncated (entry "${[...open][0]}" ends early)`);
-  return written;
 }
 
 /** Unpacks a bundle into `targetDir` (must be missing or empty) and checks the project opens. Nothing is left behind on failure. */
 export async function openBundle(zipFile: string, targetDir: string, options: BundleOpenOptions = {}): Promise<OpenedBundle> {
   const bundle = basename(zipFile);
   if (!(await exists(zipFile))) throw new FormatError(bundle, 'does not exist');
+  if (await isDirectory(zipFile)) throw new FormatError(bundle, 'is a folder; choose the bundle\'s .zip file');
   const existed = await exists(targetDir);
   if (existed && (await readdir(targetDir)).length) throw new FormatError(targetDir, 'is not empty; choose an empty folder to unpack the bundle into');
   await mkdir(targetDir, { recursive: true });
   const warnings: string[] = [];
   try {
-    const limits = { maxEntryBytes: options.maxEntryBytes ?? 4 * 1024 ** 3, maxTotalBytes: options.maxTotalBytes ?? 64 * 1024 ** 3 };
+    const limits = {
+      maxEntryBytes: options.maxEntryBytes ?? 4 * 1024 ** 3, maxImageBytes: options.maxImageBytes ?? 1024 ** 3,
+      maxTotalBytes: options.maxTotalBytes ?? 4 * 1024 ** 3, maxEntries: options.maxEntries ?? 500_000,
+    };
     const entries = await unpack(zipFile, targetDir, limits, warnings);
     if (!entries.has('manifest.json')) throw new FormatError(bundle, 'is not a Pixelwise bundle (no manifest.json)');
     const manifest = readManifest(join(targetDir, 'manifest.json'), bundle);
@@ -236,6 +254,7 @@ export async function openBundle(zipFile: string, targetDir: string, options: Bu
     try {
       const check = project.db.pragma('quick_check', { simple: true });
       if (check !== 'ok') throw new FormatError(manifest.project, `is damaged (${String(check).split('\n').slice(0, 2).join('; ')})`);
+      distrust(project, bundle, warnings);
       const rows = project.db.prepare('SELECT id, path FROM images WHERE hash IS NOT NULL').all() as Array<{ id: number; path: string }>;
       const paths = rows.map((r) => r.path);
       let missing: typeof rows = [];
@@ -254,6 +273,34 @@ export async function openBundle(zipFile: string, targetDir: string, options: Bu
     if (existed) for (const entry of await readdir(targetDir)) await rm(join(targetDir, entry), { recursive: true, force: true });
     else await rm(targetDir, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/**
+ * A bundle comes from someone else's computer, so its project must not act on this one: its jobs (an import job
+ * names folders to read) are dropped before any runner sees them, and an image path that is absolute or climbs out
+ * of the unpacked folder is pointed at images/<its file name> inside it (so a later export cannot copy an outside
+ * file such as ~/.ssh/id_rsa into a dataset). A bundle written by exportBundle has neither.
+ */
+function distrust(project: Project, bundle: string, warnings: string[]): void {
+  const jobs = project.db.prepare('SELECT count(*) FROM jobs').pluck().get() as number;
+  const rows = project.db.prepare('SELECT id, path FROM images ORDER BY id').all() as Array<{ id: number; path: string }>;
+  const outside = rows.filter((row) => isAbsolute(row.path) || !isInside(project.dir, resolveStoredPath(project.dir, row.path)));
+  const taken = new Set(rows.map((row) => row.path));
+  const names = exportNames(outside);
+  const update = project.db.prepare('UPDATE images SET path = ? WHERE id = ?');
+  project.transaction(() => {
+    project.db.exec('DELETE FROM jobs');
+    for (const row of outside) {
+      let path = `images/${names.get(row.id)}`;
+      while (taken.has(path)) path = `images/${row.id}_${path.slice('images/'.length)}`;
+      taken.add(path);
+      update.run(path, row.id);
+    }
+  });
+  if (jobs) warnings.push(`${bundle}: ${jobs} job(s) in the bundle were dropped; a bundle cannot start work on this computer`);
+  if (outside.length) {
+    warnings.push(`${bundle}: ${outside.length} image path(s) pointed outside the bundle (e.g. ${outside[0].path}); they now look for the file under images/ beside the project`);
   }
 }
 

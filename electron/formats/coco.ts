@@ -1,12 +1,11 @@
 /** COCO on disk: annotations.json plus images/ beside it. */
-import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { type CocoExportOptions, parseCoco, writeCoco } from '../../core/formats/coco';
 import { FormatError } from '../../core/formats/errors';
 import type { Project } from '../../db/project';
 import { type ImportOptions, type ImportResult, type ProgressHandler, commitImport, limitsOf, firstExisting, resolveImages } from './apply';
 import { type ExportOptions, type ExportResult, collectDataset, copyImage, prepareOutDir, report } from './collect';
-import { isDirectory, listFiles, readText } from './files';
+import { isDirectory, listFiles, readText, writeFileAtomic } from './files';
 
 export async function exportCoco(project: Project, outDir: string, options: ExportOptions & CocoExportOptions = {}, onProgress?: ProgressHandler): Promise<ExportResult> {
   await prepareOutDir(outDir, options.overwrite);
@@ -15,10 +14,10 @@ export async function exportCoco(project: Project, outDir: string, options: Expo
   if (options.copyImages !== false) {
     for (const [index, image] of dataset.images.entries()) {
       report(onProgress, 'copying images', index, dataset.images.length);
-      await copyImage(files.get(image.id)!, join(outDir, 'images', image.name), warnings);
+      await copyImage(files.get(image.id)!, join(outDir, 'images', image.name));
     }
   }
-  await writeFile(join(outDir, 'annotations.json'), text);
+  await writeFileAtomic(join(outDir, 'annotations.json'), text);
   const written = (JSON.parse(text) as { annotations: unknown[] }).annotations.length;
   return { path: outDir, images: dataset.images.length, annotations: written, warnings };
 }

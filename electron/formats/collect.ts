@@ -6,7 +6,7 @@ import { FormatError } from '../../core/formats/errors';
 import { resolveStoredPath } from '../../db/images';
 import type { Project } from '../../db/project';
 import type { ProgressHandler } from './apply';
-import { exists, exportNames } from './files';
+import { describeFileError, exists, exportNames } from './files';
 
 export interface ExportOptions {
   /** Only these images (default: every readable image). */
@@ -63,13 +63,13 @@ export async function prepareOutDir(outDir: string, overwrite = false): Promise<
   await mkdir(outDir, { recursive: true });
 }
 
-/** Copies an image; a missing original becomes a warning (the labels are still worth having). */
-export async function copyImage(from: string, to: string, warnings: string[]): Promise<void> {
+/** Copies an image; a failed copy fails the export (a dataset missing images is not a success; F11). */
+export async function copyImage(from: string, to: string): Promise<void> {
   await mkdir(dirname(to), { recursive: true });
   try {
     await copyFile(from, to);
   } catch (error) {
-    warnings.push(`${from}: could not copy the image (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new FormatError(to, `could not copy the image from ${from}: ${describeFileError(error)}`);
   }
 }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { exportNames, isInside, joinInside } from './files';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { describeFileError, exportNames, isInside, joinInside } from './files';
 
 describe('export names', () => {
   it('keeps file names, prefixes the image id where stems clash (across folders and extensions)', () => {
@@ -16,5 +17,21 @@ describe('paths inside a folder', () => {
     expect(isInside('/data/set', '/data/setx/a.png')).toBe(false);
     expect(joinInside('/data/set', 'images/a.png', 'f')).toBe('/data/set/images/a.png');
     expect(() => joinInside('/data/set', '../other/a.png', 'list.txt')).toThrow(/list\.txt: "\.\.\/other\/a\.png" points outside the dataset folder/);
+  });
+});
+
+describe('file errors in words', () => {
+  it('says the disk is full for a real ENOSPC (a write to /dev/full)', () => {
+    const fd = openSync('/dev/full', 'w');
+    let caught: unknown;
+    try {
+      writeSync(fd, Buffer.alloc(16));
+    } catch (error) {
+      caught = error;
+    } finally {
+      closeSync(fd);
+    }
+    expect((caught as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    expect(describeFileError(caught)).toBe('the disk is full');
   });
 });

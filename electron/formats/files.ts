@@ -1,6 +1,6 @@
 /** File helpers for dataset import/export: size-limited reads, paths that cannot escape a folder, export names. */
 import { createHash } from 'node:crypto';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { FormatError, describeBytes } from '../../core/formats/errors';
 import { openImage } from '../embedding/image-io';
@@ -110,4 +110,34 @@ export function exportNames(images: Array<{ id: number; path: string }>): Map<nu
 
 export function stemOf(name: string): string {
   return name.slice(0, name.length - extname(name).length);
+}
+
+/**
+ * Writes `path` whole or not at all: a temporary file beside it, then a rename. A COCO export that ran out of space
+ * left a 0-byte annotations.json where a reader expects a dataset.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const temporary = `${path}.partial-${process.pid}`;
+  try {
+    await writeFile(temporary, data);
+    await rename(temporary, path);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    throw error;
+  }
+}
+
+/** A file-system error code in words a user can act on (disk full, permissions), else the code itself. */
+export function describeFileError(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOSPC': return 'the disk is full';
+    case 'EDQUOT': return 'the disk quota is used up';
+    case 'EFBIG': return 'the file is larger than this system allows';
+    case 'EACCES': case 'EPERM': return 'permission denied';
+    case 'EROFS': return 'the disk is read-only';
+    case 'ENOENT': return 'the file is missing';
+    case 'EISDIR': return 'a folder is in the way';
+    default: return code ?? (error as Error).message;
+  }
 }

@@ -2,15 +2,18 @@
  * Dataset import and export against a project, for the CLI (`pixelwise export|import`), the web API and the UI.
  * Every failure caused by the input is a FormatError {file, detail}; an import applies fully or not at all.
  */
+import { stat } from 'node:fs/promises';
 import { FormatError } from '../../core/formats/errors';
 import type { CocoExportOptions } from '../../core/formats/coco';
 import type { LabelmeExportOptions } from '../../core/formats/labelme';
 import type { FormatId } from '../../core/formats/types';
 import type { VocExportOptions } from '../../core/formats/voc';
+import { resolveStoredPath } from '../../db/images';
 import type { Project } from '../../db/project';
 import type { ImportOptions, ImportResult, ProgressHandler } from './apply';
 import { type BundleExportOptions, exportBundle } from './bundle';
 import { exportCoco, importCoco } from './coco';
+import { describeFileError } from './files';
 import type { ExportOptions, ExportResult } from './collect';
 import { exportLabelme, importLabelme } from './labelme';
 import { exportVoc, importVoc } from './voc';
@@ -45,7 +48,30 @@ async function importAny(project: Project, format: FormatId, path: string, optio
  * `options.overwrite`) for coco/voc/yolo/labelme, and the .zip file for 'bundle'.
  */
 export async function exportDataset(project: Project, format: FormatId, target: string, options: DatasetExportOptions = {}, onProgress?: ProgressHandler): Promise<ExportResult> {
-  return fileErrors(target, () => exportAny(project, format, target, options, onProgress));
+  return fileErrors(target, async () => {
+    if (format !== 'bundle' && options.copyImages !== false) await checkImageFiles(project, options.imageIds);
+    return exportAny(project, format, target, options, onProgress);
+  });
+}
+
+/**
+ * Before a folder export writes anything: every image to copy must be a regular file. A dataset that lacks some
+ * of its images is not a success, and a device or a pipe "image" (/dev/zero) would never finish copying. A bundle
+ * keeps a missing image's row and labels, and says so, instead (openBundle reports it missing).
+ */
+async function checkImageFiles(project: Project, imageIds?: number[]): Promise<void> {
+  const rows = project.db.prepare('SELECT id, path FROM images WHERE hash IS NOT NULL ORDER BY id').all() as Array<{ id: number; path: string }>;
+  const wanted = imageIds && new Set(imageIds);
+  const selected = wanted ? rows.filter((r) => wanted.has(r.id)) : rows;
+  const problems: Array<{ path: string; reason: string }> = [];
+  for (const row of selected) {
+    const info = await stat(resolveStoredPath(project.dir, row.path)).catch((error: NodeJS.ErrnoException) => error);
+    const reason = info instanceof Error ? describeFileError(info) : info.isDirectory() ? 'is a folder, not an image file' : info.isFile() ? null : 'is not a regular file';
+    if (reason) problems.push({ path: row.path, reason });
+  }
+  if (!problems.length) return;
+  const count = problems.length === 1 ? 'this image cannot be copied' : `${problems.length} of the ${selected.length} images cannot be copied`;
+  throw new FormatError(problems[0].path, `${problems[0].reason}; ${count}: put the files back, remove those images from the project, or export without copying images`);
 }
 
 /**
@@ -63,7 +89,7 @@ async function fileErrors<T>(path: string, run: () => Promise<T>): Promise<T> {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (error instanceof FormatError || typeof code !== 'string' || !/^E[A-Z]+$/.test(code)) throw error;
-    throw new FormatError((error as NodeJS.ErrnoException).path ?? path, `file system error ${code} (${(error as Error).message})`);
+    throw new FormatError((error as NodeJS.ErrnoException).path ?? path, `${describeFileError(error)} (${(error as Error).message})`);
   }
 }
 

@@ -26,7 +26,7 @@ export async function exportLabelme(project: Project, outDir: string, options: E
     const { text, holesFilled } = writeLabelme(image.name, image.width, image.height, objects, options);
     filled += holesFilled;
     written += objects.length;
-    if (options.copyImages !== false) await copyImage(files.get(image.id)!, join(outDir, image.name), warnings);
+    if (options.copyImages !== false) await copyImage(files.get(image.id)!, join(outDir, image.name));
     await mkdir(outDir, { recursive: true });
     await writeFile(join(outDir, `${stemOf(image.name)}.json`), text);
   }

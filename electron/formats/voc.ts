@@ -8,20 +8,19 @@ import type { Project } from '../../db/project';
 import { imageExtensions, openImage } from '../embedding/image-io';
 import { type ImageRef, type ImportOptions, type ImportResult, type ProgressHandler, commitImport, limitsOf, firstExisting, resolveImages } from './apply';
 import { type ExportOptions, type ExportResult, collectDataset, prepareOutDir, report } from './collect';
-import { displayName, exists, isDirectory, joinInside, listFiles, readLimited, readText, stemOf } from './files';
+import { describeFileError, displayName, exists, isDirectory, joinInside, listFiles, readLimited, readText, stemOf } from './files';
 
 /** The 20 VOC2012 classes, used when a dataset has no class list. */
 export const vocDefaultClasses = ['aeroplane', 'bicycle', 'bird', 'boat', 'bottle', 'bus', 'car', 'cat', 'chair', 'cow', 'diningtable', 'dog',
   'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor'];
 
 /** JPEGs without an EXIF rotation are copied byte for byte; everything else is re-encoded (rotation applied, quality 95). */
-async function writeJpeg(from: string, to: string, warnings: string[]): Promise<void> {
+async function writeJpeg(from: string, to: string): Promise<void> {
   let bytes: Buffer;
   try {
     bytes = await readFile(from);
   } catch (error) {
-    warnings.push(`${from}: could not read the image (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
-    return;
+    throw new FormatError(to, `could not read the image ${from}: ${describeFileError(error)}`);
   }
   try {
     const pipeline = openImage(bytes);
@@ -29,7 +28,8 @@ async function writeJpeg(from: string, to: string, warnings: string[]): Promise<
     if (metadata.format === 'jpeg' && (metadata.orientation ?? 1) === 1) await writeFile(to, bytes);
     else await writeFile(to, await pipeline.jpeg({ quality: 95 }).toBuffer());
   } catch (error) {
-    warnings.push(`${from}: could not convert the image to JPEG (${(error as Error).message.split('\n')[0]})`);
+    if ((error as NodeJS.ErrnoException).code) throw new FormatError(to, `could not write the image: ${describeFileError(error)}`);
+    throw new FormatError(to, `could not convert ${from} to JPEG (${(error as Error).message.split('\n')[0]})`);
   }
 }
 
@@ -50,7 +50,7 @@ export async function exportVoc(project: Project, outDir: string, options: Expor
     const { classPng, objectPng } = writeVocMasks(image.name, image.width, image.height, objects, options);
     await writeFile(join(outDir, 'SegmentationClass', `${stem}.png`), classPng);
     await writeFile(join(outDir, 'SegmentationObject', `${stem}.png`), objectPng);
-    if (options.copyImages !== false) await writeJpeg(files.get(image.id)!, join(outDir, 'JPEGImages', `${stem}.jpg`), warnings);
+    if (options.copyImages !== false) await writeJpeg(files.get(image.id)!, join(outDir, 'JPEGImages', `${stem}.jpg`));
     written += objects.length;
   }
   await writeFile(join(outDir, 'ImageSets', 'Segmentation', 'trainval.txt'), dataset.images.map((i) => stemOf(i.name)).join('\n') + '\n');

@@ -36,7 +36,7 @@ export async function exportYolo(project: Project, outDir: string, options: Expo
     split += labels.split;
     written += objects.length;
     await writeFile(join(outDir, 'labels', 'train', `${stemOf(image.name)}.txt`), labels.text);
-    if (options.copyImages !== false) await copyImage(files.get(image.id)!, join(outDir, 'images', 'train', image.name), warnings);
+    if (options.copyImages !== false) await copyImage(files.get(image.id)!, join(outDir, 'images', 'train', image.name));
   }
   await writeFile(join(outDir, 'data.yaml'), writeYoloDataYaml(classes.map((c) => c.name), 'images/train'));
   if (unclassified) warnings.push(`${unclassified} object(s) without a class were not exported (YOLO lines need a class)`);

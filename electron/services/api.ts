@@ -127,7 +127,8 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
         const opened = await openBundle(resolve(file), resolve(targetDir)).catch((error) => {
           throw error instanceof FormatError ? new ApiError('invalid-bundle', error.message) : error;
         });
-        return (await studio.openProject(opened.projectPath, false)).info();
+        const info = (await studio.openProject(opened.projectPath, false)).info();
+        return { ...info, missingImages: opened.missingImages, warnings: opened.warnings };
       },
     },
     search: {

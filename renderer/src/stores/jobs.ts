@@ -4,7 +4,7 @@
  * project counts to refresh (throttled), and once more when a job ends.
  */
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef, watch } from 'vue';
 import type { JobRecord, ModelRecord, RuntimeInfo } from '../../../core/api/records';
 import { api } from '../api';
 import { useProjectStore } from './project';
@@ -25,6 +25,13 @@ export const useJobsStore = defineStore('jobs', () => {
   const pollError = ref<string | null>(null);
 
   const running = computed(() => active.value.length > 0);
+  /** Files the last finished image import skipped, by reason (its result; electron/jobs/import-job.ts), or null. */
+  const importSkips = computed(() => {
+    const job = lastFinished.value;
+    if (job?.kind !== 'import' || !job.result) return null;
+    const { alreadyInProject = 0, sameContent = 0 } = job.result as { alreadyInProject?: number; sameContent?: number };
+    return alreadyInProject + sameContent > 0 ? { alreadyInProject, sameContent } : null;
+  });
   const model = computed(() => {
     const id = runtime.value?.defaultModelId;
     return models.value.find((item) => item.id === id) ?? null;
@@ -113,6 +120,12 @@ export const useJobsStore = defineStore('jobs', () => {
   function start(): void {
     if (started) return;
     started = true;
+    // Another project: the last one's jobs and summary go at once, not at the next idle poll (up to 4 s later).
+    watch(() => useProjectStore().info?.path, () => {
+      active.value = [];
+      lastFinished.value = null;
+      schedule(0);
+    });
     void loadRuntime().catch((cause) => (pollError.value = errorMessage(cause)));
     void tick();
   }
@@ -137,5 +150,5 @@ export const useJobsStore = defineStore('jobs', () => {
     lastFinished.value = null;
   }
 
-  return { active, lastFinished, runtime, models, model, pollError, running, start, track, refresh, cancel, dismissFinished, loadRuntime };
+  return { active, lastFinished, importSkips, runtime, models, model, pollError, running, start, track, refresh, cancel, dismissFinished, loadRuntime };
 });

@@ -33,6 +33,8 @@ export default {
     queued: 'waiting…',
     eta: '{time} left',
     failed: '{count} failed|{count} failed',
+    alreadyInProject: '{count} already in the project|{count} already in the project',
+    sameContent: '{count} have the same content as another file|{count} has the same content as another file|{count} have the same content as another file',
     summary: '{done} of {total}',
     cancelFailed: 'Could not cancel the job',
     idle: 'No background jobs',

@@ -28,6 +28,7 @@ export default {
     filePlaceholder: '/data/exports/parts.zip',
     browse: 'Choose…',
     overwrite: 'Write into a folder that already holds files',
+    overwriteFile: 'Replace the file if it exists',
     losses: 'What this format does not keep',
     lossesLoading: 'Loading what the format keeps…',
     start: 'Export',
@@ -76,6 +77,7 @@ export default {
     running: 'Unpacking…',
     failed: 'Could not open the bundle',
     missing: 'Both paths are needed.',
+    openedWithWarnings: 'Bundle opened with {count} warnings|Bundle opened with {count} warning|Bundle opened with {count} warnings',
   },
   job: {
     progress: '{done} of {total}',

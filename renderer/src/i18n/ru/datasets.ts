@@ -28,6 +28,7 @@ export default {
     filePlaceholder: '/data/exports/parts.zip',
     browse: 'Выбрать…',
     overwrite: 'Писать в папку, где уже есть файлы',
+    overwriteFile: 'Заменить файл, если он уже есть',
     losses: 'Что этот формат не сохраняет',
     lossesLoading: 'Загрузка сведений о формате…',
     start: 'Экспортировать',
@@ -76,6 +77,7 @@ export default {
     running: 'Распаковка…',
     failed: 'Не удалось открыть пакет',
     missing: 'Нужны оба пути.',
+    openedWithWarnings: 'Пакет открыт, {count} предупреждение|Пакет открыт, {count} предупреждения|Пакет открыт, {count} предупреждений|Пакет открыт, {count} предупреждения',
   },
   job: {
     progress: '{done} из {total}',
