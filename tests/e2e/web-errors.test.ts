@@ -84,6 +84,8 @@ describe('web server errors', () => {
     expect([folder.status, folder.error?.code]).toEqual([400, 'is-a-folder']);
     expect(folder.error!.message).not.toMatch(/EISDIR/);
     expect((await call('projects', 'current')).result).toMatchObject({ name: 'current' });
+    const nowhere = await call('projects', 'create', { path: join(dir, 'no-such-folder', 'p.pixelwise') });
+    expect([nowhere.status, nowhere.error?.message]).toEqual([404, `the folder ${join(dir, 'no-such-folder')} does not exist`]);
 
     const cancel = await call('jobs', 'cancel', { id: 9999 });
     expect([cancel.status, cancel.error?.code]).toEqual([404, 'not-found']);
