@@ -4,7 +4,7 @@
  * that cannot be opened leaves the open one open, its lock free and no -wal/-shm files behind.
  * The server runs as an unprivileged user when the tests run as root, so a 0444 project file is really read-only.
  */
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -62,6 +62,18 @@ describe('web server errors', () => {
     expect(opened.error!.message).toMatch(/read-only.*permissions/);
     expect((await call('projects', 'current')).result).toMatchObject({ name: 'current' });
     for (const leftover of ['-wal', '-shm', '.lock']) expect(existsSync(file + leftover)).toBe(false);
+  });
+
+  it('read-only journal files left beside a project are named, not reported as a database error', async () => {
+    const file = join(dir, 'journal.pixelwise');
+    new Project(file, { create: true }).close();
+    chmodSync(file, 0o666);
+    writeFileSync(`${file}-shm`, '');
+    chmodSync(`${file}-shm`, 0o444);
+    const opened = await call('projects', 'open', { path: file });
+    expect([opened.status, opened.error?.code]).toEqual([400, 'read-only']);
+    expect(opened.error!.message).toContain(`${file}-shm, the project's journal file, is read-only`);
+    expect((await call('projects', 'current')).result).toMatchObject({ name: 'current' });
   });
 
   it('a project with an unreadable job row opens, and that job ends as failed saying why', async () => {
