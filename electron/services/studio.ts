@@ -165,7 +165,11 @@ export class Studio {
   private remember(path: string): void {
     const list = [{ path, openedAt: new Date().toISOString() }, ...this.recent().filter((e) => e.path !== path)]
       .slice(0, 12).map(({ path, openedAt }) => ({ path, openedAt }));
-    writeFileSync(this.recentFile(), JSON.stringify(list, null, 2));
+    try {
+      writeFileSync(this.recentFile(), JSON.stringify(list, null, 2));
+    } catch {
+      // A convenience list: a full disk or a read-only data folder must not fail the open that just succeeded.
+    }
   }
 
   async close(): Promise<void> {
