@@ -96,6 +96,9 @@ describe('web server errors', () => {
     expect([folder.status, folder.error?.code]).toEqual([400, 'is-a-folder']);
     expect(folder.error!.message).not.toMatch(/EISDIR/);
     expect((await call('projects', 'current')).result).toMatchObject({ name: 'current' });
+    mkdirSync(join(dir, 'named.pixelwise'));
+    const createFolder = await call('projects', 'create', { path: join(dir, 'named.pixelwise') });
+    expect([createFolder.status, createFolder.error?.code]).toEqual([400, 'is-a-folder']);
     const nowhere = await call('projects', 'create', { path: join(dir, 'no-such-folder', 'p.pixelwise') });
     expect([nowhere.status, nowhere.error?.message]).toEqual([404, `the folder ${join(dir, 'no-such-folder')} does not exist`]);
 
