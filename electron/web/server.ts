@@ -170,4 +170,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-if (typeof require !== 'undefined' && require.main === module) void main();
+if (typeof require !== 'undefined' && require.main === module) {
+  // A project that cannot be opened (in use, read-only...) or a port that is taken: one line, no stack trace.
+  main().catch((error: unknown) => {
+    console.error(`pixelwise web: ${toApiError(error).message}`);
+    process.exit(1);
+  });
+}

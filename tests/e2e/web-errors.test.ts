@@ -128,4 +128,11 @@ describe('web server errors', () => {
     expect(existsSync(join(dir, 'photos.pixelwise'))).toBe(true);
     expect(existsSync(join(dir, 'photos'))).toBe(false);
   });
+
+  it('a second server on the same project stops with one line naming the holder, not a stack trace', async () => {
+    const second = await startServer(join(dir, 'data'), ['--project', join(dir, 'current.pixelwise')], unprivileged).then(
+      () => null, (error: Error) => error.message);
+    expect(second).toMatch(/exited with 1: pixelwise web: .*current\.pixelwise is open in another Pixelwise process \(pid \d+/);
+    expect(second).not.toMatch(/\n\s+at /);
+  });
 });
