@@ -50,13 +50,18 @@ function assertSqliteFile(path: string): void {
  * write a readonly database", after it has made -wal and -shm files as read-only as the project (audit F7).
  */
 function assertWritable(path: string): void {
-  try {
-    accessSync(path, constants.W_OK);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error;
-    throw new ProjectFileError('read-only',
-      `${path} is read-only (${code}): Pixelwise writes to the project file as you work; check its permissions, or copy it to a folder you can write to`);
+  // The journal files too: ones left read-only by an older version's failed open would refuse every write.
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      accessSync(file, constants.W_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && file !== path) continue;
+      if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw error;
+      throw new ProjectFileError('read-only', file === path
+        ? `${path} is read-only (${code}): Pixelwise writes to the project file as you work; check its permissions, or copy it to a folder you can write to`
+        : `${file}, the project's journal file, is read-only (${code}): check its permissions`);
+    }
   }
 }
 

@@ -164,7 +164,8 @@ export type ApiImplementation = {
  * Errors cross the boundary as { code, message }; codes are stable, messages are for people. The codes:
  * - bad requests: 'invalid-input', 'invalid-json', 'unknown-method', 'too-large' (a body, mask or size beyond
  *   what can be allocated), 'unsupported-media-type', 'method';
- * - web mode access: 'unauthorised' (no or wrong token), 'forbidden-origin' (a page of another origin);
+ * - access: 'unauthorised' (web: no or wrong token), 'forbidden-origin' (web: a page of another origin),
+ *   'forbidden' (Electron: an IPC call from a frame that is not the app's);
  * - state: 'no-project', 'not-found' (unknown id or path, also an unknown job id), 'exists', 'in-use' (another
  *   process holds the project, or SQLite is busy), 'conflict' (refers to something removed meanwhile),
  *   'class-missing' (an object's class is not in this project), 'not-embedded';

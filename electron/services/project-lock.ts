@@ -52,6 +52,7 @@ function create(path: string): boolean {
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') return false;
+    if (code === 'ENOENT') throw new ApiError('not-found', `the folder ${dirname(path)} does not exist`);
     if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
       throw new ApiError('read-only',
         `cannot write in the project's folder (${code}): Pixelwise keeps its journal and lock files beside the project, so the folder must be writable`);

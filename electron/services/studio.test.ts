@@ -1,4 +1,5 @@
 /** The main side end to end without a browser: real project file, real sharp decoding, real onnxruntime session. */
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dispatch } from '../../core/api/contract';
@@ -142,5 +143,14 @@ describe('studio services', () => {
     await expect(call('images', 'list', { limit: 10_000 })).rejects.toThrow(/limit/);
     await expect(call('nothing', 'here')).rejects.toThrow(/no method/);
     expect(await call('classes', 'list')).toEqual([]);
+  });
+
+  it('opens a project even when the recent-projects list cannot be written', async () => {
+    const { dir, studio, call } = await openStudio();
+    mkdirSync(join(dir, 'data', 'recent.json')); // a folder where the list goes: every write of it fails (EISDIR)
+    const info = await call('projects', 'create', { path: join(dir, 'p.pixelwise') });
+    expect(info).toMatchObject({ name: 'p' });
+    expect(studio.current?.path).toBe(join(dir, 'p.pixelwise'));
+    expect(await call('projects', 'recent')).toEqual([]);
   });
 });

@@ -2,7 +2,7 @@
  * The main side's state: the open project, its job runner, the model registry and the embedding worker.
  * Electron main, the web server and the CLI all drive one Studio.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ApiError } from '../../core/api/contract';
 import type { RecentProject } from '../../core/api/records';
@@ -62,7 +62,10 @@ export class Studio {
    */
   async openProject(path: string, create: boolean): Promise<Project> {
     const file = resolve(path);
-    if (create && existsSync(file)) throw new ApiError('exists', `${file} already exists; open it instead`);
+    if (create && existsSync(file)) {
+      if (statSync(file).isDirectory()) throw new ApiError('is-a-folder', `${file} is a folder; choose a file name for the new project`);
+      throw new ApiError('exists', `${file} already exists; open it instead`);
+    }
     // Reopening the open project: its runner stops before the new one takes over the same jobs.
     if (this.open?.project.path === file) await this.closeProject();
     let release = acquireProjectLock(file);
@@ -165,7 +168,11 @@ export class Studio {
   private remember(path: string): void {
     const list = [{ path, openedAt: new Date().toISOString() }, ...this.recent().filter((e) => e.path !== path)]
       .slice(0, 12).map(({ path, openedAt }) => ({ path, openedAt }));
-    writeFileSync(this.recentFile(), JSON.stringify(list, null, 2));
+    try {
+      writeFileSync(this.recentFile(), JSON.stringify(list, null, 2));
+    } catch {
+      // A convenience list: a full disk or a read-only data folder must not fail the open that just succeeded.
+    }
   }
 
   async close(): Promise<void> {

@@ -103,8 +103,12 @@ async function readBody(request: IncomingMessage): Promise<string> {
 }
 
 function send(response: ServerResponse, status: number, type: string, body: string | Uint8Array, cache = 'no-store'): void {
-  // no-referrer: the page's first URL carries the token until the page takes it out.
-  response.writeHead(status, { 'content-type': type, 'cache-control': cache, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer' });
+  // no-referrer: the page's first URL carries the token until the page takes it out. No framing: the page holds
+  // the token, so another local port's page must not be able to show it in a frame and steer the user's clicks.
+  response.writeHead(status, {
+    'content-type': type, 'cache-control': cache, 'x-content-type-options': 'nosniff', 'referrer-policy': 'no-referrer',
+    'x-frame-options': 'DENY', 'content-security-policy': "frame-ancestors 'none'",
+  });
   response.end(body);
 }
 
@@ -166,4 +170,10 @@ async function main(): Promise<void> {
   process.on('SIGTERM', stop);
 }
 
-if (typeof require !== 'undefined' && require.main === module) void main();
+if (typeof require !== 'undefined' && require.main === module) {
+  // A project that cannot be opened (in use, read-only...) or a port that is taken: one line, no stack trace.
+  main().catch((error: unknown) => {
+    console.error(`pixelwise web: ${toApiError(error).message}`);
+    process.exit(1);
+  });
+}

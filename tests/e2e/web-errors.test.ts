@@ -4,7 +4,7 @@
  * that cannot be opened leaves the open one open, its lock free and no -wal/-shm files behind.
  * The server runs as an unprivileged user when the tests run as root, so a 0444 project file is really read-only.
  */
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -64,6 +64,18 @@ describe('web server errors', () => {
     for (const leftover of ['-wal', '-shm', '.lock']) expect(existsSync(file + leftover)).toBe(false);
   });
 
+  it('read-only journal files left beside a project are named, not reported as a database error', async () => {
+    const file = join(dir, 'journal.pixelwise');
+    new Project(file, { create: true }).close();
+    chmodSync(file, 0o666);
+    writeFileSync(`${file}-shm`, '');
+    chmodSync(`${file}-shm`, 0o444);
+    const opened = await call('projects', 'open', { path: file });
+    expect([opened.status, opened.error?.code]).toEqual([400, 'read-only']);
+    expect(opened.error!.message).toContain(`${file}-shm, the project's journal file, is read-only`);
+    expect((await call('projects', 'current')).result).toMatchObject({ name: 'current' });
+  });
+
   it('a project with an unreadable job row opens, and that job ends as failed saying why', async () => {
     const file = join(dir, 'bad-job.pixelwise');
     new Project(file, { create: true }).close();
@@ -84,6 +96,11 @@ describe('web server errors', () => {
     expect([folder.status, folder.error?.code]).toEqual([400, 'is-a-folder']);
     expect(folder.error!.message).not.toMatch(/EISDIR/);
     expect((await call('projects', 'current')).result).toMatchObject({ name: 'current' });
+    mkdirSync(join(dir, 'named.pixelwise'));
+    const createFolder = await call('projects', 'create', { path: join(dir, 'named.pixelwise') });
+    expect([createFolder.status, createFolder.error?.code]).toEqual([400, 'is-a-folder']);
+    const nowhere = await call('projects', 'create', { path: join(dir, 'no-such-folder', 'p.pixelwise') });
+    expect([nowhere.status, nowhere.error?.message]).toEqual([404, `the folder ${join(dir, 'no-such-folder')} does not exist`]);
 
     const cancel = await call('jobs', 'cancel', { id: 9999 });
     expect([cancel.status, cancel.error?.code]).toEqual([404, 'not-found']);
@@ -110,5 +127,12 @@ describe('web server errors', () => {
     expect((created.result as ProjectInfo).path).toBe(join(dir, 'photos.pixelwise'));
     expect(existsSync(join(dir, 'photos.pixelwise'))).toBe(true);
     expect(existsSync(join(dir, 'photos'))).toBe(false);
+  });
+
+  it('a second server on the same project stops with one line naming the holder, not a stack trace', async () => {
+    const second = await startServer(join(dir, 'data'), ['--project', join(dir, 'current.pixelwise')], unprivileged).then(
+      () => null, (error: Error) => error.message);
+    expect(second).toMatch(/exited with 1: pixelwise web: .*current\.pixelwise is open in another Pixelwise process \(pid \d+/);
+    expect(second).not.toMatch(/\n\s+at /);
   });
 });

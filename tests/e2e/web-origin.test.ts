@@ -2,7 +2,8 @@
  * Audit F1: a page on another 127.0.0.1 port must not be able to drive the web server's API, read its blobs or
  * receive its access token. A real server (out/web.cjs) and a real "attacker" server on another loopback port;
  * Chromium opens the studio with its token (as a user would), then visits the attacker's page, which tries a
- * no-cors text/plain fetch, a text/plain form POST, a CORS JSON fetch and a blob read with a leaked token.
+ * no-cors text/plain fetch, a text/plain form POST, a CORS JSON fetch and a blob read with a leaked token, and
+ * frames the studio's page.
  * Nothing may be created, and the attacker's server must not see the token in any request it receives.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -23,7 +24,7 @@ function attackPage(target: string, leakedToken: string): string {
   return `<!doctype html><body>
 <form id="form" method="POST" enctype="text/plain" target="sink" action="${target}/api/classes/create">
   <input name='{"name":"csrf-form","x":"' value='"}'></form>
-<iframe name="sink"></iframe>
+<iframe name="sink"></iframe><iframe id="framed" src="${target}/"></iframe>
 <img src="${target}/blob/image/1"><img src="${target}/blob/${leakedToken}/image/1">
 <script>
   const results = {};
@@ -85,6 +86,9 @@ describe('web mode: other local ports', () => {
     await page.waitForTimeout(500); // the form's navigation
     expect(results['cors-json']).toMatch(/^error/); // the preflight is never granted
     expect(results['blob-read']).toMatch(/^error/);
+    // The studio's page refuses to be framed by it (it would hold the token and take the user's clicks).
+    const framed = page.frames().find((frame) => frame.url() === `${studio.server.origin}/`);
+    expect(await framed?.evaluate(() => document.querySelector('#app') !== null).catch(() => false) ?? false).toBe(false);
     await page.goto(studio.server.origin);
     const classes = await studio.call<ClassRecord[]>('classes', 'list');
     expect(classes.map((c) => c.name)).toEqual([]);
