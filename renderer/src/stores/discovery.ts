@@ -10,6 +10,7 @@ import { recordAnnotationBatch } from '../composables/annotationBatch';
 import { busyGuard } from '../composables/busyGuard';
 import { translate } from '../i18n/index';
 import { useSettingsStore } from './settings';
+import { onProjectChange } from './projectScope';
 
 export const useDiscoveryStore = defineStore('discovery', () => {
   const result = shallowRef<DiscoveryResult | null>(null);
@@ -75,6 +76,7 @@ export const useDiscoveryStore = defineStore('discovery', () => {
     classIds.value = {};
     error.value = null;
   }
+  onProjectChange(reset);
 
   return { result, imageCount, busy, error, classIds, labeled, run, labelCluster, forgetImages, reset };
 });

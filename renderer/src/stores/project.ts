@@ -1,6 +1,7 @@
 /**
  * The open project (ProjectInfo: name, path, image and status counts) and the recent-projects list.
- * Opening, creating and closing go through here so every other store can react to `info` changing.
+ * Opening, creating and closing go through here: before the project changes the stores' leave guards run (unsaved
+ * annotations are stored first), after it changes every store resets its per-project state (stores/projectScope.ts).
  */
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
@@ -8,7 +9,10 @@ import type { ProjectInfo, RecentProject } from '../../../core/api/records';
 import { ApiError } from '../../../core/api/contract';
 import { api } from '../api';
 import { useViewStore } from './view';
-import { useHistoryStore } from './history';
+import { useNoticesStore } from './notices';
+import { leaveProject, projectChanged } from './projectScope';
+import { translate } from '../i18n/index';
+import { useSettingsStore } from './settings';
 
 export interface ProjectError {
   /** ApiError code ('not-a-project', 'newer-version', 'missing', 'exists', 'in-use', 'read-only', ...) or 'error'. */
@@ -27,8 +31,24 @@ export const useProjectStore = defineStore('project', () => {
 
   const isOpen = computed(() => info.value !== null);
 
+  /** The one place `info` changes: a different project (or none) resets every store's per-project state. */
+  function setInfo(next: ProjectInfo | null): void {
+    const changed = (info.value?.path ?? null) !== (next?.path ?? null);
+    info.value = next;
+    if (changed) projectChanged(next?.path ?? null);
+  }
+
+  /** Work in the open project is stored before it closes; false (and a notice) when something could not be. */
+  async function readyToLeave(): Promise<boolean> {
+    if (!info.value || (await leaveProject())) return true;
+    const language = useSettingsStore().language;
+    useNoticesStore().push({ kind: 'error', title: translate(language, 'app.leaveUnsaved'), detail: null });
+    return false;
+  }
+
   async function refresh(): Promise<void> {
-    info.value = await api.projects.current();
+    // Another window may have opened another project on the same server.
+    setInfo(await api.projects.current());
     ready.value = true;
     const view = useViewStore();
     if (!info.value && view.current !== 'projects') view.show('projects');
@@ -43,9 +63,8 @@ export const useProjectStore = defineStore('project', () => {
     busy.value = action;
     error.value = null;
     try {
-      const opened = await call();
-      if (info.value?.path !== opened.path) useHistoryStore().clear();
-      info.value = opened;
+      if (!(await readyToLeave())) return false;
+      setInfo(await call());
       useViewStore().show('images');
       void loadRecent().catch(() => undefined);
       return true;
@@ -66,11 +85,12 @@ export const useProjectStore = defineStore('project', () => {
   const openWith = (action: string, call: () => Promise<ProjectInfo>) => run(action, call);
 
   async function close(): Promise<void> {
+    if (busy.value) return;
     busy.value = 'close';
     try {
+      if (!(await readyToLeave())) return;
       await api.projects.close();
-      info.value = null;
-      useHistoryStore().clear();
+      setInfo(null);
       useViewStore().show('projects');
       await loadRecent();
     } finally {

@@ -40,6 +40,8 @@ export default {
     retry: 'Retry',
     background: 'Changes of another image are not saved yet: retrying.',
     leaveFailed: 'Could not save this image; staying here so nothing is lost.',
+    classGone: 'The class “{name}” no longer exists in this project: its objects here now have no class. Choose another class.',
+    classGoneUnnamed: 'An object\'s class no longer exists in this project: it now has no class. Choose another class.',
   },
   engine: {
     loading: 'Loading the image…',
