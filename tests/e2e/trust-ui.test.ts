@@ -2,9 +2,11 @@
  * What a new labeler hit in the walkthrough of 2026-12-05, end to end: real web server, real import and embedding
  * jobs, real Chromium. Switching projects must not carry the class of new objects (or anything else of the old
  * project) into the new one: objects made right after a switch save, in both directions (problem 1). An object
- * whose class was deleted elsewhere is stored without it, with a notice that names the class.
+ * whose class was deleted elsewhere is stored without it, with a notice that names the class. The export dialog
+ * exports the whole project unless told otherwise, even with an image left selected by the editor, and remembers
+ * each project's target folder (problem 6).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -167,5 +169,56 @@ describe('trust: switching projects', () => {
     expect(saved.some((item) => item.classId === kite.id)).toBe(false);
     await expect.poll(() => page.getByTestId('notice-info').allTextContents()).toContainEqual(expect.stringContaining('“kite” no longer exists'));
     expect(await page.getByTestId('active-class').inputValue()).toBe('');
+  });
+
+  it('exports the whole project by default after the editor left an image selected, and remembers the folder per project', async () => {
+    // Still in the sample project's editor: back to the grid, where that image stays selected.
+    await page.keyboard.press('g');
+    await page.getByTestId('images-view').waitFor();
+    expect(await page.getByTestId('selection-count').getAttribute('data-count')).toBe('1');
+    const sampleCount = (await imageIds()).length;
+    expect(sampleCount).toBeGreaterThan(1);
+
+    const exportTo = async (folder: string | null): Promise<string> => {
+      await page.getByTestId('image-grid').focus();
+      await page.keyboard.press('x');
+      await page.getByTestId('export-dialog').waitFor();
+      const shown = await page.getByTestId('export-target').inputValue();
+      if (folder !== null) {
+        expect(await page.getByTestId('export-scope-all').isChecked()).toBe(true);
+        expect(await page.getByTestId('export-scope-selection').isChecked()).toBe(false);
+        await page.getByTestId('export-target').fill(folder);
+        await page.getByTestId('export-start').click();
+        await page.getByTestId('export-result').waitFor({ timeout: 60_000 });
+      }
+      return shown;
+    };
+
+    const sampleDir = join(studio.dataDir, 'export-sample');
+    expect(await exportTo(sampleDir)).toBe('');
+    const choice = (name: string) => page.getByTestId(name).evaluate((input) => input.parentElement?.textContent ?? '');
+    expect(await choice('export-scope-all')).toContain(`(${sampleCount} images)`);
+    expect(await choice('export-scope-selection')).toContain('(1 image)');
+    expect(await page.getByTestId('export-result').getAttribute('data-images')).toBe(String(sampleCount));
+    const coco = JSON.parse(readFileSync(join(sampleDir, 'annotations.json'), 'utf8')) as { images: unknown[] };
+    expect(coco.images).toHaveLength(sampleCount);
+    await page.keyboard.press('Escape');
+    await page.getByTestId('export-dialog').waitFor({ state: 'detached' });
+
+    // The same project: its folder is offered again. Another project: not that folder.
+    expect(await exportTo(null)).toBe(sampleDir);
+    await page.keyboard.press('Escape');
+    await closeProject();
+    await page.getByTestId('project-path-input').fill(join(studio.dataDir, 'own.pixelwise'));
+    await page.getByTestId('project-open').click();
+    await tiles().first().waitFor();
+    const ownDir = join(studio.dataDir, 'export-own');
+    expect(await exportTo(ownDir)).toBe('');
+    expect(await page.getByTestId('export-result').getAttribute('data-images')).toBe('3');
+    await page.keyboard.press('Escape');
+    await closeProject();
+    await openSample();
+    expect(await exportTo(null)).toBe(sampleDir);
+    await page.keyboard.press('Escape');
   });
 });
