@@ -4,7 +4,9 @@
  * project) into the new one: objects made right after a switch save, in both directions (problem 1). An object
  * whose class was deleted elsewhere is stored without it, with a notice that names the class. The export dialog
  * exports the whole project unless told otherwise, even with an image left selected by the editor, and remembers
- * each project's target folder (problem 6).
+ * each project's target folder (problem 6). Errors read in the interface language (Russian here), discovery with
+ * too few embedded images says so and offers to embed (problem 9), and error toasts neither stack nor outlive their
+ * cause or their view (problem 14).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -220,5 +222,77 @@ describe('trust: switching projects', () => {
     await openSample();
     expect(await exportTo(null)).toBe(sampleDir);
     await page.keyboard.press('Escape');
+  });
+});
+
+describe('trust: errors and toasts', () => {
+  beforeAll(async () => {
+    studio = await startStudio();
+    page = studio.page;
+    photosDir = join(studio.dataDir, 'photos');
+    mkdirSync(photosDir);
+    for (let i = 0; i < 3; i++) await writeScene(join(photosDir, `scene-${i}.png`), i);
+  });
+
+  afterAll(async () => {
+    await studio?.close();
+  });
+
+  it('explains discovery without enough embedded images in Russian, offers to embed, and translates the refusal', async () => {
+    await page.getByTestId('language-ru').click();
+    await page.getByTestId('project-path-input').fill(join(studio.dataDir, 'few.pixelwise'));
+    await page.getByTestId('project-create').click();
+    await page.getByTestId('images-empty').waitFor();
+    await page.getByTestId('import-open').click();
+    await page.getByTestId('import-paths').fill(photosDir);
+    await page.getByTestId('import-start').click();
+    await expect.poll(() => tiles().count(), { timeout: 60_000 }).toBe(3);
+    await expect.poll(() => page.getByTestId('job').count(), { timeout: 60_000 }).toBe(0);
+
+    // Two images chosen by hand: the service refuses (none has an embedding), in Russian words.
+    await tiles().nth(0).click();
+    await tiles().nth(1).click({ modifiers: ['Shift'] });
+    await page.keyboard.press('o');
+    const error = page.getByTestId('notice-error');
+    await error.waitFor();
+    expect(await error.textContent()).toContain('нет эмбеддингов');
+    expect(await error.textContent()).not.toMatch(/discovery needs|embedded images/);
+    // The error belongs to the search view: back on the images it is gone.
+    await page.getByTestId('view-images').click();
+    await expect.poll(() => error.count()).toBe(0);
+
+    // The whole list: the studio knows no image is embedded, says so and offers to embed them.
+    await page.getByTestId('image-grid').focus();
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('o');
+    const info = page.getByTestId('notice-info').filter({ hasText: 'эмбеддинг' });
+    await info.waitFor();
+    expect(await info.textContent()).toContain('0 из 3');
+    expect(await page.getByTestId('images-view').isVisible()).toBe(true);
+    await info.getByTestId('notice-action').click();
+    await expect.poll(() => page.getByTestId('status-count-embedded').textContent().then(Number), { timeout: 120_000 }).toBe(3);
+    await page.getByTestId('language-en').click();
+  });
+
+  it('shows a failed save once however often it is retried, and drops it when the save goes through', async () => {
+    await openFirstImage();
+    await page.route('**/api/annotations/save', (route) => route.abort());
+    const box = (await canvas().boundingBox())!;
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid="annotate-canvas"]')?.dataset.activeArea) > 0);
+    await expect.poll(() => page.getByTestId('segmenting').count()).toBe(0);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByTestId('save-state').getAttribute('data-state')).toBe('error');
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press('d');
+      await page.getByTestId('notice-error').first().waitFor();
+    }
+    expect(await page.getByTestId('notice-error').count()).toBe(1);
+    expect(await page.getByTestId('annotate-view').isVisible()).toBe(true);
+
+    await page.unroute('**/api/annotations/save');
+    await page.getByTestId('save-retry').click();
+    await expect.poll(() => page.getByTestId('save-state').getAttribute('data-state')).toBe('saved');
+    await expect.poll(() => page.getByTestId('notice-error').count()).toBe(0);
   });
 });

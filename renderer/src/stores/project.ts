@@ -9,7 +9,7 @@ import type { ProjectInfo, RecentProject } from '../../../core/api/records';
 import { ApiError } from '../../../core/api/contract';
 import { api } from '../api';
 import { useViewStore } from './view';
-import { useNoticesStore } from './notices';
+import { errorMessage, useNoticesStore } from './notices';
 import { leaveProject, projectChanged } from './projectScope';
 import { translate } from '../i18n/index';
 import { useSettingsStore } from './settings';
@@ -69,9 +69,7 @@ export const useProjectStore = defineStore('project', () => {
       void loadRecent().catch(() => undefined);
       return true;
     } catch (cause) {
-      error.value = cause instanceof ApiError
-        ? { code: cause.code, message: cause.message }
-        : { code: 'error', message: cause instanceof Error ? cause.message : String(cause) };
+      error.value = { code: cause instanceof ApiError ? cause.code : 'error', message: errorMessage(cause) };
       return false;
     } finally {
       busy.value = null;
