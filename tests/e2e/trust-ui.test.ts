@@ -6,7 +6,8 @@
  * exports the whole project unless told otherwise, even with an image left selected by the editor, and remembers
  * each project's target folder (problem 6). Errors read in the interface language (Russian here), discovery with
  * too few embedded images says so and offers to embed (problem 9), and error toasts neither stack nor outlive their
- * cause or their view (problem 14).
+ * cause or their view (problem 14). At 1400x900 the images toolbar is one line with whole labels in both languages,
+ * and a click in the middle of an object's row selects it (problems 10 and 13).
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -294,5 +295,43 @@ describe('trust: errors and toasts', () => {
     await page.getByTestId('save-retry').click();
     await expect.poll(() => page.getByTestId('save-state').getAttribute('data-state')).toBe('saved');
     await expect.poll(() => page.getByTestId('notice-error').count()).toBe(0);
+  });
+
+  it('selects an object by a click in the middle of its row', async () => {
+    const row = page.getByTestId('object-item').first();
+    expect(await row.getAttribute('data-selected')).toBe('false');
+    const box = (await row.boundingBox())!;
+    await page.mouse.click(box.x + box.width / 2, box.y + box.height / 2);
+    await expect.poll(() => row.getAttribute('data-selected')).toBe('true');
+    expect(await page.evaluate(() => document.activeElement?.tagName)).not.toBe('SELECT');
+  });
+
+  it('keeps the images toolbar on one line at 1400 px, labels and the search placeholder whole, in English and Russian', async () => {
+    await page.getByTestId('view-images').click();
+    await page.getByTestId('images-view').waitFor();
+    // The widest state: two images selected (the counts and "Discover objects (2)" in the labels).
+    await tiles().nth(0).click();
+    await tiles().nth(1).click({ modifiers: ['Shift'] });
+    for (const language of ['en', 'ru']) {
+      await page.getByTestId(`language-${language}`).click();
+      const layout = await page.evaluate(() => {
+        const bar = document.querySelector<HTMLElement>('.images-toolbar')!;
+        const items = Array.from(bar.children) as HTMLElement[];
+        // Items of one line share their vertical middle (the bar centres them).
+        const rows = new Set(items.filter((item) => item.offsetWidth > 0).map((item) => {
+          const rect = item.getBoundingClientRect();
+          return Math.round(rect.top + rect.height / 2);
+        }));
+        const clipped = items.filter((item) => item.scrollWidth > item.clientWidth + 1).map((item) => item.textContent?.trim());
+        const input = bar.querySelector<HTMLInputElement>('[data-testid="image-search"]')!;
+        const style = getComputedStyle(input);
+        const context = document.createElement('canvas').getContext('2d')!;
+        context.font = `${style.fontSize} ${style.fontFamily}`;
+        const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        return { rows: rows.size, overflow: bar.scrollWidth - bar.clientWidth, clipped, placeholderFits: context.measureText(input.placeholder).width <= room };
+      });
+      expect(layout).toEqual({ rows: 1, overflow: 0, clipped: [], placeholderFits: true });
+    }
+    await page.getByTestId('language-en').click();
   });
 });
