@@ -306,6 +306,32 @@ describe('trust: errors and toasts', () => {
     expect(await page.evaluate(() => document.activeElement?.tagName)).not.toBe('SELECT');
   });
 
+  it('keeps the project open while the editor has work it cannot store, and stores it before closing', async () => {
+    const [first] = await imageIds();
+    const before = (await stored(first)).length;
+    await page.route('**/api/annotations/save', (route) => route.abort());
+    const box = (await canvas().boundingBox())!;
+    await page.mouse.click(box.x + box.width * 0.1, box.y + box.height * 0.1);
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid="annotate-canvas"]')?.dataset.activeArea) > 0);
+    await expect.poll(() => page.getByTestId('segmenting').count()).toBe(0);
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByTestId('save-state').getAttribute('data-state')).toBe('error');
+
+    await page.getByTestId('project-close').click();
+    await page.getByTestId('notice-error').filter({ hasText: 'project stays open' }).waitFor();
+    expect(await page.getByTestId('project-name').textContent()).toBe('few');
+    expect(await page.getByTestId('annotate-view').isVisible()).toBe(true);
+
+    await page.unroute('**/api/annotations/save');
+    await page.getByTestId('project-close').click();
+    await page.getByTestId('projects-view').waitFor();
+    expect(await page.getByTestId('notice-error').count()).toBe(0);
+    await page.getByTestId('project-path-input').fill(join(studio.dataDir, 'few.pixelwise'));
+    await page.getByTestId('project-open').click();
+    await tiles().first().waitFor();
+    expect(await stored(first)).toHaveLength(before + 1);
+  });
+
   it('keeps the images toolbar on one line at 1400 px, labels and the search placeholder whole, in English and Russian', async () => {
     await page.getByTestId('view-images').click();
     await page.getByTestId('images-view').waitFor();

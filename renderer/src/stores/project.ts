@@ -40,9 +40,13 @@ export const useProjectStore = defineStore('project', () => {
 
   /** Work in the open project is stored before it closes; false (and a notice) when something could not be. */
   async function readyToLeave(): Promise<boolean> {
-    if (!info.value || (await leaveProject())) return true;
+    const notices = useNoticesStore();
+    if (!info.value || (await leaveProject())) {
+      notices.resolve('leave');
+      return true;
+    }
     const language = useSettingsStore().language;
-    useNoticesStore().push({ kind: 'error', title: translate(language, 'app.leaveUnsaved'), detail: null });
+    notices.push({ kind: 'error', title: translate(language, 'app.leaveUnsaved'), detail: null, topic: 'leave' });
     return false;
   }
 
