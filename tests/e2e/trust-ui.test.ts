@@ -270,6 +270,14 @@ describe('trust: errors and toasts', () => {
     await info.waitFor();
     expect(await info.textContent()).toContain('0 из 3');
     expect(await page.getByTestId('images-view').isVisible()).toBe(true);
+    // The offer (and its button) belongs to this project: it does not follow the user out of it.
+    await closeProject();
+    expect(await info.count()).toBe(0);
+    await page.getByTestId('project-path-input').fill(join(studio.dataDir, 'few.pixelwise'));
+    await page.getByTestId('project-open').click();
+    await tiles().first().waitFor();
+    await page.getByTestId('image-grid').focus();
+    await page.keyboard.press('o');
     await info.getByTestId('notice-action').click();
     await expect.poll(() => page.getByTestId('status-count-embedded').textContent().then(Number), { timeout: 120_000 }).toBe(3);
     await page.getByTestId('language-en').click();

@@ -2,7 +2,7 @@
  * Messages for the user: errors from API calls and short confirmations ("Marked 12 images reviewed — Undo").
  * Info notices fade after a few seconds. Errors stay until dismissed, but not past their cause: an error raised
  * in one view goes when the user moves to another, one about a topic (saving) goes when that topic is fine again
- * (`resolve`), and the same error twice is shown once (walkthrough 2026-12-05 problem 14: stale, stacked toasts
+ * (`resolve`), none outlives its project, and the same error twice is shown once (walkthrough 2026-12-05 problem 14: stale, stacked toasts
  * that followed the user to other screens).
  */
 import { defineStore } from 'pinia';
@@ -11,6 +11,7 @@ import { ApiError } from '../../../core/api/contract';
 import { translate } from '../i18n/index';
 import { useSettingsStore } from './settings';
 import { useViewStore, type ViewName } from './view';
+import { onProjectChange } from './projectScope';
 
 export interface Notice {
   id: number;
@@ -50,6 +51,8 @@ export const useNoticesStore = defineStore('notices', () => {
   watch(() => view.current, (current) => {
     items.value = items.value.filter((notice) => notice.kind !== 'error' || !notice.view || notice.view === current);
   });
+  // What they say and what their buttons do (Undo, Embed all) concern the project they were raised in.
+  onProjectChange(() => (items.value = []));
 
   function push(notice: Omit<Notice, 'id'>, ttlMs = notice.kind === 'error' ? 0 : 5000): number {
     const same = items.value.find((item) => item.kind === notice.kind && item.title === notice.title && item.detail === notice.detail);
