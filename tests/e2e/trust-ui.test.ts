@@ -118,7 +118,7 @@ describe('trust: switching projects', () => {
     expect(saved).toHaveLength(1);
     expect(saved[0].classId).toBeNull();
     expect(await page.getByTestId('notice-error').count()).toBe(0);
-  });
+  }, 240_000);
 
   it('saves an object in the sample project after a class of the other project was chosen (the reverse direction)', async () => {
     // Two classes here; the second one's id does not exist in the sample project (which has one class).
@@ -281,7 +281,7 @@ describe('trust: errors and toasts', () => {
     await info.getByTestId('notice-action').click();
     await expect.poll(() => page.getByTestId('status-count-embedded').textContent().then(Number), { timeout: 120_000 }).toBe(3);
     await page.getByTestId('language-en').click();
-  });
+  }, 240_000);
 
   it('shows a failed save once however often it is retried, and drops it when the save goes through', async () => {
     await openFirstImage();
