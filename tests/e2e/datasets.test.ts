@@ -211,7 +211,9 @@ describe('dataset import and export dialogs', () => {
     await expect.poll(() => page.getByTestId('selection-count').getAttribute('data-count')).toBe('1');
     await page.getByTestId('dataset-menu').click();
     await page.getByTestId('export-open').click();
-    expect(await page.getByTestId('export-scope-selection').isChecked()).toBe(true);
+    // The whole project unless the selection is chosen (an image can be selected without meaning it).
+    expect(await page.getByTestId('export-scope-all').isChecked()).toBe(true);
+    await page.getByTestId('export-scope-selection').check();
     await page.getByTestId('export-format').selectOption('labelme');
     await page.getByTestId('export-masks-rle').check();
     await page.getByTestId('export-target').fill(out);

@@ -20,7 +20,8 @@ export class Saver {
   private running: Promise<void> | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   state: SaveState = 'saved';
-  error: string | null = null;
+  /** What the last failed save threw (an ApiError from the server, or a network error); null after a success. */
+  error: unknown = null;
 
   constructor(readonly imageId: number, ids: Map<number, number>, private readonly onChange: (saver: Saver) => void) {
     this.ids = new Map(ids);
@@ -56,6 +57,18 @@ export class Saver {
     return this.unsaved ? { imageId: this.imageId, annotations: this.drafts(this.unsaved) } : null;
   }
 
+  /** The class ids the unsaved objects refer to. */
+  unsavedClassIds(): Set<number> {
+    return new Set((this.unsaved ?? []).flatMap((object) => (object.classId === null ? [] : [object.classId])));
+  }
+
+  /** Classes that no longer exist: the unsaved objects of those classes get none, and the save is tried again now. */
+  dropClasses(gone: ReadonlySet<number>): void {
+    if (!this.unsaved) return;
+    this.unsaved = this.unsaved.map((object) => (object.classId !== null && gone.has(object.classId) ? { ...object, classId: null } : object));
+    this.arm(0);
+  }
+
   dispose(): void {
     this.disarm();
   }
@@ -88,7 +101,7 @@ export class Saver {
       if (this.unsaved) this.arm(0);
     } catch (error) {
       this.unsaved ??= objects;
-      this.error = error instanceof Error ? error.message : String(error);
+      this.error = error;
       this.setState('error');
       this.arm(retryMs);
       throw error;

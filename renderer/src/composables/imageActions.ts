@@ -98,6 +98,14 @@ export function useImageActions() {
   async function discover(): Promise<void> {
     const discovery = useDiscoveryStore();
     const search = useSearchStore();
+    // Too few embedded images for sure (the service would refuse): say so, and offer to embed the rest.
+    const counts = project.info?.statusCounts;
+    const embedded = counts ? counts.embedded + counts.annotated + counts.reviewed : 0;
+    if (images.selectedCount < 2 && counts && embedded < 2 && (project.info?.imageCount ?? 0) >= 2) {
+      const action = counts.new > 0 ? { label: t('dataset.embed.all', { count: counts.new }), run: () => void embed(false) } : undefined;
+      notices.push({ kind: 'info', title: t('search.discovery.needEmbedded', { count: embedded, total: project.info?.imageCount ?? 0 }), detail: null, action }, 15_000);
+      return;
+    }
     try {
       const ids = images.selectedCount >= 2 ? [...images.selected] : await filteredIds();
       if (ids.length < 2) {

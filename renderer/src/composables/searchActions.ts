@@ -28,7 +28,7 @@ export function useSearchActions() {
     if (!object && annotate.draft && annotate.commitDraft()) object = annotate.objects.at(-1) ?? null;
     if (!object) return null;
     if (!(await annotate.flushSaves())) {
-      notices.error(t('annotate.save.leaveFailed'), annotate.saveError);
+      notices.error(t('annotate.save.leaveFailed'), annotate.saveError, 'save');
       return null;
     }
     const annotationId = annotate.savedIdOf(object.uid);

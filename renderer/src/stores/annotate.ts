@@ -4,7 +4,7 @@
  * large buffers live in shallowRefs and plain variables, never in deep reactivity.
  */
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef, watch } from 'vue';
 import type { Box } from '../../../core/engine/types';
 import type { Mask } from '../../../core/mask';
 import { encodeRle } from '../../../core/rle';
@@ -15,6 +15,7 @@ import { useClassesStore } from './classes';
 import { SupersededError, useAnnotateEngine } from '../annotate/engine';
 import { errorMessage } from './notices';
 import { useAnnotateSaving } from '../annotate/saving';
+import { onProjectChange, onProjectLeave } from './projectScope';
 
 export type Tool = 'clicks' | 'box' | 'brush' | 'eraser' | 'polygon';
 export const tools: readonly Tool[] = ['clicks', 'box', 'brush', 'eraser', 'polygon'];
@@ -49,7 +50,17 @@ export const useAnnotateStore = defineStore('annotate', () => {
   const selectedObject = computed(() => objects.value.find((object) => object.uid === selected.value) ?? null);
 
   const engine = useAnnotateEngine({ onSegmented: applySegmentation, draft: () => snapshot.value.draft });
-  const saving = useAnnotateSaving();
+  const saving = useAnnotateSaving({ dropClasses });
+  // The class of new objects is a class of this project: none after a switch, none once it is deleted.
+  onProjectChange(() => (activeClassId.value = null));
+  watch(() => classes.byId, (byId) => {
+    if (activeClassId.value !== null && !byId.has(activeClassId.value)) activeClassId.value = null;
+  });
+  // Before the project closes or changes: the object being built is kept and everything is stored.
+  onProjectLeave(() => {
+    commitDraft();
+    return saving.flushAll();
+  });
 
   function colorOf(classId: number | null): string {
     return (classId !== null && classes.byId.get(classId)?.color) || draftColor;
@@ -227,6 +238,15 @@ export const useAnnotateStore = defineStore('annotate', () => {
   function select(uid: number | null): void {
     if (snapshot.value.selected === uid) return;
     apply({ ...snapshot.value, selected: uid }, false);
+  }
+
+  /** Classes that no longer exist (see annotate/saving.ts): objects of them get none, without an undo step. */
+  function dropClasses(gone: ReadonlySet<number>): void {
+    if (activeClassId.value !== null && gone.has(activeClassId.value)) activeClassId.value = null;
+    const current = snapshot.value;
+    const stale = (object: ObjectState) => object.classId !== null && gone.has(object.classId);
+    if (!current.objects.some(stale)) return;
+    apply({ ...current, objects: current.objects.map((object) => (stale(object) ? { ...object, classId: null } : object)) }, false);
   }
 
   const setClass = (uid: number, classId: number | null) => updateObject(uid, (object) => ({ ...object, classId }));

@@ -6,6 +6,8 @@ import { api } from '../api';
 import { useHistoryStore } from './history';
 import { translate } from '../i18n/index';
 import { useSettingsStore } from './settings';
+import { useNoticesStore } from './notices';
+import { onProjectChange } from './projectScope';
 
 /** Distinct, readable on dark backgrounds; new classes take the first colour not yet used. */
 export const classPalette = [
@@ -22,6 +24,12 @@ export const useClassesStore = defineStore('classes', () => {
   function label(key: string, params?: Record<string, string | number>): string {
     return translate(useSettingsStore().language, key, params);
   }
+
+  // Another project, another set of classes: none shown until they are loaded.
+  onProjectChange((path) => {
+    items.value = [];
+    if (path) load().catch((cause) => useNoticesStore().error(label('dataset.classes.loadFailed'), cause));
+  });
 
   async function load(): Promise<void> {
     loading.value = true;

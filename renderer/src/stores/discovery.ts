@@ -11,6 +11,7 @@ import { busyGuard } from '../composables/busyGuard';
 import { translate } from '../i18n/index';
 import { useNoticesStore } from './notices';
 import { useSettingsStore } from './settings';
+import { onProjectChange } from './projectScope';
 
 export const useDiscoveryStore = defineStore('discovery', () => {
   const result = shallowRef<DiscoveryResult | null>(null);
@@ -77,6 +78,7 @@ export const useDiscoveryStore = defineStore('discovery', () => {
     classIds.value = {};
     error.value = null;
   }
+  onProjectChange(reset);
 
   return { result, imageCount, busy, error, classIds, labeled, run, labelCluster, forgetImages, reset };
 });

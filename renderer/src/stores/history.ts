@@ -4,6 +4,7 @@
  */
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
+import { onProjectChange } from './projectScope';
 
 export interface HistoryEntry {
   /** Translated description, shown in the Undo notice and tooltips. */
@@ -68,6 +69,9 @@ export const useHistoryStore = defineStore('history', () => {
     done.value = [];
     undone.value = [];
   }
+
+  // Its steps call the API of the project they were made in.
+  onProjectChange(() => clear());
 
   return { done, undone, busy, canUndo, canRedo, record, undo, redo, clear };
 });

@@ -11,6 +11,7 @@ import { api } from '../api';
 import { useHistoryStore } from './history';
 import { useSettingsStore } from './settings';
 import { translate } from '../i18n/index';
+import { onProjectChange } from './projectScope';
 
 export const pageSize = 200;
 /** Pages kept in memory; beyond this the ones farthest from the screen are dropped. */
@@ -272,6 +273,11 @@ export const useImagesStore = defineStore('images', () => {
   }
 
   /** Project switched: forget everything and load the first page. */
+  onProjectChange((path) => {
+    if (path) void resetAll();
+    else selected.value = new Set();
+  });
+
   function resetAll(): Promise<void> {
     status.value = null;
     search.value = '';

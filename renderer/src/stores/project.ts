@@ -1,6 +1,7 @@
 /**
  * The open project (ProjectInfo: name, path, image and status counts) and the recent-projects list.
- * Opening, creating and closing go through here so every other store can react to `info` changing.
+ * Opening, creating and closing go through here: before the project changes the stores' leave guards run (unsaved
+ * annotations are stored first), after it changes every store resets its per-project state (stores/projectScope.ts).
  */
 import { defineStore } from 'pinia';
 import { computed, ref } from 'vue';
@@ -8,7 +9,10 @@ import type { ProjectInfo, RecentProject } from '../../../core/api/records';
 import { ApiError } from '../../../core/api/contract';
 import { api } from '../api';
 import { useViewStore } from './view';
-import { useHistoryStore } from './history';
+import { errorMessage, useNoticesStore } from './notices';
+import { leaveProject, projectChanged } from './projectScope';
+import { translate } from '../i18n/index';
+import { useSettingsStore } from './settings';
 
 export interface ProjectError {
   /** ApiError code ('not-a-project', 'newer-version', 'missing', 'exists', 'in-use', 'read-only', ...) or 'error'. */
@@ -27,8 +31,28 @@ export const useProjectStore = defineStore('project', () => {
 
   const isOpen = computed(() => info.value !== null);
 
+  /** The one place `info` changes: a different project (or none) resets every store's per-project state. */
+  function setInfo(next: ProjectInfo | null): void {
+    const changed = (info.value?.path ?? null) !== (next?.path ?? null);
+    info.value = next;
+    if (changed) projectChanged(next?.path ?? null);
+  }
+
+  /** Work in the open project is stored before it closes; false (and a notice) when something could not be. */
+  async function readyToLeave(): Promise<boolean> {
+    const notices = useNoticesStore();
+    if (!info.value || (await leaveProject())) {
+      notices.resolve('leave');
+      return true;
+    }
+    const language = useSettingsStore().language;
+    notices.push({ kind: 'error', title: translate(language, 'app.leaveUnsaved'), detail: null, topic: 'leave' });
+    return false;
+  }
+
   async function refresh(): Promise<void> {
-    info.value = await api.projects.current();
+    // Another window may have opened another project on the same server.
+    setInfo(await api.projects.current());
     ready.value = true;
     const view = useViewStore();
     if (!info.value && view.current !== 'projects') view.show('projects');
@@ -43,16 +67,13 @@ export const useProjectStore = defineStore('project', () => {
     busy.value = action;
     error.value = null;
     try {
-      const opened = await call();
-      if (info.value?.path !== opened.path) useHistoryStore().clear();
-      info.value = opened;
+      if (!(await readyToLeave())) return false;
+      setInfo(await call());
       useViewStore().show('images');
       void loadRecent().catch(() => undefined);
       return true;
     } catch (cause) {
-      error.value = cause instanceof ApiError
-        ? { code: cause.code, message: cause.message }
-        : { code: 'error', message: cause instanceof Error ? cause.message : String(cause) };
+      error.value = { code: cause instanceof ApiError ? cause.code : 'error', message: errorMessage(cause) };
       return false;
     } finally {
       busy.value = null;
@@ -66,11 +87,12 @@ export const useProjectStore = defineStore('project', () => {
   const openWith = (action: string, call: () => Promise<ProjectInfo>) => run(action, call);
 
   async function close(): Promise<void> {
+    if (busy.value) return;
     busy.value = 'close';
     try {
+      if (!(await readyToLeave())) return;
       await api.projects.close();
-      info.value = null;
-      useHistoryStore().clear();
+      setInfo(null);
       useViewStore().show('projects');
       await loadRecent();
     } finally {

@@ -14,6 +14,7 @@ import { busyGuard } from '../composables/busyGuard';
 import { translate } from '../i18n/index';
 import { useNoticesStore } from './notices';
 import { useSettingsStore } from './settings';
+import { onProjectChange } from './projectScope';
 
 /** One query example: a saved annotation, or a mask as drawn (image-sized RLE). */
 export type SearchExample = { annotationId: number } | { imageId: number; rle: Rle };
@@ -159,7 +160,9 @@ export const useSearchStore = defineStore('search', () => {
     labeled.value = new Set();
     error.value = null;
     focusIndex.value = 0;
+    classId.value = null;
   }
+  onProjectChange(reset);
 
   return {
     panel, examples, result, busy, error, classId, threshold, focusIndex, labeled, hits, aboveThreshold, acceptedPending,

@@ -1,11 +1,16 @@
-/** User preferences kept in localStorage: interface language and thumbnail size. */
+/** User preferences kept in localStorage: interface language, thumbnail size, and where each project exports to. */
 import { defineStore } from 'pinia';
 import { ref, watch } from 'vue';
 import type { Language } from '../i18n/index';
 
 const languageKey = 'pixelwise.language';
 const tileSizeKey = 'pixelwise.tileSize';
+const exportTargetsKey = 'pixelwise.exportTargets';
 export const tileSizes = [120, 160, 220] as const;
+
+/** The last export target of a project: a folder for the dataset formats, a .zip file for the bundle. */
+export type ExportTargetKind = 'folder' | 'bundle';
+type ExportTargets = Record<string, Partial<Record<ExportTargetKind, string>>>;
 
 function initialLanguage(): Language {
   const saved = localStorage.getItem(languageKey);
@@ -16,6 +21,15 @@ function initialLanguage(): Language {
 function initialTileSize(): number {
   const saved = Number(localStorage.getItem(tileSizeKey));
   return (tileSizes as readonly number[]).includes(saved) ? saved : tileSizes[1];
+}
+
+function initialExportTargets(): ExportTargets {
+  try {
+    const saved = JSON.parse(localStorage.getItem(exportTargetsKey) ?? '{}') as unknown;
+    return saved && typeof saved === 'object' && !Array.isArray(saved) ? saved as ExportTargets : {};
+  } catch {
+    return {}; // a malformed entry only forgets the folders
+  }
 }
 
 export const useSettingsStore = defineStore('settings', () => {
@@ -38,5 +52,20 @@ export const useSettingsStore = defineStore('settings', () => {
     tileSize.value = tileSizes[Math.max(0, Math.min(tileSizes.length - 1, index + step))];
   }
 
-  return { language, tileSize, setLanguage, cycleTileSize };
+  /** By project path; kept for the most recent projects only. */
+  let exportTargets = initialExportTargets();
+
+  function exportTarget(project: string, kind: ExportTargetKind): string {
+    const value = exportTargets[project]?.[kind];
+    return typeof value === 'string' ? value : '';
+  }
+
+  function rememberExportTarget(project: string, kind: ExportTargetKind, target: string): void {
+    const { [project]: previous, ...others } = exportTargets;
+    // The project moves to the end (most recent); the oldest ones beyond 50 are forgotten.
+    exportTargets = Object.fromEntries([...Object.entries(others).slice(-49), [project, { ...previous, [kind]: target }]]);
+    localStorage.setItem(exportTargetsKey, JSON.stringify(exportTargets));
+  }
+
+  return { language, tileSize, setLanguage, cycleTileSize, exportTarget, rememberExportTarget };
 });

@@ -15,7 +15,7 @@ export default {
       box: 'Drag a box around the object; clicks refine it. Enter finishes it.',
       brush: 'Paint onto the object being built, or the selected object. Right button erases. [ and ] change the size.',
       eraser: 'Erase from the object being built, or the selected object. Right button paints. [ and ] change the size.',
-      polygon: 'Drag the vertices of the selected object, or choose one with [ ] and move it with the arrows (Enter applies). A vertex edit re-rasterises the mask from the simplified polygon.',
+      polygon: 'Drag a vertex of the selected object, or pick one with [ ] and move it with the arrows; Enter applies.',
     },
   },
   toolbar: {
@@ -40,6 +40,8 @@ export default {
     retry: 'Retry',
     background: 'Changes of another image are not saved yet: retrying.',
     leaveFailed: 'Could not save this image; staying here so nothing is lost.',
+    classGone: 'The class “{name}” no longer exists in this project: its objects here now have no class. Choose another class.',
+    classGoneUnnamed: 'An object\'s class no longer exists in this project: it now has no class. Choose another class.',
   },
   engine: {
     loading: 'Loading the image…',
@@ -59,6 +61,7 @@ export default {
     empty: 'No objects yet. Click on something in the image.',
     name: 'Object {n}',
     noClass: 'No class',
+    class: 'Class of this object',
     newClass: 'Class of new objects',
     hide: 'Hide',
     show: 'Show',

@@ -13,8 +13,22 @@ export default {
   delete: 'Delete',
   dismiss: 'Dismiss',
   closeProject: 'Close project',
+  leaveUnsaved: 'Some annotations could not be saved yet; the project stays open so nothing is lost.',
   language: 'Language',
   views: { label: 'Views', projects: 'Projects', images: 'Images', annotate: 'Annotate' },
+  /** Plain words for the service's stable error codes (ApiError.code; {detail} is the service's own message). */
+  errors: {
+    'not-found': 'It is no longer there (it may have been removed in the meantime). Reload and try again.',
+    'read-only': 'The project cannot be changed: its file or folder is read-only. Check the permissions, or copy the project to a folder you can write to.',
+    'disk-full': 'The disk is full. Free some space and try again; nothing saved so far is lost.',
+    'is-a-folder': 'This is a folder, not a project file. Choose the .pixelwise file inside it, or create a new project there.',
+    conflict: 'This was changed elsewhere in the meantime. Reload and try again.',
+    'no-project': 'No project is open.',
+    'not-embedded': 'Some images have no embedding yet. Embed them first (Embed all, or E for the selection in the images view).',
+    'too-large': 'This is too large to send in one request.',
+    internal: 'Something went wrong in the Pixelwise service: {detail}',
+    transport: 'The Pixelwise service did not answer. Check that it is still running.',
+  },
   shortcuts: {
     title: 'Keyboard shortcuts',
     help: 'Show or hide this list',

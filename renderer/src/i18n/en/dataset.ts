@@ -10,7 +10,7 @@ export default {
     cannotOpen: 'Cannot open {name}: it failed to import',
     gridLabel: 'Images',
     search: 'Search by file name',
-    searchPlaceholder: 'Search file names  ( / )',
+    searchPlaceholder: 'Search file names',
     selected: 'No selection|{count} selected|{count} selected',
     objects: '{count} object|{count} objects',
     markReviewed: 'Mark reviewed',

@@ -49,6 +49,7 @@ export default {
     runAllHint: 'Find objects that recur across all images in the list',
     runSelectedHint: 'Find objects that recur across the selected images',
     needTwo: 'Discovery needs at least two images',
+    needEmbedded: 'Discovery compares embedded images and needs at least two: {count} of {total} are embedded.',
     busy: { run: 'Looking for recurring objects in {count} images…', label: 'Creating annotations…' },
     failed: 'Discovery failed',
     summary: '{count} groups across {images} images',
