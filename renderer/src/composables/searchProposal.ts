@@ -37,12 +37,15 @@ export function useSearchProposal() {
       const rle = await search.proposal(imageId);
       if (ask !== asked || !rle) return;
       const mask = decodeRle(rle);
+      // Painted at image resolution up to a long side of 2048 (a 17-megapixel photo would need ~150 MB of buffers).
+      const scale = Math.min(1, 2048 / Math.max(mask.width, mask.height));
+      const width = Math.max(1, Math.round(mask.width * scale)), height = Math.max(1, Math.round(mask.height * scale));
       const element = document.createElement('canvas');
-      element.width = mask.width;
-      element.height = mask.height;
+      element.width = width;
+      element.height = height;
       // Lines of about 2 screen pixels when the image is fitted to the view.
-      const line = Math.max(2, Math.round(Math.max(mask.width, mask.height) / 500));
-      element.getContext('2d')?.putImageData(new ImageData(paintRegion(mask, mask.width, mask.height, hexRgb(proposalColor), line), mask.width, mask.height), 0, 0);
+      const line = Math.max(2, Math.round(Math.max(width, height) / 500));
+      element.getContext('2d')?.putImageData(new ImageData(paintRegion(mask, width, height, hexRgb(proposalColor), line), width, height), 0, 0);
       element.dataset.area = String(mask.data.reduce((sum, value) => sum + value, 0));
       layer.value = element;
     } catch (cause) {
