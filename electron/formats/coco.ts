@@ -1,7 +1,7 @@
 /** COCO on disk: annotations.json plus images/ beside it. */
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { type CocoExportOptions, parseCoco, writeCoco } from '../../core/formats/coco';
+import { type CocoExportOptions, readCoco, writeCoco } from '../../core/formats/coco';
 import { FormatError } from '../../core/formats/errors';
 import type { Project } from '../../db/project';
 import { type ImportOptions, type ImportResult, type ProgressHandler, commitImport, limitsOf, firstExisting, resolveImages } from './apply';
@@ -33,15 +33,17 @@ export async function importCoco(project: Project, path: string, options: Import
     file = direct ?? nested[0];
   }
   const name = basename(file);
-  const parsed = parseCoco(await readText(file, limitsOf(options).maxTextBytes, name), name, limitsOf(options));
+  const coco = readCoco(await readText(file, limitsOf(options).maxTextBytes, name), name, limitsOf(options));
   const jsonDir = dirname(file);
   // Usual layouts: images/ beside the JSON, or the JSON in annotations/ with images/ beside that folder.
   const roots = [options.imageRoot, join(jsonDir, 'images'), jsonDir, join(dirname(jsonDir), 'images'), dirname(jsonDir)].filter((r): r is string => !!r);
   const refs = [];
-  for (const image of parsed.images) {
+  for (const image of coco.images) {
     const found = await firstExisting(roots.map((root) => ({ root, file: join(root, ...image.name.split('/')) })));
     refs.push({ ...image, file: found });
   }
+  // Declared sizes are checked against the real images before any polygon is drawn at those sizes.
   const images = await resolveImages(project, refs, options, onProgress);
+  const parsed = { images: coco.images, annotations: coco.annotations(), classNames: coco.classNames, warnings: coco.warnings };
   return commitImport(project, parsed, images, options, onProgress);
 }

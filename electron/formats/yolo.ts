@@ -86,7 +86,7 @@ export async function importYolo(project: Project, path: string, options: Import
     if (!(await exists(labelFile))) continue;
     const name = displayName(root, file);
     const image = images.get(name)!;
-    const labels = parseYoloLabels(await readText(labelFile, limitsOf(options).maxTextBytes, displayName(root, labelFile)), displayName(root, labelFile), name, image.width, image.height, yaml.names);
+    const labels = parseYoloLabels(await readText(labelFile, limitsOf(options).maxTextBytes, displayName(root, labelFile)), displayName(root, labelFile), name, image.width, image.height, yaml.names, limitsOf(options));
     parsed.annotations.push(...labels.annotations);
     warnings.push(...labels.warnings);
   }
