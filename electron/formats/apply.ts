@@ -71,12 +71,33 @@ export interface ResolvedImage {
 }
 
 /**
+ * What an import needs to know of the project's images, as a plain record: a worker thread reads and matches a
+ * dataset against it while the main thread keeps answering, and only the write (commitImport) needs the project.
+ */
+export interface KnownImages {
+  /** The project's folder (stored image paths are relative to it). */
+  dir: string;
+  rows: Array<{ id: number; path: string; width: number; height: number; hash: string }>;
+}
+
+export function knownImages(project: Project): KnownImages {
+  return { dir: project.dir, rows: project.db.prepare('SELECT id, path, width, height, hash FROM images WHERE hash IS NOT NULL').all() as KnownImages['rows'] };
+}
+
+/** A dataset read, checked and matched against the project's images: what commitImport writes. */
+export interface PreparedImport {
+  parsed: ParsedDataset;
+  images: Map<string, ResolvedImage>;
+}
+
+/**
  * Finds each referenced image in the project: same file, then same content (sha256), then — when the dataset
  * has no file for it — a unique project image of the same file name. Unmatched files are to be added.
  */
-export async function resolveImages(project: Project, refs: ImageRef[], options: ImportOptions, onProgress?: ProgressHandler): Promise<Map<string, ResolvedImage>> {
-  const rows = project.db.prepare('SELECT id, path, width, height FROM images WHERE hash IS NOT NULL').all() as Array<{ id: number; path: string; width: number; height: number }>;
-  const byFile = new Map(rows.map((r) => [resolveStoredPath(project.dir, r.path), r]));
+export async function resolveImages(known: KnownImages, refs: ImageRef[], options: ImportOptions, onProgress?: ProgressHandler): Promise<Map<string, ResolvedImage>> {
+  const { rows } = known;
+  const byFile = new Map(rows.map((r) => [resolveStoredPath(known.dir, r.path), r]));
+  const byHash = new Map(rows.map((r) => [r.hash, r]));
   const byName = new Map<string, typeof rows[number] | null>();
   for (const r of rows) {
     const name = r.path.split('/').pop()!.toLowerCase();
@@ -91,8 +112,7 @@ export async function resolveImages(project: Project, refs: ImageRef[], options:
     let facts: ImageFacts | undefined;
     if (!row && ref.file) {
       facts = await imageFacts(ref.file, ref.name, options.maxImageBytes ?? 1024 ** 3);
-      const id = project.images.findByHash(facts.hash);
-      row = id === undefined ? undefined : rows.find((r) => r.id === id);
+      row = byHash.get(facts.hash);
     }
     if (!row && !ref.file) {
       row = byName.get(ref.name.split('/').pop()!.toLowerCase()) ?? undefined;

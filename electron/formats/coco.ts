@@ -4,7 +4,7 @@ import { basename, dirname, join } from 'node:path';
 import { type CocoExportOptions, readCoco, writeCoco } from '../../core/formats/coco';
 import { FormatError } from '../../core/formats/errors';
 import type { Project } from '../../db/project';
-import { type ImportOptions, type ImportResult, type ProgressHandler, commitImport, limitsOf, firstExisting, resolveImages } from './apply';
+import { type ImportOptions, type KnownImages, type PreparedImport, type ProgressHandler, limitsOf, firstExisting, resolveImages } from './apply';
 import { type ExportOptions, type ExportResult, collectDataset, copyImage, prepareOutDir, report } from './collect';
 import { isDirectory, listFiles, readText } from './files';
 
@@ -24,7 +24,7 @@ export async function exportCoco(project: Project, outDir: string, options: Expo
 }
 
 /** `path`: the JSON file, or a folder holding annotations.json (or a single annotations/*.json). */
-export async function importCoco(project: Project, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<ImportResult> {
+export async function prepareCoco(known: KnownImages, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<PreparedImport> {
   let file = path;
   if (await isDirectory(path)) {
     const direct = await firstExisting([{ root: path, file: join(path, 'annotations.json') }]);
@@ -43,7 +43,7 @@ export async function importCoco(project: Project, path: string, options: Import
     refs.push({ ...image, file: found });
   }
   // Declared sizes are checked against the real images before any polygon is drawn at those sizes.
-  const images = await resolveImages(project, refs, options, onProgress);
+  const images = await resolveImages(known, refs, options, onProgress);
   const parsed = { images: coco.images, annotations: coco.annotations(), classNames: coco.classNames, warnings: coco.warnings };
-  return commitImport(project, parsed, images, options, onProgress);
+  return { parsed, images };
 }

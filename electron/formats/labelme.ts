@@ -5,7 +5,7 @@ import { FormatError } from '../../core/formats/errors';
 import { type LabelmeExportOptions, parseLabelme, writeLabelme } from '../../core/formats/labelme';
 import type { ParsedAnnotation, ParsedDataset } from '../../core/formats/types';
 import type { Project } from '../../db/project';
-import { type ImageRef, type ImportOptions, type ImportResult, type ProgressHandler, commitImport, limitsOf, resolveImages } from './apply';
+import { type ImageRef, type ImportOptions, type KnownImages, type PreparedImport, type ProgressHandler, limitsOf, resolveImages } from './apply';
 import { type ExportOptions, type ExportResult, collectDataset, copyImage, prepareOutDir, report } from './collect';
 import { displayName, exists, isDirectory, isInside, listFiles, readText, stemOf } from './files';
 
@@ -36,7 +36,7 @@ export async function exportLabelme(project: Project, outDir: string, options: E
 }
 
 /** `path`: a folder searched recursively for labelme .json files, or one .json file. */
-export async function importLabelme(project: Project, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<ImportResult> {
+export async function prepareLabelme(known: KnownImages, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<PreparedImport> {
   const folder = await isDirectory(path);
   const root = folder ? resolve(path) : dirname(resolve(path));
   const jsonFiles = folder ? await listFiles(root, ['.json']) : [resolve(path)];
@@ -58,6 +58,6 @@ export async function importLabelme(project: Project, path: string, options: Imp
     parsed.warnings.push(...file.warnings);
   }
   parsed.images = refs.map((r) => ({ name: r.name, width: r.width, height: r.height, source: r.source }));
-  const images = await resolveImages(project, refs, options, onProgress);
-  return commitImport(project, parsed, images, options, onProgress);
+  const images = await resolveImages(known, refs, options, onProgress);
+  return { parsed, images };
 }

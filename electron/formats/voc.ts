@@ -6,7 +6,7 @@ import type { ParsedDataset } from '../../core/formats/types';
 import { type VocClassList, type VocExportOptions, parseImageSet, parseVocClassNames, parseVocImage, parseVocLabelmap, pngSize, writeVocLabelmap, writeVocMasks } from '../../core/formats/voc';
 import type { Project } from '../../db/project';
 import { imageExtensions, openImage } from '../embedding/image-io';
-import { type ImageRef, type ImportOptions, type ImportResult, type ProgressHandler, commitImport, limitsOf, firstExisting, resolveImages } from './apply';
+import { type ImageRef, type ImportOptions, type KnownImages, type PreparedImport, type ProgressHandler, limitsOf, firstExisting, resolveImages } from './apply';
 import { type ExportOptions, type ExportResult, collectDataset, prepareOutDir, report } from './collect';
 import { displayName, exists, isDirectory, joinInside, listFiles, readLimited, readText, stemOf } from './files';
 
@@ -93,7 +93,7 @@ async function readHead(path: string, bytes: number): Promise<Uint8Array> {
 }
 
 /** `path`: the VOC root (the folder holding JPEGImages/ and SegmentationObject/ or SegmentationClass/). */
-export async function importVoc(project: Project, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<ImportResult> {
+export async function prepareVoc(known: KnownImages, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<PreparedImport> {
   const root = path;
   if (!(await isDirectory(join(root, 'SegmentationObject'))) && !(await isDirectory(join(root, 'SegmentationClass')))) {
     throw new FormatError(path, 'is not a VOC dataset folder (no SegmentationObject/ or SegmentationClass/)');
@@ -129,7 +129,7 @@ export async function importVoc(project: Project, path: string, options: ImportO
     labels.push({ name, pngs });
   }
   parsed.images = refs;
-  const images = await resolveImages(project, refs, options, onProgress);
+  const images = await resolveImages(known, refs, options, onProgress);
   for (const [index, { name, pngs }] of labels.entries()) {
     report(onProgress, 'reading VOC masks', index, labels.length);
     const read = async (dir: string) => {
@@ -140,5 +140,5 @@ export async function importVoc(project: Project, path: string, options: ImportO
     parsed.annotations.push(...result.annotations);
     warnings.push(...result.warnings);
   }
-  return commitImport(project, parsed, images, options, onProgress);
+  return { parsed, images };
 }
