@@ -124,4 +124,18 @@ describe('ringToRle', () => {
     ringToRle([0, 0, 10, 0, 10, 10, 0, 10], 20, 20, budget); // 2 edges x 10 rows
     expect(() => ringToRle([0, 0, 10, 0, 10, 90, 0, 90], 100, 100, budget)).toThrow(/polygon outlines are too long: together they cross more than 100 pixel rows or columns/);
   });
+
+  it('charges the run boundaries too: a comb of one-row teeth is few row crossings but runs all over the image', () => {
+    const comb = (teeth: number, width: number): number[] => {
+      const ring = [0, 0];
+      for (let t = 0; t < teeth; t++) ring.push(width, 2 * t, width, 2 * t + 1, 1, 2 * t + 1, 1, 2 * t + 2);
+      ring.push(0, 2 * teeth);
+      return ring;
+    };
+    const small = comb(5, 30);
+    expect(ringToRle(small, 30, 10)).toEqual(encodeRle(ringsToMask([small], 30, 10)));
+    const started = performance.now();
+    expect(() => ringToRle(comb(6000, 12000), 12000, 12000, new OutlineBudget(1_000_000))).toThrow(/polygon outlines are too long/);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
 });

@@ -320,7 +320,7 @@ export function ringsToMask(rings: Ring[], width: number, height: number): Mask 
  * at (x, y) exactly where row y's spans and row y-1's differ at x, so comparing each row's spans with the previous
  * row's finds every run boundary; a counting sort by column puts them in column-major order. Memory and time grow
  * with the rows, the crossings and the runs, not with the area (a full-cover shape at 12000x12000: 24k boundaries
- * instead of a 144 MB mask).
+ * instead of a 144 MB mask). `budget` is charged the row crossings up front and the run boundaries as found.
  */
 export function ringToRle(ring: Ring, width: number, height: number, budget?: OutlineBudget): Rle {
   const table = edgeTable([ring], height);
@@ -329,11 +329,15 @@ export function ringToRle(ring: Ring, width: number, height: number, budget?: Ou
   let previous = new Int32Array(16), previousCount = 0, previousRow = -2;
   let top = new Int32Array(0), bottom = new Int32Array(0);
   scanRows(table, width, (row, spans, count) => {
+    const before = changes.count;
     if (row > previousRow + 1 && previousCount) {
       changes.xor(previousRow + 1, previous, previousCount, previous, 0);
       previousCount = 0;
     }
     if (row > 0) changes.xor(row, spans, count, previous, previousCount);
+    // Each change is a run boundary: a striped shape (a comb of one-row teeth) has few row crossings but about
+    // width x height / 2 of them, so they are charged too, row by row, before they can grow past the budget.
+    budget?.spend(changes.count - before);
     if (row === 0) top = spans.slice(0, 2 * count);
     if (row === height - 1) bottom = spans.slice(0, 2 * count);
     if (previous.length < 2 * count) previous = new Int32Array(spans.length);

@@ -136,6 +136,15 @@ describe('labelme bombs', () => {
     writeFileSync(join(dir, 'a.json'), labelmeFile(10000, 10000, [{ points }]));
     expectRefused(importWithCli(project, 'labelme', dir), project, /a\.json: polygon outlines are too long/);
   });
+  it('a comb of 6000 one-row teeth at 12000x12000: few row crossings, 144 million runs', async () => {
+    const { dir, project } = dataset();
+    await writeImage(join(dir, 'a.png'), 64, 48, 6);
+    const points = [[0, 0]];
+    for (let t = 0; t < 6000; t++) points.push([12000, 2 * t], [12000, 2 * t + 1], [1, 2 * t + 1], [1, 2 * t + 2]);
+    points.push([0, 12000]);
+    writeFileSync(join(dir, 'a.json'), labelmeFile(12000, 12000, [{ points }]));
+    expectRefused(importWithCli(project, 'labelme', dir), project, /a\.json: polygon outlines are too long/);
+  });
 });
 
 describe('YOLO bombs', () => {
