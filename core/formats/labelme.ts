@@ -9,6 +9,7 @@ import { type Mask, maskBbox } from '../mask';
 import { decodePng, encodeBitPng } from '../png';
 import { OutlineBudget, maskToPolygons, ringToRle } from '../polygon';
 import { type Rle, decodeCounts, decodeRle, encodeCounts } from '../rle';
+import { pngSize } from './png-header';
 import { cropCounts, unionCounts } from './runs';
 import { ringFromFile, ringToFile } from './coords';
 import { Checker, type Json, type JsonObject, parseJson } from './check';
@@ -98,7 +99,7 @@ export function parseLabelme(text: string, file: string, limits: FormatLimits = 
   const height = check.integer(root.imageHeight, '"imageHeight"', 1);
   if (width * height > limits.maxPixels) check.fail('the image', `is ${width}x${height}, over the ${limits.maxPixels}-pixel limit`);
   // Each shape becomes RLE as soon as it is drawn (a 12000x12000 mask per shape held to the end was 145 MB each).
-  const groups = new Map<string, { className: string; rle: Rle; order: number }>();
+  const groups = new Map<string, { className: string; parts: string[]; order: number }>();
   const budget = new OutlineBudget(limits.maxOutline);
   const warnings: string[] = [];
   let skipped = 0;
@@ -117,11 +118,15 @@ export function parseLabelme(text: string, file: string, limits: FormatLimits = 
     const groupId = shape.group_id;
     const key = groupId === null || groupId === undefined ? `#${index}` : `${label}\u0000${check.id(groupId, `${where}.group_id`)}`;
     const existing = groups.get(key);
-    if (existing) existing.rle.counts = encodeCounts(unionCounts([decodeCounts(existing.rle.counts), decodeCounts(rle.counts)], width * height));
-    else groups.set(key, { className: label, rle, order: groups.size });
+    if (existing) existing.parts.push(rle.counts);
+    else groups.set(key, { className: label, parts: [rle.counts], order: groups.size });
   });
   if (skipped) warnings.push(`${file}: ${skipped} line or point shape(s) have no area and were skipped`);
-  return { imagePath, width, height, objects: [...groups.values()], warnings };
+  // A group's shapes are merged once, at the end: merging each into the group as it came was quadratic.
+  const objects = [...groups.values()].map(({ className, parts, order }) => ({
+    className, order, rle: { size: [height, width] as [number, number], counts: parts.length === 1 ? parts[0] : encodeCounts(unionCounts(parts.map(decodeCounts), width * height)) },
+  }));
+  return { imagePath, width, height, objects, warnings };
 }
 
 function shapeRle(check: Checker, shape: JsonObject, type: string, points: number[][], where: string, width: number, height: number, limits: FormatLimits, budget: OutlineBudget): Rle {
@@ -163,15 +168,16 @@ function maskShapeRle(check: Checker, data: Json | undefined, points: number[][]
   } catch {
     check.fail(`${where}.mask`, 'is not valid base64');
   }
+  // The PNG's size is checked against its box (inside the image) before it is inflated.
+  const size = pngSize(bytes) ?? check.fail(`${where}.mask`, 'is not a readable PNG (no PNG header)');
+  if (x1 - x0 + 1 !== size.width || y1 - y0 + 1 !== size.height) {
+    check.fail(`${where}.mask`, `is ${size.width}x${size.height} but its box [${x0}, ${y0}]-[${x1}, ${y1}] is ${x1 - x0 + 1}x${y1 - y0 + 1}`);
+  }
   let png;
   try {
-    // The box is inside the image, so the crop can be no larger than it: decoding stops at that size.
-    png = decodePng(bytes, Math.min(limits.maxPixels, (x1 - x0 + 1) * (y1 - y0 + 1)));
+    png = decodePng(bytes, Math.min(limits.maxPixels, size.width * size.height));
   } catch (error) {
     check.fail(`${where}.mask`, `is not a readable PNG (${(error as Error).message})`);
-  }
-  if (x1 - x0 + 1 !== png.width || y1 - y0 + 1 !== png.height) {
-    check.fail(`${where}.mask`, `is ${png.width}x${png.height} but its box [${x0}, ${y0}]-[${x1}, ${y1}] is ${x1 - x0 + 1}x${y1 - y0 + 1}`);
   }
   const { channels, data: pixels } = png, colour = channels >= 3 ? 3 : 1;
   const on = (c: number, r: number) => {

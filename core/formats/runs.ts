@@ -1,27 +1,48 @@
 /** Run-length helpers for importers: objects built from several shapes, and masks given as a crop of the image. */
 
-/** Union of run-length lists of one size, as canonical counts (no empty run but the first). */
+/**
+ * Union of run-length lists of one size, as canonical counts (no empty run but the first). Sorting all starts and
+ * all ends on their own is enough for a union: a sweep over both counts how many runs cover each point, so this is
+ * two typed-array sorts however many lists there are (a labelme group can have thousands of shapes).
+ */
 export function unionCounts(lists: number[][], total: number): number[] {
-  const runs: Array<[number, number]> = [];
+  let n = 0;
+  for (const counts of lists) for (let i = 1; i < counts.length; i += 2) if (counts[i] > 0) n++;
+  const starts = new Float64Array(n), ends = new Float64Array(n);
+  let k = 0;
   for (const counts of lists) {
     let position = 0;
     for (let i = 0; i < counts.length; i++) {
-      if (i % 2 === 1 && counts[i] > 0) runs.push([position, position + counts[i]]);
+      if (i % 2 === 1 && counts[i] > 0) {
+        starts[k] = position;
+        ends[k++] = position + counts[i];
+      }
       position += counts[i];
     }
   }
-  if (lists.length > 1) runs.sort((p, q) => p[0] - q[0]);
-  const out: number[] = [];
-  let end = 0, start = -1;
-  for (const [from, to] of runs) {
-    if (start >= 0 && from <= end) { end = Math.max(end, to); continue; }
-    if (start >= 0) out.push(end - start);
-    out.push(from - end);
-    start = from;
-    end = to;
+  if (lists.length > 1) {
+    starts.sort();
+    ends.sort();
   }
-  if (start >= 0) out.push(end - start);
-  if (start < 0 || end < total) out.push(total - end);
+  const out: number[] = [];
+  let depth = 0, open = 0, closed = 0;
+  for (let i = 0, j = 0; i < n || j < n;) {
+    // At a tie a start goes first, so runs that touch merge.
+    if (i < n && starts[i] <= ends[j]) {
+      if (depth++ === 0) {
+        out.push(starts[i] - closed);
+        open = starts[i];
+      }
+      i++;
+    } else {
+      if (--depth === 0) {
+        out.push(ends[j] - open);
+        closed = ends[j];
+      }
+      j++;
+    }
+  }
+  if (!out.length || closed < total) out.push(total - closed);
   return out;
 }
 

@@ -2,8 +2,9 @@
 import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../../core/formats/errors';
+import { pngSize } from '../../core/formats/png-header';
 import type { ParsedDataset } from '../../core/formats/types';
-import { type VocClassList, type VocExportOptions, parseImageSet, parseVocClassNames, parseVocImage, parseVocLabelmap, pngSize, writeVocLabelmap, writeVocMasks } from '../../core/formats/voc';
+import { type VocClassList, type VocExportOptions, parseImageSet, parseVocClassNames, parseVocImage, parseVocLabelmap, writeVocLabelmap, writeVocMasks } from '../../core/formats/voc';
 import type { Project } from '../../db/project';
 import { imageExtensions, openImage } from '../embedding/image-io';
 import { type ImageRef, type ImportOptions, type KnownImages, type PreparedImport, type ProgressHandler, limitsOf, firstExisting, resolveImages } from './apply';
@@ -80,6 +81,10 @@ async function readStems(root: string, limit: number): Promise<string[]> {
   return [...new Set(stems)];
 }
 
+function failNotPng(name: string): never {
+  throw new FormatError(name, 'is not a PNG file (no PNG header)');
+}
+
 /** First bytes of a file (a PNG's header), without reading the rest. */
 async function readHead(path: string, bytes: number): Promise<Uint8Array> {
   const handle = await open(path, 'r');
@@ -121,7 +126,7 @@ export async function prepareVoc(known: KnownImages, path: string, options: Impo
       refs.push({ name, file: imageFile, source: 'ImageSets/Segmentation' });
       continue;
     }
-    const sizes = await Promise.all(pngs.map(async (png) => pngSize(await readHead(png.file, 24), png.name)));
+    const sizes = await Promise.all(pngs.map(async (png) => pngSize(await readHead(png.file, 24)) ?? failNotPng(png.name)));
     if (sizes.length === 2 && (sizes[0].width !== sizes[1].width || sizes[0].height !== sizes[1].height)) {
       throw new FormatError(pngs[1].name, `is ${sizes[1].width}x${sizes[1].height} but ${pngs[0].name} is ${sizes[0].width}x${sizes[0].height}`);
     }
