@@ -137,10 +137,24 @@ interface Plan {
   names: Map<string, string>;
   toAdd: ResolvedImage[];
   options: ImportOptions;
+  /** Polled between steps up to the transaction; once it is true the import stops with ImportCancelled. */
+  cancelled?: () => boolean;
+}
+
+/** An import stopped on request before it wrote anything. */
+export class ImportCancelled extends Error {
+  override name = 'ImportCancelled';
+  constructor() {
+    super('the import was cancelled; nothing was changed');
+  }
+}
+
+export function stopIfCancelled(cancelled?: () => boolean): void {
+  if (cancelled?.()) throw new ImportCancelled();
 }
 
 /** Validates every mask and class, then adds new images and writes classes and objects (see the file comment). */
-export async function commitImport(project: Project, parsed: ParsedDataset, images: Map<string, ResolvedImage>, options: ImportOptions, onProgress?: ProgressHandler): Promise<ImportResult> {
+export async function commitImport(project: Project, parsed: ParsedDataset, images: Map<string, ResolvedImage>, options: ImportOptions, onProgress?: ProgressHandler, cancelled?: () => boolean): Promise<ImportResult> {
   const byImage = new Map<string, ParsedAnnotation[]>();
   for (const a of parsed.annotations) {
     const image = images.get(a.image);
@@ -161,11 +175,11 @@ export async function commitImport(project: Project, parsed: ParsedDataset, imag
   if (missing.length && options.unknownClasses === 'error') {
     throw new FormatError(parsed.annotations[0]?.source ?? 'dataset', `uses classes the project does not have: ${missing.slice(0, 10).join(', ')}`);
   }
-  const plan: Plan = { project, parsed, images, byImage, names, toAdd: [...images.values()].filter((i) => i.projectId === null), options };
+  const plan: Plan = { project, parsed, images, byImage, names, toAdd: [...images.values()].filter((i) => i.projectId === null), options, cancelled };
   try {
     return options.addImage ? await commitThroughCallback(plan, onProgress) : await commitInOneTransaction(plan, onProgress);
   } catch (error) {
-    if (error instanceof FormatError) throw error;
+    if (error instanceof FormatError || error instanceof ImportCancelled) throw error;
     throw new FormatError('dataset', `import failed and nothing was changed: ${(error as Error).message}`);
   }
 }
@@ -175,9 +189,11 @@ async function commitInOneTransaction(plan: Plan, onProgress?: ProgressHandler):
   const { project, toAdd } = plan;
   const files: ImportedFile[] = [];
   for (const [index, image] of toAdd.entries()) {
+    stopIfCancelled(plan.cancelled);
     onProgress?.({ stage: 'reading new images', done: index, total: toAdd.length });
     files.push(await readImageFile(image.file!).catch((error: Error) => { throw new FormatError(image.file!, `cannot be added: ${error.message}`); }));
   }
+  stopIfCancelled(plan.cancelled);
   onProgress?.({ stage: 'writing', done: 0, total: plan.byImage.size });
   let addedImages = 0;
   try {

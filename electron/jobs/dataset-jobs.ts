@@ -42,10 +42,10 @@ export async function runDatasetExport({ project, job, progress }: JobContext): 
   project.jobs.setResult(job.id, result);
 }
 
-export async function runDatasetImport({ project, job, progress }: JobContext): Promise<void> {
+export async function runDatasetImport({ project, job, progress, cancelled }: JobContext): Promise<void> {
   const { format, path, options } = job.payload as DatasetImportPayload;
   const stages = stageProgress(progress);
-  const result = await importDatasetInWorker(project, format, path, options, stages.report);
+  const result = await importDatasetInWorker(project, format, path, options, stages.report, cancelled);
   stages.complete();
   for (const id of project.images.ids()) project.images.refreshStatus(id);
   project.jobs.setResult(job.id, result);

@@ -62,4 +62,33 @@ describe('dataset import off the main thread', () => {
     expect(latencies.length, summary).toBeGreaterThan(5); // the import took a while: the requests were answered during it
     expect(Math.max(...latencies), summary).toBeLessThan(500);
   });
+
+  it('a cancelled import stops reading at once and writes nothing', async () => {
+    work = tempDir('pixelwise-import-worker-');
+    mkdirSync(join(work.dir, 'images'));
+    writeFileSync(join(work.dir, 'images', 'img000.png'), blankPng(10000, 10000));
+    // An honest object that costs seconds to draw: 15 million column crossings, under the budget.
+    writeFileSync(join(work.dir, 'annotations.json'), JSON.stringify({
+      images: [{ id: 1, file_name: 'img000.png', width: 10000, height: 10000 }], categories: [{ id: 1, name: 'a' }],
+      annotations: [{ id: 1, image_id: 1, category_id: 1, segmentation: [zigzag(1500, 9999)], iscrowd: 0 }],
+    }));
+    server = await startServer(join(work.dir, 'data'));
+    const cookie = (await fetch(server.url, { redirect: 'manual' })).headers.get('set-cookie')!.split(';')[0];
+    await call(server.origin, cookie, 'projects', 'create', { path: join(work.dir, 'p.pixelwise') });
+    const job = await call<Job>(server.origin, cookie, 'datasets', 'import', { format: 'coco', path: join(work.dir, 'annotations.json') });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const cancelledAt = performance.now();
+    await call(server.origin, cookie, 'jobs', 'cancel', { id: job.id });
+    let finished: Job | undefined;
+    while (!finished && performance.now() - cancelledAt < 60_000) {
+      finished = (await call<Job[]>(server.origin, cookie, 'jobs', 'list', {})).find((j) => j.id === job.id && ['done', 'failed', 'cancelled'].includes(j.status));
+      if (!finished) await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const seconds = (performance.now() - cancelledAt) / 1000;
+    expect(finished?.status).toBe('cancelled');
+    // Before, the import read on, wrote the image and the object, and was then reported as cancelled.
+    const info = await call<{ annotationCount: number; imageCount: number }>(server.origin, cookie, 'projects', 'current');
+    expect(info).toMatchObject({ annotationCount: 0, imageCount: 0 });
+    expect(seconds).toBeLessThan(1);
+  });
 });
