@@ -35,8 +35,8 @@ describe('dataset import off the main thread', () => {
     work = tempDir('pixelwise-import-worker-');
     mkdirSync(join(work.dir, 'images'));
     writeFileSync(join(work.dir, 'images', 'img000.png'), blankPng(10000, 10000));
-    // 9 million column crossings to draw (seconds), then a second object over the 20 million budget: refused.
-    const annotations = [zigzag(900, 9999), zigzag(1300, 9999)].map((ring, i) => ({ id: i + 1, image_id: 1, category_id: 1, segmentation: [ring], iscrowd: 0 }));
+    // 15 million column crossings to draw (seconds), then a second object over the 20 million budget: refused.
+    const annotations = [zigzag(1500, 9999), zigzag(600, 9999)].map((ring, i) => ({ id: i + 1, image_id: 1, category_id: 1, segmentation: [ring], iscrowd: 0 }));
     writeFileSync(join(work.dir, 'annotations.json'), JSON.stringify({
       images: [{ id: 1, file_name: 'img000.png', width: 10000, height: 10000 }], categories: [{ id: 1, name: 'a' }], annotations,
     }));
