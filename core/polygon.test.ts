@@ -122,7 +122,7 @@ describe('ringToRle', () => {
   it('charges its row crossings to the budget and stops before filling when they are over', () => {
     const budget = new OutlineBudget(100);
     ringToRle([0, 0, 10, 0, 10, 10, 0, 10], 20, 20, budget); // 2 edges x 10 rows
-    expect(() => ringToRle([0, 0, 10, 0, 10, 90, 0, 90], 100, 100, budget)).toThrow(/polygon outlines are too long: together they cross more than 100 pixel rows or columns/);
+    expect(() => ringToRle([0, 0, 10, 0, 10, 90, 0, 90], 100, 100, budget)).toThrow(/polygon outlines are too long to draw: together more than 100 pixels of outline, the most one file may have/);
   });
 
   it('charges the run boundaries too: a comb of one-row teeth is few row crossings but runs all over the image', () => {

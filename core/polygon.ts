@@ -198,7 +198,8 @@ export class OutlineBudget {
   spend(crossings: number): void {
     this.used += crossings;
     if (this.used > this.limit) {
-      throw new RangeError(`polygon outlines are too long: together they cross more than ${this.limit} pixel rows or columns, the limit for one file (are the coordinates in pixels of this image?)`);
+      const limit = this.limit.toLocaleString('en-US');
+      throw new RangeError(`polygon outlines are too long to draw: together more than ${limit} pixels of outline, the most one file may have (are the coordinates in pixels of this image?)`);
     }
   }
 }
