@@ -122,7 +122,7 @@ describe('ringToRle', () => {
   it('charges its row crossings to the budget and stops before filling when they are over', () => {
     const budget = new OutlineBudget(100);
     ringToRle([0, 0, 10, 0, 10, 10, 0, 10], 20, 20, budget); // 2 edges x 10 rows
-    expect(() => ringToRle([0, 0, 10, 0, 10, 90, 0, 90], 100, 100, budget)).toThrow(/polygon outlines are too long to draw: together more than 100 pixels of outline, the most one file may have/);
+    expect(() => ringToRle([0, 0, 10, 0, 10, 90, 0, 90], 100, 100, budget)).toThrow(/object outlines are too long to draw: together more than 100 pixels of outline, the most one file may have/);
   });
 
   it('charges the run boundaries too: a comb of one-row teeth is few row crossings but runs all over the image', () => {
@@ -135,7 +135,7 @@ describe('ringToRle', () => {
     const small = comb(5, 30);
     expect(ringToRle(small, 30, 10)).toEqual(encodeRle(ringsToMask([small], 30, 10)));
     const started = performance.now();
-    expect(() => ringToRle(comb(6000, 12000), 12000, 12000, new OutlineBudget(1_000_000))).toThrow(/polygon outlines are too long/);
+    expect(() => ringToRle(comb(6000, 12000), 12000, 12000, new OutlineBudget(1_000_000))).toThrow(/object outlines are too long/);
     expect(performance.now() - started).toBeLessThan(1000);
   });
 });

@@ -199,7 +199,7 @@ export class OutlineBudget {
     this.used += crossings;
     if (this.used > this.limit) {
       const limit = this.limit.toLocaleString('en-US');
-      throw new RangeError(`polygon outlines are too long to draw: together more than ${limit} pixels of outline, the most one file may have (are the coordinates in pixels of this image?)`);
+      throw new RangeError(`object outlines are too long to draw: together more than ${limit} pixels of outline, the most one file may have (are the coordinates in pixels of this image?)`);
     }
   }
 }

@@ -85,7 +85,7 @@ describe('cocoPolygonsToRle', () => {
     const ring: number[] = [];
     for (let i = 0; i < 3000; i++) ring.push(...(i % 2 === 0 ? [0, 0] : [9999, 9999 - (i % 7)]));
     const started = performance.now();
-    expect(() => cocoPolygonsToRle([ring], 10000, 10000, new OutlineBudget(20_000_000))).toThrow(/polygon outlines are too long/);
+    expect(() => cocoPolygonsToRle([ring], 10000, 10000, new OutlineBudget(20_000_000))).toThrow(/object outlines are too long/);
     expect(performance.now() - started).toBeLessThan(100);
     const small = ring.slice(0, 2 * 100); // 1 million crossings
     const rle = cocoPolygonsToRle([small], 10000, 10000, new OutlineBudget(20_000_000));

@@ -97,7 +97,7 @@ describe('COCO bombs', () => {
     mkdirSync(join(dir, 'images'));
     writeFileSync(join(dir, 'images', 'img000.png'), blankPng(10000, 10000));
     writeFileSync(join(dir, 'annotations.json'), cocoFile(10000, 10000, [{ id: 1, image_id: 1, category_id: 1, segmentation: [zigzag(3000, 9999)], iscrowd: 0 }]));
-    expectRefused(importWithCli(project, 'coco', join(dir, 'annotations.json')), project, /annotations\.json: polygon outlines are too long/);
+    expectRefused(importWithCli(project, 'coco', join(dir, 'annotations.json')), project, /annotations\.json: object outlines are too long/);
   });
 
   it('100 box-only objects declared 12000x12000 for a 64x48 image fail on the size', async () => {
@@ -107,6 +107,15 @@ describe('COCO bombs', () => {
     const boxes = Array.from({ length: 100 }, (_, i) => ({ id: i + 1, image_id: 1, category_id: 1, bbox: [i, i, 11000, 11000], iscrowd: 0 }));
     writeFileSync(join(dir, 'annotations.json'), cocoFile(12000, 12000, boxes));
     expectRefused(importWithCli(project, 'coco', join(dir, 'annotations.json')), project, /says image "img000\.png" is 12000x12000, but the image is 64x48/);
+  });
+
+  it('30,000 large box-only objects on a real 12000x12000 image (2 MB) run out of outline budget', () => {
+    const { dir, project } = dataset();
+    mkdirSync(join(dir, 'images'));
+    writeFileSync(join(dir, 'images', 'img000.png'), blankPng(12000, 12000));
+    const boxes = Array.from({ length: 30000 }, (_, i) => ({ id: i + 1, image_id: 1, category_id: 1, bbox: [i % 500, i % 700, 11000, 11000] }));
+    writeFileSync(join(dir, 'annotations.json'), cocoFile(12000, 12000, boxes));
+    expectRefused(importWithCli(project, 'coco', join(dir, 'annotations.json')), project, /annotations\.json: object outlines are too long/);
   });
 
   it('100 box-only objects on a real 12000x12000 image are drawn as runs and imported', () => {
@@ -149,7 +158,7 @@ describe('labelme bombs', () => {
     const ring = zigzag(20000, 9999);
     const points = Array.from({ length: ring.length / 2 }, (_, i) => [ring[2 * i], ring[2 * i + 1]]);
     writeFileSync(join(dir, 'a.json'), labelmeFile(10000, 10000, [{ points }]));
-    expectRefused(importWithCli(project, 'labelme', dir), project, /a\.json: polygon outlines are too long/);
+    expectRefused(importWithCli(project, 'labelme', dir), project, /a\.json: object outlines are too long/);
   });
   it('a comb of 6000 one-row teeth at 12000x12000: few row crossings, 144 million runs', () => {
     const { dir, project } = dataset();
@@ -158,7 +167,7 @@ describe('labelme bombs', () => {
     for (let t = 0; t < 6000; t++) points.push([12000, 2 * t], [12000, 2 * t + 1], [1, 2 * t + 1], [1, 2 * t + 2]);
     points.push([0, 12000]);
     writeFileSync(join(dir, 'a.json'), labelmeFile(12000, 12000, [{ points }]));
-    expectRefused(importWithCli(project, 'labelme', dir), project, /a\.json: polygon outlines are too long/);
+    expectRefused(importWithCli(project, 'labelme', dir), project, /a\.json: object outlines are too long/);
   });
 });
 
@@ -171,7 +180,7 @@ describe('YOLO bombs', () => {
     writeFileSync(join(dir, 'data.yaml'), 'path: .\ntrain: images/train\nnames: [a]\n');
     const line = Array.from({ length: 20000 }, (_, i) => (i % 2 ? `1 ${1 - (i % 7) / 2000}` : '0 0')).join(' ');
     writeFileSync(join(dir, 'labels', 'train', 'a.txt'), `0 ${line}\n`);
-    expectRefused(importWithCli(project, 'yolo', join(dir, 'data.yaml')), project, /labels\/train\/a\.txt: polygon outlines are too long/);
+    expectRefused(importWithCli(project, 'yolo', join(dir, 'data.yaml')), project, /labels\/train\/a\.txt: object outlines are too long/);
   });
 });
 
