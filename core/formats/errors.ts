@@ -22,9 +22,10 @@ export interface FormatLimits {
   /** Largest mask, in pixels (width * height). */
   maxPixels: number;
   /**
-   * Most crossings of polygon outlines with pixel rows or columns in one file (core/polygon OutlineBudget): what
-   * rasterising costs (about 0.4 us and 12 bytes each, measured on the 2-core CI machine). An outline crosses about
-   * twice its object's width in columns (height in rows): 20 million is 100,000 objects 100 pixels across.
+   * Most pixels of object outline (polygons and boxes) one file may ask to draw (core/polygon OutlineBudget): a
+   * COCO polygon is charged its crossings with pixel columns, a box, labelme or YOLO shape its crossings with rows
+   * plus its run boundaries, about its perimeter. Drawing costs about 0.4 us and 12 bytes per pixel of outline
+   * (measured on the 2-core dev VM); 20 million is some 50,000 objects 100 pixels across.
    */
   maxOutline: number;
 }
