@@ -7,6 +7,7 @@ const entries = {
   main: 'electron/main/main.ts',
   preload: 'electron/main/preload.ts',
   'embed-worker': 'electron/embedding/worker.ts',
+  'import-worker': 'electron/formats/import-worker.ts',
   web: 'electron/web/server.ts',
   cli: 'electron/cli/main.ts',
 };

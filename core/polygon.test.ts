@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { createMask, maskIou } from './mask';
-import { maskToPolygons, polygonsToMask, ringArea, ringsToMask, simplifyRing } from './polygon';
+import { OutlineBudget, maskToPolygons, polygonsToMask, ringArea, ringToRle, ringsToMask, simplifyRing } from './polygon';
+import { decodeCounts, encodeRle } from './rle';
+import { prng } from '../tests/formats/masks';
 import { borderFrame, donutWithIsland, masksEqual, noise, randomBlobs, thinParts } from '../tests/formats/masks';
 
 describe('maskToPolygons / polygonsToMask', () => {
@@ -90,5 +92,50 @@ describe('ringsToMask', () => {
 
   it('rejects non-finite coordinates', () => {
     expect(() => ringsToMask([[0, 0, NaN, 0, 1, 1]], 3, 3)).toThrow(/finite/);
+  });
+});
+
+describe('ringToRle', () => {
+  it('gives the RLE of the ring filled into a mask, for random rings reaching past every border', () => {
+    for (let seed = 1; seed <= 300; seed++) {
+      const random = prng(seed);
+      const width = 1 + Math.floor(random() * 40), height = 1 + Math.floor(random() * 40);
+      const ring: number[] = [];
+      const points = 3 + Math.floor(random() * 12);
+      // Half the cases on the half-pixel grid, where outlines pass exactly through pixel centres and corners.
+      const grid = seed % 2 ? 0.5 : 0;
+      for (let k = 0; k < points; k++) {
+        const x = random() * (width + 10) - 5, y = random() * (height + 10) - 5;
+        ring.push(grid ? Math.round(x / grid) * grid : x, grid ? Math.round(y / grid) * grid : y);
+      }
+      expect(ringToRle(ring, width, height), `seed ${seed}`).toEqual(encodeRle(ringsToMask([ring], width, height)));
+    }
+  });
+
+  it('does not need the area: a full-cover square at 12000 x 12000 is a handful of runs', () => {
+    const started = performance.now();
+    const rle = ringToRle([0, 0, 12000, 0, 12000, 12000, 0, 12000], 12000, 12000);
+    expect(decodeCounts(rle.counts)).toEqual([0, 12000 * 12000]);
+    expect(performance.now() - started).toBeLessThan(500);
+  });
+
+  it('charges its row crossings to the budget and stops before filling when they are over', () => {
+    const budget = new OutlineBudget(100);
+    ringToRle([0, 0, 10, 0, 10, 10, 0, 10], 20, 20, budget); // 2 edges x 10 rows
+    expect(() => ringToRle([0, 0, 10, 0, 10, 90, 0, 90], 100, 100, budget)).toThrow(/object outlines are too long to draw: together more than 100 pixels of outline, the most one file may have/);
+  });
+
+  it('charges the run boundaries too: a comb of one-row teeth is few row crossings but runs all over the image', () => {
+    const comb = (teeth: number, width: number): number[] => {
+      const ring = [0, 0];
+      for (let t = 0; t < teeth; t++) ring.push(width, 2 * t, width, 2 * t + 1, 1, 2 * t + 1, 1, 2 * t + 2);
+      ring.push(0, 2 * teeth);
+      return ring;
+    };
+    const small = comb(5, 30);
+    expect(ringToRle(small, 30, 10)).toEqual(encodeRle(ringsToMask([small], 30, 10)));
+    const started = performance.now();
+    expect(() => ringToRle(comb(6000, 12000), 12000, 12000, new OutlineBudget(1_000_000))).toThrow(/object outlines are too long/);
+    expect(performance.now() - started).toBeLessThan(1000);
   });
 });

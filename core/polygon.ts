@@ -12,6 +12,7 @@
  * diagonal neighbours become separate parts (4-connectivity) — the fill is the same either way.
  */
 import { type Mask, createMask } from './mask';
+import { type Rle, encodeCounts } from './rle';
 
 /** Flat [x0, y0, x1, y1, ...] in pixel-edge coordinates; closed implicitly (last point joins the first). */
 export type Ring = number[];
@@ -26,8 +27,6 @@ export interface TraceOptions {
   /** Douglas-Peucker tolerance in pixels; 0 (default) keeps the exact outline, only dropping collinear points. */
   tolerance?: number;
 }
-
-export type FillRule = 'evenodd' | 'nonzero';
 
 const dxs = [1, 0, -1, 0];
 const dys = [0, 1, 0, -1];
@@ -183,18 +182,45 @@ function ringBox(ring: Ring): [number, number, number, number] {
   return [x0, y0, x1, y1];
 }
 
+
 /** Coordinates this far out are certainly wrong, and would lose precision in the scanline arithmetic. */
 const maxCoordinate = 1e9;
 
-interface Edge { x0: number; y0: number; slope: number; last: number; winding: number }
-
 /**
- * Sets (to 1) every pixel of `mask` whose centre lies inside the rings taken together under `rule`.
- * Scanline fill with an active edge list; rings need not be closed explicitly; non-finite points are an error.
+ * What rasterising the polygons of one file may cost. The unit is one crossing of an outline with a pixel row
+ * (scanline fill) or a pixel column (COCO's fill): time and memory of a fill grow with the crossings, not with the
+ * file's size or the image's area, so a few kilobytes of zigzag outline cannot ask for billions of steps.
  */
-export function fillRings(mask: Mask, rings: Ring[], rule: FillRule = 'evenodd'): void {
-  const { width, height, data } = mask;
-  const buckets: Edge[][] = Array.from({ length: height }, () => []);
+export class OutlineBudget {
+  private used = 0;
+  constructor(readonly limit: number) {}
+
+  spend(crossings: number): void {
+    this.used += crossings;
+    if (this.used > this.limit) {
+      const limit = this.limit.toLocaleString('en-US');
+      throw new RangeError(`object outlines are too long to draw: together more than ${limit} pixels of outline, the most one file may have (are the coordinates in pixels of this image?)`);
+    }
+  }
+}
+
+/** The non-horizontal edges that reach a pixel centre row, by first row; `crossings` = (row, edge) pairs. */
+interface EdgeTable {
+  x0: Float64Array;
+  y0: Float64Array;
+  slope: Float64Array;
+  first: Int32Array;
+  last: Int32Array;
+  order: Int32Array;
+  crossings: number;
+}
+
+function edgeTable(rings: Ring[], height: number): EdgeTable {
+  let size = 0;
+  for (const ring of rings) size += Math.ceil(ring.length / 2);
+  const x0 = new Float64Array(size), y0 = new Float64Array(size), slope = new Float64Array(size);
+  const first = new Int32Array(size), last = new Int32Array(size);
+  let count = 0, crossings = 0;
   for (const ring of rings) {
     const n = ring.length;
     for (let i = 0; i < n; i += 2) {
@@ -205,33 +231,75 @@ export function fillRings(mask: Mask, rings: Ring[], rule: FillRule = 'evenodd')
         throw new RangeError(`polygon coordinate beyond ±${maxCoordinate} (is it in pixels?)`);
       }
       if (ay === by) continue;
-      const [x0, y0, x1, y1, winding] = ay < by ? [ax, ay, bx, by, 1] : [bx, by, ax, ay, -1];
-      const first = Math.max(0, Math.ceil(y0 - 0.5));
-      const last = Math.min(height - 1, Math.ceil(y1 - 0.5) - 1);
-      if (first > last) continue;
-      buckets[first].push({ x0, y0, slope: (x1 - x0) / (y1 - y0), last, winding });
+      const [ex, ey, fx, fy] = ay < by ? [ax, ay, bx, by] : [bx, by, ax, ay];
+      const from = Math.max(0, Math.ceil(ey - 0.5)), to = Math.min(height - 1, Math.ceil(fy - 0.5) - 1);
+      if (from > to) continue;
+      x0[count] = ex;
+      y0[count] = ey;
+      slope[count] = (fx - ex) / (fy - ey);
+      first[count] = from;
+      last[count] = to;
+      crossings += to - from + 1;
+      count++;
     }
   }
-  let active: Edge[] = [];
-  const crossings: Array<[number, number]> = [];
-  for (let row = 0; row < height; row++) {
-    if (buckets[row].length) active = active.concat(buckets[row]);
-    if (!active.length) continue;
-    active = active.filter((e) => e.last >= row);
+  const order = Int32Array.from({ length: count }, (_, k) => k).sort((a, b) => first[a] - first[b]);
+  return { x0, y0, slope, first, last, order, crossings };
+}
+
+/**
+ * Even-odd scanline fill with an active edge table: an edge joins at its first row and leaves after its last, so
+ * the work is rows + crossings, not rows x edges. Calls `visit(row, spans, count)` for each row some edge reaches,
+ * with spans[0, 2 * count) the row's sorted, disjoint [from, to) runs of pixels whose centre (x + 0.5, y + 0.5)
+ * is inside.
+ */
+function scanRows(table: EdgeTable, width: number, visit: (row: number, spans: Int32Array, count: number) => void): void {
+  const { x0, y0, slope, first, last, order } = table;
+  const active = new Int32Array(order.length);
+  let xs = new Float64Array(16), spans = new Int32Array(16);
+  let next = 0, activeCount = 0;
+  for (let row = 0; next < order.length || activeCount > 0; row++) {
+    if (!activeCount) row = Math.max(row, first[order[next]]);
+    while (next < order.length && first[order[next]] <= row) active[activeCount++] = order[next++];
+    let kept = 0;
+    for (let k = 0; k < activeCount; k++) if (last[active[k]] >= row) active[kept++] = active[k];
+    activeCount = kept;
+    if (!activeCount) continue;
+    if (xs.length < activeCount) {
+      xs = new Float64Array(2 * activeCount);
+      spans = new Int32Array(2 * activeCount);
+    }
     const sy = row + 0.5;
-    crossings.length = 0;
-    for (const e of active) crossings.push([e.x0 + (sy - e.y0) * e.slope, e.winding]);
-    crossings.sort((a, b) => a[0] - b[0]);
-    let count = 0;
-    for (let k = 0; k < crossings.length - 1; k++) {
-      count += rule === 'evenodd' ? 1 : crossings[k][1];
-      const inside = rule === 'evenodd' ? (count & 1) === 1 : count !== 0;
-      if (!inside) continue;
-      const from = Math.max(0, Math.ceil(crossings[k][0] - 0.5));
-      const to = Math.min(width, Math.ceil(crossings[k + 1][0] - 0.5));
-      data.fill(1, row * width + from, row * width + Math.max(from, to));
+    for (let k = 0; k < activeCount; k++) {
+      const e = active[k];
+      xs[k] = x0[e] + (sy - y0[e]) * slope[e];
     }
+    const sorted = xs.subarray(0, activeCount).sort();
+    let count = 0;
+    for (let k = 0; k + 1 < activeCount; k += 2) {
+      const from = Math.max(0, Math.ceil(sorted[k] - 0.5));
+      const to = Math.min(width, Math.ceil(sorted[k + 1] - 0.5));
+      if (to <= from) continue;
+      if (count && spans[2 * count - 1] >= from) spans[2 * count - 1] = Math.max(spans[2 * count - 1], to);
+      else {
+        spans[2 * count] = from;
+        spans[2 * count + 1] = to;
+        count++;
+      }
+    }
+    visit(row, spans, count);
   }
+}
+
+/**
+ * Sets (to 1) every pixel of `mask` whose centre lies inside the rings taken together (even-odd).
+ * Rings need not be closed explicitly; non-finite points are an error.
+ */
+export function fillRings(mask: Mask, rings: Ring[]): void {
+  const { width, data } = mask;
+  scanRows(edgeTable(rings, mask.height), width, (row, spans, count) => {
+    for (let k = 0; k < count; k++) data.fill(1, row * width + spans[2 * k], row * width + spans[2 * k + 1]);
+  });
 }
 
 /** Union of the polygons (each filled even-odd with its holes). */
@@ -246,4 +314,93 @@ export function ringsToMask(rings: Ring[], width: number, height: number): Mask 
   const mask = createMask(width, height);
   for (const ring of rings) fillRings(mask, [ring]);
   return mask;
+}
+
+/**
+ * One ring filled as fillRings does, straight to COCO RLE without a width x height mask: a column's value changes
+ * at (x, y) exactly where row y's spans and row y-1's differ at x, so comparing each row's spans with the previous
+ * row's finds every run boundary; a counting sort by column puts them in column-major order. Memory and time grow
+ * with the rows, the crossings and the runs, not with the area (a full-cover shape at 12000x12000: 24k boundaries
+ * instead of a 144 MB mask). `budget` is charged the row crossings up front and the run boundaries as found.
+ */
+export function ringToRle(ring: Ring, width: number, height: number, budget?: OutlineBudget): Rle {
+  const table = edgeTable([ring], height);
+  budget?.spend(table.crossings);
+  const changes = new ColumnChanges(), wrap = new ColumnChanges();
+  let previous = new Int32Array(16), previousCount = 0, previousRow = -2;
+  let top = new Int32Array(0), bottom = new Int32Array(0);
+  scanRows(table, width, (row, spans, count) => {
+    const before = changes.count;
+    if (row > previousRow + 1 && previousCount) {
+      changes.xor(previousRow + 1, previous, previousCount, previous, 0);
+      previousCount = 0;
+    }
+    if (row > 0) changes.xor(row, spans, count, previous, previousCount);
+    // Each change is a run boundary: a striped shape (a comb of one-row teeth) has few row crossings but about
+    // width x height / 2 of them, so they are charged too, row by row, before they can grow past the budget.
+    budget?.spend(changes.count - before);
+    if (row === 0) top = spans.slice(0, 2 * count);
+    if (row === height - 1) bottom = spans.slice(0, 2 * count);
+    if (previous.length < 2 * count) previous = new Int32Array(spans.length);
+    previous.set(spans.subarray(0, 2 * count));
+    previousCount = count;
+    previousRow = row;
+  });
+  if (previousCount && previousRow + 1 < height) changes.xor(previousRow + 1, previous, previousCount, previous, 0);
+  // A column's top pixel starts a run where it differs from the previous column's bottom pixel (0 before column 0).
+  const shifted: number[] = [];
+  for (let k = 0; k < bottom.length; k += 2) if (bottom[k] + 1 < width) shifted.push(bottom[k] + 1, Math.min(width, bottom[k + 1] + 1));
+  wrap.xor(0, top, top.length / 2, Int32Array.from(shifted), shifted.length / 2);
+  return { size: [height, width], counts: encodeCounts(columnMajorCounts([wrap, changes], width, height)) };
+}
+
+/** Pixels (x, y) where a column changes value going down, collected row by row. */
+class ColumnChanges {
+  xs = new Int32Array(64);
+  ys = new Int32Array(64);
+  count = 0;
+
+  /** Adds every x where the span lists a and b differ (each sorted and disjoint, given as flat [from, to) pairs). */
+  xor(y: number, a: Int32Array, aCount: number, b: Int32Array, bCount: number): void {
+    let i = 0, j = 0, start = 0, inside = false;
+    while (i < 2 * aCount || j < 2 * bCount) {
+      const v = j >= 2 * bCount || (i < 2 * aCount && a[i] <= b[j]) ? a[i++] : b[j++];
+      if (inside) for (let x = start; x < v; x++) this.add(x, y);
+      else start = v;
+      inside = !inside;
+    }
+  }
+
+  private add(x: number, y: number): void {
+    if (this.count === this.xs.length) {
+      const xs = new Int32Array(this.count * 2), ys = new Int32Array(this.count * 2);
+      xs.set(this.xs);
+      ys.set(this.ys);
+      this.xs = xs;
+      this.ys = ys;
+    }
+    this.xs[this.count] = x;
+    this.ys[this.count++] = y;
+  }
+}
+
+/** Run lengths from change points given in row order (lists in order): a stable counting sort by column. */
+function columnMajorCounts(lists: ColumnChanges[], width: number, height: number): number[] {
+  const starts = new Int32Array(width + 1);
+  let total = 0;
+  for (const list of lists) {
+    for (let k = 0; k < list.count; k++) starts[list.xs[k] + 1]++;
+    total += list.count;
+  }
+  for (let x = 0; x < width; x++) starts[x + 1] += starts[x];
+  const positions = new Float64Array(total);
+  for (const list of lists) for (let k = 0; k < list.count; k++) positions[starts[list.xs[k]]++] = list.xs[k] * height + list.ys[k];
+  const counts: number[] = [];
+  let previous = 0;
+  for (let k = 0; k < total; k++) {
+    counts.push(positions[k] - previous);
+    previous = positions[k];
+  }
+  counts.push(width * height - previous);
+  return counts;
 }

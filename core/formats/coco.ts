@@ -9,10 +9,10 @@
  * Import: polygons (rasterised exactly as pycocotools does, ./coco-polygon), uncompressed RLE (counts as a number
  * array) and compressed RLE; objects with only a bbox become box masks (with a warning).
  */
-import type { Bbox, Mask } from '../mask';
-import { maskToPolygons, ringsToMask } from '../polygon';
-import { type Rle, decodeCounts, decodeRle, encodeCounts, encodeRle, rleArea, rleBbox } from '../rle';
-import { cocoPolygonsToMask } from './coco-polygon';
+import type { Bbox } from '../mask';
+import { OutlineBudget, maskToPolygons, ringToRle } from '../polygon';
+import { type Rle, decodeCounts, decodeRle, encodeCounts, rleArea, rleBbox } from '../rle';
+import { cocoPolygonsToRle } from './coco-polygon';
 import { ringToFile } from './coords';
 import { Checker, type Json, type JsonObject, parseJson, safeRelativeName } from './check';
 import { type FormatLimits, defaultLimits, withFile } from './errors';
@@ -89,8 +89,32 @@ interface CocoImageEntry extends ParsedImage {
   height: number;
 }
 
+/** An object as read, its mask not drawn yet: polygons are rasterised only at a size checked against the image. */
+interface PendingAnnotation {
+  image: CocoImageEntry;
+  className: string;
+  score: number | null;
+  order: number;
+  where: string;
+  /** Polygon rings (file coordinates), a box [x, y, width, height], or RLE counts already checked for the size. */
+  shape: { rings: number[][] } | { box: Bbox } | { counts: number[] };
+}
+
+/**
+ * A COCO instances file read and checked, objects not yet drawn. The importer compares each image's declared size
+ * with the real image first and only then calls `annotations()`: a file declaring 10000x10000 for a small image
+ * fails on the size, not after rasterising 10000x10000 polygons.
+ */
+export interface CocoFile {
+  images: ParsedImage[];
+  classNames: string[];
+  warnings: string[];
+  /** Every object's mask at its image's declared size; polygon work is bounded by `limits.maxOutline`. */
+  annotations(): ParsedAnnotation[];
+}
+
 /** Reads a COCO instances file. Image names are file_name values, made '/'-separated and checked not to escape. */
-export function parseCoco(text: string, file: string, limits: FormatLimits = defaultLimits): ParsedDataset {
+export function readCoco(text: string, file: string, limits: FormatLimits = defaultLimits): CocoFile {
   const check: Checker = new Checker(file);
   const root = check.object(parseJson(text, file), 'the top level');
   const warnings: string[] = [];
@@ -124,7 +148,7 @@ export function parseCoco(text: string, file: string, limits: FormatLimits = def
     classNames.push(name);
   });
 
-  const annotations: ParsedAnnotation[] = [];
+  const pending: PendingAnnotation[] = [];
   const orders = new Map<string, number>();
   let boxesOnly = 0, crowds = 0;
   const annotationList = root.annotations === undefined ? [] : check.array(root.annotations, '"annotations"');
@@ -138,40 +162,60 @@ export function parseCoco(text: string, file: string, limits: FormatLimits = def
     const className = categories.get(categoryId);
     if (className === undefined) check.fail(`${where}.category_id`, `${categoryId} is not in "categories"`);
     if (entry.iscrowd === 1) crowds++;
-    let rle: Rle;
+    let shape: PendingAnnotation['shape'];
     if (entry.segmentation === undefined || (Array.isArray(entry.segmentation) && entry.segmentation.length === 0)) {
       if (entry.bbox === undefined) check.fail(where, 'has neither "segmentation" nor "bbox"');
-      rle = encodeRle(boxMask(check, entry.bbox, `${where}.bbox`, image.width, image.height));
+      shape = { box: readBox(check, entry.bbox, `${where}.bbox`) };
       boxesOnly++;
     } else {
-      rle = readSegmentation(check, entry.segmentation, `${where}.segmentation`, image.width, image.height);
+      shape = readSegmentation(check, entry.segmentation, `${where}.segmentation`, image.width, image.height);
     }
     const score = entry.score === undefined || entry.score === null ? null : check.number(entry.score, `${where}.score`);
     const order = orders.get(image.name) ?? 0;
     orders.set(image.name, order + 1);
-    annotations.push({ image: image.name, className, rle, order, score, source: file });
+    pending.push({ image, className, score, order, where, shape });
   });
   if (boxesOnly) warnings.push(`${file}: ${boxesOnly} object(s) had only a bbox and were imported as box masks`);
   if (crowds) warnings.push(`${file}: ${crowds} crowd region(s) (iscrowd 1) were imported as ordinary objects`);
-  return { images: [...images.values()], annotations, classNames, warnings };
+  const annotations = (): ParsedAnnotation[] => {
+    const budget = new OutlineBudget(limits.maxOutline);
+    return pending.map(({ image, className, score, order, shape }) => ({
+      image: image.name, className, rle: withFile(file, () => draw(shape, image.width, image.height, budget)), order, score, source: file,
+    }));
+  };
+  return { images: [...images.values()], classNames, warnings, annotations };
 }
 
-function boxMask(check: Checker, value: Json | undefined, where: string, width: number, height: number): Mask {
+/** readCoco with every object drawn at once (the declared sizes taken as they are). */
+export function parseCoco(text: string, file: string, limits: FormatLimits = defaultLimits): ParsedDataset {
+  const coco = readCoco(text, file, limits);
+  return { images: coco.images, annotations: coco.annotations(), classNames: coco.classNames, warnings: coco.warnings };
+}
+
+function draw(shape: PendingAnnotation['shape'], width: number, height: number, budget: OutlineBudget): Rle {
+  if ('rings' in shape) return cocoPolygonsToRle(shape.rings, width, height, budget);
+  if ('counts' in shape) return { size: [height, width], counts: encodeCounts(shape.counts) };
+  // A box is charged like any outline: its RLE has two runs per column it covers, so 30,000 large boxes in a
+  // 2 MB file would otherwise hold gigabytes of runs.
+  const [x, y, w, h] = shape.box;
+  return ringToRle([x, y, x + w, y, x + w, y + h, x, y + h], width, height, budget);
+}
+
+function readBox(check: Checker, value: Json | undefined, where: string): Bbox {
   const box = check.array(value, where);
   if (box.length !== 4) check.fail(where, `must hold 4 numbers [x, y, width, height], got ${box.length}`);
-  const [x, y, w, h] = box.map((v, i) => check.number(v, `${where}[${i}]`)) as Bbox;
-  return withFile(check.file, () => ringsToMask([[x, y, x + w, y, x + w, y + h, x, y + h]], width, height));
+  return box.map((v, i) => check.number(v, `${where}[${i}]`)) as Bbox;
 }
 
-/** Polygons, uncompressed RLE or compressed RLE, at the image's size; returns compressed RLE. */
-function readSegmentation(check: Checker, value: Json, where: string, width: number, height: number): Rle {
+/** Polygons, uncompressed RLE or compressed RLE, checked against the image's declared size. */
+function readSegmentation(check: Checker, value: Json, where: string, width: number, height: number): PendingAnnotation['shape'] {
   if (Array.isArray(value)) {
     const rings = value.map((ring, r) => {
       const coords = check.array(ring, `${where}[${r}]`);
       if (coords.length < 6 || coords.length % 2) check.fail(`${where}[${r}]`, `must hold at least 3 x,y pairs, got ${coords.length} numbers`);
       return coords.map((c, i) => check.number(c, `${where}[${r}][${i}]`));
     });
-    return withFile(check.file, () => encodeRle(cocoPolygonsToMask(rings, width, height)));
+    return { rings };
   }
   const rle = check.object(value, where);
   const size = check.array(rle.size, `${where}.size`);
@@ -192,5 +236,5 @@ function readSegmentation(check: Checker, value: Json, where: string, width: num
   }
   const total = counts.reduce((a, b) => a + b, 0);
   if (total !== width * height) check.fail(`${where}.counts`, `cover ${total} pixels, but the image has ${width * height}`);
-  return { size: [height, width], counts: encodeCounts(counts) };
+  return { counts };
 }

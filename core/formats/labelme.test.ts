@@ -44,6 +44,24 @@ describe('labelme', () => {
     expect(parsed.warnings[0]).toMatch(/skipped/);
   });
 
+  it('merges a group of 5000 shapes once, at the end (merging each into the group as it came was quadratic)', () => {
+    const shapes = Array.from({ length: 5000 }, (_, i) => {
+      const x = (i % 100) * 10, y = Math.floor(i / 100) * 10;
+      return { label: 'tile', group_id: 1, shape_type: 'rectangle', points: [[x, y], [x + 4, y + 4]] };
+    });
+    const started = performance.now();
+    const parsed = parseLabelme(JSON.stringify({ imagePath: 'a.png', imageWidth: 1000, imageHeight: 500, shapes }), 'a.json');
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(parsed.objects).toHaveLength(1);
+    expect(decodeRle(parsed.objects[0].rle).data.reduce((a, b) => a + b, 0)).toBe(5000 * 25);
+  });
+
+  it('compares a mask shape\'s PNG size with its box before inflating it', () => {
+    const big = JSON.parse(writeLabelme('a', 3000, 3000, [{ rle: encodeRle((() => { const m = createMask(3000, 3000); m.data.fill(1); return m; })()), label: 'x' }], { shapes: 'mask' }).text).shapes[0].mask;
+    const root = { imagePath: 'a', imageWidth: 4, imageHeight: 4, shapes: [{ label: 'x', points: [[0, 0], [1, 1]], shape_type: 'mask', mask: big }] };
+    expect(() => parseLabelme(JSON.stringify(root), 'a.json')).toThrow(/shapes\[0\]\.mask is 3000x3000 but its box \[0, 0\]-\[1, 1\] is 2x2/);
+  });
+
   it.each([
     ['missing imagePath', { imageWidth: 4, imageHeight: 4, shapes: [] }, /"imagePath" must be a non-empty string/],
     ['unknown shape type', { imagePath: 'a', imageWidth: 4, imageHeight: 4, shapes: [{ label: 'x', points: [], shape_type: 'blob' }] }, /"blob" is not a shape/],

@@ -5,10 +5,12 @@
  * polygons, so objects with holes are written as a 'mask' shape (labelme >= 5.3: `points` = inclusive top-left and
  * bottom-right pixel of the box, `mask` = base64 PNG of the box-sized crop), unless `holes: 'fill'`.
  */
-import { type Mask, createMask, maskBbox } from '../mask';
+import { type Mask, maskBbox } from '../mask';
 import { decodePng, encodeBitPng } from '../png';
-import { maskToPolygons, ringsToMask } from '../polygon';
-import { type Rle, decodeRle, encodeRle } from '../rle';
+import { OutlineBudget, maskToPolygons, ringToRle } from '../polygon';
+import { type Rle, decodeCounts, decodeRle, encodeCounts } from '../rle';
+import { pngSize } from './png-header';
+import { cropCounts, unionCounts } from './runs';
 import { ringFromFile, ringToFile } from './coords';
 import { Checker, type Json, type JsonObject, parseJson } from './check';
 import { type FormatLimits, defaultLimits, withFile } from './errors';
@@ -87,16 +89,33 @@ export interface ParsedLabelme {
   warnings: string[];
 }
 
-const noArea = new Set(['line', 'linestrip', 'point', 'points']);
+/**
+ * A labelme file read and checked, shapes not drawn yet: the importer compares the declared size with the real
+ * image first (as for COCO), then calls `objects()`.
+ */
+export interface LabelmeFile extends Omit<ParsedLabelme, 'objects'> {
+  /** How many objects `objects()` returns (shapes sharing a label and group_id are one object). */
+  count: number;
+  /** Every object's mask at the declared size; polygon work is bounded by `limits.maxOutline`. */
+  objects(): ParsedLabelme['objects'];
+}
 
-export function parseLabelme(text: string, file: string, limits: FormatLimits = defaultLimits): ParsedLabelme {
+const noArea = new Set(['line', 'linestrip', 'point', 'points']);
+const pointsNeeded: Record<string, [(n: number) => boolean, string]> = {
+  polygon: [(n) => n >= 3, 'a polygon needs at least 3 points'],
+  rectangle: [(n) => n === 2, 'a rectangle needs 2 points'],
+  circle: [(n) => n === 2, 'a circle needs 2 points (centre, rim)'],
+  mask: [(n) => n === 2, 'a mask shape needs 2 points (box corners)'],
+};
+
+export function readLabelme(text: string, file: string, limits: FormatLimits = defaultLimits): LabelmeFile {
   const check: Checker = new Checker(file);
   const root = check.object(parseJson(text, file), 'the top level');
   const imagePath = check.string(root.imagePath, '"imagePath"').replace(/\\/g, '/');
   const width = check.integer(root.imageWidth, '"imageWidth"', 1);
   const height = check.integer(root.imageHeight, '"imageHeight"', 1);
   if (width * height > limits.maxPixels) check.fail('the image', `is ${width}x${height}, over the ${limits.maxPixels}-pixel limit`);
-  const groups = new Map<string, { className: string; mask: Mask; order: number }>();
+  const groups = new Map<string, { className: string; shapes: Array<{ shape: JsonObject; type: string; points: number[][]; where: string }>; order: number }>();
   const warnings: string[] = [];
   let skipped = 0;
   check.array(root.shapes, '"shapes"').forEach((value, index) => {
@@ -105,51 +124,64 @@ export function parseLabelme(text: string, file: string, limits: FormatLimits = 
     const label = check.string(shape.label, `${where}.label`);
     const type = shape.shape_type === undefined || shape.shape_type === null ? 'polygon' : check.string(shape.shape_type, `${where}.shape_type`);
     if (noArea.has(type)) { skipped++; return; }
+    if (!pointsNeeded[type]) check.fail(`${where}.shape_type`, `"${type}" is not a shape labelme writes (polygon, rectangle, circle, mask, line, linestrip, point)`);
     const points = check.array(shape.points, `${where}.points`).map((p, i) => {
       const pair = check.array(p, `${where}.points[${i}]`);
       if (pair.length !== 2) check.fail(`${where}.points[${i}]`, 'must be [x, y]');
       return [check.number(pair[0], `${where}.points[${i}][0]`), check.number(pair[1], `${where}.points[${i}][1]`)];
     });
-    const mask = withFile(file, () => shapeMask(check, shape, type, points, where, width, height, limits));
+    const [enough, needed] = pointsNeeded[type];
+    if (!enough(points.length)) check.fail(`${where}.points`, `${needed}, got ${points.length}`);
     const groupId = shape.group_id;
     const key = groupId === null || groupId === undefined ? `#${index}` : `${label}\u0000${check.id(groupId, `${where}.group_id`)}`;
-    const existing = groups.get(key);
-    if (existing) for (let i = 0; i < mask.data.length; i++) existing.mask.data[i] |= mask.data[i];
-    else groups.set(key, { className: label, mask, order: groups.size });
+    const group = groups.get(key) ?? groups.set(key, { className: label, shapes: [], order: groups.size }).get(key)!;
+    group.shapes.push({ shape, type, points, where });
   });
   if (skipped) warnings.push(`${file}: ${skipped} line or point shape(s) have no area and were skipped`);
-  const objects = [...groups.values()].map((g) => ({ className: g.className, rle: encodeRle(g.mask), order: g.order }));
-  return { imagePath, width, height, objects, warnings };
+  const objects = () => {
+    const budget = new OutlineBudget(limits.maxOutline);
+    // Each shape becomes RLE as soon as it is drawn (a 12000x12000 mask per shape held to the end was 145 MB
+    // each); a group's shapes are merged once (merging each into the group as it came was quadratic).
+    return [...groups.values()].map(({ className, shapes, order }) => {
+      const parts = shapes.map(({ shape, type, points, where }) => withFile(file, () => shapeRle(check, shape, type, points, where, width, height, limits, budget)).counts);
+      const counts = parts.length === 1 ? parts[0] : encodeCounts(unionCounts(parts.map(decodeCounts), width * height));
+      return { className, order, rle: { size: [height, width] as [number, number], counts } };
+    });
+  };
+  return { imagePath, width, height, count: groups.size, objects, warnings };
 }
 
-function shapeMask(check: Checker, shape: JsonObject, type: string, points: number[][], where: string, width: number, height: number, limits: FormatLimits): Mask {
+/** readLabelme with every object drawn at once (the declared size taken as it is). */
+export function parseLabelme(text: string, file: string, limits: FormatLimits = defaultLimits): ParsedLabelme {
+  const { objects, count: _count, ...rest } = readLabelme(text, file, limits);
+  return { ...rest, objects: objects() };
+}
+
+function shapeRle(check: Checker, shape: JsonObject, type: string, points: number[][], where: string, width: number, height: number, limits: FormatLimits, budget: OutlineBudget): Rle {
   const flat = points.flat();
-  if (type === 'polygon') {
-    if (points.length < 3) check.fail(`${where}.points`, `a polygon needs at least 3 points, got ${points.length}`);
-    return ringsToMask([ringFromFile(flat)], width, height);
-  }
+  if (type === 'polygon') return ringToRle(ringFromFile(flat), width, height, budget);
   if (type === 'rectangle') {
-    if (points.length !== 2) check.fail(`${where}.points`, `a rectangle needs 2 points, got ${points.length}`);
     // labelme (PIL) fills a rectangle's corner pixels and everything between them.
     const [x0, x1] = [points[0][0], points[1][0]].sort((a, b) => a - b);
     const [y0, y1] = [points[0][1], points[1][1]].sort((a, b) => a - b);
     const left = Math.ceil(x0), top = Math.ceil(y0), right = Math.floor(x1) + 1, bottom = Math.floor(y1) + 1;
-    return ringsToMask([[left, top, right, top, right, bottom, left, bottom]], width, height);
+    return ringToRle([left, top, right, top, right, bottom, left, bottom], width, height, budget);
   }
   if (type === 'circle') {
-    if (points.length !== 2) check.fail(`${where}.points`, `a circle needs 2 points (centre, rim), got ${points.length}`);
     const [[cx, cy], [px, py]] = points;
     const r = Math.hypot(px - cx, py - cy);
     const ring: number[] = [];
     for (let k = 0; k < 128; k++) ring.push(cx + r * Math.cos((k / 128) * 2 * Math.PI), cy + r * Math.sin((k / 128) * 2 * Math.PI));
-    return ringsToMask([ringFromFile(ring)], width, height);
+    return ringToRle(ringFromFile(ring), width, height, budget);
   }
-  if (type === 'mask') return maskFromShape(check, shape.mask, points, where, width, height, limits);
-  check.fail(`${where}.shape_type`, `"${type}" is not a shape labelme writes (polygon, rectangle, circle, mask, line, linestrip, point)`);
+  return maskShapeRle(check, shape.mask, points, where, width, height, limits);
 }
 
-function maskFromShape(check: Checker, data: Json | undefined, points: number[][], where: string, width: number, height: number, limits: FormatLimits): Mask {
-  if (points.length !== 2) check.fail(`${where}.points`, `a mask shape needs 2 points (box corners), got ${points.length}`);
+/** A 'mask' shape: a PNG of its box, placed in the image straight as runs (the crop is visited, not the image). */
+function maskShapeRle(check: Checker, data: Json | undefined, points: number[][], where: string, width: number, height: number, limits: FormatLimits): Rle {
+  const x0 = Math.trunc(points[0][0]), y0 = Math.trunc(points[0][1]);
+  const x1 = Math.trunc(points[1][0]), y1 = Math.trunc(points[1][1]);
+  if (x0 < 0 || y0 < 0 || x1 >= width || y1 >= height || x1 < x0 || y1 < y0) check.fail(`${where}.points`, `box [${x0}, ${y0}]-[${x1}, ${y1}] reaches outside the ${width}x${height} image`);
   const encoded = check.string(data, `${where}.mask`);
   let bytes: Uint8Array;
   try {
@@ -157,27 +189,22 @@ function maskFromShape(check: Checker, data: Json | undefined, points: number[][
   } catch {
     check.fail(`${where}.mask`, 'is not valid base64');
   }
+  // The PNG's size is checked against its box (inside the image) before it is inflated.
+  const size = pngSize(bytes) ?? check.fail(`${where}.mask`, 'is not a readable PNG (no PNG header)');
+  if (x1 - x0 + 1 !== size.width || y1 - y0 + 1 !== size.height) {
+    check.fail(`${where}.mask`, `is ${size.width}x${size.height} but its box [${x0}, ${y0}]-[${x1}, ${y1}] is ${x1 - x0 + 1}x${y1 - y0 + 1}`);
+  }
   let png;
   try {
-    png = decodePng(bytes, limits.maxPixels);
+    png = decodePng(bytes, Math.min(limits.maxPixels, size.width * size.height));
   } catch (error) {
     check.fail(`${where}.mask`, `is not a readable PNG (${(error as Error).message})`);
   }
-  const x0 = Math.trunc(points[0][0]), y0 = Math.trunc(points[0][1]);
-  const x1 = Math.trunc(points[1][0]), y1 = Math.trunc(points[1][1]);
-  if (x1 - x0 + 1 !== png.width || y1 - y0 + 1 !== png.height) {
-    check.fail(`${where}.mask`, `is ${png.width}x${png.height} but its box [${x0}, ${y0}]-[${x1}, ${y1}] is ${x1 - x0 + 1}x${y1 - y0 + 1}`);
-  }
-  if (x0 < 0 || y0 < 0 || x1 >= width || y1 >= height) check.fail(`${where}.points`, `box [${x0}, ${y0}]-[${x1}, ${y1}] reaches outside the ${width}x${height} image`);
-  const mask = createMask(width, height);
-  const channels = png.channels, colour = channels >= 3 ? 3 : 1;
-  for (let r = 0; r < png.height; r++) {
-    for (let c = 0; c < png.width; c++) {
-      const p = (r * png.width + c) * channels;
-      let on = false;
-      for (let k = 0; k < colour; k++) on ||= png.data[p + k] !== 0;
-      if (on) mask.data[(y0 + r) * width + x0 + c] = 1;
-    }
-  }
-  return mask;
+  const { channels, data: pixels } = png, colour = channels >= 3 ? 3 : 1;
+  const on = (c: number, r: number) => {
+    const p = (r * png.width + c) * channels;
+    for (let k = 0; k < colour; k++) if (pixels[p + k] !== 0) return true;
+    return false;
+  };
+  return { size: [height, width], counts: encodeCounts(cropCounts(on, x0, y0, png.width, png.height, width, height)) };
 }

@@ -4,11 +4,11 @@
  * convention, see core/polygon). A line is one simple polygon, so holes cannot be stored: each outer ring of an
  * object is written as its own line, holes are filled, and on import each line becomes its own object.
  */
-import { decodeRle, encodeRle } from '../rle';
-import { maskToPolygons, ringsToMask } from '../polygon';
+import { decodeRle } from '../rle';
+import { OutlineBudget, maskToPolygons, ringToRle } from '../polygon';
 import type { Rle } from '../rle';
 import { ringFromFile, ringToFile } from './coords';
-import { FormatError, withFile } from './errors';
+import { type FormatLimits, FormatError, defaultLimits, withFile } from './errors';
 import type { ParsedAnnotation } from './types';
 
 export interface YoloObject {
@@ -142,8 +142,9 @@ function flowList(text: string, fail: (problem: string) => never): string[] {
 }
 
 /** One label file: each line one object (a 4-number line is a detection box and becomes a box mask). */
-export function parseYoloLabels(text: string, file: string, image: string, width: number, height: number, names: string[]): { annotations: ParsedAnnotation[]; warnings: string[] } {
+export function parseYoloLabels(text: string, file: string, image: string, width: number, height: number, names: string[], limits: FormatLimits = defaultLimits): { annotations: ParsedAnnotation[]; warnings: string[] } {
   const annotations: ParsedAnnotation[] = [];
+  const budget = new OutlineBudget(limits.maxOutline);
   let boxes = 0;
   text.split(/\r?\n/).forEach((line, index) => {
     const tokens = line.trim().split(/\s+/).filter(Boolean);
@@ -169,7 +170,7 @@ export function parseYoloLabels(text: string, file: string, image: string, width
     } else {
       fail(`expected "class x1 y1 x2 y2 x3 y3 ..." (at least 3 points), got ${values.length} numbers`);
     }
-    annotations.push({ image, className: names[classIndex], rle: withFile(file, () => encodeRle(ringsToMask([pixels!], width, height))), order: annotations.length, score: null, source: file });
+    annotations.push({ image, className: names[classIndex], rle: withFile(file, () => ringToRle(pixels!, width, height, budget)), order: annotations.length, score: null, source: file });
   });
   return { annotations, warnings: boxes ? [`${file}: ${boxes} detection box line(s) were imported as box masks`] : [] };
 }

@@ -71,12 +71,33 @@ export interface ResolvedImage {
 }
 
 /**
+ * What an import needs to know of the project's images, as a plain record: a worker thread reads and matches a
+ * dataset against it while the main thread keeps answering, and only the write (commitImport) needs the project.
+ */
+export interface KnownImages {
+  /** The project's folder (stored image paths are relative to it). */
+  dir: string;
+  rows: Array<{ id: number; path: string; width: number; height: number; hash: string }>;
+}
+
+export function knownImages(project: Project): KnownImages {
+  return { dir: project.dir, rows: project.db.prepare('SELECT id, path, width, height, hash FROM images WHERE hash IS NOT NULL').all() as KnownImages['rows'] };
+}
+
+/** A dataset read, checked and matched against the project's images: what commitImport writes. */
+export interface PreparedImport {
+  parsed: ParsedDataset;
+  images: Map<string, ResolvedImage>;
+}
+
+/**
  * Finds each referenced image in the project: same file, then same content (sha256), then — when the dataset
  * has no file for it — a unique project image of the same file name. Unmatched files are to be added.
  */
-export async function resolveImages(project: Project, refs: ImageRef[], options: ImportOptions, onProgress?: ProgressHandler): Promise<Map<string, ResolvedImage>> {
-  const rows = project.db.prepare('SELECT id, path, width, height FROM images WHERE hash IS NOT NULL').all() as Array<{ id: number; path: string; width: number; height: number }>;
-  const byFile = new Map(rows.map((r) => [resolveStoredPath(project.dir, r.path), r]));
+export async function resolveImages(known: KnownImages, refs: ImageRef[], options: ImportOptions, onProgress?: ProgressHandler): Promise<Map<string, ResolvedImage>> {
+  const { rows } = known;
+  const byFile = new Map(rows.map((r) => [resolveStoredPath(known.dir, r.path), r]));
+  const byHash = new Map(rows.map((r) => [r.hash, r]));
   const byName = new Map<string, typeof rows[number] | null>();
   for (const r of rows) {
     const name = r.path.split('/').pop()!.toLowerCase();
@@ -91,8 +112,7 @@ export async function resolveImages(project: Project, refs: ImageRef[], options:
     let facts: ImageFacts | undefined;
     if (!row && ref.file) {
       facts = await imageFacts(ref.file, ref.name, options.maxImageBytes ?? 1024 ** 3);
-      const id = project.images.findByHash(facts.hash);
-      row = id === undefined ? undefined : rows.find((r) => r.id === id);
+      row = byHash.get(facts.hash);
     }
     if (!row && !ref.file) {
       row = byName.get(ref.name.split('/').pop()!.toLowerCase()) ?? undefined;
@@ -117,10 +137,24 @@ interface Plan {
   names: Map<string, string>;
   toAdd: ResolvedImage[];
   options: ImportOptions;
+  /** Polled between steps up to the transaction; once it is true the import stops with ImportCancelled. */
+  cancelled?: () => boolean;
+}
+
+/** An import stopped on request before it wrote anything. */
+export class ImportCancelled extends Error {
+  override name = 'ImportCancelled';
+  constructor() {
+    super('the import was cancelled; nothing was changed');
+  }
+}
+
+export function stopIfCancelled(cancelled?: () => boolean): void {
+  if (cancelled?.()) throw new ImportCancelled();
 }
 
 /** Validates every mask and class, then adds new images and writes classes and objects (see the file comment). */
-export async function commitImport(project: Project, parsed: ParsedDataset, images: Map<string, ResolvedImage>, options: ImportOptions, onProgress?: ProgressHandler): Promise<ImportResult> {
+export async function commitImport(project: Project, parsed: ParsedDataset, images: Map<string, ResolvedImage>, options: ImportOptions, onProgress?: ProgressHandler, cancelled?: () => boolean): Promise<ImportResult> {
   const byImage = new Map<string, ParsedAnnotation[]>();
   for (const a of parsed.annotations) {
     const image = images.get(a.image);
@@ -141,11 +175,11 @@ export async function commitImport(project: Project, parsed: ParsedDataset, imag
   if (missing.length && options.unknownClasses === 'error') {
     throw new FormatError(parsed.annotations[0]?.source ?? 'dataset', `uses classes the project does not have: ${missing.slice(0, 10).join(', ')}`);
   }
-  const plan: Plan = { project, parsed, images, byImage, names, toAdd: [...images.values()].filter((i) => i.projectId === null), options };
+  const plan: Plan = { project, parsed, images, byImage, names, toAdd: [...images.values()].filter((i) => i.projectId === null), options, cancelled };
   try {
     return options.addImage ? await commitThroughCallback(plan, onProgress) : await commitInOneTransaction(plan, onProgress);
   } catch (error) {
-    if (error instanceof FormatError) throw error;
+    if (error instanceof FormatError || error instanceof ImportCancelled) throw error;
     throw new FormatError('dataset', `import failed and nothing was changed: ${(error as Error).message}`);
   }
 }
@@ -155,9 +189,11 @@ async function commitInOneTransaction(plan: Plan, onProgress?: ProgressHandler):
   const { project, toAdd } = plan;
   const files: ImportedFile[] = [];
   for (const [index, image] of toAdd.entries()) {
+    stopIfCancelled(plan.cancelled);
     onProgress?.({ stage: 'reading new images', done: index, total: toAdd.length });
     files.push(await readImageFile(image.file!).catch((error: Error) => { throw new FormatError(image.file!, `cannot be added: ${error.message}`); }));
   }
+  stopIfCancelled(plan.cancelled);
   onProgress?.({ stage: 'writing', done: 0, total: plan.byImage.size });
   let addedImages = 0;
   try {

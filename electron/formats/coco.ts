@@ -1,9 +1,9 @@
 /** COCO on disk: annotations.json plus images/ beside it. */
 import { basename, dirname, join } from 'node:path';
-import { type CocoExportOptions, parseCoco, writeCoco } from '../../core/formats/coco';
+import { type CocoExportOptions, readCoco, writeCoco } from '../../core/formats/coco';
 import { FormatError } from '../../core/formats/errors';
 import type { Project } from '../../db/project';
-import { type ImportOptions, type ImportResult, type ProgressHandler, commitImport, limitsOf, firstExisting, resolveImages } from './apply';
+import { type ImportOptions, type KnownImages, type PreparedImport, type ProgressHandler, limitsOf, firstExisting, resolveImages } from './apply';
 import { type ExportOptions, type ExportResult, collectDataset, copyImage, prepareOutDir, report } from './collect';
 import { isDirectory, listFiles, readText, writeFileAtomic } from './files';
 
@@ -23,7 +23,7 @@ export async function exportCoco(project: Project, outDir: string, options: Expo
 }
 
 /** `path`: the JSON file, or a folder holding annotations.json (or a single annotations/*.json). */
-export async function importCoco(project: Project, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<ImportResult> {
+export async function prepareCoco(known: KnownImages, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<PreparedImport> {
   let file = path;
   if (await isDirectory(path)) {
     const direct = await firstExisting([{ root: path, file: join(path, 'annotations.json') }]);
@@ -32,15 +32,17 @@ export async function importCoco(project: Project, path: string, options: Import
     file = direct ?? nested[0];
   }
   const name = basename(file);
-  const parsed = parseCoco(await readText(file, limitsOf(options).maxTextBytes, name), name, limitsOf(options));
+  const coco = readCoco(await readText(file, limitsOf(options).maxTextBytes, name), name, limitsOf(options));
   const jsonDir = dirname(file);
   // Usual layouts: images/ beside the JSON, or the JSON in annotations/ with images/ beside that folder.
   const roots = [options.imageRoot, join(jsonDir, 'images'), jsonDir, join(dirname(jsonDir), 'images'), dirname(jsonDir)].filter((r): r is string => !!r);
   const refs = [];
-  for (const image of parsed.images) {
+  for (const image of coco.images) {
     const found = await firstExisting(roots.map((root) => ({ root, file: join(root, ...image.name.split('/')) })));
     refs.push({ ...image, file: found });
   }
-  const images = await resolveImages(project, refs, options, onProgress);
-  return commitImport(project, parsed, images, options, onProgress);
+  // Declared sizes are checked against the real images before any polygon is drawn at those sizes.
+  const images = await resolveImages(known, refs, options, onProgress);
+  const parsed = { images: coco.images, annotations: coco.annotations(), classNames: coco.classNames, warnings: coco.warnings };
+  return { parsed, images };
 }

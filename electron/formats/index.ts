@@ -10,14 +10,15 @@ import type { FormatId } from '../../core/formats/types';
 import type { VocExportOptions } from '../../core/formats/voc';
 import { resolveStoredPath } from '../../db/images';
 import type { Project } from '../../db/project';
-import type { ImportOptions, ImportResult, ProgressHandler } from './apply';
+import { type ImportOptions, type ImportResult, type ProgressHandler, commitImport, knownImages } from './apply';
 import { type BundleExportOptions, exportBundle } from './bundle';
-import { exportCoco, importCoco } from './coco';
+import { exportCoco } from './coco';
 import { describeFileError } from './files';
 import type { ExportOptions, ExportResult } from './collect';
-import { exportLabelme, importLabelme } from './labelme';
-import { exportVoc, importVoc } from './voc';
-import { type YoloExportOptions, exportYolo, importYolo } from './yolo';
+import { exportLabelme } from './labelme';
+import { prepareDataset } from './prepare';
+import { exportVoc } from './voc';
+import { type YoloExportOptions, exportYolo } from './yolo';
 
 export type DatasetExportOptions = ExportOptions & CocoExportOptions & VocExportOptions & LabelmeExportOptions & YoloExportOptions & BundleExportOptions;
 
@@ -33,14 +34,8 @@ async function exportAny(project: Project, format: FormatId, target: string, opt
 }
 
 async function importAny(project: Project, format: FormatId, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<ImportResult> {
-  switch (format) {
-    case 'coco': return importCoco(project, path, options, onProgress);
-    case 'voc': return importVoc(project, path, options, onProgress);
-    case 'yolo': return importYolo(project, path, options, onProgress);
-    case 'labelme': return importLabelme(project, path, options, onProgress);
-    case 'bundle': throw new FormatError(path, 'a bundle is a whole project: open it with openBundle (unpacks into a new folder) instead of importing it');
-    default: throw new FormatError(String(format), 'is not a dataset format (coco, voc, yolo, labelme, bundle)');
-  }
+  const { parsed, images } = await prepareDataset(knownImages(project), format, path, options, onProgress);
+  return commitImport(project, parsed, images, options, onProgress);
 }
 
 /**

@@ -2,10 +2,10 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { FormatError } from '../../core/formats/errors';
-import { type LabelmeExportOptions, parseLabelme, writeLabelme } from '../../core/formats/labelme';
+import { type LabelmeExportOptions, type LabelmeFile, readLabelme, writeLabelme } from '../../core/formats/labelme';
 import type { ParsedAnnotation, ParsedDataset } from '../../core/formats/types';
 import type { Project } from '../../db/project';
-import { type ImageRef, type ImportOptions, type ImportResult, type ProgressHandler, commitImport, limitsOf, resolveImages } from './apply';
+import { type ImageRef, type ImportOptions, type KnownImages, type PreparedImport, type ProgressHandler, limitsOf, resolveImages } from './apply';
 import { type ExportOptions, type ExportResult, collectDataset, copyImage, prepareOutDir, report } from './collect';
 import { displayName, exists, isDirectory, isInside, listFiles, readText, stemOf } from './files';
 
@@ -36,28 +36,34 @@ export async function exportLabelme(project: Project, outDir: string, options: E
 }
 
 /** `path`: a folder searched recursively for labelme .json files, or one .json file. */
-export async function importLabelme(project: Project, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<ImportResult> {
+export async function prepareLabelme(known: KnownImages, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<PreparedImport> {
   const folder = await isDirectory(path);
   const root = folder ? resolve(path) : dirname(resolve(path));
   const jsonFiles = folder ? await listFiles(root, ['.json']) : [resolve(path)];
   if (!jsonFiles.length) throw new FormatError(path, 'holds no labelme .json files');
   const parsed: ParsedDataset = { images: [], annotations: [], classNames: [], warnings: [] };
   const refs: ImageRef[] = [];
+  const read: Array<{ file: LabelmeFile; name: string; source: string; offset: number }> = [];
   const counts = new Map<string, number>();
   for (const [index, json] of jsonFiles.entries()) {
     report(onProgress, 'reading labelme files', index, jsonFiles.length);
     const source = displayName(root, json);
-    const file = parseLabelme(await readText(json, limitsOf(options).maxTextBytes, source), source, limitsOf(options));
+    const file = readLabelme(await readText(json, limitsOf(options).maxTextBytes, source), source, limitsOf(options));
     const imageFile = resolve(dirname(json), ...file.imagePath.split('/'));
     if (!isInside(root, imageFile)) throw new FormatError(source, `imagePath "${file.imagePath}" points outside the dataset folder`);
     const name = displayName(root, imageFile);
     refs.push({ name, file: (await exists(imageFile)) ? imageFile : null, source, width: file.width, height: file.height });
     const offset = counts.get(name) ?? 0;
-    counts.set(name, offset + file.objects.length);
-    parsed.annotations.push(...file.objects.map((o): ParsedAnnotation => ({ image: name, className: o.className, rle: o.rle, order: offset + o.order, score: null, source })));
+    counts.set(name, offset + file.count);
+    read.push({ file, name, source, offset });
     parsed.warnings.push(...file.warnings);
   }
   parsed.images = refs.map((r) => ({ name: r.name, width: r.width, height: r.height, source: r.source }));
-  const images = await resolveImages(project, refs, options, onProgress);
-  return commitImport(project, parsed, images, options, onProgress);
+  // Declared sizes are checked against the real images before any shape is drawn at those sizes.
+  const images = await resolveImages(known, refs, options, onProgress);
+  for (const [index, { file, name, source, offset }] of read.entries()) {
+    report(onProgress, 'drawing labelme shapes', index, read.length);
+    parsed.annotations.push(...file.objects().map((o): ParsedAnnotation => ({ image: name, className: o.className, rle: o.rle, order: offset + o.order, score: null, source })));
+  }
+  return { parsed, images };
 }

@@ -1,12 +1,13 @@
 /** Pascal VOC on disk: JPEGImages/, SegmentationClass/, SegmentationObject/, ImageSets/Segmentation/, labelmap.txt. */
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FormatError } from '../../core/formats/errors';
+import { pngSize } from '../../core/formats/png-header';
 import type { ParsedDataset } from '../../core/formats/types';
 import { type VocClassList, type VocExportOptions, parseImageSet, parseVocClassNames, parseVocImage, parseVocLabelmap, writeVocLabelmap, writeVocMasks } from '../../core/formats/voc';
 import type { Project } from '../../db/project';
 import { imageExtensions, openImage } from '../embedding/image-io';
-import { type ImageRef, type ImportOptions, type ImportResult, type ProgressHandler, commitImport, limitsOf, firstExisting, resolveImages } from './apply';
+import { type ImageRef, type ImportOptions, type KnownImages, type PreparedImport, type ProgressHandler, limitsOf, firstExisting, resolveImages } from './apply';
 import { type ExportOptions, type ExportResult, collectDataset, prepareOutDir, report } from './collect';
 import { describeFileError, displayName, exists, isDirectory, joinInside, listFiles, readLimited, readText, stemOf } from './files';
 
@@ -80,8 +81,24 @@ async function readStems(root: string, limit: number): Promise<string[]> {
   return [...new Set(stems)];
 }
 
+function failNotPng(name: string): never {
+  throw new FormatError(name, 'is not a PNG file (no PNG header)');
+}
+
+/** First bytes of a file (a PNG's header), without reading the rest. */
+async function readHead(path: string, bytes: number): Promise<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = new Uint8Array(bytes);
+    const { bytesRead } = await handle.read(buffer, 0, bytes, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
 /** `path`: the VOC root (the folder holding JPEGImages/ and SegmentationObject/ or SegmentationClass/). */
-export async function importVoc(project: Project, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<ImportResult> {
+export async function prepareVoc(known: KnownImages, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<PreparedImport> {
   const root = path;
   if (!(await isDirectory(join(root, 'SegmentationObject'))) && !(await isDirectory(join(root, 'SegmentationClass')))) {
     throw new FormatError(path, 'is not a VOC dataset folder (no SegmentationObject/ or SegmentationClass/)');
@@ -91,29 +108,42 @@ export async function importVoc(project: Project, path: string, options: ImportO
   const classes = await readClassList(root, warnings, limits.maxTextBytes);
   const stems = await readStems(root, limits.maxTextBytes);
   const parsed: ParsedDataset = { images: [], annotations: [], classNames: classes.names, warnings };
+  // First every label PNG's size from its header, checked against the photos; only then are the PNGs decoded.
   const refs: ImageRef[] = [];
+  const labels: Array<{ name: string; pngs: Array<{ dir: string; file: string; name: string }> }> = [];
   for (const [index, stem] of stems.entries()) {
-    report(onProgress, 'reading VOC masks', index, stems.length);
-    const png = async (dir: string) => {
+    report(onProgress, 'finding VOC masks', index, stems.length);
+    const pngs = [];
+    for (const dir of ['SegmentationObject', 'SegmentationClass']) {
       const file = joinInside(join(root, dir), `${stem}.png`, 'ImageSets/Segmentation');
-      const name = `${dir}/${stem}.png`;
-      return (await exists(file)) ? { file: name, bytes: await readLimited(file, limits.maxPngBytes, name) } : undefined;
-    };
-    const objectPng = await png('SegmentationObject'), classPng = await png('SegmentationClass');
+      if (await exists(file)) pngs.push({ dir, file, name: `${dir}/${stem}.png` });
+    }
     const imageDir = join(root, 'JPEGImages');
     const imageFile = await firstExisting(imageExtensions.map((ext) => ({ root: imageDir, file: joinInside(imageDir, stem + ext, 'ImageSets/Segmentation') })));
     const name = imageFile ? displayName(root, imageFile) : `JPEGImages/${stem}.jpg`;
-    if (!objectPng && !classPng) {
+    if (!pngs.length) {
       warnings.push(`${stem}: listed but has no segmentation PNG; imported without objects`);
       refs.push({ name, file: imageFile, source: 'ImageSets/Segmentation' });
       continue;
     }
-    const result = parseVocImage({ image: name, objectPng, classPng }, classes, limits);
-    refs.push({ name, file: imageFile, source: (objectPng ?? classPng)!.file, width: result.width, height: result.height });
+    const sizes = await Promise.all(pngs.map(async (png) => pngSize(await readHead(png.file, 24)) ?? failNotPng(png.name)));
+    if (sizes.length === 2 && (sizes[0].width !== sizes[1].width || sizes[0].height !== sizes[1].height)) {
+      throw new FormatError(pngs[1].name, `is ${sizes[1].width}x${sizes[1].height} but ${pngs[0].name} is ${sizes[0].width}x${sizes[0].height}`);
+    }
+    refs.push({ name, file: imageFile, source: pngs[0].name, ...sizes[0] });
+    labels.push({ name, pngs });
+  }
+  parsed.images = refs;
+  const images = await resolveImages(known, refs, options, onProgress);
+  for (const [index, { name, pngs }] of labels.entries()) {
+    report(onProgress, 'reading VOC masks', index, labels.length);
+    const read = async (dir: string) => {
+      const png = pngs.find((p) => p.dir === dir);
+      return png && { file: png.name, bytes: await readLimited(png.file, limits.maxPngBytes, png.name) };
+    };
+    const result = parseVocImage({ image: name, objectPng: await read('SegmentationObject'), classPng: await read('SegmentationClass') }, classes, limits);
     parsed.annotations.push(...result.annotations);
     warnings.push(...result.warnings);
   }
-  parsed.images = refs;
-  const images = await resolveImages(project, refs, options, onProgress);
-  return commitImport(project, parsed, images, options, onProgress);
+  return { parsed, images };
 }

@@ -6,7 +6,7 @@ import type { ParsedDataset } from '../../core/formats/types';
 import { parseYoloDataYaml, parseYoloLabels, writeYoloDataYaml, writeYoloLabels } from '../../core/formats/yolo';
 import type { Project } from '../../db/project';
 import { imageExtensions } from '../embedding/image-io';
-import { type ImageRef, type ImportOptions, type ImportResult, type ProgressHandler, commitImport, limitsOf, resolveImages } from './apply';
+import { type ImageRef, type ImportOptions, type KnownImages, type PreparedImport, type ProgressHandler, limitsOf, resolveImages } from './apply';
 import { type ExportOptions, type ExportResult, collectDataset, copyImage, prepareOutDir, report } from './collect';
 import { displayName, exists, isDirectory, isInside, listFiles, readText, stemOf } from './files';
 
@@ -55,7 +55,7 @@ function labelFileFor(base: string, image: string): string {
 }
 
 /** `path`: the data.yaml file, or the folder holding it. Only folders inside the dataset folder are read. */
-export async function importYolo(project: Project, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<ImportResult> {
+export async function prepareYolo(known: KnownImages, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<PreparedImport> {
   const yamlFile = (await isDirectory(path)) ? join(path, 'data.yaml') : path;
   const root = dirname(resolve(yamlFile));
   const yamlName = displayName(root, yamlFile);
@@ -78,7 +78,7 @@ export async function importYolo(project: Project, path: string, options: Import
   if (!dirs.length) throw new FormatError(yamlName, 'names no image folder that exists inside the dataset (train/val), and there is no images/ folder');
   const imageFiles = [...new Set((await Promise.all(dirs.map((d) => listFiles(d, imageExtensions)))).flat())];
   const refs: ImageRef[] = imageFiles.map((file) => ({ name: displayName(root, file), file, source: yamlName }));
-  const images = await resolveImages(project, refs, options, onProgress);
+  const images = await resolveImages(known, refs, options, onProgress);
   const parsed: ParsedDataset = { images: refs, annotations: [], classNames: yaml.names, warnings };
   for (const [index, file] of imageFiles.entries()) {
     report(onProgress, 'reading YOLO labels', index, imageFiles.length);
@@ -86,9 +86,9 @@ export async function importYolo(project: Project, path: string, options: Import
     if (!(await exists(labelFile))) continue;
     const name = displayName(root, file);
     const image = images.get(name)!;
-    const labels = parseYoloLabels(await readText(labelFile, limitsOf(options).maxTextBytes, displayName(root, labelFile)), displayName(root, labelFile), name, image.width, image.height, yaml.names);
+    const labels = parseYoloLabels(await readText(labelFile, limitsOf(options).maxTextBytes, displayName(root, labelFile)), displayName(root, labelFile), name, image.width, image.height, yaml.names, limitsOf(options));
     parsed.annotations.push(...labels.annotations);
     warnings.push(...labels.warnings);
   }
-  return commitImport(project, parsed, images, options, onProgress);
+  return { parsed, images };
 }

@@ -3,7 +3,8 @@
  * An import commits in one transaction at its end: a job killed half-way changed nothing and simply runs again.
  */
 import type { FormatId } from '../../core/formats/types';
-import { type DatasetExportOptions, exportDataset, importDataset, type ImportOptions } from '../formats';
+import { type DatasetExportOptions, exportDataset, type ImportOptions } from '../formats';
+import { importDatasetInWorker } from '../formats/import-worker-client';
 import type { JobContext } from './runner';
 
 export interface DatasetExportPayload {
@@ -41,10 +42,10 @@ export async function runDatasetExport({ project, job, progress }: JobContext): 
   project.jobs.setResult(job.id, result);
 }
 
-export async function runDatasetImport({ project, job, progress }: JobContext): Promise<void> {
+export async function runDatasetImport({ project, job, progress, cancelled }: JobContext): Promise<void> {
   const { format, path, options } = job.payload as DatasetImportPayload;
   const stages = stageProgress(progress);
-  const result = await importDataset(project, format, path, options, stages.report);
+  const result = await importDatasetInWorker(project, format, path, options, stages.report, cancelled);
   stages.complete();
   for (const id of project.images.ids()) project.images.refreshStatus(id);
   project.jobs.setResult(job.id, result);

@@ -1,8 +1,9 @@
 /**
  * Fuzz: hundreds of seeded mutations of valid exported files (truncation, byte flips, insertions, deleted keys,
  * type swaps, PNG data damage with valid CRCs) fed to every importer and to openBundle. Each run must either
- * succeed or fail with a FormatError that names a file — and a failed run must leave the project's rows (or the
- * bundle's target folder) exactly as before. A failing case prints its seed so it can be replayed;
+ * succeed or fail with a FormatError that names a file, within 5 s — and a failed run must leave the project's
+ * rows (or the bundle's target folder) exactly as before. The resource bombs, with memory bounds, are in
+ * ./bombs.test.ts. A failing case prints its seed so it can be replayed;
  * FUZZ_VERBOSE=1 prints every rejection message (useful to see what the mutations reach).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -44,7 +45,7 @@ function byteMutation(bytes: Uint8Array, random: Random): Uint8Array {
   }
 }
 
-const weird: unknown[] = [null, true, -1, 0, 1e300, 2 ** 31, 1.5, '', 'x', '../../x', [], {}, [[]], [1, 2], { size: [1, 1], counts: 'a' }];
+const weird: unknown[] = [null, true, -1, 0, 1e300, 2 ** 31, 1.5, 12000, '', 'x', '../../x', [], {}, [[]], [1, 2], { size: [1, 1], counts: 'a' }];
 
 /** Deletes a key, swaps a value's type or duplicates an array element somewhere in the JSON tree. */
 function jsonMutation(text: string, random: Random): string {
@@ -129,6 +130,7 @@ describe('importers under fuzzing', () => {
         const original = readFileSync(join(dir, file));
         writeFileSync(join(dir, file), mutate(file, original, random));
         const before = rowCounts(project);
+        const started = performance.now();
         try {
           await importDataset(project, format, join(dir, targets[format].path), seed % 2 ? { replace: true } : { addImage: addImageTo(project), replace: true });
         } catch (error) {
@@ -139,6 +141,9 @@ describe('importers under fuzzing', () => {
         } finally {
           writeFileSync(join(dir, file), original);
         }
+        // Each case reads a dataset of a few KB: a mutation that makes it take seconds is a resource bomb.
+        const seconds = (performance.now() - started) / 1000;
+        if (seconds > 5) problems.push(`seed ${seed} (${file}): took ${seconds.toFixed(1)} s`);
       }
     } finally {
       project.close();

@@ -7,10 +7,11 @@ import { describe, expect, it } from 'vitest';
 import { ringFromFile, ringToFile } from '../../core/formats/coords';
 import { type Mask, maskIou } from '../../core/mask';
 import { maskToPolygons, polygonsToMask, ringsToMask } from '../../core/polygon';
-import { cocoPolygonsToMask } from '../../core/formats/coco-polygon';
+import { cocoPolygonsToRle } from '../../core/formats/coco-polygon';
+import { decodeRle } from '../../core/rle';
 import { borderFrame, donutWithIsland, masksEqual, noise, randomBlobs, thinParts } from './masks';
 
-const pycocotoolsUnion = cocoPolygonsToMask;
+const pycocotoolsUnion = (rings: number[][], width: number, height: number) => decodeRle(cocoPolygonsToRle(rings, width, height));
 
 const holesFilled = (mask: Mask) => polygonsToMask(maskToPolygons(mask).map((p) => ({ outer: p.outer, holes: [] })), mask.width, mask.height);
 
