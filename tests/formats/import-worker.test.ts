@@ -19,9 +19,9 @@ afterEach(() => {
   work = null;
 });
 
-async function call<T>(origin: string, cookie: string, service: string, method: string, input: unknown = {}): Promise<T> {
+async function call<T>(origin: string, token: string, service: string, method: string, input: unknown = {}): Promise<T> {
   const response = await fetch(`${origin}/api/${service}/${method}`, {
-    method: 'POST', headers: { 'content-type': 'application/json', cookie }, body: JSON.stringify(input),
+    method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(input),
   });
   const body = (await response.json()) as { ok: boolean; result: T; error?: { message: string } };
   if (!body.ok) throw new Error(body.error?.message);
@@ -41,18 +41,18 @@ describe('dataset import off the main thread', () => {
       images: [{ id: 1, file_name: 'img000.png', width: 10000, height: 10000 }], categories: [{ id: 1, name: 'a' }], annotations,
     }));
     server = await startServer(join(work.dir, 'data'));
-    const cookie = (await fetch(server.url, { redirect: 'manual' })).headers.get('set-cookie')!.split(';')[0];
-    await call(server.origin, cookie, 'projects', 'create', { path: join(work.dir, 'p.pixelwise') });
+    const token = server.token;
+    await call(server.origin, token, 'projects', 'create', { path: join(work.dir, 'p.pixelwise') });
 
     const started = performance.now();
-    const job = await call<Job>(server.origin, cookie, 'datasets', 'import', { format: 'coco', path: join(work.dir, 'annotations.json') });
+    const job = await call<Job>(server.origin, token, 'datasets', 'import', { format: 'coco', path: join(work.dir, 'annotations.json') });
     const latencies: number[] = [];
     let finished: Job | undefined;
     while (!finished && performance.now() - started < 60_000) {
       const asked = performance.now();
-      await call(server.origin, cookie, 'projects', 'current');
+      await call(server.origin, token, 'projects', 'current');
       latencies.push(performance.now() - asked);
-      finished = (await call<Job[]>(server.origin, cookie, 'jobs', 'list', {})).find((j) => j.id === job.id && (j.status === 'done' || j.status === 'failed'));
+      finished = (await call<Job[]>(server.origin, token, 'jobs', 'list', {})).find((j) => j.id === job.id && (j.status === 'done' || j.status === 'failed'));
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const summary = `import ${((performance.now() - started) / 1000).toFixed(1)} s, ${latencies.length} requests, slowest ${Math.max(...latencies).toFixed(0)} ms`;
@@ -73,21 +73,21 @@ describe('dataset import off the main thread', () => {
       annotations: [{ id: 1, image_id: 1, category_id: 1, segmentation: [zigzag(1500, 9999)], iscrowd: 0 }],
     }));
     server = await startServer(join(work.dir, 'data'));
-    const cookie = (await fetch(server.url, { redirect: 'manual' })).headers.get('set-cookie')!.split(';')[0];
-    await call(server.origin, cookie, 'projects', 'create', { path: join(work.dir, 'p.pixelwise') });
-    const job = await call<Job>(server.origin, cookie, 'datasets', 'import', { format: 'coco', path: join(work.dir, 'annotations.json') });
+    const token = server.token;
+    await call(server.origin, token, 'projects', 'create', { path: join(work.dir, 'p.pixelwise') });
+    const job = await call<Job>(server.origin, token, 'datasets', 'import', { format: 'coco', path: join(work.dir, 'annotations.json') });
     await new Promise((resolve) => setTimeout(resolve, 300));
     const cancelledAt = performance.now();
-    await call(server.origin, cookie, 'jobs', 'cancel', { id: job.id });
+    await call(server.origin, token, 'jobs', 'cancel', { id: job.id });
     let finished: Job | undefined;
     while (!finished && performance.now() - cancelledAt < 60_000) {
-      finished = (await call<Job[]>(server.origin, cookie, 'jobs', 'list', {})).find((j) => j.id === job.id && ['done', 'failed', 'cancelled'].includes(j.status));
+      finished = (await call<Job[]>(server.origin, token, 'jobs', 'list', {})).find((j) => j.id === job.id && ['done', 'failed', 'cancelled'].includes(j.status));
       if (!finished) await new Promise((resolve) => setTimeout(resolve, 50));
     }
     const seconds = (performance.now() - cancelledAt) / 1000;
     expect(finished?.status).toBe('cancelled');
     // Before, the import read on, wrote the image and the object, and was then reported as cancelled.
-    const info = await call<{ annotationCount: number; imageCount: number }>(server.origin, cookie, 'projects', 'current');
+    const info = await call<{ annotationCount: number; imageCount: number }>(server.origin, token, 'projects', 'current');
     expect(info).toMatchObject({ annotationCount: 0, imageCount: 0 });
     expect(seconds).toBeLessThan(1);
   });
