@@ -172,7 +172,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
     reset([]);
   }
 
-  const emptyDraft: DraftState = { clicks: [], box: null, engine: null, score: null, added: null, erased: null };
+  const emptyDraft: DraftState = { clicks: [], box: null, engine: null, score: null, added: null, erased: null, strokes: 0 };
 
   function addClick(x: number, y: number, positive: boolean): void {
     if (engine.engineState.value !== 'ready' || stroke) return;
@@ -227,6 +227,16 @@ export const useAnnotateStore = defineStore('annotate', () => {
   function select(uid: number | null): void {
     if (snapshot.value.selected === uid) return;
     apply({ ...snapshot.value, selected: uid }, false);
+  }
+
+  /**
+   * Ctrl+Click, in every tool: the object under image pixel (x, y) becomes the selected one (none over the
+   * background). An object being built is finished first, so the next brush stroke goes to the selected object.
+   */
+  function selectAt(x: number, y: number): void {
+    if (stroke) return;
+    if (snapshot.value.draft) commitDraft();
+    select(objectAt(x, y)?.uid ?? null);
   }
 
   const setClass = (uid: number, classId: number | null) => updateObject(uid, (object) => ({ ...object, classId }));
@@ -296,7 +306,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
     if (finished.target === 'draft') {
       const base = snapshot.value.draft ?? emptyDraft;
       setActive(finished.display);
-      apply({ ...snapshot.value, draft: { ...base, added: layerRle(finished.added), erased: layerRle(finished.erased) } });
+      apply({ ...snapshot.value, draft: { ...base, added: layerRle(finished.added), erased: layerRle(finished.erased), strokes: base.strokes + 1 } });
     } else {
       activeUid.value = null;
       replaceMask(finished.target, finished.display);
@@ -325,7 +335,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
   return {
     snapshot, objects, draft, selected, selectedObject, canUndo, canRedo, tool, brushSize, activeClassId,
     activeMask, activeUid, activeRevision, activeColor, takeActiveDirty, colorOf,
-    loadError, open, close, addClick, setBox, commitDraft, cancelDraft, select, setClass, toggleVisible, removeObject, moveObject,
+    loadError, open, close, addClick, setBox, commitDraft, cancelDraft, select, selectAt, setClass, toggleVisible, removeObject, moveObject,
     replaceMask, assignClassByIndex, objectAt, beginStroke, strokeTo, endStroke, undo, redo,
     isStroking: () => stroke !== null,
     ...engine, ...saving,
