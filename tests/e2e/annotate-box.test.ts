@@ -2,9 +2,12 @@
  * The box tool and Ctrl+Click end to end (real web server, real embedding, real Chromium): a box then clicks in
  * Box mode refine the boxed object without changing tools (the saved mask holds the positive click's pixel and
  * not the negative one's), the draft line names the box, clicks and strokes, and Ctrl+Click selects an object
- * in every tool, so a brush stroke after it edits that object rather than a new invisible draft.
+ * in every tool, so a brush stroke after it edits that object rather than a new invisible draft. Then the mask
+ * display: objects without a class in colours of their own, outline-only mode (O) and fill opacity (Shift+O).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import type { AnnotationRecord } from '../../core/api/records';
 import { type Mask, maskArea } from '../../core/mask';
@@ -18,6 +21,15 @@ let imageId: number;
 let imageSize: [number, number];
 
 const canvas = () => page.getByTestId('annotate-canvas');
+
+/** RGBA of the canvas at page point (x, y). */
+function pixelAt([x, y]: [number, number]): Promise<number[]> {
+  return page.evaluate(([px, py]) => {
+    const element = document.querySelector<HTMLCanvasElement>('[data-testid="annotate-canvas"]')!;
+    const rect = element.getBoundingClientRect(), ratio = element.width / rect.width;
+    return Array.from(element.getContext('2d')!.getImageData(Math.round((px - rect.left) * ratio), Math.round((py - rect.top) * ratio), 1, 1).data);
+  }, [x, y]);
+}
 
 async function settled(): Promise<void> {
   await expect.poll(() => page.getByTestId('segmenting').count()).toBe(0);
@@ -155,5 +167,46 @@ describe('box tool and selection', () => {
     expect(after).toHaveLength(1);
     expect(await page.getByTestId('draft-info').count()).toBe(0);
     expect(maskArea(decodeRle(after[0].rle))).toBeGreaterThan(maskArea(mask));
+  });
+
+  it('gives unclassed objects their own colours; O shows outlines only, Shift+O makes the fill denser', async () => {
+    const [width, height] = imageSize;
+    const [first] = await saved();
+    const firstMask = decodeRle(first.rle);
+    await page.keyboard.press('c');
+    await page.mouse.click(...(await onPage(...pixelWith(firstMask, [0, 0, width, height], 0, 10))));
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid="annotate-canvas"]')?.dataset.activeArea) > 0);
+    await settled();
+    await page.keyboard.press('Enter');
+    await waitForSaved();
+    const objects = await saved();
+    expect(objects).toHaveLength(2);
+    expect(objects.map((object) => object.classId)).toEqual([null, null]);
+    const [a, b] = objects.map((object) => decodeRle(object.rle));
+    const only = (mask: Mask, other: Mask): Mask => ({ ...mask, data: mask.data.map((v, i) => (v && !other.data[i] ? 1 : 0)) });
+    const pointA = await onPage(...pixelWith(only(a, b), [0, 0, width, height], 1, 4));
+    const pointB = await onPage(...pixelWith(only(b, a), [0, 0, width, height], 1, 4));
+    if (await page.locator('[data-testid="object-item"][data-selected="true"]').count()) await page.keyboard.press('Escape');
+
+    const filled = [await pixelAt(pointA), await pixelAt(pointB)];
+    await page.keyboard.press('o');
+    await expect.poll(() => page.getByTestId('outline-mode').getAttribute('aria-pressed')).toBe('true');
+    // Outline only: the objects' insides show the bare image.
+    await expect.poll(() => pixelAt(pointA)).not.toEqual(filled[0]);
+    const bare = [await pixelAt(pointA), await pixelAt(pointB)];
+    expect(bare[1]).not.toEqual(filled[1]);
+    // The overlay colour behind each fill: (shown - (1 - alpha) * image) / alpha, at the default opacity 0.45.
+    const overlay = (shown: number[], image: number[]) => [0, 1, 2].map((k) => (shown[k] - 0.55 * image[k]) / 0.45);
+    const colorA = overlay(filled[0], bare[0]), colorB = overlay(filled[1], bare[1]);
+    expect(Math.hypot(...colorA.map((v, k) => v - colorB[k]))).toBeGreaterThan(60);
+
+    // Shift+O: filled again, denser.
+    await page.keyboard.press('Shift+O');
+    await expect.poll(() => page.getByTestId('outline-mode').getAttribute('aria-pressed')).toBe('false');
+    expect(await page.getByTestId('fill-opacity').inputValue()).toBe('0.55');
+    const denser = await pixelAt(pointA);
+    const distance = (p: number[], q: number[]) => Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]);
+    expect(distance(denser, bare[0])).toBeGreaterThan(distance(filled[0], bare[0]));
+    await page.screenshot({ path: join(tmpdir(), 'pixelwise-annotate-display.png') });
   });
 });

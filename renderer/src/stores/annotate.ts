@@ -21,6 +21,23 @@ export const tools: readonly Tool[] = ['clicks', 'box', 'brush', 'eraser', 'poly
 export const brushSizes = { min: 1, max: 200 } as const;
 /** Colour of the object being built before it has a class. */
 export const draftColor = '#00d0ff';
+export const fillOpacities = { min: 0, max: 1, step: 0.05 } as const;
+
+/**
+ * Colour of an object without a class: its own, from its uid (stable while the image is open, whatever is edited,
+ * reordered or deleted), hues a golden angle apart so neighbours differ, kept away from the draft's cyan.
+ */
+export function instanceColor(uid: number): string {
+  let hue = (uid * 137.508) % 360;
+  if (Math.abs(hue - 192) < 24) hue = (hue + 60) % 360;
+  const saturation = 0.85, lightness = 0.55;
+  const a = saturation * Math.min(lightness, 1 - lightness);
+  const channel = (n: number) => {
+    const k = (n + hue / 30) % 12;
+    return Math.round(255 * (lightness - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+  };
+  return `#${[channel(0), channel(8), channel(4)].map((value) => value.toString(16).padStart(2, '0')).join('')}`;
+}
 
 export const useAnnotateStore = defineStore('annotate', () => {
   const classes = useClassesStore();
@@ -29,6 +46,9 @@ export const useAnnotateStore = defineStore('annotate', () => {
   const canRedo = ref(false);
   const tool = ref<Tool>('clicks');
   const brushSize = ref(16);
+  /** Mask fill opacity (0..1) and outline-only display (O): how masks are drawn, not what they are. */
+  const fillOpacity = ref(0.45);
+  const outlineOnly = ref(false);
   /** Class given to new objects (and set by the number keys). */
   const activeClassId = ref<number | null>(null);
   /** The mask in the editing layer: the draft's, or the object under a brush stroke. Never mutate it outside a stroke. */
@@ -55,10 +75,23 @@ export const useAnnotateStore = defineStore('annotate', () => {
     return (classId !== null && classes.byId.get(classId)?.color) || draftColor;
   }
 
+  /** Fill opacity within its range, in its steps; a fill makes no sense in outline-only mode, so it ends it. */
+  function setFillOpacity(value: number): void {
+    const { min, max, step } = fillOpacities;
+    fillOpacity.value = Math.min(max, Math.max(min, Math.round(value / step) * step));
+    outlineOnly.value = false;
+  }
+
+  /** The class's colour, or for an object without a class its own (instanceColor). */
+  function objectColor(object: ObjectState): string {
+    const color = object.classId !== null ? classes.byId.get(object.classId)?.color : undefined;
+    return color ?? instanceColor(object.uid);
+  }
+
   const activeColor = computed(() => {
     const uid = activeUid.value;
     const object = uid === null ? null : objects.value.find((item) => item.uid === uid);
-    return colorOf(object ? object.classId : activeClassId.value);
+    return object ? objectColor(object) : colorOf(activeClassId.value);
   });
 
   function size(): [number, number] {
@@ -333,8 +366,8 @@ export const useAnnotateStore = defineStore('annotate', () => {
   }
 
   return {
-    snapshot, objects, draft, selected, selectedObject, canUndo, canRedo, tool, brushSize, activeClassId,
-    activeMask, activeUid, activeRevision, activeColor, takeActiveDirty, colorOf,
+    snapshot, objects, draft, selected, selectedObject, canUndo, canRedo, tool, brushSize, activeClassId, fillOpacity, outlineOnly,
+    activeMask, activeUid, activeRevision, activeColor, takeActiveDirty, colorOf, objectColor, setFillOpacity,
     loadError, open, close, addClick, setBox, commitDraft, cancelDraft, select, selectAt, setClass, toggleVisible, removeObject, moveObject,
     replaceMask, assignClassByIndex, objectAt, beginStroke, strokeTo, endStroke, undo, redo,
     isStroking: () => stroke !== null,
