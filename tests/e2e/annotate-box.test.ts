@@ -114,7 +114,10 @@ describe('box tool and selection', () => {
     await expect.poll(async () => (await saved()).length).toBe(0);
     expect(await page.getByTestId('draft-info').textContent()).toContain('box');
 
-    // Still the Box tool: a right click removes from the boxed object, a left click adds to it.
+    // Still the Box tool: hovering previews a click's refinement; a right click removes from the boxed object, a
+    // left click adds to it.
+    await page.mouse.move(...(await onPage(...outside)));
+    await expect.poll(() => canvas().getAttribute('data-preview')).toBe('shown');
     await page.mouse.click(...(await onPage(...inObject)), { button: 'right' });
     await expect.poll(() => page.getByTestId('draft-info').textContent()).toContain('1 click');
     await settled();
