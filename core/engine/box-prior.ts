@@ -6,15 +6,21 @@
  *    maximum, because the object reaches into the few band cells where it touches the box;
  *  - band evidence per cell: that similarity - bandOffset, joined to the negative clicks' evidence;
  *  - candidate seeds: interior cells ranked by distinctness (1 - similarity to the band) x centrality, spread
- *    apart, and the box's centre when it is distinct too.
+ *    apart, and the box's centre when it is distinct too. Cells of low distinctness stay candidates (on the
+ *    training sets dropping them cost 0.03 IoU: objects often look like part of the band), but only a distinct
+ *    one may stand in when a negative click has claimed the best, so a "not this" never selects the band.
  * The segmenter tries each candidate as a positive seed against the band evidence and keeps the one whose mask
  * best fits the box (boxFit). A box over uniform ground (nothing distinct inside) keeps the old rule: the box's
  * centre as the seed and no band evidence, so the box itself comes back.
  *
- * Measured (tests/bench/eval-clicks.ts --box, ground-truth box + 5 px, pixelwise-unet-s, int8): box-only mean IoU
- * on every 3rd VOC_coseg training image 0.520 -> 0.564 (tuned there: bandOffset 0.1-0.3, bandShare 0.1-1/64,
- * bandPenalty 0.5-3, 3-10 candidates; a geodesic fade of the band evidence and the plain maximum were worse);
- * then once on eval/GrabCut 0.671 -> 0.767, images below 0.5 from 12 to 6, banana1 0.00 -> 0.81.
+ * Measured (tests/bench/eval-clicks.ts --box, ground-truth box + 5 px, pixelwise-unet-s, int8), before -> after:
+ *   training (tuned there: bandOffset 0.1-0.3, bandShare 1/64-0.7, bandPenalty 0.5-3, 3-12 candidates; a
+ *   geodesic fade of the band evidence and the plain maximum were worse):
+ *     VOC_coseg, every 3rd image        0.520 -> 0.563
+ *     COCO128_panoptic, 149 objects     0.456 -> 0.503
+ *   eval (never tuned on): GrabCut 0.671 -> 0.769 (images below 0.5: 12 -> 4; banana1 0.00 -> 0.71, llama 0.58 ->
+ *   0.67), COCO_MVal first 100 0.504 -> 0.526. A first version tuned on VOC_coseg alone scored 0.767 on GrabCut
+ *   but 0.490 on COCO_MVal, which is why COCO128's cluttered scenes joined the training benchmark.
  */
 import type { Box } from './types';
 
@@ -47,6 +53,8 @@ export interface BoxPrior {
   negative: Float32Array | null;
   /** Candidate seed cells, best first (at least one: the box's centre cell). */
   candidates: number[];
+  /** Per candidate, whether it is unlike the band (distinctness >= minDistinct). */
+  distinct: boolean[];
 }
 
 export function cellBox(box: Box, width: number, height: number, imageWidth: number, imageHeight: number): CellBox {
@@ -98,7 +106,7 @@ export function createBoxPrior(box: Box, data: Float32Array, dim: number, width:
   const cells = cellBox(box, width, height, imageWidth, imageHeight);
   const band = bandCells(cells, width, height);
   const centre = Math.floor((cells.y0 + cells.y1 - 1) / 2) * width + Math.floor((cells.x0 + cells.x1 - 1) / 2);
-  if (!band.length) return { cells, band, negative: null, candidates: [centre] };
+  if (!band.length) return { cells, band, negative: null, candidates: [centre], distinct: [true] };
   const samples = prototypes(band, 64);
   // Per cell in and around the box, the cosine that a `bandShare` of the band's samples reach (the rest stays
   // -Infinity). Not the maximum: the object itself reaches into a few band cells where it touches the box.
@@ -118,12 +126,12 @@ export function createBoxPrior(box: Box, data: Float32Array, dim: number, width:
     }
   }
   const distinct = rankCandidates(cells, width, bandSimilarity, options);
-  if (!distinct.length) return { cells, band, negative: null, candidates: [centre] };
+  if (!distinct.length) return { cells, band, negative: null, candidates: [centre], distinct: [true] };
   // The centre is a candidate too when it is unlike the band: on most boxes it is on the object, and boxFit decides.
   const candidates = 1 - bandSimilarity[centre] >= options.minDistinct ? [centre, ...distinct.filter((cell) => cell !== centre)] : distinct;
   const negative = new Float32Array(count);
   for (let c = 0; c < count; c++) negative[c] = bandSimilarity[c] - options.bandOffset;
-  return { cells, band, negative, candidates };
+  return { cells, band, negative, candidates, distinct: candidates.map((cell) => 1 - bandSimilarity[cell] >= options.minDistinct) };
 }
 
 /** Interior cells by distinctness x centrality, at least a fifth of the box apart; empty when nothing is distinct. */

@@ -92,10 +92,10 @@ export const defaultEngineOptions: EngineOptions = {
   bilateralRadius: 2,
   guideBlur: 0.125,
   bandOffset: 0.2,
-  bandShare: 0.2,
+  bandShare: 0.35,
   boxCandidates: 8,
   minDistinct: 0.1,
-  bandPenalty: 2,
+  bandPenalty: 0.5,
 };
 
 interface ClickField {
@@ -214,7 +214,8 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
 
   /**
    * The box prior and its candidate seeds in the order boxFit ranks them (computed once per box): the best always,
-   * the others only while they fit at all (so a negative click on the best does not bring the box's edge in).
+   * the others only where they fit at all and are unlike the band (so a negative click on the best does not bring
+   * the box's edge in).
    */
   function boxPrior(box: Box): { prior: BoxPrior; seeds: number[] } {
     const key = box.join(',');
@@ -223,11 +224,11 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
     let seeds = prior.candidates;
     if (prior.negative && seeds.length > 1) {
       const negative = prior.negative.map((value) => Math.max(value, settings.background));
-      const ranked = seeds.map((cell) => {
+      const ranked = seeds.map((cell, i) => {
         const { positive, nearest } = seedEvidence(cell);
-        return { cell, fit: boxFit(combine(positive, negative, nearest, box), prior, width, settings.bandPenalty) };
+        return { cell, distinct: prior.distinct[i], fit: boxFit(combine(positive, negative, nearest, box), prior, width, settings.bandPenalty) };
       }).sort((a, b) => b.fit - a.fit);
-      seeds = ranked.filter((item, i) => i === 0 || item.fit > 0).map((item) => item.cell);
+      seeds = ranked.filter((item, i) => i === 0 || (item.fit > 0 && item.distinct)).map((item) => item.cell);
     }
     lastPrior = { key, prior, seeds };
     return lastPrior;

@@ -8,6 +8,7 @@
  *
  * `--box`: box-only quality instead of NoC. The box is the ground-truth mask's bounding box grown by `--box-pad`
  * pixels (default 5, clipped to the image), segmented with no click; prints the mean IoU and the images below 0.5.
+ * A folder with segments.json (COCO128_panoptic) gives two objects per image instead (panoptic-targets.ts).
  *
  * `--model` is an id (folder under models/builtin or models/experiments) or a folder with model.json + model.onnx.
  * Embeddings are computed once per (model, sha256, dataset, image) and cached in .cache/embeddings as float32;
@@ -27,6 +28,7 @@ import type { RgbImage } from '../../core/image';
 import { type Mask, maskIou } from '../../core/mask';
 import { type Embedder, createEmbedder, decodeImageFile, readManifest } from '../../electron/embedding/embedder';
 import { modelFolder } from './model-folder';
+import { listPanoptic } from './panoptic-targets';
 import { listDataset } from './search-eval-data';
 
 interface Arguments {
@@ -92,6 +94,14 @@ async function readTarget(path: string): Promise<{ width: number; height: number
     }
   }
   return { width: image.width, height: image.height, object, ignore: ignored ? ignore : null };
+}
+
+type Target = Awaited<ReturnType<typeof readTarget>>;
+
+/** Images with their object targets: images/ + masks/ (one object each), or a panoptic set (see --box). */
+function listSamples(dataset: string): Array<{ stem: string; imagePath: string; targets(): Promise<Target[]> }> {
+  if (existsSync(join(dataset, 'segments.json'))) return listPanoptic(dataset);
+  return listDataset(dataset).map((item) => ({ stem: item.stem, imagePath: item.imagePath, targets: async () => [await readTarget(item.maskPath)] }));
 }
 
 /** Float32 maps cached on disk: 5 uint32 (width, height, dim, imageWidth, imageHeight) then the data. */
@@ -207,7 +217,7 @@ async function main() {
   const started = performance.now();
   const dataset = resolve(args.dataset), datasetName = basename(dataset);
   // Name order (class subfolders allowed): every `every`-th pair, then the first `limit` of those.
-  const samples = listDataset(dataset).filter((_, index) => index % args.every === 0).slice(0, args.limit);
+  const samples = listSamples(dataset).filter((_, index) => index % args.every === 0).slice(0, args.limit);
   if (!samples.length) throw new Error(`no image/mask pairs under ${dataset}`);
   let embedder: Embedder | null = null;
   let modelInfo: { id: string; sha256: string; provider: string | null } | null = null;
@@ -224,8 +234,8 @@ async function main() {
   let embedSeconds = 0;
   for (const [index, sample] of samples.entries()) {
     const image: RgbImage = await decodeImageFile(sample.imagePath);
-    const target = await readTarget(sample.maskPath);
-    if (target.width !== image.width || target.height !== image.height) throw new Error(`${sample.stem}: mask and image sizes differ`);
+    const targets = await sample.targets();
+    if (targets.some((target) => target.width !== image.width || target.height !== image.height)) throw new Error(`${sample.stem}: mask and image sizes differ`);
     let segmenter: Segmenter;
     if (args.engine === 'colorpos') segmenter = createColorPositionSegmenter(image);
     else {
@@ -242,17 +252,21 @@ async function main() {
       segmenter = createSegmenter(stored, image, options);
     }
     if (args.box) {
-      const box = paddedBox(target, args.boxPad);
-      if (!box) continue;
-      const start = performance.now();
-      const { mask } = segmenter.segment([], box);
-      const ms = performance.now() - start;
-      const iou = maskIou(mask, { width: target.width, height: target.height, data: target.object }, target.ignore ?? undefined);
-      boxResults.push({ stem: sample.stem, iou, ms });
-      if (process.env.PIXELWISE_BOX_VERBOSE) process.stderr.write(`${sample.stem} ${iou.toFixed(3)}\n`);
+      for (const [number, target] of targets.entries()) {
+        const box = paddedBox(target, args.boxPad);
+        if (!box) continue;
+        const start = performance.now();
+        const { mask } = segmenter.segment([], box);
+        const ms = performance.now() - start;
+        const iou = maskIou(mask, { width: target.width, height: target.height, data: target.object }, target.ignore ?? undefined);
+        const stem = targets.length > 1 ? `${sample.stem}#${number + 1}` : sample.stem;
+        boxResults.push({ stem, iou, ms });
+        if (process.env.PIXELWISE_BOX_VERBOSE) process.stderr.write(`${stem} ${iou.toFixed(3)}\n`);
+      }
       continue;
     }
-    const result = { stem: sample.stem, ...runClicks(segmenter, target, args.clicks, latencies) };
+    if (targets.length !== 1) throw new Error(`${sample.stem}: NoC needs one object per image (use --box for panoptic sets)`);
+    const result = { stem: sample.stem, ...runClicks(segmenter, targets[0], args.clicks, latencies) };
     results.push(result);
     if (process.stderr.isTTY || (index + 1) % 10 === 0 || index + 1 === samples.length) {
       process.stderr.write(`${index + 1}/${samples.length} ${sample.stem} NoC@90 ${result.noc90} IoU@1 ${result.ious[0].toFixed(3)}\n`);
