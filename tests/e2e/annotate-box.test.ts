@@ -191,6 +191,8 @@ describe('box tool and selection', () => {
     const pointB = await onPage(...pixelWith(only(b, a), [0, 0, width, height], 1, 4));
     if (await page.locator('[data-testid="object-item"][data-selected="true"]').count()) await page.keyboard.press('Escape');
 
+    await expect.poll(() => page.locator('[data-testid="object-item"][data-selected="true"]').count()).toBe(0);
+    await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done))));
     const filled = [await pixelAt(pointA), await pixelAt(pointB)];
     await page.keyboard.press('o');
     await expect.poll(() => page.getByTestId('outline-mode').getAttribute('aria-pressed')).toBe('true');
@@ -207,9 +209,9 @@ describe('box tool and selection', () => {
     await page.keyboard.press('Shift+O');
     await expect.poll(() => page.getByTestId('outline-mode').getAttribute('aria-pressed')).toBe('false');
     expect(await page.getByTestId('fill-opacity').inputValue()).toBe('0.55');
-    const denser = await pixelAt(pointA);
     const distance = (p: number[], q: number[]) => Math.hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]);
-    expect(distance(denser, bare[0])).toBeGreaterThan(distance(filled[0], bare[0]));
+    // Drawn on the next frame: wait for the fill to come back, denser than before.
+    await expect.poll(async () => distance(await pixelAt(pointA), bare[0])).toBeGreaterThan(distance(filled[0], bare[0]));
     await page.screenshot({ path: join(tmpdir(), 'pixelwise-annotate-display.png') });
   });
 });
