@@ -119,6 +119,22 @@ describe('createSegmenter', () => {
     expect(maskArea(boxOnly.mask)).toBe(24 * 40);
   });
 
+  it('selects the object inside a box whose centre lies on the background', () => {
+    // An L-shaped object on a table (banana1 in GrabCut): the box's centre is table, the box's edge is table.
+    const shape = (x: number, y: number) => ((x >= 8 && x < 16 && y >= 8 && y < 56) || (y >= 48 && y < 56 && x >= 8 && x < 56) ? 1 : 0);
+    const lShape = scene(64, 64, shape, [[1, 0, 0], [0, 1, 0]], [blue, red]);
+    const segmenter = createSegmenter(lShape.map, lShape.image);
+    const boxed = segmenter.segment([], [3, 3, 58, 58]);
+    expect(maskIou(boxed.mask, lShape.truth[1])).toBeGreaterThan(0.85);
+    // A negative click on the object: the click wins, and the box does not fall back to its edge (the table).
+    const refused = segmenter.segment([{ x: 12, y: 30, positive: false }], [3, 3, 58, 58]);
+    expect(refused.mask.data[30 * 64 + 12]).toBe(0);
+    expect(maskArea(refused.mask)).toBeLessThan(maskArea(boxed.mask) / 2);
+    // A positive click inside the box refines it without leaving it.
+    const clicked = segmenter.segment([{ x: 40, y: 52, positive: true }], [3, 3, 58, 58]);
+    expect(maskIou(clicked.mask, lShape.truth[1])).toBeGreaterThan(0.85);
+  });
+
   it('puts the boundary on the image edge inside a grid cell when the image is given', () => {
     // The true edge is at x = 34, inside cell 8 (pixels 32..35); the map can only say "about here".
     const offset = scene(64, 32, (x) => (x < 34 ? 0 : 1), [[1, 0], [0, 1]], [red, green]);

@@ -4,6 +4,11 @@
  *   npx tsx tests/bench/eval-clicks.ts --dataset ../shared/data/eval/GrabCut --model pixelwise-colorpos \
  *       [--engine embedding|colorpos] [--precision int8|fp32] [--limit N] [--every K] [--clicks 20] \
  *       [--param name=value ...] [--out result.json]   (an SVG plot of mIoU vs clicks is written beside --out)
+ *   npx tsx tests/bench/eval-clicks.ts --dataset ../shared/data/train/VOC_coseg --model pixelwise-unet-s --box [--every K]
+ *
+ * `--box`: box-only quality instead of NoC. The box is the ground-truth mask's bounding box grown by `--box-pad`
+ * pixels (default 5, clipped to the image), segmented with no click; prints the mean IoU and the images below 0.5.
+ * A folder with segments.json (COCO128_panoptic) gives two objects per image instead (panoptic-targets.ts).
  *
  * `--model` is an id (folder under models/builtin or models/experiments) or a folder with model.json + model.onnx.
  * Embeddings are computed once per (model, sha256, dataset, image) and cached in .cache/embeddings as float32;
@@ -16,13 +21,14 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type EmbeddingMap, dequantize, quantize } from '../../core/embedding';
 import {
-  ClickSimulator, type EngineOptions, type Segmenter, clickMetrics, clicksToReach, createColorPositionSegmenter, createSegmenter,
+  type Box, ClickSimulator, type EngineOptions, boxFromCorners, type Segmenter, clickMetrics, clicksToReach, createColorPositionSegmenter, createSegmenter,
   defaultEngineOptions, percentile,
 } from '../../core/engine';
 import type { RgbImage } from '../../core/image';
 import { type Mask, maskIou } from '../../core/mask';
 import { type Embedder, createEmbedder, decodeImageFile, readManifest } from '../../electron/embedding/embedder';
 import { modelFolder } from './model-folder';
+import { listPanoptic } from './panoptic-targets';
 import { listDataset } from './search-eval-data';
 
 interface Arguments {
@@ -35,10 +41,12 @@ interface Arguments {
   clicks: number;
   out: string | null;
   params: Partial<EngineOptions>;
+  box: boolean;
+  boxPad: number;
 }
 
 function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = { dataset: '', model: 'pixelwise-colorpos', engine: 'embedding', precision: 'int8', limit: Infinity, every: 1, clicks: 20, out: null, params: {} };
+  const args: Arguments = { dataset: '', model: 'pixelwise-colorpos', engine: 'embedding', precision: 'int8', limit: Infinity, every: 1, clicks: 20, out: null, params: {}, box: false, boxPad: 5 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i], value = argv[i + 1];
     const take = () => {
@@ -54,6 +62,8 @@ function parseArguments(argv: string[]): Arguments {
     else if (flag === '--every') args.every = Number(take());
     else if (flag === '--clicks') args.clicks = Number(take());
     else if (flag === '--out') args.out = take();
+    else if (flag === '--box') args.box = true;
+    else if (flag === '--box-pad') args.boxPad = Number(take());
     else if (flag === '--param') {
       const [name, number] = take().split('=');
       if (!(name in defaultEngineOptions) || !Number.isFinite(Number(number))) throw new Error(`bad --param ${name}=${number}`);
@@ -84,6 +94,14 @@ async function readTarget(path: string): Promise<{ width: number; height: number
     }
   }
   return { width: image.width, height: image.height, object, ignore: ignored ? ignore : null };
+}
+
+type Target = Awaited<ReturnType<typeof readTarget>>;
+
+/** Images with their object targets: images/ + masks/ (one object each), or a panoptic set (see --box). */
+function listSamples(dataset: string): Array<{ stem: string; imagePath: string; targets(): Promise<Target[]> }> {
+  if (existsSync(join(dataset, 'segments.json'))) return listPanoptic(dataset);
+  return listDataset(dataset).map((item) => ({ stem: item.stem, imagePath: item.imagePath, targets: async () => [await readTarget(item.maskPath)] }));
 }
 
 /** Float32 maps cached on disk: 5 uint32 (width, height, dim, imageWidth, imageHeight) then the data. */
@@ -140,6 +158,32 @@ function runClicks(segmenter: Segmenter, target: Awaited<ReturnType<typeof readT
   };
 }
 
+/** The ground truth's bounding box grown by `pad` pixels and clipped to the image, as [x, y, width, height]. */
+function paddedBox(target: Awaited<ReturnType<typeof readTarget>>, pad: number): Box | null {
+  const { width, height, object } = target;
+  let x0 = width, y0 = height, x1 = -1, y1 = -1;
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, i++) {
+      if (!object[i]) continue;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  if (x1 < 0) return null;
+  return boxFromCorners(x0 - pad, y0 - pad, x1 + 1 + pad, y1 + 1 + pad, width, height);
+}
+
+/** Box-only IoU per image (no click), then the mean; images without an object are left out. */
+function reportBoxes(results: Array<{ stem: string; iou: number; ms: number }>, args: Arguments, modelId: string, started: number): void {
+  const mean = results.reduce((sum, result) => sum + result.iou, 0) / Math.max(1, results.length);
+  const low = results.filter((result) => result.iou < 0.5).map((result) => `${result.stem} ${result.iou.toFixed(2)}`);
+  console.log(`box+${args.boxPad}px ${basename(resolve(args.dataset))} ${modelId} ${args.precision} n=${results.length}: ` +
+    `mean IoU ${mean.toFixed(4)}, engine p50 ${percentile(results.map((result) => result.ms), 50).toFixed(0)} ms, below 0.5: ${low.length}${low.length ? ` (${low.join(', ')})` : ''} ` +
+    `(${((performance.now() - started) / 1000).toFixed(0)} s)`);
+}
+
 function plotSvg(title: string, curve: number[]): string {
   const width = 640, height = 400, left = 60, right = 20, top = 40, bottom = 50;
   const plotWidth = width - left - right, plotHeight = height - top - bottom;
@@ -173,7 +217,7 @@ async function main() {
   const started = performance.now();
   const dataset = resolve(args.dataset), datasetName = basename(dataset);
   // Name order (class subfolders allowed): every `every`-th pair, then the first `limit` of those.
-  const samples = listDataset(dataset).filter((_, index) => index % args.every === 0).slice(0, args.limit);
+  const samples = listSamples(dataset).filter((_, index) => index % args.every === 0).slice(0, args.limit);
   if (!samples.length) throw new Error(`no image/mask pairs under ${dataset}`);
   let embedder: Embedder | null = null;
   let modelInfo: { id: string; sha256: string; provider: string | null } | null = null;
@@ -186,11 +230,12 @@ async function main() {
   const options: EngineOptions = { ...defaultEngineOptions, ...args.params };
   const latencies: Latencies = { wall: [], cpu: [] };
   const results: ImageResult[] = [];
+  const boxResults: Array<{ stem: string; iou: number; ms: number }> = [];
   let embedSeconds = 0;
   for (const [index, sample] of samples.entries()) {
     const image: RgbImage = await decodeImageFile(sample.imagePath);
-    const target = await readTarget(sample.maskPath);
-    if (target.width !== image.width || target.height !== image.height) throw new Error(`${sample.stem}: mask and image sizes differ`);
+    const targets = await sample.targets();
+    if (targets.some((target) => target.width !== image.width || target.height !== image.height)) throw new Error(`${sample.stem}: mask and image sizes differ`);
     let segmenter: Segmenter;
     if (args.engine === 'colorpos') segmenter = createColorPositionSegmenter(image);
     else {
@@ -206,13 +251,32 @@ async function main() {
       const stored = args.precision === 'int8' ? dequantize(quantize(map, 'int8')) : map;
       segmenter = createSegmenter(stored, image, options);
     }
-    const result = { stem: sample.stem, ...runClicks(segmenter, target, args.clicks, latencies) };
+    if (args.box) {
+      for (const [number, target] of targets.entries()) {
+        const box = paddedBox(target, args.boxPad);
+        if (!box) continue;
+        const start = performance.now();
+        const { mask } = segmenter.segment([], box);
+        const ms = performance.now() - start;
+        const iou = maskIou(mask, { width: target.width, height: target.height, data: target.object }, target.ignore ?? undefined);
+        const stem = targets.length > 1 ? `${sample.stem}#${number + 1}` : sample.stem;
+        boxResults.push({ stem, iou, ms });
+        if (process.env.PIXELWISE_BOX_VERBOSE) process.stderr.write(`${stem} ${iou.toFixed(3)}\n`);
+      }
+      continue;
+    }
+    if (targets.length !== 1) throw new Error(`${sample.stem}: NoC needs one object per image (use --box for panoptic sets)`);
+    const result = { stem: sample.stem, ...runClicks(segmenter, targets[0], args.clicks, latencies) };
     results.push(result);
     if (process.stderr.isTTY || (index + 1) % 10 === 0 || index + 1 === samples.length) {
       process.stderr.write(`${index + 1}/${samples.length} ${sample.stem} NoC@90 ${result.noc90} IoU@1 ${result.ious[0].toFixed(3)}\n`);
     }
   }
   await (embedder as Embedder | null)?.close();
+  if (args.box) {
+    reportBoxes(boxResults, args, modelInfo?.id ?? 'colorpos', started);
+    return;
+  }
   const metrics = clickMetrics(results.map((result) => result.ious), args.clicks);
   const summary = {
     dataset: datasetName,

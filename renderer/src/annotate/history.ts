@@ -29,6 +29,8 @@ export interface DraftState {
   /** Pixels the brush added / the eraser removed (RLE), null when none. */
   readonly added: Rle | null;
   readonly erased: Rle | null;
+  /** Brush and eraser strokes made on it (for the draft's summary). */
+  readonly strokes: number;
 }
 
 export interface Snapshot {

@@ -7,7 +7,8 @@ import { type Shortcut, hasMod, registerShortcuts } from '../shortcuts';
 import type { Tool } from '../stores/annotate';
 
 export type Command =
-  | { kind: 'finish' | 'cancel' | 'undo' | 'redo' | 'next' | 'previous' | 'grid' | 'fit' | 'remove' | 'hide' | 'save' }
+  | { kind: 'finish' | 'cancel' | 'undo' | 'redo' | 'next' | 'previous' | 'grid' | 'fit' | 'remove' | 'hide' | 'save' | 'outline' }
+  | { kind: 'opacity'; delta: number }
   | { kind: 'findSimilar' | 'addToQuery' }
   | { kind: 'tool'; tool: Tool }
   | { kind: 'brush'; factor: number }
@@ -30,6 +31,8 @@ export const annotateShortcuts: Shortcut[] = [
   annotate('E', 'toolEraser'),
   annotate('P', 'toolPolygon'),
   annotate('[ / ]', 'brushSize'),
+  annotate('O', 'outline'),
+  annotate('Shift+O / Alt+O', 'opacity'),
   annotate('1 … 9', 'classes'),
   annotate('Mod+Z', 'undo'),
   annotate('Mod+Shift+Z / Mod+Y', 'redo'),
@@ -64,7 +67,7 @@ export function commandFor(event: KeyboardEvent): Command | null {
     if (lower === 's') return { kind: 'save' };
     return null;
   }
-  if (event.altKey) return null; // Alt+digit switches views in the shell
+  if (event.altKey) return lower === 'o' || event.code === 'KeyO' ? { kind: 'opacity', delta: -0.1 } : null; // Alt+digit switches views in the shell
   switch (lower) {
     case 'Enter': case 'n': return { kind: 'finish' };
     case 'Escape': return { kind: 'cancel' };
@@ -87,6 +90,7 @@ export function commandFor(event: KeyboardEvent): Command | null {
     case 'ArrowDown': return { kind: 'pan', dx: 0, dy: -panStep, coarse: event.shiftKey };
     case 'Delete': case 'Backspace': return { kind: 'remove' };
     case 'h': return { kind: 'hide' };
+    case 'o': return event.shiftKey ? { kind: 'opacity', delta: 0.1 } : { kind: 'outline' };
     case 's': return { kind: event.shiftKey ? 'addToQuery' : 'findSimilar' };
     case 'Tab': return { kind: 'cycle', step: event.shiftKey ? -1 : 1 };
     default:

@@ -8,12 +8,30 @@
 import type { Mask } from '../../../core/mask';
 import type { PreviewGrid } from '../workers/segmentClient';
 import type { ObjectState } from './history';
-import { type Rect, hexToRgb, maskOf, maskRect, maskSprite, putMask } from './paint';
+import { type MaskStyle, type Rect, growRect, hexToRgb, maskOf, maskRect, maskSprite, putMask } from './paint';
 
-const objectAlpha = 120;
-const selectedAlpha = 165;
-const activeAlpha = 150;
-const previewAlpha = 90;
+/** How masks are shown: fill opacity (0..1) and outline-only (no fill, edges only). */
+export interface MaskDisplay {
+  opacity: number;
+  outline: boolean;
+}
+
+const white: [number, number, number] = [255, 255, 255];
+const black: [number, number, number] = [0, 0, 0];
+
+/**
+ * Every object gets an opaque edge in its colour and a faint dark ring, so it stays visible on ground of its own
+ * colour; the selected object and the draft get a white edge and a black ring (light on dark, dark on light).
+ */
+function objectStyle(color: string, selected: boolean, display: MaskDisplay): MaskStyle {
+  const fill = display.outline ? 0 : Math.round(Math.min(1, display.opacity + (selected ? 0.15 : 0)) * 255);
+  return selected
+    ? { color: hexToRgb(color), alpha: fill, edge: { color: white, alpha: 255 }, ring: { color: black, alpha: 255 } }
+    : { color: hexToRgb(color), alpha: fill, edge: { color: hexToRgb(color), alpha: 255 }, ring: { color: black, alpha: 140 } };
+}
+
+/** The hover preview: a hatch of light stripes at low alpha with a light edge, unlike any filled mask. */
+const previewStripe = 70, previewGap = 18, previewEdge = 190;
 
 /**
  * The image plus smaller copies of it (1/2, 1/4) decoded in the background from the file, so a zoomed-out view of
@@ -84,20 +102,21 @@ export class CanvasLayers {
   }
 
   /** Redraws the objects layer: visible objects except `hidden`, later ones on top. */
-  composeObjects(objects: readonly ObjectState[], colorOf: (object: ObjectState) => string, selected: number | null, hidden: number | null): void {
+  composeObjects(objects: readonly ObjectState[], colorOf: (object: ObjectState) => string, selected: number | null, hidden: number | null,
+    display: MaskDisplay): void {
     const context = context2d(this.objects);
     context.clearRect(0, 0, this.width, this.height);
     this.objectsEmpty = true;
     const kept = new Map<ObjectState, Sprite>();
     for (const object of objects) {
       const color = colorOf(object);
-      const alpha = object.uid === selected ? selectedAlpha : objectAlpha;
-      const key = `${color}/${alpha}`;
+      const isSelected = object.uid === selected;
+      const key = `${color}/${isSelected}/${display.opacity}/${display.outline}`;
       let cached = this.sprites.get(object);
       if (cached) kept.set(object, cached);
       if (!object.visible || object.uid === hidden) continue;
       if (!cached || cached.key !== key) {
-        cached = { key, sprite: maskSprite(maskOf(object.rle), hexToRgb(color), alpha) };
+        cached = { key, sprite: maskSprite(maskOf(object.rle), objectStyle(color, isSelected, display)) };
         kept.set(object, cached);
       }
       if (cached.sprite) {
@@ -109,24 +128,26 @@ export class CanvasLayers {
   }
 
   /** Shows `mask` in the active layer; `dirty` limits the update to a rectangle when only that part changed. */
-  updateActive(mask: Mask | null, color: string, dirty: Rect | null): void {
+  updateActive(mask: Mask | null, color: string, dirty: Rect | null, display: MaskDisplay): void {
     const context = context2d(this.active);
-    const rgb = hexToRgb(color);
+    const style = objectStyle(color, true, display);
     if (mask && dirty && mask === this.activeSource) {
-      context.clearRect(dirty[0], dirty[1], dirty[2] - dirty[0], dirty[3] - dirty[1]);
-      putMask(context, mask, dirty, rgb, activeAlpha);
+      // Edges and the ring move with the painted pixels: one more pixel around the rectangle may change.
+      const grown = growRect(dirty, 2, this.width, this.height);
+      context.clearRect(grown[0], grown[1], grown[2] - grown[0], grown[3] - grown[1]);
+      putMask(context, mask, grown, style);
       this.activeEmpty = false;
       return;
     }
     context.clearRect(0, 0, this.width, this.height);
     this.activeSource = mask;
     const rect = mask ? maskRect(mask) : null;
-    if (mask && rect) putMask(context, mask, rect, rgb, activeAlpha);
+    if (mask && rect) putMask(context, mask, growRect(rect, 1, this.width, this.height), style);
     this.activeEmpty = !rect;
   }
 
-  /** Builds the preview layer from grid probabilities (p > 0.5 coloured). */
-  updatePreview(grid: PreviewGrid | null, color: string): void {
+  /** Builds the preview layer from grid probabilities (p > 0.5): a light hatch with a light edge, see previewStripe. */
+  updatePreview(grid: PreviewGrid | null): void {
     if (!grid) {
       this.preview = null;
       return;
@@ -134,14 +155,17 @@ export class CanvasLayers {
     if (!this.preview || this.preview.width !== grid.width || this.preview.height !== grid.height) {
       this.preview = new OffscreenCanvas(grid.width, grid.height);
     }
-    const image = new ImageData(grid.width, grid.height);
-    const [r, g, b] = hexToRgb(color);
-    for (let i = 0; i < grid.data.length; i++) {
-      if (grid.data[i] <= 0.5) continue;
-      image.data[i * 4] = r;
-      image.data[i * 4 + 1] = g;
-      image.data[i * 4 + 2] = b;
-      image.data[i * 4 + 3] = previewAlpha;
+    const { width, height, data } = grid;
+    const image = new ImageData(width, height);
+    const on = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && data[y * width + x] > 0.5;
+    for (let y = 0; y < height; y++) {
+      for (let x = 0; x < width; x++) {
+        if (!on(x, y)) continue;
+        const edge = !on(x - 1, y) || !on(x + 1, y) || !on(x, y - 1) || !on(x, y + 1);
+        const i = (y * width + x) * 4;
+        image.data.fill(255, i, i + 3);
+        image.data[i + 3] = edge ? previewEdge : (x + y) % 4 < 2 ? previewStripe : previewGap;
+      }
     }
     context2d(this.preview).putImageData(image, 0, 0);
   }

@@ -28,6 +28,10 @@ export function drawOverlay(context: CanvasRenderingContext2D, state: OverlaySta
   if (polygons) {
     context.beginPath();
     tracePolygons(context, polygons, view);
+    // Dark under light: the outline shows on any ground, including the object's own colour.
+    context.lineWidth = 3;
+    context.strokeStyle = 'rgba(0, 0, 0, 0.85)';
+    context.stroke();
     context.lineWidth = 1.5;
     context.strokeStyle = '#ffffff';
     context.setLineDash([5, 4]);

@@ -111,41 +111,84 @@ export function hexToRgb(hex: string): [number, number, number] {
   return [(value >> 16) & 255, (value >> 8) & 255, value & 255];
 }
 
+/** Colours (RGB) and alphas (0..255) of a mask layer: its fill, its inner edge pixels, the ring just outside it. */
+export interface MaskStyle {
+  color: [number, number, number];
+  alpha: number;
+  /** Pixels of the mask with a 4-neighbour outside it (or on the image border); null: drawn like the fill. */
+  edge: { color: [number, number, number]; alpha: number } | null;
+  /** Pixels outside the mask with a 4-neighbour in it (the caller's rectangle must include them); null: none. */
+  ring: { color: [number, number, number]; alpha: number } | null;
+}
+
+function pack(color: [number, number, number], alpha: number): number {
+  // ImageData is RGBA in memory; on little-endian machines a Uint32 holds it as ABGR.
+  return ((alpha << 24) | (color[2] << 16) | (color[1] << 8) | color[0]) >>> 0;
+}
+
 /**
- * Writes `rect` of `mask` into `context` at `at` (default: the same place, for an image-sized canvas) as `color` with alpha `alpha` (0..255) where set
- * and transparent elsewhere. Replaces the rectangle's pixels (putImageData), so callers clear stale areas first.
+ * Writes `rect` of `mask` into `context` at `at` (default: the same place, for an image-sized canvas) in `style`,
+ * transparent elsewhere. Replaces the rectangle's pixels (putImageData), so callers clear stale areas first.
  */
 export function putMask(context: CanvasRenderingContext2D | OffscreenCanvasRenderingContext2D, mask: Mask, rect: Rect,
-  color: [number, number, number], alpha: number, at: [number, number] = [rect[0], rect[1]]): void {
+  style: MaskStyle, at: [number, number] = [rect[0], rect[1]]): void {
   const [x0, y0, x1, y1] = rect;
   const width = x1 - x0, height = y1 - y0;
   if (width <= 0 || height <= 0) return;
   const image = new ImageData(width, height);
   const pixels = new Uint32Array(image.data.buffer);
-  // ImageData is RGBA in memory; on little-endian machines a Uint32 holds it as ABGR.
-  const packed = ((alpha << 24) | (color[2] << 16) | (color[1] << 8) | color[0]) >>> 0;
+  const packed = pack(style.color, style.alpha);
   // Runs of set pixels are filled at once: masks are mostly long runs, and fill() is native.
-  for (let y = 0; y < height; y++) {
-    const source = mask.data.subarray((y0 + y) * mask.width + x0, (y0 + y) * mask.width + x1);
-    const target = y * width;
-    let x = source.indexOf(1);
-    while (x >= 0) {
-      let end = source.indexOf(0, x);
-      if (end < 0) end = width;
-      pixels.fill(packed, target + x, target + end);
-      x = end < width ? source.indexOf(1, end) : -1;
+  if (style.alpha > 0) {
+    for (let y = 0; y < height; y++) {
+      const source = mask.data.subarray((y0 + y) * mask.width + x0, (y0 + y) * mask.width + x1);
+      const target = y * width;
+      let x = source.indexOf(1);
+      while (x >= 0) {
+        let end = source.indexOf(0, x);
+        if (end < 0) end = width;
+        pixels.fill(packed, target + x, target + end);
+        x = end < width ? source.indexOf(1, end) : -1;
+      }
     }
   }
+  const edge = pack(style.edge?.color ?? style.color, style.edge?.alpha ?? style.alpha);
+  const ring = style.ring ? pack(style.ring.color, style.ring.alpha) : 0;
+  if (edge !== packed || ring) drawEdges(mask, rect, pixels, edge, ring);
   context.putImageData(image, at[0], at[1]);
 }
 
-/** A canvas of the mask's bounding rectangle, coloured, for compositing; null for an empty mask. */
-export function maskSprite(mask: Mask, color: [number, number, number], alpha: number): { canvas: OffscreenCanvas; x: number; y: number } | null {
-  const rect = maskRect(mask);
-  if (!rect) return null;
+/** Edge pixels (set, with an unset 4-neighbour or the image border) get `edge`; unset ones beside the mask `ring`. */
+function drawEdges(mask: Mask, rect: Rect, pixels: Uint32Array, edge: number, ring: number): void {
+  const [x0, y0, x1, y1] = rect;
+  const { width: mw, height: mh, data } = mask;
+  const width = x1 - x0;
+  const at = (x: number, y: number) => (x < 0 || y < 0 || x >= mw || y >= mh ? 0 : data[y * mw + x]);
+  for (let y = y0; y < y1; y++) {
+    for (let x = x0, i = y * mw + x0; x < x1; x++, i++) {
+      const value = data[i];
+      if (!value && !ring) continue;
+      const outside = value ? 0 : 1;
+      const differs = at(x - 1, y) === outside || at(x + 1, y) === outside || at(x, y - 1) === outside || at(x, y + 1) === outside
+        || (value === 1 && (x === 0 || y === 0 || x === mw - 1 || y === mh - 1));
+      if (differs) pixels[(y - y0) * width + (x - x0)] = value ? edge : ring;
+    }
+  }
+}
+
+/** The rectangle grown by `by` pixels on each side, inside a width x height image. */
+export function growRect(rect: Rect, by: number, width: number, height: number): Rect {
+  return [Math.max(0, rect[0] - by), Math.max(0, rect[1] - by), Math.min(width, rect[2] + by), Math.min(height, rect[3] + by)];
+}
+
+/** A canvas of the mask's bounding rectangle (grown by a pixel for a ring), styled, for compositing; null for an empty mask. */
+export function maskSprite(mask: Mask, style: MaskStyle): { canvas: OffscreenCanvas; x: number; y: number } | null {
+  const tight = maskRect(mask);
+  if (!tight) return null;
+  const rect = style.ring ? growRect(tight, 1, mask.width, mask.height) : tight;
   const canvas = new OffscreenCanvas(rect[2] - rect[0], rect[3] - rect[1]);
   const context = canvas.getContext('2d');
   if (!context) return null;
-  putMask(context, mask, rect, color, alpha, [0, 0]);
+  putMask(context, mask, rect, style, [0, 0]);
   return { canvas, x: rect[0], y: rect[1] };
 }

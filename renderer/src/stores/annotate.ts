@@ -22,6 +22,23 @@ export const tools: readonly Tool[] = ['clicks', 'box', 'brush', 'eraser', 'poly
 export const brushSizes = { min: 1, max: 200 } as const;
 /** Colour of the object being built before it has a class. */
 export const draftColor = '#00d0ff';
+export const fillOpacities = { min: 0, max: 1, step: 0.05 } as const;
+
+/**
+ * Colour of an object without a class: its own, from its uid (stable while the image is open, whatever is edited,
+ * reordered or deleted), hues a golden angle apart so neighbours differ, kept away from the draft's cyan.
+ */
+export function instanceColor(uid: number): string {
+  let hue = (uid * 137.508) % 360;
+  if (Math.abs(hue - 192) < 24) hue = (hue + 60) % 360;
+  const saturation = 0.85, lightness = 0.55;
+  const a = saturation * Math.min(lightness, 1 - lightness);
+  const channel = (n: number) => {
+    const k = (n + hue / 30) % 12;
+    return Math.round(255 * (lightness - a * Math.max(-1, Math.min(k - 3, 9 - k, 1))));
+  };
+  return `#${[channel(0), channel(8), channel(4)].map((value) => value.toString(16).padStart(2, '0')).join('')}`;
+}
 
 export const useAnnotateStore = defineStore('annotate', () => {
   const classes = useClassesStore();
@@ -30,6 +47,9 @@ export const useAnnotateStore = defineStore('annotate', () => {
   const canRedo = ref(false);
   const tool = ref<Tool>('clicks');
   const brushSize = ref(16);
+  /** Mask fill opacity (0..1) and outline-only display (O): how masks are drawn, not what they are. */
+  const fillOpacity = ref(0.45);
+  const outlineOnly = ref(false);
   /** Class given to new objects (and set by the number keys). */
   const activeClassId = ref<number | null>(null);
   /** The mask in the editing layer: the draft's, or the object under a brush stroke. Never mutate it outside a stroke. */
@@ -66,10 +86,23 @@ export const useAnnotateStore = defineStore('annotate', () => {
     return (classId !== null && classes.byId.get(classId)?.color) || draftColor;
   }
 
+  /** Fill opacity within its range, in its steps; a fill makes no sense in outline-only mode, so it ends it. */
+  function setFillOpacity(value: number): void {
+    const { min, max, step } = fillOpacities;
+    fillOpacity.value = Math.min(max, Math.max(min, Math.round(value / step) * step));
+    outlineOnly.value = false;
+  }
+
+  /** The class's colour, or for an object without a class its own (instanceColor). */
+  function objectColor(object: ObjectState): string {
+    const color = object.classId !== null ? classes.byId.get(object.classId)?.color : undefined;
+    return color ?? instanceColor(object.uid);
+  }
+
   const activeColor = computed(() => {
     const uid = activeUid.value;
     const object = uid === null ? null : objects.value.find((item) => item.uid === uid);
-    return colorOf(object ? object.classId : activeClassId.value);
+    return object ? objectColor(object) : colorOf(activeClassId.value);
   });
 
   function size(): [number, number] {
@@ -183,7 +216,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
     reset([]);
   }
 
-  const emptyDraft: DraftState = { clicks: [], box: null, engine: null, score: null, added: null, erased: null };
+  const emptyDraft: DraftState = { clicks: [], box: null, engine: null, score: null, added: null, erased: null, strokes: 0 };
 
   function addClick(x: number, y: number, positive: boolean): void {
     if (engine.engineState.value !== 'ready' || stroke) return;
@@ -247,6 +280,16 @@ export const useAnnotateStore = defineStore('annotate', () => {
     const stale = (object: ObjectState) => object.classId !== null && gone.has(object.classId);
     if (!current.objects.some(stale)) return;
     apply({ ...current, objects: current.objects.map((object) => (stale(object) ? { ...object, classId: null } : object)) }, false);
+  }
+
+  /**
+   * Ctrl+Click, in every tool: the object under image pixel (x, y) becomes the selected one (none over the
+   * background). An object being built is finished first, so the next brush stroke goes to the selected object.
+   */
+  function selectAt(x: number, y: number): void {
+    if (stroke) return;
+    if (snapshot.value.draft) commitDraft();
+    select(objectAt(x, y)?.uid ?? null);
   }
 
   const setClass = (uid: number, classId: number | null) => updateObject(uid, (object) => ({ ...object, classId }));
@@ -316,7 +359,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
     if (finished.target === 'draft') {
       const base = snapshot.value.draft ?? emptyDraft;
       setActive(finished.display);
-      apply({ ...snapshot.value, draft: { ...base, added: layerRle(finished.added), erased: layerRle(finished.erased) } });
+      apply({ ...snapshot.value, draft: { ...base, added: layerRle(finished.added), erased: layerRle(finished.erased), strokes: base.strokes + 1 } });
     } else {
       activeUid.value = null;
       replaceMask(finished.target, finished.display);
@@ -343,9 +386,9 @@ export const useAnnotateStore = defineStore('annotate', () => {
   }
 
   return {
-    snapshot, objects, draft, selected, selectedObject, canUndo, canRedo, tool, brushSize, activeClassId,
-    activeMask, activeUid, activeRevision, activeColor, takeActiveDirty, colorOf,
-    loadError, open, close, addClick, setBox, commitDraft, cancelDraft, select, setClass, toggleVisible, removeObject, moveObject,
+    snapshot, objects, draft, selected, selectedObject, canUndo, canRedo, tool, brushSize, activeClassId, fillOpacity, outlineOnly,
+    activeMask, activeUid, activeRevision, activeColor, takeActiveDirty, colorOf, objectColor, setFillOpacity,
+    loadError, open, close, addClick, setBox, commitDraft, cancelDraft, select, selectAt, setClass, toggleVisible, removeObject, moveObject,
     replaceMask, assignClassByIndex, objectAt, beginStroke, strokeTo, endStroke, undo, redo,
     isStroking: () => stroke !== null,
     ...engine, ...saving,
