@@ -2,6 +2,8 @@
  * Dataset import and export against a project, for the CLI (`pixelwise export|import`), the web API and the UI.
  * Every failure caused by the input is a FormatError {file, detail}; an import applies fully or not at all.
  */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { FormatError } from '../../core/formats/errors';
 import type { CocoExportOptions } from '../../core/formats/coco';
@@ -44,29 +46,45 @@ async function importAny(project: Project, format: FormatId, path: string, optio
  */
 export async function exportDataset(project: Project, format: FormatId, target: string, options: DatasetExportOptions = {}, onProgress?: ProgressHandler): Promise<ExportResult> {
   return fileErrors(target, async () => {
-    if (format !== 'bundle' && options.copyImages !== false) await checkImageFiles(project, options.imageIds);
+    const bundle = format === 'bundle';
+    if (bundle ? options.images !== false : options.copyImages !== false) await checkImageFiles(project, options.imageIds, bundle);
     return exportAny(project, format, target, options, onProgress);
   });
 }
 
 /**
- * Before a folder export writes anything: every image to copy must be a regular file. A dataset that lacks some
- * of its images is not a success, and a device or a pipe "image" (/dev/zero) would never finish copying. A bundle
- * keeps a missing image's row and labels, and says so, instead (openBundle reports it missing).
+ * Before an export writes anything: every image to copy must be a regular file holding the content that was
+ * imported there (its sha256, recorded at import). A dataset that lacks some of its images is not a success, a
+ * device or a pipe "image" (/dev/zero) would never finish copying, and a project file from elsewhere could
+ * otherwise point an image at any local file (~/.ssh/id_rsa) and have the export copy it: whoever crafted it
+ * cannot know that file's hash. A bundle keeps a missing image's row and labels, and says so (openBundle reports
+ * it missing), so for bundles (`missingAllowed`) only a file with other content stops the export.
  */
-async function checkImageFiles(project: Project, imageIds?: number[]): Promise<void> {
-  const rows = project.db.prepare('SELECT id, path FROM images WHERE hash IS NOT NULL ORDER BY id').all() as Array<{ id: number; path: string }>;
+async function checkImageFiles(project: Project, imageIds: number[] | undefined, missingAllowed = false): Promise<void> {
+  const rows = project.db.prepare('SELECT id, path, hash FROM images WHERE hash IS NOT NULL ORDER BY id').all() as Array<{ id: number; path: string; hash: string }>;
   const wanted = imageIds && new Set(imageIds);
   const selected = wanted ? rows.filter((r) => wanted.has(r.id)) : rows;
   const problems: Array<{ path: string; reason: string }> = [];
   for (const row of selected) {
-    const info = await stat(resolveStoredPath(project.dir, row.path)).catch((error: NodeJS.ErrnoException) => error);
-    const reason = info instanceof Error ? describeFileError(info) : info.isDirectory() ? 'is a folder, not an image file' : info.isFile() ? null : 'is not a regular file';
-    if (reason) problems.push({ path: row.path, reason });
+    const file = resolveStoredPath(project.dir, row.path);
+    const info = await stat(file).catch((error: NodeJS.ErrnoException) => error);
+    if (info instanceof Error || !info.isFile()) {
+      const reason = info instanceof Error ? describeFileError(info) : info.isDirectory() ? 'is a folder, not an image file' : 'is not a regular file';
+      if (!missingAllowed) problems.push({ path: row.path, reason });
+    } else if (await fileSha256(file) !== row.hash) {
+      problems.push({ path: row.path, reason: 'does not hold the image that was imported there (the file was changed or replaced since)' });
+    }
   }
   if (!problems.length) return;
   const count = problems.length === 1 ? 'this image cannot be copied' : `${problems.length} of the ${selected.length} images cannot be copied`;
   throw new FormatError(problems[0].path, `${problems[0].reason}; ${count}: put the files back, remove those images from the project, or export without copying images`);
+}
+
+/** sha256 of a file's bytes, hex, read as a stream (images may be large). */
+async function fileSha256(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 /**
