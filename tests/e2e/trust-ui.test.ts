@@ -76,15 +76,17 @@ async function openSample(): Promise<void> {
   await tiles().first().waitFor({ timeout: 60_000 });
 }
 
-describe('trust: switching projects', () => {
-  beforeAll(async () => {
-    studio = await startStudio();
-    page = studio.page;
-    photosDir = join(studio.dataDir, 'photos');
-    mkdirSync(photosDir);
-    for (let i = 0; i < 3; i++) await writeScene(join(photosDir, `scene-${i}.png`), i);
-  });
+/** A fresh studio (its own server and browser) and three generated photos in its data folder. */
+async function startWithPhotos(): Promise<void> {
+  studio = await startStudio();
+  page = studio.page;
+  photosDir = join(studio.dataDir, 'photos');
+  mkdirSync(photosDir);
+  for (let i = 0; i < 3; i++) await writeScene(join(photosDir, `scene-${i}.png`), i);
+}
 
+describe('trust: switching projects', () => {
+  beforeAll(startWithPhotos);
   afterAll(async () => {
     await studio?.close();
   });
@@ -227,14 +229,7 @@ describe('trust: switching projects', () => {
 });
 
 describe('trust: errors and toasts', () => {
-  beforeAll(async () => {
-    studio = await startStudio();
-    page = studio.page;
-    photosDir = join(studio.dataDir, 'photos');
-    mkdirSync(photosDir);
-    for (let i = 0; i < 3; i++) await writeScene(join(photosDir, `scene-${i}.png`), i);
-  });
-
+  beforeAll(startWithPhotos);
   afterAll(async () => {
     await studio?.close();
   });
