@@ -142,7 +142,8 @@ function libraryFindings(
   const needed = group === 'cuda' ? 'CUDA 12' : 'cuDNN 9';
   const command = group === 'cuda' ? 'sudo apt install cuda-libraries-12-6' : 'sudo apt install cudnn9-cuda-12';
   const link = group === 'cuda' ? cudaLink : cudnnLink;
-  const fix = `Install ${needed} (any 12.x${group === 'cudnn' ? ' build of cuDNN 9' : ''}) and put its lib folder on LD_LIBRARY_PATH, or run: ${command}`;
+  const what = group === 'cuda' ? 'CUDA 12 (any 12.x)' : 'cuDNN 9 for CUDA 12';
+  const fix = `Install ${what} and put its lib folder on LD_LIBRARY_PATH, or on Debian and Ubuntu with NVIDIA's repository run: ${command}`;
   const findings: GpuFinding[] = [];
   if (missing.length) {
     findings.push(finding(`${group}-missing`, {
