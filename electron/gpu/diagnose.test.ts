@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { RuntimeInfo } from '../../core/api/records';
 import { tempDir } from '../../tests/fixtures';
+import { externalUrlAllowed } from '../main/security';
 import { diagnoseGpu, type GpuRoots, parseLdconfig } from './diagnose';
 
 const cuda12 = ['libcudart.so.12', 'libcublas.so.12', 'libcublasLt.so.12', 'libcufft.so.11', 'libcurand.so.10'];
@@ -61,10 +62,11 @@ describe('GPU diagnosis', () => {
     const roots = machine({ driver: driverText, libs: ['libcuda.so.1', ...cuda11, 'libcudnn.so.9'], bin: provider });
     const wrong = diagnoseGpu(triedCuda, roots);
     expect(wrong.findings.map((f) => f.code)).toEqual(['cuda-wrong-version']);
-    expect(wrong.findings[0].message).toContain('needs CUDA 12');
-    expect(wrong.findings[0].message).toContain(`libcudart.so.12 (found ${join(roots.libraryDirs[1], 'libcudart.so.11.0')})`);
-    expect(wrong.findings[0].params.libraries).not.toContain('libcurand'); // curand 10 ships with CUDA 12 too
-    expect(wrong.findings[0].params.libraries).not.toMatch(/libcublas\.so\.12 \(found [^)]*libcublasLt/);
+    expect(wrong.findings[0].message).toContain('needs CUDA 12 (libcudart.so.12, libcublas.so.12, libcublasLt.so.12, libcufft.so.11)');
+    expect(wrong.findings[0].message).toContain(`only other versions are installed: ${join(roots.libraryDirs[1], 'libcudart.so.11.0')}, `);
+    // curand 10 ships with CUDA 12 too; libcublas.so.11 is not taken for libcublasLt's
+    expect(wrong.findings[0].params.found.split(', ').map((path) => path.slice(roots.libraryDirs[1].length + 1)))
+      .toEqual(['libcudart.so.11.0', 'libcublas.so.11', 'libcublasLt.so.11', 'libcufft.so.10']);
   });
 
   it('tells cuDNN 8 from a missing cuDNN 9', () => {
@@ -72,7 +74,7 @@ describe('GPU diagnosis', () => {
     const roots = machine({ driver: driverText, libs: ['libcuda.so.1', ...cuda12, 'libcudnn.so.8', 'libcudnn.so.8.9.7'], bin: provider });
     const diagnosis = diagnoseGpu(triedCuda, roots);
     expect(diagnosis.findings.map((f) => f.code)).toEqual(['cudnn-wrong-version']);
-    expect(diagnosis.findings[0].message).toMatch(/needs cuDNN 9, but only other versions are installed: libcudnn\.so\.9 \(found .*libcudnn\.so\.8/);
+    expect(diagnosis.findings[0].message).toMatch(/needs cuDNN 9 \(libcudnn\.so\.9\), but only other versions are installed: \S*libcudnn\.so\.8(\.9\.7)?\.$/);
     expect(diagnosis.findings[0].link).toMatch(/^https:\/\/developer\.nvidia\.com\//);
   });
 
@@ -108,4 +110,15 @@ describe('GPU diagnosis', () => {
     expect(codes(roots)).toEqual(['session-failed']);
   });
 
+
+  it('gives links the desktop app may open in the browser (its allowlist) for every kind of finding', () => {
+    const findings = [
+      machine({ libs: ['libcudart.so.11', 'libcudnn.so.8'], bin: [] }),
+      machine({ driver: driverText, libs: [], bin: provider }),
+      machine({ driver: driverText, libs: complete, bin: provider }),
+      { ...machine({ libs: [], bin: [] }), platform: 'darwin', arch: 'arm64' },
+    ].flatMap((roots) => diagnoseGpu(triedCuda, roots).findings);
+    expect(new Set(findings.map((f) => f.code)).size).toBeGreaterThanOrEqual(8);
+    for (const { code, link } of findings) expect(link === null || externalUrlAllowed(link), `${code}: ${link}`).toBe(true);
+  });
 });

@@ -132,12 +132,16 @@ function finding(code: GpuFindingCode, words: Omit<GpuFinding, 'code'>): GpuFind
 function libraryFindings(
   group: 'cuda' | 'cudnn', libraries: Array<[string, string]>, roots: GpuRoots, listings: Map<string, string[]>,
 ): GpuFinding[] {
-  const missing: string[] = [], wrong: string[] = [];
+  const missing: string[] = [], wrong: string[] = [], found: string[] = [];
   for (const [name, major] of libraries) {
     const match = findLibrary(roots, name, major, listings);
     if (match.found) continue;
-    if (match.others.length) wrong.push(`${name}.so.${major} (found ${match.others.map((o) => o.path).join(', ')})`);
-    else missing.push(`${name}.so.${major}`);
+    if (match.others.length) {
+      wrong.push(`${name}.so.${major}`);
+      found.push(...match.others.map((other) => other.path));
+    } else {
+      missing.push(`${name}.so.${major}`);
+    }
   }
   const needed = group === 'cuda' ? 'CUDA 12' : 'cuDNN 9';
   const command = group === 'cuda' ? 'sudo apt install cuda-libraries-12-6' : 'sudo apt install cudnn9-cuda-12';
@@ -155,8 +159,8 @@ function libraryFindings(
   if (wrong.length) {
     findings.push(finding(`${group}-wrong-version`, {
       title: `wrong ${group === 'cuda' ? 'CUDA' : 'cuDNN'} version`,
-      message: `onnxruntime-node 1.30 needs ${needed}, but only other versions are installed: ${wrong.join('; ')}.`,
-      fix, command, link, params: { libraries: wrong.join('; '), needed },
+      message: `onnxruntime-node 1.30 needs ${needed} (${wrong.join(', ')}), but only other versions are installed: ${found.join(', ')}.`,
+      fix, command, link, params: { libraries: wrong.join(', '), found: found.join(', '), needed },
     }));
   }
   return findings;
@@ -170,7 +174,7 @@ function driverFindings(roots: GpuRoots, listings: Map<string, string[]>): { ver
     version = /Kernel Module(?: for \S+)?\s+(\d+(?:\.\d+)+)/.exec(text)?.[1] ?? text.split('\n')[0].trim();
   }
   const library = findLibrary(roots, 'libcuda', '1', listings).found;
-  const link = 'https://www.nvidia.com/Download/index.aspx';
+  const link = 'https://docs.nvidia.com/datacenter/tesla/driver-installation-guide/index.html';
   if (!hasModule && !library) {
     return { version, findings: [finding('no-driver', {
       title: 'no NVIDIA driver',
