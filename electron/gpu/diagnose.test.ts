@@ -6,7 +6,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { RuntimeInfo } from '../../core/api/records';
+import { type GpuFinding, gpuFindingCodes, type RuntimeInfo } from '../../core/api/records';
+import en from '../../renderer/src/i18n/en/app';
+import ru from '../../renderer/src/i18n/ru/app';
 import { tempDir } from '../../tests/fixtures';
 import { externalUrlAllowed } from '../main/security';
 import { diagnoseGpu, type GpuRoots, parseLdconfig } from './diagnose';
@@ -32,6 +34,20 @@ function machine(options: { driver?: string; libs: string[]; bin: string[] }): G
 
 const driverText = 'NVRM version: NVIDIA UNIX x86_64 Kernel Module  550.54.14  Thu Feb 22 01:44:30 UTC 2024\nGCC version:  gcc version 12.2.0\n';
 const complete = ['libcuda.so.1', ...cuda12, 'libcudnn.so.9'];
+/** One finding of each code, from fake machines broken in every way the checks know. */
+function everyKindOfFinding(): GpuFinding[] {
+  const cpuOnly: Pick<RuntimeInfo, 'provider' | 'attempts'> = { provider: 'cpu', attempts: [{ provider: 'cpu', ok: true, error: null }] };
+  return [
+    ...[
+      machine({ libs: ['libcudart.so.11', 'libcudnn.so.8'], bin: [] }),
+      machine({ driver: driverText, libs: [], bin: provider }),
+      machine({ driver: driverText, libs: complete, bin: provider }),
+      { ...machine({ libs: [], bin: [] }), platform: 'darwin', arch: 'arm64' },
+    ].flatMap((roots) => diagnoseGpu(triedCuda, roots).findings),
+    ...diagnoseGpu(cpuOnly, machine({ driver: driverText, libs: complete, bin: provider })).findings,
+  ];
+}
+
 const codes = (roots: GpuRoots, runtime = triedCuda) => diagnoseGpu(runtime, roots).findings.map((f) => f.code);
 
 describe('GPU diagnosis', () => {
@@ -112,13 +128,20 @@ describe('GPU diagnosis', () => {
 
 
   it('gives links the desktop app may open in the browser (its allowlist) for every kind of finding', () => {
-    const findings = [
-      machine({ libs: ['libcudart.so.11', 'libcudnn.so.8'], bin: [] }),
-      machine({ driver: driverText, libs: [], bin: provider }),
-      machine({ driver: driverText, libs: complete, bin: provider }),
-      { ...machine({ libs: [], bin: [] }), platform: 'darwin', arch: 'arm64' },
-    ].flatMap((roots) => diagnoseGpu(triedCuda, roots).findings);
-    expect(new Set(findings.map((f) => f.code)).size).toBeGreaterThanOrEqual(8);
+    const findings = everyKindOfFinding();
     for (const { code, link } of findings) expect(link === null || externalUrlAllowed(link), `${code}: ${link}`).toBe(true);
+  });
+
+  it('has English and Russian words for every code, naming only values the finding carries', () => {
+    const byCode = new Map(everyKindOfFinding().map((f) => [f.code, f]));
+    expect([...byCode.keys()].sort()).toEqual([...gpuFindingCodes].sort());
+    for (const messages of [en, ru]) {
+      const gpu = messages.gpu as unknown as Record<'titles' | 'findings' | 'fixes', Record<string, string>>;
+      for (const code of gpuFindingCodes) {
+        for (const part of ['titles', 'findings', 'fixes'] as const) expect(typeof gpu[part][code], `${part}.${code}`).toBe('string');
+        const placeholders = [...gpu.findings[code].matchAll(/\{(\w+)\}/g)].map((match) => match[1]);
+        for (const name of placeholders) expect(Object.keys(byCode.get(code)!.params), `${code}: {${name}}`).toContain(name);
+      }
+    }
   });
 });
