@@ -5,7 +5,8 @@
  */
 import { z } from 'zod';
 import type {
-  AnnotationRecord, ClassRecord, ImagePage, ImageRecord, JobRecord, ModelRecord, ProjectInfo, RecentProject, RuntimeInfo,
+  AnnotationRecord, ClassRecord, GpuDiagnosis, ImagePage, ImageRecord, JobRecord, ModelRecord, ProjectInfo, RecentProject,
+  RuntimeInfo,
 } from './records';
 import { imageStatuses } from './records';
 import type { Rle } from '../rle';
@@ -58,6 +59,8 @@ export type PickPurpose = (typeof pickPurposes)[number];
 export const contract = {
   system: {
     runtime: method<RuntimeInfo>()(none),
+    /** Which execution provider runs and, when CUDA does not, why (each finding with its fix). */
+    gpu: method<GpuDiagnosis>()(none),
     /** Native file dialog; null where there is none (web mode: the renderer asks for a typed path). */
     pickPaths: method<string[] | null>()(z.object({ purpose: z.enum(pickPurposes) })),
   },

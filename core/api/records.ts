@@ -120,3 +120,39 @@ export interface RuntimeInfo {
   defaultModelId: string;
   mode: 'electron' | 'web';
 }
+
+/** Why CUDA is not the active provider, in the order the checks run (see electron/gpu/diagnose.ts). */
+export const gpuFindingCodes = [
+  'platform-unsupported', 'no-driver', 'driver-library-missing', 'cuda-missing', 'cuda-wrong-version', 'cudnn-missing',
+  'cudnn-wrong-version', 'provider-not-installed', 'session-failed', 'cuda-not-requested',
+] as const;
+export type GpuFindingCode = (typeof gpuFindingCodes)[number];
+
+export interface GpuFinding {
+  code: GpuFindingCode;
+  /** A few words: what the status bar shows after "CUDA unavailable:". */
+  title: string;
+  /** One plain English sentence; the renderer words it from `code` and `params` in the interface language. */
+  message: string;
+  fix: string;
+  /** The command that fixes it, or null. */
+  command: string | null;
+  /** Where to read more or download from, or null. */
+  link: string | null;
+  /** Values the message names: libraries, versions, folders, onnxruntime's error. */
+  params: Record<string, string>;
+}
+
+export interface GpuDiagnosis {
+  /** The provider sessions run on (null before the first session); CUDA is never active with findings. */
+  provider: ExecutionProvider | null;
+  /** Whether CUDA was tried and failed: the fallback to CPU the status bar must announce. */
+  cudaFailed: boolean;
+  platform: string;
+  /** The NVIDIA kernel module's version, from /proc/driver/nvidia/version, or null. */
+  driverVersion: string | null;
+  findings: GpuFinding[];
+  attempts: RuntimeInfo['attempts'];
+  /** Library folders searched, in order (LD_LIBRARY_PATH, then the ldconfig cache's, then the standard ones). */
+  libraryDirs: string[];
+}

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { dispatch } from '../../core/api/contract';
 import type { JobRecord } from '../../core/api/records';
 import type { ImportResult } from '../jobs/import-job';
+import { gpuReport } from '../gpu/report';
 import { defaultDataDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { toApiError } from '../services/errors';
@@ -29,6 +30,7 @@ const usage = `Usage:
   pixelwise discover <project-file> [--images 1,2,3] [--top 5] [--model <id>]
                                                           most frequent objects across images, JSON out
   pixelwise models                                        list embedding models as JSON
+  pixelwise gpu                                           execution provider in use and why CUDA is not, JSON out
 Options: --data-dir <dir> (default ~/.pixelwise)`;
 
 class UsageError extends Error {}
@@ -77,6 +79,7 @@ export async function run(argv: string[]): Promise<void> {
   if (values.help || !command) return void console.log(usage);
   const studio = new Studio({ dataDir: values['data-dir'] ?? defaultDataDir(), mode: 'cli' });
   try {
+    if (command === 'gpu') return void console.log(JSON.stringify(await gpuReport(studio), null, 2));
     if (command === 'models') return void console.log(JSON.stringify(studio.registry.list().map(({ dir: _d, ...m }) => m), null, 2));
     if (!projectFile) throw new UsageError(`${command} needs a project file`);
     if (command === 'import' && values.format) {

@@ -5,6 +5,7 @@ import type { Studio } from './studio';
 import { extname, resolve } from 'node:path';
 import { formatIds } from '../../core/formats/types';
 import { FormatError, LOSSES, openBundle } from '../formats';
+import { gpuReport } from '../gpu/report';
 import { searchServiceFor } from '../search/service';
 import { SegmentService } from './segment';
 
@@ -47,6 +48,7 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
   return {
     system: {
       runtime: () => ({ ...studio.worker.runtime, defaultModelId: studio.modelId(), mode }),
+      gpu: () => gpuReport(studio),
       pickPaths: ({ purpose }) => (dialogs ? dialogs.pickPaths(purpose) : null),
     },
     projects: {

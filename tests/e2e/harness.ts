@@ -24,9 +24,11 @@ export interface ServerProcess {
 }
 
 /** Starts `node out/web.cjs` (as another user where `as` says so) and waits for the URL it prints. */
-export function startServer(dataDir: string, extraArgs: string[] = [], as: { uid?: number; gid?: number } = {}): Promise<ServerProcess> {
+export function startServer(
+  dataDir: string, extraArgs: string[] = [], as: { uid?: number; gid?: number } = {}, env: NodeJS.ProcessEnv = {},
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [join(root, 'out', 'web.cjs'), '--port', '0', '--data-dir', dataDir, ...extraArgs], {
-    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu' }, ...as,
+    cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu', ...env }, ...as,
   });
   const exited = new Promise<number | null>((done) => child.on('exit', (code) => done(code)));
   let stderr = '';
@@ -61,9 +63,10 @@ export interface Studio {
   close(): Promise<void>;
 }
 
-export async function startStudio(options: { dataDir?: string } = {}): Promise<Studio> {
+/** `env` adds to the server's environment (which runs on the CPU only unless it sets PIXELWISE_PROVIDERS). */
+export async function startStudio(options: { dataDir?: string; env?: NodeJS.ProcessEnv } = {}): Promise<Studio> {
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'pixelwise-e2e-'));
-  const server = await startServer(dataDir);
+  const server = await startServer(dataDir, [], {}, options.env);
   const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: chromiumArgs });
   const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   await page.goto(server.url);
