@@ -5,12 +5,13 @@
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { ExecutionProvider, RuntimeInfo } from '../../core/api/records';
 import { chwToHwc, type EmbeddingMap, normalizeCells } from '../../core/embedding';
 import type { RgbImage } from '../../core/image';
 import { inputGeometry, type ModelManifest, ManifestError, parseManifest } from '../../core/manifest';
+import { onnxruntimeBinDir } from '../gpu/diagnose';
 import { resizeRgb } from './image-io';
 
 export { decodeImageFile } from './image-io';
@@ -54,9 +55,7 @@ const defaultProviders: ExecutionProvider[] = process.env.PIXELWISE_PROVIDERS
 
 /** onnxruntime-node ships the CPU provider; the CUDA one arrives only with `npm run gpu:install`. */
 function cudaInstalled(): boolean {
-  const binding = require.resolve('onnxruntime-node');
-  const dir = join(dirname(binding), '..', 'bin', 'napi-v6', process.platform, process.arch);
-  return readdirSync(dir).some((file) => file.includes('providers_cuda'));
+  return readdirSync(onnxruntimeBinDir()).some((file) => file.includes('providers_cuda'));
 }
 
 export async function createEmbedder(modelDir: string, providers = defaultProviders): Promise<Embedder> {
