@@ -94,6 +94,10 @@ describe('walkthrough polish: embedding request, toolbar width, query example', 
     await expect.poll(() => page.getByTestId('image-name').textContent()).toBe(images[1].fileName);
     await expect.poll(engineState, { timeout: 30_000 }).toBe('missing');
     expect(problems).toEqual([]);
+    // "No embedding yet" is not cached: once embedded, the same image's request gets it.
+    await page.getByTestId('embed-image').click();
+    await expect.poll(engineState, { timeout: 120_000 }).toBe('ready');
+    expect(problems).toEqual([]);
   });
 
   it('frames the query example around its object and outlines it like the hits', async () => {
