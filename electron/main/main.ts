@@ -82,8 +82,8 @@ async function start(): Promise<void> {
       const blob = parseBlobPath(url.pathname.slice('/blob/'.length) + url.search);
       if (!blob) return new Response('not found', { status: 404 });
       try {
-        const { contentType, body } = await readBlob(studio, blob);
-        return new Response(Buffer.from(body), { headers: { 'content-type': contentType } });
+        const { status, contentType, body } = await readBlob(studio, blob);
+        return new Response(status === 204 ? null : Buffer.from(body), { status, headers: { 'content-type': contentType } });
       } catch (error) {
         return new Response((error as Error).message, { status: blobErrorStatus(error) });
       }

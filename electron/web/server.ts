@@ -63,8 +63,8 @@ export async function startWebServer(options: WebServerOptions) {
       const blob = parseBlobPath(path);
       if (!blob) return send(response, 404, 'text/plain', 'not found');
       try {
-        const { contentType, body } = await readBlob(studio, blob);
-        return send(response, 200, contentType, body, 'private, max-age=60');
+        const { status, contentType, body } = await readBlob(studio, blob);
+        return send(response, status, contentType, body, status === 200 ? 'private, max-age=60' : 'no-store');
       } catch (error) {
         return send(response, blobErrorStatus(error), 'text/plain', (error as Error).message);
       }

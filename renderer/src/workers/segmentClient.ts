@@ -68,18 +68,9 @@ export class SegmentClient {
     const token = ++this.token;
     this.failAll(new Error('superseded by another image'));
     const embedding = await fetch(blobUrl(blobPaths.embedding(imageId, hash, modelId)), { credentials: 'same-origin' });
-    if (!embedding.ok) {
-      // Web mode answers { ok: false, error: { code: 'not-embedded' } }; Electron's protocol a plain 404.
-      const text = await embedding.text();
-      let code = '';
-      try {
-        code = (JSON.parse(text) as { error?: { code?: string } }).error?.code ?? '';
-      } catch {
-        code = '';
-      }
-      if (code === 'not-embedded' || embedding.status === 404) return { kind: 'missing' };
-      throw new Error(`embedding of image ${imageId}: HTTP ${embedding.status} ${text.slice(0, 200)}`);
-    }
+    // 204: no embedding for this model yet (electron/services/blobs.ts).
+    if (embedding.status === 204) return { kind: 'missing' };
+    if (!embedding.ok) throw new Error(`embedding of image ${imageId}: HTTP ${embedding.status} ${(await embedding.text()).slice(0, 200)}`);
     const bytes = await embedding.arrayBuffer();
     if (token !== this.token) throw new Error('superseded by another image');
     const loaded = await new Promise<SegmentResponse>((resolve, reject) => {

@@ -21,8 +21,10 @@ export default {
   toolbar: {
     undo: 'Отменить',
     redo: 'Повторить',
-    finish: 'Завершить объект',
-    cancel: 'Сбросить клики',
+    finish: 'Завершить',
+    finishHint: 'Завершить объект',
+    cancel: 'Сбросить',
+    cancelHint: 'Сбросить клики',
     fit: 'Вписать',
     zoomIn: 'Приблизить',
     zoomOut: 'Отдалить',
@@ -56,7 +58,8 @@ export default {
     error: 'Разметка кликами недоступна',
     retry: 'Попробовать снова',
     loadFailed: 'Не удалось открыть изображение',
-    ms: '{ms} мс на клик',
+    ms: '{ms} мс',
+    msHint: 'Время движка на последний клик',
     segmenting: 'Сегментация…',
   },
   objects: {
