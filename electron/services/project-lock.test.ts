@@ -1,7 +1,7 @@
 /** One process per project: a live holder refuses a second opener, a dead one's lock is taken over. */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ApiError } from '../../core/api/contract';
@@ -85,5 +85,28 @@ describe('project lock', () => {
     writeFileSync(lockPath(path), '{"pid": 12'); // a lock half-written by a crash
     await studio.openProject(path, false);
     expect(studio.project.classes.list()).toEqual([]);
+  });
+
+  it('lets go of a file deleted or replaced since it was locked, so a new file that reuses its inode opens', async () => {
+    const dir = tempDir(), path = join(dir, 'p.pixelwise');
+    const studio = newStudio(dir);
+    await studio.openProject(path, true);
+    await studio.closeProject();
+    const { dev, ino } = statSync(path);
+    const inodeLock = join(tmpdir(), 'pixelwise-locks', `${dev}-${ino}.lock`);
+    const holder = otherProcess(); // alive all along: only the file it locked is gone
+    const since = '2026-12-06T00:00:00.000Z';
+    // The holder's project was deleted and this new file got its inode (seen when tests create and delete projects).
+    writeFileSync(inodeLock, JSON.stringify({ pid: holder.pid, host: hostname(), since, file: { path: join(dir, 'deleted.pixelwise'), dev, ino } }));
+    await studio.openProject(path, false);
+    await studio.closeProject();
+    expect(existsSync(inodeLock)).toBe(false);
+    // The same live holder of this very file (another hard link's process) still refuses.
+    writeFileSync(inodeLock, JSON.stringify({ pid: holder.pid, host: hostname(), since, file: { path, dev, ino } }));
+    try {
+      expect((await refusal(newStudio(dir), path)).message).toContain(`pid ${holder.pid}`);
+    } finally {
+      unlinkSync(inodeLock);
+    }
   });
 });

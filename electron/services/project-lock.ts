@@ -7,7 +7,8 @@
  *
  * The lock follows the file, not the name it was opened by (audit F12): the lock file sits beside the real
  * path (symlinks resolved), and a second lock named by its device and inode, in the system's temporary folder,
- * catches hard links (several real paths for one file).
+ * catches hard links (several real paths for one file). A lock records the file it was taken for; once that file
+ * is deleted or replaced the lock is stale, so a new file that reuses the inode is not refused.
  */
 import { accessSync, chmodSync, closeSync, constants, mkdirSync, openSync, readFileSync, realpathSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
@@ -18,6 +19,12 @@ interface LockOwner {
   pid: number;
   host: string;
   since: string;
+  /**
+   * The project file the lock stands for: its real path, device and inode when it existed at lock time. A file
+   * deleted or replaced since (an inode is reused by the next file created) no longer holds the lock, even while
+   * its holder runs.
+   */
+  file?: { path: string; dev: number; ino: number };
 }
 
 /** Open count per lock file held by this process. */
@@ -45,7 +52,7 @@ function readOwner(path: string): LockOwner | null {
   }
 }
 
-function create(path: string): boolean {
+function create(path: string, file: LockOwner['file']): boolean {
   let fd: number;
   try {
     fd = openSync(path, 'wx');
@@ -60,7 +67,7 @@ function create(path: string): boolean {
     throw error;
   }
   try {
-    writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString() } satisfies LockOwner));
+    writeSync(fd, JSON.stringify({ pid: process.pid, host: hostname(), since: new Date().toISOString(), file } satisfies LockOwner));
   } finally {
     closeSync(fd);
   }
@@ -80,41 +87,57 @@ function realPath(projectPath: string): string {
   }
 }
 
+/** The file's real path with its device and inode, or undefined while it does not exist (a new project). */
+function identity(real: string): LockOwner['file'] {
+  try {
+    const { dev, ino } = statSync(real);
+    return { path: real, dev, ino };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether the file a lock was taken for is still there under its recorded path (not deleted or replaced). */
+function stillThere(file: NonNullable<LockOwner['file']>): boolean {
+  const now = identity(file.path);
+  return now !== undefined && now.dev === file.dev && now.ino === file.ino;
+}
+
 /**
  * The lock files that stand for the project file: one beside its real path, and one named by its device and
  * inode, which any other hard link to it also leads to (taken whenever the file exists, so a link made while the
  * project is open is covered too). The second lives in the shared temporary folder; where that folder cannot be
  * written, the first alone is used.
  */
-function lockFiles(projectPath: string): string[] {
-  const real = realPath(projectPath);
+function lockFiles(real: string, file: LockOwner['file']): string[] {
   const files = [lockPath(real)];
+  if (!file) return files; // a new project: no inode yet, no other names
   try {
-    const { dev, ino } = statSync(real);
     const dir = join(tmpdir(), 'pixelwise-locks');
     mkdirSync(dir, { recursive: true });
     if (statSync(dir).uid === process.getuid?.()) chmodSync(dir, 0o1777); // every user's processes lock here
     accessSync(dir, constants.W_OK);
-    files.push(join(dir, `${dev}-${ino}.lock`));
+    files.push(join(dir, `${file.dev}-${file.ino}.lock`));
   } catch {
-    // a new project (no inode yet, no other names) or no writable temporary folder
+    // no writable temporary folder
   }
   return files;
 }
 
-function acquireFile(path: string, projectPath: string): void {
+function acquireFile(path: string, projectPath: string, file: LockOwner['file']): void {
   const count = held.get(path);
   if (count) {
     held.set(path, count + 1);
     return;
   }
   for (let attempt = 0; attempt < 2; attempt++) {
-    if (create(path)) {
+    if (create(path, file)) {
       held.set(path, 1);
       return;
     }
     const owner = readOwner(path);
-    const stale = !owner || (owner.host === hostname() && (owner.pid === process.pid || !alive(owner.pid)));
+    const stale = !owner || (owner.file !== undefined && !stillThere(owner.file))
+      || (owner.host === hostname() && (owner.pid === process.pid || !alive(owner.pid)));
     if (!stale) {
       throw new ApiError('in-use',
         `${projectPath} is open in another Pixelwise process (pid ${owner.pid} on ${owner.host}, since ${owner.since}). ` +
@@ -151,19 +174,21 @@ function releaseFile(path: string): void {
  */
 export function acquireProjectLock(projectPath: string): () => void {
   const taken: string[] = [];
+  const real = realPath(projectPath);
+  const file = identity(real);
   try {
-    for (const file of lockFiles(projectPath)) {
-      acquireFile(file, projectPath);
-      taken.push(file);
+    for (const lock of lockFiles(real, file)) {
+      acquireFile(lock, projectPath, file);
+      taken.push(lock);
     }
   } catch (error) {
-    for (const file of taken) releaseFile(file);
+    for (const lock of taken) releaseFile(lock);
     throw error;
   }
   let released = false;
   return () => {
     if (released) return;
     released = true;
-    for (const file of taken) releaseFile(file);
+    for (const lock of taken) releaseFile(lock);
   };
 }
