@@ -1,12 +1,14 @@
 /**
  * The model registry: every folder with a model.json under the built-in models folder and the user's models
- * folder. The default is the best learned model present, else the non-learned one.
+ * folder. The default is the best learned model present, else the non-learned one. Folders whose name starts
+ * with a dot are the installer's staging and removal folders (electron/models/install.ts) and are never listed.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelRecord } from '../core/api/records';
 import { parseManifest } from '../core/manifest';
+import { type AddModelOptions, type AddModelResult, addModel, type InstallRecord, removeModel } from './models/install';
 
 export interface ModelEntry extends ModelRecord {
   dir: string;
@@ -22,9 +24,21 @@ function readEntry(dir: string, builtin: boolean): ModelEntry | null {
     const manifest = parseManifest(JSON.parse(readFileSync(manifestPath, 'utf8')), manifestPath);
     const file = join(dir, manifest.file);
     const available = existsSync(file) && createHash('sha256').update(readFileSync(file)).digest('hex') === manifest.sha256;
-    return { id: manifest.id, manifest, available, builtin, dir };
+    return { id: manifest.id, manifest, available, builtin, dir, sizeOnDisk: folderSize(dir), source: builtin ? null : installSource(dir) };
   } catch {
     return null; // a broken user model must not take the studio down; it is simply not listed
+  }
+}
+
+function folderSize(dir: string): number {
+  return readdirSync(dir, { withFileTypes: true }).reduce((sum, entry) => sum + (entry.isFile() ? statSync(join(dir, entry.name)).size : 0), 0);
+}
+
+function installSource(dir: string): string | null {
+  try {
+    return (JSON.parse(readFileSync(join(dir, 'install.json'), 'utf8')) as InstallRecord).source;
+  } catch {
+    return null; // copied into the models folder by hand
   }
 }
 
@@ -40,6 +54,7 @@ export class ModelRegistry {
     for (const { dir, builtin } of this.folders) {
       if (!existsSync(dir)) continue;
       for (const name of readdirSync(dir).sort()) {
+        if (name.startsWith('.')) continue;
         const entry = readEntry(join(dir, name), builtin);
         if (entry && !found.has(entry.id)) found.set(entry.id, entry);
       }
@@ -49,6 +64,34 @@ export class ModelRegistry {
       return index >= 0 ? index : preferred.length + (entry.manifest.kind === 'learned' ? 0 : 1);
     };
     this.entries = [...found.values()].sort((a, b) => rank(a) - rank(b) || a.id.localeCompare(b.id));
+  }
+
+  /** The user's models folder, where models are added and removed. */
+  userDir(): string {
+    const user = this.folders.find((folder) => !folder.builtin);
+    if (!user) throw new Error('no user models folder is configured');
+    return user.dir;
+  }
+
+  /** Verifies and installs a model from a folder, a model.json path or an http(s) URL (see models/install.ts). */
+  async add(source: string, options: Omit<AddModelOptions, 'reserved'> = {}): Promise<AddModelResult> {
+    try {
+      return await addModel(source, this.userDir(), { ...options, reserved: this.builtinIds() });
+    } finally {
+      this.refresh();
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    try {
+      await removeModel(id, this.userDir(), this.builtinIds());
+    } finally {
+      this.refresh();
+    }
+  }
+
+  private builtinIds(): string[] {
+    return this.entries.filter((entry) => entry.builtin).map((entry) => entry.id);
   }
 
   list(): ModelEntry[] {

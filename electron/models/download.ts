@@ -1,0 +1,123 @@
+/**
+ * Resumable, bounded HTTP(S) download of one file to disk. An interrupted download leaves its bytes in `dest`;
+ * the next call asks for the rest with `Range: bytes=N-` and appends only when the server answers 206 with a
+ * Content-Range that starts at N (anything else restarts from zero, so bytes of two different bodies never mix).
+ */
+import { createWriteStream, existsSync, statSync, truncateSync } from 'node:fs';
+import { once } from 'node:events';
+
+export interface DownloadProgress {
+  /** Bytes on disk, including those resumed from an earlier attempt. */
+  done: number;
+  /** Total bytes, when the server said; null otherwise. */
+  total: number | null;
+  /** Seconds left at this attempt's average speed; null until it can be estimated. */
+  etaSeconds: number | null;
+}
+
+export interface DownloadOptions {
+  /** Refuse a body larger than this many bytes (declared or received). */
+  maxBytes: number;
+  onProgress?: (progress: DownloadProgress) => void;
+  signal?: AbortSignal;
+}
+
+export class DownloadError extends Error {
+  override name = 'DownloadError';
+}
+
+/** Fetches a small text resource (a model.json) in full, refusing bodies over `maxBytes`. */
+export async function fetchText(url: string, maxBytes: number, signal?: AbortSignal): Promise<string> {
+  const response = await request(url, {}, signal);
+  if (!response.ok) throw new DownloadError(`${url}: the server answered HTTP ${response.status} ${response.statusText}`.trim());
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > maxBytes) throw new DownloadError(`${url}: larger than ${maxBytes} bytes, not a model manifest`);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Downloads `url` into `dest`, resuming from the bytes already there. Returns the final size. */
+export async function downloadFile(url: string, dest: string, options: DownloadOptions): Promise<number> {
+  let offset = existsSync(dest) ? statSync(dest).size : 0;
+  let response = await request(url, offset > 0 ? { range: `bytes=${offset}-` } : {}, options.signal);
+  if (offset > 0 && response.status === 416) {
+    // Range past the end: complete already if the server's total is exactly what we hold.
+    const total = /^bytes \*\/(\d+)$/.exec(response.headers.get('content-range') ?? '')?.[1];
+    await response.body?.cancel();
+    if (Number(total) === offset) return offset;
+    response = await request(url, {}, options.signal);
+    offset = 0;
+  } else if (offset > 0 && !resumes(response, offset)) {
+    // 200 (server ignores ranges) or a range that does not start where we stopped: start over cleanly.
+    await response.body?.cancel();
+    response = await request(url, {}, options.signal);
+    offset = 0;
+  }
+  if (!response.ok) throw new DownloadError(`${url}: the server answered HTTP ${response.status} ${response.statusText}`.trim());
+  if (offset === 0 && existsSync(dest)) truncateSync(dest, 0);
+
+  const length = response.headers.get('content-length');
+  const total = length === null ? null : offset + Number(length);
+  if (total !== null && total > options.maxBytes) {
+    await response.body?.cancel();
+    throw new DownloadError(`${url}: ${total} bytes is more than the ${options.maxBytes}-byte limit for a model`);
+  }
+  return await receive(response, dest, offset, total, url, options);
+}
+
+function resumes(response: Response, offset: number): boolean {
+  if (response.status !== 206) return false;
+  const start = /^bytes (\d+)-\d+\/(\d+|\*)$/.exec(response.headers.get('content-range') ?? '')?.[1];
+  return Number(start) === offset;
+}
+
+async function request(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+  try {
+    // identity: Content-Length and Range must count the file's own bytes, not a compressed form of them.
+    return await fetch(url, { headers: { ...headers, 'accept-encoding': 'identity' }, signal, redirect: 'follow' });
+  } catch (error) {
+    throw networkError(url, error, signal);
+  }
+}
+
+function networkError(url: string, error: unknown, signal?: AbortSignal): Error {
+  if (signal?.aborted) return new DownloadError(`${url}: download cancelled`);
+  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+  return new DownloadError(`${url}: cannot download (${cause?.code ?? cause?.message ?? (error as Error).message})`);
+}
+
+async function receive(response: Response, dest: string, offset: number, total: number | null, url: string, options: DownloadOptions) {
+  const out = createWriteStream(dest, { flags: 'a' });
+  let writeError: Error | null = null;
+  out.on('error', (error) => (writeError = error));
+  const started = Date.now();
+  let done = offset;
+  try {
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      done += chunk.byteLength;
+      if (total !== null && done > total) throw new DownloadError(`${url}: the server sent more than the ${total} bytes it announced`);
+      if (done > options.maxBytes) throw new DownloadError(`${url}: more than the ${options.maxBytes}-byte limit for a model`);
+      if (writeError) throw writeError;
+      if (!out.write(chunk)) await once(out, 'drain');
+      const seconds = (Date.now() - started) / 1000;
+      const speed = (done - offset) / seconds;
+      const etaSeconds = total !== null && seconds > 0.5 && speed > 0 ? Math.round((total - done) / speed) : null;
+      options.onProgress?.({ done, total, etaSeconds });
+    }
+  } catch (error) {
+    if (error instanceof DownloadError || error === writeError) throw error;
+    throw new DownloadError(`${networkError(url, error, options.signal).message}; ${done} bytes kept, adding it again resumes`);
+  } finally {
+    out.end();
+    if (!out.closed) await once(out, 'close');
+  }
+  if (writeError) throw writeError;
+  if (total !== null && done < total) {
+    throw new DownloadError(`${url}: the connection closed after ${done} of ${total} bytes; ${done} bytes kept, adding it again resumes`);
+  }
+  return done;
+}

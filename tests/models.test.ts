@@ -1,0 +1,280 @@
+/**
+ * Adding models: a real HTTP server on 127.0.0.1 (node:http, with Range support and switches that misbehave the
+ * way real servers do) serves a copy of the built-in colour+position model; installs go into a real models folder
+ * and are read back through the registry; every ONNX check opens a real onnxruntime session.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ModelRegistry } from '../electron/models';
+import { addModel } from '../electron/models/install';
+import { builtinModelsDir } from '../electron/paths';
+import { tempDir } from './fixtures';
+
+const builtin = JSON.parse(readFileSync(join(builtinModelsDir(), 'pixelwise-colorpos', 'model.json'), 'utf8'));
+const onnx = readFileSync(join(builtinModelsDir(), 'pixelwise-colorpos', 'model.onnx'));
+const manifest = { ...builtin, id: 'test-colorpos', name: 'Test copy of colour + position' };
+
+interface Behaviour {
+  /** Close the connection after this many body bytes (Content-Length still announces the whole file). */
+  dropAfter?: number;
+  /** Answer 200 with the whole file even when asked for a range. */
+  ignoreRange?: boolean;
+  /** Send this many bytes without Content-Length and end the response normally. */
+  chunkedShort?: number;
+}
+
+/** Files by URL path; what each request asked for is logged. */
+class ModelServer {
+  files = new Map<string, Buffer | string>();
+  behaviour: Behaviour = {};
+  requests: Array<{ path: string; range: string | null; status: number }> = [];
+  private server: Server = createServer((req, res) => this.answer(req, res));
+
+  async start(): Promise<string> {
+    await new Promise<void>((done) => this.server.listen(0, '127.0.0.1', done));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  stop(): Promise<void> {
+    this.server.closeAllConnections();
+    return new Promise((done) => this.server.close(() => done()));
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse): void {
+    const body = this.files.get(req.url ?? '');
+    const range = req.headers.range ?? null;
+    const log = (status: number) => this.requests.push({ path: req.url ?? '', range, status });
+    if (body === undefined) return void (log(404), res.writeHead(404).end('not found'));
+    const bytes = Buffer.from(body);
+    const { dropAfter, ignoreRange, chunkedShort } = this.behaviour;
+    if (chunkedShort !== undefined && typeof body !== 'string') {
+      log(200);
+      res.writeHead(200, { 'transfer-encoding': 'chunked' });
+      return void res.end(bytes.subarray(0, chunkedShort));
+    }
+    const match = /^bytes=(\d+)-$/.exec(range ?? '');
+    const start = match && !ignoreRange ? Number(match[1]) : 0;
+    if (start >= bytes.length && start > 0) {
+      log(416);
+      return void res.writeHead(416, { 'content-range': `bytes */${bytes.length}` }).end();
+    }
+    const status = start > 0 ? 206 : 200;
+    log(status);
+    res.writeHead(status, {
+      'content-length': bytes.length - start,
+      ...(status === 206 ? { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` } : {}),
+    });
+    const rest = bytes.subarray(start);
+    if (dropAfter !== undefined && typeof body !== 'string') {
+      res.write(rest.subarray(0, dropAfter), () => setTimeout(() => res.socket?.destroy(), 20));
+    } else {
+      res.end(rest);
+    }
+  }
+}
+
+const server = new ModelServer();
+let base = '';
+let dir = '';
+let modelsDir = '';
+const registry = () => new ModelRegistry([{ dir: builtinModelsDir(), builtin: true }, { dir: modelsDir, builtin: false }]);
+
+function serve(path: string, model: object = manifest, bytes: Buffer = onnx): string {
+  server.files.set(`${path}/model.json`, JSON.stringify(model));
+  server.files.set(`${path}/model.onnx`, bytes);
+  return `${base}${path}/model.json`;
+}
+
+beforeAll(async () => {
+  base = await server.start();
+});
+afterAll(() => server.stop());
+beforeEach(() => {
+  dir = tempDir('pixelwise-models-');
+  modelsDir = join(dir, 'models');
+  server.behaviour = {};
+  server.requests = [];
+});
+
+describe('adding a model from a URL', () => {
+  it('downloads, verifies and installs it; the registry lists it as available with its source and size', async () => {
+    const url = serve('/ok');
+    const progress: Array<{ done: number; total: number | null }> = [];
+    const result = await registry().add(url, { onProgress: (p) => progress.push(p) });
+    expect(result).toMatchObject({ id: 'test-colorpos', bytes: onnx.length, source: url });
+    expect(progress.at(-1)).toMatchObject({ done: onnx.length, total: onnx.length });
+    const entry = registry().list().find((m) => m.id === 'test-colorpos');
+    expect(entry).toMatchObject({ available: true, builtin: false, source: url });
+    expect(entry!.sizeOnDisk).toBeGreaterThan(onnx.length);
+    expect(readdirSync(modelsDir)).toEqual(['test-colorpos']);
+    expect(registry().get('test-colorpos').manifest.output.name).toBe('embedding');
+  });
+
+  it('refuses a wrong sha256 and leaves nothing installed', async () => {
+    const url = serve('/badsum', { ...manifest, sha256: 'a'.repeat(64) });
+    await expect(addModel(url, modelsDir)).rejects.toThrow(/model\.onnx: sha256 is [0-9a-f]{64} but model\.json says a{64}/);
+    expect(readdirSync(modelsDir)).toEqual([]);
+    expect(registry().list().map((m) => m.id)).not.toContain('test-colorpos');
+  });
+
+  it('refuses a body that ends early without a length (caught by the checksum) and keeps nothing', async () => {
+    const url = serve('/short');
+    server.behaviour = { chunkedShort: 5000 };
+    await expect(addModel(url, modelsDir)).rejects.toThrow(/sha256 is .* but model\.json says/);
+    expect(readdirSync(modelsDir)).toEqual([]);
+  });
+
+  it('after a connection dropped halfway, refuses the truncated file, then the next add resumes with a Range request', async () => {
+    const url = serve('/drop');
+    server.behaviour = { dropAfter: 12_000 };
+    await expect(addModel(url, modelsDir)).rejects.toThrow(/12000 bytes kept, adding it again resumes/);
+    expect(registry().list().map((m) => m.id)).not.toContain('test-colorpos');
+    expect(readFileSync(join(modelsDir, '.partial-test-colorpos', 'model.onnx'))).toEqual(onnx.subarray(0, 12_000));
+
+    server.behaviour = {};
+    server.requests = [];
+    await addModel(url, modelsDir);
+    const download = server.requests.find((r) => r.path === '/drop/model.onnx');
+    expect(download).toEqual({ path: '/drop/model.onnx', range: 'bytes=12000-', status: 206 });
+    expect(readFileSync(join(modelsDir, 'test-colorpos', 'model.onnx'))).toEqual(onnx);
+    expect(readdirSync(modelsDir)).toEqual(['test-colorpos']);
+    expect(registry().get('test-colorpos').available).toBe(true);
+  });
+
+  it('restarts cleanly when the server answers a Range request with the whole file (200)', async () => {
+    const url = serve('/norange');
+    server.behaviour = { dropAfter: 9_000 };
+    await expect(addModel(url, modelsDir)).rejects.toThrow(/resumes/);
+    server.behaviour = { ignoreRange: true };
+    server.requests = [];
+    await addModel(url, modelsDir);
+    expect(server.requests.filter((r) => r.path === '/norange/model.onnx').map((r) => r.status)).toEqual([200, 200]);
+    expect(readFileSync(join(modelsDir, 'test-colorpos', 'model.onnx'))).toEqual(onnx);
+  });
+
+  it('refuses an ONNX whose outputs or inputs do not match its manifest, naming the difference', async () => {
+    const output = serve('/mismatch-out', { ...manifest, output: { ...manifest.output, name: 'features' } });
+    await expect(addModel(output, modelsDir)).rejects.toThrow('model.onnx does not match model.json: output.name is "features" but the model\'s outputs are "embedding"');
+    const input = serve('/mismatch-in', { ...manifest, input: { ...manifest.input, name: 'pixels' } });
+    await expect(addModel(input, modelsDir)).rejects.toThrow(/input\.name is "pixels" but the model's input is "image"/);
+    const garbage = Buffer.from('this is not an onnx model');
+    const notOnnx = serve('/not-onnx', { ...manifest, sha256: createHash('sha256').update(garbage).digest('hex') }, garbage);
+    await expect(addModel(notOnnx, modelsDir)).rejects.toThrow(/model\.onnx: onnxruntime cannot open it as a model/);
+    expect(readdirSync(modelsDir)).toEqual([]);
+  });
+
+  it('refuses a manifest it cannot read, an HTTP error and a file path outside the model folder', async () => {
+    server.files.set('/broken/model.json', '{ "id": "x", ');
+    await expect(addModel(`${base}/broken/model.json`, modelsDir)).rejects.toThrow(`${base}/broken/model.json: the model manifest is not valid JSON`);
+    server.files.set('/partial/model.json', JSON.stringify({ ...manifest, output: undefined }));
+    await expect(addModel(`${base}/partial/model.json`, modelsDir)).rejects.toThrow(/partial\/model\.json: output: Invalid input/);
+    await expect(addModel(`${base}/missing/model.json`, modelsDir)).rejects.toThrow(/missing\/model\.json: the server answered HTTP 404/);
+    const escape = serve('/escape', { ...manifest, file: '../../etc/passwd' });
+    await expect(addModel(escape, modelsDir)).rejects.toThrow(/file must be the name of the ONNX file beside model\.json/);
+    expect(existsSync(modelsDir) ? readdirSync(modelsDir) : []).toEqual([]);
+  });
+
+  it('refuses a file larger than the limit before reading it', async () => {
+    const url = serve('/big');
+    await expect(addModel(url, modelsDir, { maxBytes: 1000 })).rejects.toThrow(`${onnx.length} bytes is more than the 1000-byte limit`);
+    expect(server.requests.filter((r) => r.path === '/big/model.onnx')).toHaveLength(1);
+    expect(readdirSync(modelsDir)).toEqual([]);
+  });
+
+  it('stops on cancel and keeps the bytes for a resume', async () => {
+    const url = serve('/cancel');
+    server.behaviour = { dropAfter: 7_000 }; // the first chunk arrives, then the connection hangs until dropped
+    const controller = new AbortController();
+    const adding = addModel(url, modelsDir, { signal: controller.signal, onProgress: () => controller.abort() });
+    await expect(adding).rejects.toThrow(/download cancelled; 7000 bytes kept/);
+    server.behaviour = {};
+    await addModel(url, modelsDir);
+    expect(readFileSync(join(modelsDir, 'test-colorpos', 'model.onnx'))).toEqual(onnx);
+  });
+});
+
+describe('adding a model from disk, replacing and removing', () => {
+  function writeModelFolder(model: object = manifest): string {
+    const folder = join(dir, 'source');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'model.json'), JSON.stringify(model));
+    writeFileSync(join(folder, 'model.onnx'), onnx);
+    return folder;
+  }
+
+  it('installs from a folder or a model.json path; an installed id needs --replace; built-ins are refused', async () => {
+    const folder = writeModelFolder();
+    const models = registry();
+    await models.add(folder);
+    expect(models.get('test-colorpos')).toMatchObject({ available: true, source: folder });
+    await expect(models.add(join(folder, 'model.json'))).rejects.toThrow('model "test-colorpos" is already installed (add it with --replace to replace it)');
+    writeFileSync(join(folder, 'model.json'), JSON.stringify({ ...manifest, version: '2.0.0' }));
+    await models.add(join(folder, 'model.json'), { replace: true });
+    expect(models.get('test-colorpos').manifest.version).toBe('2.0.0');
+    expect(readdirSync(modelsDir)).toEqual(['test-colorpos']);
+
+    writeFileSync(join(folder, 'model.json'), JSON.stringify(builtin));
+    await expect(models.add(folder)).rejects.toThrow(/model "pixelwise-colorpos" is built in/);
+    await expect(models.add(join(dir, 'nowhere'))).rejects.toThrow(/nowhere: no such file or folder/);
+  });
+
+  it('removes a user model; built-in and unknown ids are refused', async () => {
+    const models = registry();
+    await models.add(writeModelFolder());
+    await expect(models.remove('pixelwise-colorpos')).rejects.toThrow('model "pixelwise-colorpos" is built in and cannot be removed');
+    await expect(models.remove('../models')).rejects.toThrow(/no installed model "..\/models"/);
+    await models.remove('test-colorpos');
+    expect(models.list().map((m) => m.id)).not.toContain('test-colorpos');
+    expect(readdirSync(modelsDir)).toEqual([]);
+  });
+});
+
+describe('pixelwise models (the built CLI)', () => {
+  const bin = resolve(__dirname, '..', 'bin', 'pixelwise.cjs');
+  const pixelwise = (data: string, args: string[]) => {
+    const result = spawnSync(process.execPath, [bin, ...args, '--data-dir', data], { encoding: 'utf8', timeout: 60_000 });
+    return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+  };
+
+  it('adds from a URL with progress on stderr, lists with size and source, refuses a bad model, removes', async () => {
+    const data = join(dir, 'data');
+    const url = serve('/cli');
+    // spawnSync blocks this process's event loop, so the server must answer from another one: the CLI runs async.
+    const added = await runAsync(bin, ['models', 'add', url, '--data-dir', data]);
+    expect(added.stderr).toMatch(/download: \d+ kB of \d+ kB \(100%\)/);
+    expect(added.code).toBe(0);
+    expect(JSON.parse(added.stdout)).toMatchObject({ id: 'test-colorpos', available: true, source: url, bytes: onnx.length });
+
+    const listed = JSON.parse(pixelwise(data, ['models']).stdout) as Array<{ id: string; sizeOnDisk: number; source: string | null }>;
+    expect(listed.find((m) => m.id === 'test-colorpos')).toMatchObject({ source: url });
+    expect(listed.find((m) => m.id === 'pixelwise-colorpos')).toMatchObject({ source: null, sizeOnDisk: expect.any(Number) });
+
+    const bad = await runAsync(bin, ['models', 'add', serve('/cli-bad', { ...manifest, id: 'other', sha256: 'b'.repeat(64) }), '--data-dir', data]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/pixelwise: model\.onnx: sha256 is [0-9a-f]{64} but model\.json says b{64}/);
+    expect(bad.stdout).toBe('');
+
+    const removed = pixelwise(data, ['models', 'remove', 'test-colorpos']);
+    expect(removed.code).toBe(0);
+    expect(JSON.parse(removed.stdout)).toEqual({ removed: 'test-colorpos' });
+    const builtinRemoval = pixelwise(data, ['models', 'remove', 'pixelwise-colorpos']);
+    expect(builtinRemoval.code).toBe(1);
+    expect(builtinRemoval.stderr).toMatch(/built in and cannot be removed/);
+    expect(pixelwise(data, ['models', 'frobnicate', 'x']).code).toBe(2);
+    expect((JSON.parse(pixelwise(data, ['models']).stdout) as Array<{ id: string }>).map((m) => m.id)).not.toContain('test-colorpos');
+  });
+});
+
+async function runAsync(bin: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [bin, ...args]);
+  let stdout = '', stderr = '';
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const code = await new Promise<number | null>((done) => child.on('close', done));
+  return { code, stdout, stderr };
+}
