@@ -26,6 +26,8 @@ interface Behaviour {
   ignoreRange?: boolean;
   /** Send this many bytes without Content-Length and end the response normally. */
   chunkedShort?: number;
+  /** Send this many body bytes, then nothing more while keeping the connection open. */
+  stallAfter?: number;
 }
 
 /** Files by URL path; what each request asked for is logged. */
@@ -51,7 +53,7 @@ class ModelServer {
     const log = (status: number) => this.requests.push({ path: req.url ?? '', range, status });
     if (body === undefined) return void (log(404), res.writeHead(404).end('not found'));
     const bytes = Buffer.from(body);
-    const { dropAfter, ignoreRange, chunkedShort } = this.behaviour;
+    const { dropAfter, ignoreRange, chunkedShort, stallAfter } = this.behaviour;
     if (chunkedShort !== undefined && typeof body !== 'string') {
       log(200);
       res.writeHead(200, { 'transfer-encoding': 'chunked' });
@@ -70,7 +72,9 @@ class ModelServer {
       ...(status === 206 ? { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` } : {}),
     });
     const rest = bytes.subarray(start);
-    if (dropAfter !== undefined && typeof body !== 'string') {
+    if (stallAfter !== undefined && typeof body !== 'string') {
+      res.write(rest.subarray(0, stallAfter));
+    } else if (dropAfter !== undefined && typeof body !== 'string') {
       res.write(rest.subarray(0, dropAfter), () => setTimeout(() => res.socket?.destroy(), 20));
     } else {
       res.end(rest);
@@ -186,6 +190,19 @@ describe('adding a model from a URL', () => {
     expect(readdirSync(modelsDir)).toEqual([]);
   });
 
+  it('gives up on a server that stops sending, keeps the bytes, and resumes from them', async () => {
+    const url = serve('/stall');
+    server.behaviour = { stallAfter: 10_000 };
+    const started = Date.now();
+    await expect(addModel(url, modelsDir, { stallSeconds: 0.5 })).rejects.toThrow(/model\.onnx: the server sent nothing for 0\.5 s; 10000 bytes kept, adding it again resumes/);
+    expect(Date.now() - started).toBeLessThan(5000);
+    server.behaviour = {};
+    server.requests = [];
+    await addModel(url, modelsDir);
+    expect(server.requests.find((r) => r.path === '/stall/model.onnx')?.range).toBe('bytes=10000-');
+    expect(readFileSync(join(modelsDir, 'test-colorpos', 'model.onnx'))).toEqual(onnx);
+  });
+
   it('stops on cancel and keeps the bytes for a resume', async () => {
     const url = serve('/cancel');
     server.behaviour = { dropAfter: 7_000 }; // the first chunk arrives, then the connection hangs until dropped
@@ -241,11 +258,18 @@ describe('pixelwise models (the built CLI)', () => {
     return { code: result.status, stdout: result.stdout, stderr: result.stderr };
   };
 
-  it('adds from a URL with progress on stderr, lists with size and source, refuses a bad model, removes', async () => {
+  it('adds from a URL (resuming after a dropped connection) with progress on stderr, lists, refuses a bad model, removes', async () => {
     const data = join(dir, 'data');
     const url = serve('/cli');
-    // spawnSync blocks this process's event loop, so the server must answer from another one: the CLI runs async.
+    // spawnSync would block this process's event loop, and with it the test server: adds run with spawn.
+    server.behaviour = { dropAfter: 10_000 };
+    const dropped = await runAsync(bin, ['models', 'add', url, '--data-dir', data]);
+    expect(dropped.code).toBe(1);
+    expect(dropped.stderr).toMatch(/pixelwise: .*\/cli\/model\.onnx: .*10000 bytes kept, adding it again resumes/);
+    server.behaviour = {};
+    server.requests = [];
     const added = await runAsync(bin, ['models', 'add', url, '--data-dir', data]);
+    expect(server.requests.find((r) => r.path === '/cli/model.onnx')).toMatchObject({ range: 'bytes=10000-', status: 206 });
     expect(added.stderr).toMatch(/download: \d+ kB of \d+ kB \(100%\)/);
     expect(added.code).toBe(0);
     expect(JSON.parse(added.stdout)).toMatchObject({ id: 'test-colorpos', available: true, source: url, bytes: onnx.length });

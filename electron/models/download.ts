@@ -20,41 +20,95 @@ export interface DownloadOptions {
   maxBytes: number;
   onProgress?: (progress: DownloadProgress) => void;
   signal?: AbortSignal;
+  /** Give up after this many seconds without a byte (default 30). */
+  stallSeconds?: number;
 }
 
 export class DownloadError extends Error {
   override name = 'DownloadError';
 }
 
-/** Fetches a small text resource (a model.json) in full, refusing bodies over `maxBytes`. */
-export async function fetchText(url: string, maxBytes: number, signal?: AbortSignal): Promise<string> {
-  const response = await request(url, {}, signal);
-  if (!response.ok) throw new DownloadError(`${url}: the server answered HTTP ${response.status} ${response.statusText}`.trim());
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-    size += chunk.byteLength;
-    if (size > maxBytes) throw new DownloadError(`${url}: larger than ${maxBytes} bytes, not a model manifest`);
-    chunks.push(chunk);
+/** Seconds without a byte from the server before a download is given up (its bytes are kept for a resume). */
+const defaultStallSeconds = 30;
+
+/**
+ * One signal for a transfer that aborts when the caller cancels or when the server sends nothing for `seconds`
+ * (a stalled connection otherwise hangs forever: the download tools users report most often do exactly that).
+ */
+class Watchdog {
+  readonly signal: AbortSignal;
+  private readonly stalled = new AbortController();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly seconds: number, private readonly cancel?: AbortSignal) {
+    this.signal = cancel ? AbortSignal.any([cancel, this.stalled.signal]) : this.stalled.signal;
+    this.feed();
   }
-  return Buffer.concat(chunks).toString('utf8');
+
+  feed(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.stalled.abort(), this.seconds * 1000);
+  }
+
+  stop(): void {
+    clearTimeout(this.timer);
+  }
+
+  /** What went wrong, in the user's words. */
+  reason(url: string, error: unknown): string {
+    if (this.cancel?.aborted) return `${url}: download cancelled`;
+    if (this.stalled.signal.aborted) return `${url}: the server sent nothing for ${this.seconds} s`;
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    return `${url}: cannot download (${cause?.code ?? cause?.message ?? (error as Error).message})`;
+  }
+}
+
+/** Fetches a small text resource (a model.json) in full, refusing bodies over `maxBytes`. */
+export async function fetchText(url: string, maxBytes: number, signal?: AbortSignal, stallSeconds = defaultStallSeconds): Promise<string> {
+  const watchdog = new Watchdog(stallSeconds, signal);
+  try {
+    const response = await request(url, {}, watchdog);
+    if (!response.ok) throw new DownloadError(`${url}: the server answered HTTP ${response.status} ${response.statusText}`.trim());
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      watchdog.feed();
+      size += chunk.byteLength;
+      if (size > maxBytes) throw new DownloadError(`${url}: larger than ${maxBytes} bytes, not a model manifest`);
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  } catch (error) {
+    throw error instanceof DownloadError ? error : new DownloadError(watchdog.reason(url, error));
+  } finally {
+    watchdog.stop();
+  }
 }
 
 /** Downloads `url` into `dest`, resuming from the bytes already there. Returns the final size. */
 export async function downloadFile(url: string, dest: string, options: DownloadOptions): Promise<number> {
+  const watchdog = new Watchdog(options.stallSeconds ?? defaultStallSeconds, options.signal);
+  try {
+    return await download(url, dest, options, watchdog);
+  } finally {
+    watchdog.stop();
+  }
+}
+
+async function download(url: string, dest: string, options: DownloadOptions, watchdog: Watchdog): Promise<number> {
   let offset = existsSync(dest) ? statSync(dest).size : 0;
-  let response = await request(url, offset > 0 ? { range: `bytes=${offset}-` } : {}, options.signal);
+  let response = await request(url, offset > 0 ? { range: `bytes=${offset}-` } : {}, watchdog);
   if (offset > 0 && response.status === 416) {
     // Range past the end: complete already if the server's total is exactly what we hold.
     const total = /^bytes \*\/(\d+)$/.exec(response.headers.get('content-range') ?? '')?.[1];
     await response.body?.cancel();
     if (Number(total) === offset) return offset;
-    response = await request(url, {}, options.signal);
+    response = await request(url, {}, watchdog);
     offset = 0;
   } else if (offset > 0 && !resumes(response, offset)) {
     // 200 (server ignores ranges) or a range that does not start where we stopped: start over cleanly.
     await response.body?.cancel();
-    response = await request(url, {}, options.signal);
+    response = await request(url, {}, watchdog);
     offset = 0;
   }
   if (!response.ok) throw new DownloadError(`${url}: the server answered HTTP ${response.status} ${response.statusText}`.trim());
@@ -66,7 +120,7 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     await response.body?.cancel();
     throw new DownloadError(`${url}: ${total} bytes is more than the ${options.maxBytes}-byte limit for a model`);
   }
-  return await receive(response, dest, offset, total, url, options);
+  return await receive(response, dest, offset, total, url, options, watchdog);
 }
 
 function resumes(response: Response, offset: number): boolean {
@@ -75,22 +129,18 @@ function resumes(response: Response, offset: number): boolean {
   return Number(start) === offset;
 }
 
-async function request(url: string, headers: Record<string, string>, signal?: AbortSignal): Promise<Response> {
+async function request(url: string, headers: Record<string, string>, watchdog: Watchdog): Promise<Response> {
   try {
     // identity: Content-Length and Range must count the file's own bytes, not a compressed form of them.
-    return await fetch(url, { headers: { ...headers, 'accept-encoding': 'identity' }, signal, redirect: 'follow' });
+    const response = await fetch(url, { headers: { ...headers, 'accept-encoding': 'identity' }, signal: watchdog.signal, redirect: 'follow' });
+    watchdog.feed();
+    return response;
   } catch (error) {
-    throw networkError(url, error, signal);
+    throw new DownloadError(watchdog.reason(url, error));
   }
 }
 
-function networkError(url: string, error: unknown, signal?: AbortSignal): Error {
-  if (signal?.aborted) return new DownloadError(`${url}: download cancelled`);
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return new DownloadError(`${url}: cannot download (${cause?.code ?? cause?.message ?? (error as Error).message})`);
-}
-
-async function receive(response: Response, dest: string, offset: number, total: number | null, url: string, options: DownloadOptions) {
+async function receive(response: Response, dest: string, offset: number, total: number | null, url: string, options: DownloadOptions, watchdog: Watchdog) {
   const out = createWriteStream(dest, { flags: 'a' });
   let writeError: Error | null = null;
   out.on('error', (error) => (writeError = error));
@@ -98,6 +148,7 @@ async function receive(response: Response, dest: string, offset: number, total: 
   let done = offset;
   try {
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      watchdog.feed();
       done += chunk.byteLength;
       if (total !== null && done > total) throw new DownloadError(`${url}: the server sent more than the ${total} bytes it announced`);
       if (done > options.maxBytes) throw new DownloadError(`${url}: more than the ${options.maxBytes}-byte limit for a model`);
@@ -110,7 +161,7 @@ async function receive(response: Response, dest: string, offset: number, total: 
     }
   } catch (error) {
     if (error instanceof DownloadError || error === writeError) throw error;
-    throw new DownloadError(`${networkError(url, error, options.signal).message}; ${done} bytes kept, adding it again resumes`);
+    throw new DownloadError(`${watchdog.reason(url, error)}; ${done} bytes kept, adding it again resumes`);
   } finally {
     out.end();
     if (!out.closed) await once(out, 'close');

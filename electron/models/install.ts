@@ -22,6 +22,8 @@ export interface AddModelOptions {
   signal?: AbortSignal;
   /** Largest ONNX file accepted, in bytes (default: just under 2 GiB). */
   maxBytes?: number;
+  /** Give a download up after this many seconds without a byte (default 30). */
+  stallSeconds?: number;
 }
 
 export interface AddModelResult {
@@ -53,7 +55,7 @@ export async function addModel(source: string, modelsDir: string, options: AddMo
   const remote = /^https?:\/\//i.test(source);
   if (!remote && /^[a-z][a-z0-9+.-]+:\/\//i.test(source)) throw new ModelInstallError(`${source}: only http:// and https:// addresses can be downloaded`);
   const origin = remote ? source : resolve(source);
-  const { text, manifestPath } = remote ? { text: await fetchText(source, maxManifestBytes, options.signal), manifestPath: source } : await readLocalManifest(origin);
+  const { text, manifestPath } = remote ? { text: await fetchText(source, maxManifestBytes, options.signal, options.stallSeconds), manifestPath: source } : await readLocalManifest(origin);
   const manifest = parse(text, manifestPath);
   const { id } = manifest;
   if (options.reserved?.includes(id)) throw new ModelInstallError(`model "${id}" is built in; a model with another id in model.json can be added`);
@@ -69,7 +71,7 @@ export async function addModel(source: string, modelsDir: string, options: AddMo
   const stagedModel = join(staging, manifest.file);
   try {
     const bytes = remote
-      ? await downloadFile(new URL(manifest.file, source).href, stagedModel, { maxBytes: options.maxBytes ?? defaultMaxBytes, onProgress: options.onProgress, signal: options.signal })
+      ? await downloadFile(new URL(manifest.file, source).href, stagedModel, { ...options, maxBytes: options.maxBytes ?? defaultMaxBytes })
       : await copyLocal(join(dirname(manifestPath), manifest.file), stagedModel, options);
     await verifyChecksum(stagedModel, manifest);
     await checkOnnxAgainstManifest(stagedModel, manifest, manifest.file);
