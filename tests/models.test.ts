@@ -203,6 +203,19 @@ describe('adding a model from a URL', () => {
     expect(readFileSync(join(modelsDir, 'test-colorpos', 'model.onnx'))).toEqual(onnx);
   });
 
+  it('refuses a second add of a model being added; a lock left by a finished process is taken over', async () => {
+    const url = serve('/locked');
+    mkdirSync(modelsDir, { recursive: true });
+    const lock = join(modelsDir, '.adding-test-colorpos.lock');
+    writeFileSync(lock, String(process.pid));
+    await expect(addModel(url, modelsDir)).rejects.toThrow(`model "test-colorpos" is being added already (process ${process.pid}); wait for it to finish`);
+    expect(readdirSync(modelsDir)).toEqual(['.adding-test-colorpos.lock']);
+
+    writeFileSync(lock, String(spawnSync(process.execPath, ['-e', '']).pid)); // a process that has exited
+    await addModel(url, modelsDir);
+    expect(readdirSync(modelsDir)).toEqual(['test-colorpos']);
+  });
+
   it('stops on cancel and keeps the bytes for a resume', async () => {
     const url = serve('/cancel');
     server.behaviour = { dropAfter: 7_000 }; // the first chunk arrives, then the connection hangs until dropped

@@ -62,7 +62,17 @@ export async function addModel(source: string, modelsDir: string, options: AddMo
   const target = join(modelsDir, id);
   if (existsSync(target) && !options.replace) throw new ModelInstallError(`model "${id}" is already installed (add it with --replace to replace it)`);
 
-  const staging = join(modelsDir, `.partial-${id}`);
+  await mkdir(modelsDir, { recursive: true });
+  const unlock = await lock(join(modelsDir, `.adding-${id}.lock`), id);
+  try {
+    return await install(manifest, text, remote ? source : manifestPath, origin, join(modelsDir, `.partial-${id}`), target, options);
+  } finally {
+    await unlock();
+  }
+}
+
+/** Stages, downloads or copies, verifies and renames one model into place (see the top of this file). */
+async function install(manifest: ModelManifest, text: string, from: string, origin: string, staging: string, target: string, options: AddModelOptions): Promise<AddModelResult> {
   const stagedManifest = join(staging, 'model.json');
   // A staging folder left by another version of this model holds bytes of another file: start over.
   if (existsSync(stagedManifest) && (await readFile(stagedManifest, 'utf8')) !== text) await rm(staging, { recursive: true, force: true });
@@ -70,20 +80,48 @@ export async function addModel(source: string, modelsDir: string, options: AddMo
   await writeFile(stagedManifest, text);
   const stagedModel = join(staging, manifest.file);
   try {
-    const bytes = remote
-      ? await downloadFile(new URL(manifest.file, source).href, stagedModel, { ...options, maxBytes: options.maxBytes ?? defaultMaxBytes })
-      : await copyLocal(join(dirname(manifestPath), manifest.file), stagedModel, options);
+    const bytes = /^https?:\/\//i.test(from)
+      ? await downloadFile(new URL(manifest.file, from).href, stagedModel, { ...options, maxBytes: options.maxBytes ?? defaultMaxBytes })
+      : await copyLocal(join(dirname(from), manifest.file), stagedModel, options);
     await verifyChecksum(stagedModel, manifest);
     await checkOnnxAgainstManifest(stagedModel, manifest, manifest.file);
     const record: InstallRecord = { source: origin, installedAt: new Date().toISOString() };
     await writeFile(join(staging, 'install.json'), `${JSON.stringify(record, null, 2)}\n`);
     await swapIn(staging, target);
-    return { id, dir: target, source: origin, bytes };
+    return { id: manifest.id, dir: target, source: origin, bytes };
   } catch (error) {
     // Only an interrupted download is worth keeping: its bytes are resumed by the next add.
     const resumable = error instanceof DownloadError && existsSync(stagedModel) && (await stat(stagedModel)).size > 0;
     if (!resumable) await rm(staging, { recursive: true, force: true });
     throw error;
+  }
+}
+
+/**
+ * Takes the lock file `path` for one add of model `id`: two adds of one model at once (the studio and the CLI)
+ * would append to the same staging file. A lock whose process is gone is taken over. Returns the release.
+ */
+async function lock(path: string, id: string): Promise<() => Promise<void>> {
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await writeFile(path, String(process.pid), { flag: 'wx' });
+      return () => rm(path, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = Number(await readFile(path, 'utf8').catch(() => ''));
+    if (holder && alive(holder)) throw new ModelInstallError(`model "${id}" is being added already (process ${holder}); wait for it to finish`);
+    await rm(path, { force: true });
+  }
+  throw new ModelInstallError(`model "${id}" is being added already; wait for it to finish`);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
