@@ -150,6 +150,28 @@ describe('adding a model from a URL', () => {
     expect(registry().get('test-colorpos').available).toBe(true);
   });
 
+  it('finishes an add whose download completed before the process stopped (416 for the range past the end)', async () => {
+    const url = serve('/complete');
+    const staging = join(modelsDir, '.partial-test-colorpos');
+    mkdirSync(staging, { recursive: true });
+    writeFileSync(join(staging, 'model.json'), JSON.stringify(manifest));
+    writeFileSync(join(staging, 'model.onnx'), onnx);
+    await addModel(url, modelsDir);
+    expect(server.requests.filter((r) => r.path === '/complete/model.onnx')).toEqual([{ path: '/complete/model.onnx', range: `bytes=${onnx.length}-`, status: 416 }]);
+    expect(readFileSync(join(modelsDir, 'test-colorpos', 'model.onnx'))).toEqual(onnx);
+  });
+
+  it('starts over when the staged bytes belong to another version of the model', async () => {
+    const url = serve('/newer');
+    const staging = join(modelsDir, '.partial-test-colorpos');
+    mkdirSync(staging, { recursive: true });
+    writeFileSync(join(staging, 'model.json'), JSON.stringify({ ...manifest, version: '0.9.0', sha256: 'c'.repeat(64) }));
+    writeFileSync(join(staging, 'model.onnx'), Buffer.alloc(5000, 7));
+    await addModel(url, modelsDir);
+    expect(server.requests.find((r) => r.path === '/newer/model.onnx')).toMatchObject({ range: null, status: 200 });
+    expect(readFileSync(join(modelsDir, 'test-colorpos', 'model.onnx'))).toEqual(onnx);
+  });
+
   it('restarts cleanly when the server answers a Range request with the whole file (200)', async () => {
     const url = serve('/norange');
     server.behaviour = { dropAfter: 9_000 };
