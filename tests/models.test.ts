@@ -136,7 +136,7 @@ describe('adding a model from a URL', () => {
   it('after a connection dropped halfway, refuses the truncated file, then the next add resumes with a Range request', async () => {
     const url = serve('/drop');
     server.behaviour = { dropAfter: 12_000 };
-    await expect(addModel(url, modelsDir)).rejects.toThrow(/12000 bytes kept, adding it again resumes/);
+    await expect(addModel(url, modelsDir)).rejects.toThrow(/drop\/model\.onnx: the connection closed unexpectedly; 12000 bytes kept, adding it again resumes$/);
     expect(registry().list().map((m) => m.id)).not.toContain('test-colorpos');
     expect(readFileSync(join(modelsDir, '.partial-test-colorpos', 'model.onnx'))).toEqual(onnx.subarray(0, 12_000));
 
@@ -200,6 +200,11 @@ describe('adding a model from a URL', () => {
     server.files.set('/partial/model.json', JSON.stringify({ ...manifest, output: undefined }));
     await expect(addModel(`${base}/partial/model.json`, modelsDir)).rejects.toThrow(/partial\/model\.json: output: Invalid input/);
     await expect(addModel(`${base}/missing/model.json`, modelsDir)).rejects.toThrow(/missing\/model\.json: the server answered HTTP 404/);
+    const closed = createServer();
+    await new Promise<void>((done) => closed.listen(0, '127.0.0.1', done));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise((done) => closed.close(done));
+    await expect(addModel(`http://127.0.0.1:${port}/model.json`, modelsDir)).rejects.toThrow(`http://127.0.0.1:${port}/model.json: the server refused the connection`);
     const escape = serve('/escape', { ...manifest, file: '../../etc/passwd' });
     await expect(addModel(escape, modelsDir)).rejects.toThrow(/file must be the name of the ONNX file beside model\.json/);
     expect(existsSync(modelsDir) ? readdirSync(modelsDir) : []).toEqual([]);

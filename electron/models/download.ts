@@ -59,9 +59,22 @@ class Watchdog {
     if (this.cancel?.aborted) return `${url}: download cancelled`;
     if (this.stalled.signal.aborted) return `${url}: the server sent nothing for ${this.seconds} s`;
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    return `${url}: cannot download (${cause?.code ?? cause?.message ?? (error as Error).message})`;
+    const code = cause?.code ?? '';
+    return `${url}: ${networkProblems[code] ?? `cannot download (${code || cause?.message || (error as Error).message})`}`;
   }
 }
+
+/** undici's socket and DNS error codes, in the user's words. */
+const networkProblems: Record<string, string> = {
+  ECONNREFUSED: 'the server refused the connection (is the address right and the server running?)',
+  ENOTFOUND: 'no such host (check the address and the network connection)',
+  EAI_AGAIN: 'the host name could not be looked up (check the network connection)',
+  ECONNRESET: 'the connection was reset by the server',
+  ETIMEDOUT: 'the connection timed out',
+  UND_ERR_SOCKET: 'the connection closed unexpectedly',
+  CERT_HAS_EXPIRED: "the server's certificate has expired",
+  DEPTH_ZERO_SELF_SIGNED_CERT: "the server's certificate is self-signed and not trusted",
+};
 
 /** Fetches a small text resource (a model.json) in full, refusing bodies over `maxBytes`. */
 export async function fetchText(url: string, maxBytes: number, signal?: AbortSignal, stallSeconds = defaultStallSeconds): Promise<string> {
