@@ -207,6 +207,8 @@ describe('adding a model from a URL', () => {
     await expect(addModel(`http://127.0.0.1:${port}/model.json`, modelsDir)).rejects.toThrow(`http://127.0.0.1:${port}/model.json: the server refused the connection`);
     const escape = serve('/escape', { ...manifest, file: '../../etc/passwd' });
     await expect(addModel(escape, modelsDir)).rejects.toThrow(/file must be the name of the ONNX file beside model\.json/);
+    const clobber = serve('/clobber', { ...manifest, file: 'model.json' });
+    await expect(addModel(clobber, modelsDir)).rejects.toThrow('file must be the name of the ONNX file beside model.json, not "model.json"');
     expect(existsSync(modelsDir) ? readdirSync(modelsDir) : []).toEqual([]);
   });
 

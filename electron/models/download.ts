@@ -128,7 +128,7 @@ async function download(url: string, dest: string, options: DownloadOptions, wat
   if (offset === 0 && existsSync(dest)) truncateSync(dest, 0);
 
   const length = response.headers.get('content-length');
-  const total = length === null ? null : offset + Number(length);
+  const total = length !== null && /^\d+$/.test(length) ? offset + Number(length) : null;
   if (total !== null && total > options.maxBytes) {
     await response.body?.cancel();
     throw new DownloadError(`${url}: ${total} bytes is more than the ${options.maxBytes}-byte limit for a model`);

@@ -157,8 +157,9 @@ function parse(text: string, label: string): ModelManifest {
     throw new ManifestError(`${label}: the model manifest is not valid JSON`);
   }
   const manifest = parseManifest(json, label);
-  // The ONNX file sits beside model.json: a path or URL here could write or fetch anywhere.
-  if (/[/\\:]/.test(manifest.file) || manifest.file === '.' || manifest.file === '..' || manifest.file === 'install.json') {
+  // The ONNX file sits beside model.json: a path or URL here could write or fetch anywhere, and the name of a
+  // file the installer writes would overwrite it.
+  if (/[/\\:]/.test(manifest.file) || ['.', '..', 'model.json', 'install.json'].includes(manifest.file)) {
     throw new ManifestError(`${label}: file must be the name of the ONNX file beside model.json, not "${manifest.file}"`);
   }
   return manifest;
