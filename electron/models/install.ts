@@ -58,14 +58,14 @@ export async function addModel(source: string, modelsDir: string, options: AddMo
   const { text, manifestPath } = remote ? { text: await fetchText(source, maxManifestBytes, options.signal, options.stallSeconds), manifestPath: source } : await readLocalManifest(origin);
   const manifest = parse(text, manifestPath);
   const { id } = manifest;
-  if (options.reserved?.includes(id)) throw new ModelInstallError(`model "${id}" is built in; a model with another id in model.json can be added`);
+  if (options.reserved?.includes(id)) throw new ModelInstallError(`model "${id}" is built in; give the model another id in its model.json to add it`);
   const target = join(modelsDir, id);
   if (existsSync(target) && !options.replace) throw new ModelInstallError(`model "${id}" is already installed (add it with --replace to replace it)`);
 
   await mkdir(modelsDir, { recursive: true });
   const unlock = await lock(join(modelsDir, `.adding-${id}.lock`), id);
   try {
-    return await install(manifest, text, remote ? source : manifestPath, origin, join(modelsDir, `.partial-${id}`), target, options);
+    return await install(manifest, text, manifestPath, origin, join(modelsDir, `.partial-${id}`), target, options);
   } finally {
     await unlock();
   }
