@@ -4,7 +4,7 @@
  * with a dot are the installer's staging and removal folders (electron/models/install.ts) and are never listed.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ModelRecord } from '../core/api/records';
 import { parseManifest } from '../core/manifest';
@@ -17,13 +17,40 @@ export interface ModelEntry extends ModelRecord {
 /** Preference order for the default model; anything else comes after, learned first. */
 const preferred = ['pixelwise-unet-s', 'pixelwise-colorpos'];
 
-function readEntry(dir: string, builtin: boolean): ModelEntry | null {
+/**
+ * sha256 of model files, read 4 MiB at a time and remembered by size and modification time. Reading each model
+ * whole at every refresh held its size in memory (up to 2 GiB for one model), and past 2 GiB readFileSync threw,
+ * which hid the model instead of listing it as damaged. The embedder checks the sha256 again when it loads a
+ * model, so a remembered digest never lets a changed file run.
+ */
+class FileDigests {
+  private readonly known = new Map<string, { size: number; mtimeMs: number; digest: string }>();
+
+  sha256(path: string): string | null {
+    if (!existsSync(path)) return null;
+    const { size, mtimeMs } = statSync(path);
+    const cached = this.known.get(path);
+    if (cached && cached.size === size && cached.mtimeMs === mtimeMs) return cached.digest;
+    const hash = createHash('sha256');
+    const buffer = Buffer.alloc(4 * 1024 * 1024);
+    const fd = openSync(path, 'r');
+    try {
+      for (let read = readSync(fd, buffer); read > 0; read = readSync(fd, buffer)) hash.update(buffer.subarray(0, read));
+    } finally {
+      closeSync(fd);
+    }
+    const digest = hash.digest('hex');
+    this.known.set(path, { size, mtimeMs, digest });
+    return digest;
+  }
+}
+
+function readEntry(dir: string, builtin: boolean, digests: FileDigests): ModelEntry | null {
   const manifestPath = join(dir, 'model.json');
   if (!existsSync(manifestPath)) return null;
   try {
     const manifest = parseManifest(JSON.parse(readFileSync(manifestPath, 'utf8')), manifestPath);
-    const file = join(dir, manifest.file);
-    const available = existsSync(file) && createHash('sha256').update(readFileSync(file)).digest('hex') === manifest.sha256;
+    const available = digests.sha256(join(dir, manifest.file)) === manifest.sha256;
     return { id: manifest.id, manifest, available, builtin, dir, sizeOnDisk: folderSize(dir), source: builtin ? null : installSource(dir) };
   } catch {
     return null; // a broken user model must not take the studio down; it is simply not listed
@@ -44,6 +71,7 @@ function installSource(dir: string): string | null {
 
 export class ModelRegistry {
   private entries: ModelEntry[] = [];
+  private readonly digests = new FileDigests();
 
   constructor(private readonly folders: Array<{ dir: string; builtin: boolean }>) {
     this.refresh();
@@ -55,7 +83,7 @@ export class ModelRegistry {
       if (!existsSync(dir)) continue;
       for (const name of readdirSync(dir).sort()) {
         if (name.startsWith('.')) continue;
-        const entry = readEntry(join(dir, name), builtin);
+        const entry = readEntry(join(dir, name), builtin, this.digests);
         if (entry && !found.has(entry.id)) found.set(entry.id, entry);
       }
     }

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, utimesSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -290,6 +290,32 @@ describe('adding a model from disk, replacing and removing', () => {
     await models.remove('test-colorpos');
     expect(models.list().map((m) => m.id)).not.toContain('test-colorpos');
     expect(readdirSync(modelsDir)).toEqual([]);
+  });
+});
+
+describe('the registry', () => {
+  it('lists a model whose file changed after it was checked as damaged', async () => {
+    const models = registry();
+    await models.add(serve('/changed'));
+    expect(models.get('test-colorpos').available).toBe(true);
+    const file = join(modelsDir, 'test-colorpos', 'model.onnx');
+    const changed = Buffer.from(onnx);
+    changed[100] ^= 0xff;
+    writeFileSync(file, changed);
+    utimesSync(file, new Date(), new Date(Date.now() + 5000)); // a different mtime even on a coarse clock
+    models.refresh();
+    expect(models.list().find((m) => m.id === 'test-colorpos')?.available).toBe(false);
+    expect(() => models.get('test-colorpos')).toThrow('model "test-colorpos" is damaged');
+  });
+
+  it('lists a hand-copied model over 2 GiB as damaged instead of hiding it (the file is hashed in pieces)', () => {
+    const folder = join(modelsDir, 'huge');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'model.json'), JSON.stringify({ ...manifest, id: 'huge' }));
+    writeFileSync(join(folder, 'model.onnx'), '');
+    truncateSync(join(folder, 'model.onnx'), 2 ** 31 + 4096); // sparse: no disk space used
+    const entry = registry().list().find((m) => m.id === 'huge');
+    expect(entry).toMatchObject({ available: false, sizeOnDisk: 2 ** 31 + 4096 + JSON.stringify({ ...manifest, id: 'huge' }).length });
   });
 });
 
