@@ -326,7 +326,7 @@ describe('pixelwise models (the built CLI)', () => {
     return { code: result.status, stdout: result.stdout, stderr: result.stderr };
   };
 
-  it('adds from a URL (resuming after a dropped connection) with progress on stderr, lists, refuses a bad model, removes', async () => {
+  it('adds from a URL (resuming after a dropped connection) and from a folder with progress on stderr, lists, refuses a bad model, removes', async () => {
     const data = join(dir, 'data');
     const url = serve('/cli');
     // spawnSync would block this process's event loop, and with it the test server: adds run with spawn.
@@ -350,6 +350,15 @@ describe('pixelwise models (the built CLI)', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/pixelwise: model\.onnx: sha256 is [0-9a-f]{64} but model\.json says b{64}/);
     expect(bad.stdout).toBe('');
+
+    const folder = join(dir, 'local');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'model.json'), JSON.stringify({ ...manifest, id: 'local-colorpos' }));
+    writeFileSync(join(folder, 'model.onnx'), onnx);
+    const copied = pixelwise(data, ['models', 'add', folder]);
+    expect(copied.code).toBe(0);
+    expect(copied.stderr).toMatch(/copy: \d+ kB of \d+ kB \(100%\)/);
+    expect(JSON.parse(copied.stdout)).toMatchObject({ id: 'local-colorpos', available: true, source: folder });
 
     const removed = pixelwise(data, ['models', 'remove', 'test-colorpos']);
     expect(removed.code).toBe(0);

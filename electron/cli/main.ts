@@ -163,6 +163,7 @@ async function modelsCommand(registry: ModelRegistry, action: string | undefined
   const cancel = () => controller.abort();
   process.once('SIGINT', cancel); // stop cleanly so the bytes so far stay on disk for the next add to resume
   let shown = 0;
+  const verb = /^https?:\/\//i.test(args[0]) ? 'download' : 'copy';
   try {
     const result = await registry.add(args[0], {
       replace,
@@ -171,7 +172,7 @@ async function modelsCommand(registry: ModelRegistry, action: string | undefined
         if (Date.now() - shown < 200 && done !== total) return;
         shown = Date.now();
         const of = total === null ? '' : ` of ${size(total)} (${Math.floor((100 * done) / total)}%)`;
-        process.stderr.write(`\rdownload: ${size(done)}${of}${etaSeconds === null ? '' : `, ${etaSeconds}s left`}   `);
+        process.stderr.write(`\r${verb}: ${size(done)}${of}${etaSeconds === null ? '' : `, ${etaSeconds}s left`}   `);
       },
     });
     process.stderr.write('\n');
