@@ -28,6 +28,8 @@ interface Behaviour {
   chunkedShort?: number;
   /** Send this many body bytes, then nothing more while keeping the connection open. */
   stallAfter?: number;
+  /** Send the body in pieces of this many bytes, one every 100 ms. */
+  trickle?: number;
 }
 
 /** Files by URL path; what each request asked for is logged. */
@@ -53,7 +55,7 @@ class ModelServer {
     const log = (status: number) => this.requests.push({ path: req.url ?? '', range, status });
     if (body === undefined) return void (log(404), res.writeHead(404).end('not found'));
     const bytes = Buffer.from(body);
-    const { dropAfter, ignoreRange, chunkedShort, stallAfter } = this.behaviour;
+    const { dropAfter, ignoreRange, chunkedShort, stallAfter, trickle } = this.behaviour;
     if (chunkedShort !== undefined && typeof body !== 'string') {
       log(200);
       res.writeHead(200, { 'transfer-encoding': 'chunked' });
@@ -72,7 +74,14 @@ class ModelServer {
       ...(status === 206 ? { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` } : {}),
     });
     const rest = bytes.subarray(start);
-    if (stallAfter !== undefined && typeof body !== 'string') {
+    if (trickle !== undefined && typeof body !== 'string') {
+      const send = (from: number): void => {
+        if (from + trickle >= rest.length) return void res.end(rest.subarray(from));
+        res.write(rest.subarray(from, from + trickle));
+        setTimeout(() => send(from + trickle), 100);
+      };
+      send(0);
+    } else if (stallAfter !== undefined && typeof body !== 'string') {
       res.write(rest.subarray(0, stallAfter));
     } else if (dropAfter !== undefined && typeof body !== 'string') {
       res.write(rest.subarray(0, dropAfter), () => setTimeout(() => res.socket?.destroy(), 20));
@@ -117,6 +126,18 @@ describe('adding a model from a URL', () => {
     expect(entry!.sizeOnDisk).toBeGreaterThan(onnx.length);
     expect(readdirSync(modelsDir)).toEqual(['test-colorpos']);
     expect(registry().get('test-colorpos').manifest.output.name).toBe('embedding');
+  });
+
+  it('reports an ETA while a slow download runs', async () => {
+    const url = serve('/slow');
+    server.behaviour = { trickle: Math.ceil(onnx.length / 12) }; // about 1.2 s in all
+    const progress: Array<{ done: number; etaSeconds: number | null }> = [];
+    await addModel(url, modelsDir, { onProgress: (p) => progress.push(p) });
+    const estimates = progress.filter((p) => p.etaSeconds !== null);
+    expect(estimates.length).toBeGreaterThan(0);
+    for (const { etaSeconds } of estimates) expect(etaSeconds).toBeLessThan(10); // about 1 s in all: a sane estimate
+    expect(estimates[0].etaSeconds).toBeGreaterThanOrEqual(estimates.at(-1)!.etaSeconds!);
+    expect(progress.at(-1)).toMatchObject({ done: onnx.length, etaSeconds: 0 });
   });
 
   it('refuses a wrong sha256 and leaves nothing installed', async () => {
