@@ -30,6 +30,8 @@ interface Behaviour {
   stallAfter?: number;
   /** Send the body in pieces of this many bytes, one every 100 ms. */
   trickle?: number;
+  /** With trickle: leave Content-Length out (chunked encoding). */
+  noLength?: boolean;
 }
 
 /** Files by URL path; what each request asked for is logged. */
@@ -55,7 +57,7 @@ class ModelServer {
     const log = (status: number) => this.requests.push({ path: req.url ?? '', range, status });
     if (body === undefined) return void (log(404), res.writeHead(404).end('not found'));
     const bytes = Buffer.from(body);
-    const { dropAfter, ignoreRange, chunkedShort, stallAfter, trickle } = this.behaviour;
+    const { dropAfter, ignoreRange, chunkedShort, stallAfter, trickle, noLength } = this.behaviour;
     if (chunkedShort !== undefined && typeof body !== 'string') {
       log(200);
       res.writeHead(200, { 'transfer-encoding': 'chunked' });
@@ -70,7 +72,7 @@ class ModelServer {
     const status = start > 0 ? 206 : 200;
     log(status);
     res.writeHead(status, {
-      'content-length': bytes.length - start,
+      ...(noLength ? {} : { 'content-length': bytes.length - start }),
       ...(status === 206 ? { 'content-range': `bytes ${start}-${bytes.length - 1}/${bytes.length}` } : {}),
     });
     const rest = bytes.subarray(start);
@@ -237,6 +239,13 @@ describe('adding a model from a URL', () => {
     const url = serve('/big');
     await expect(addModel(url, modelsDir, { maxBytes: 1000 })).rejects.toThrow(`${onnx.length} bytes is more than the 1000-byte limit`);
     expect(server.requests.filter((r) => r.path === '/big/model.onnx')).toHaveLength(1);
+    expect(readdirSync(modelsDir)).toEqual([]);
+  });
+
+  it('stops reading a body without a length at the limit and keeps none of it', async () => {
+    const url = serve('/big-chunked');
+    server.behaviour = { trickle: 2000, noLength: true };
+    await expect(addModel(url, modelsDir, { maxBytes: 5000 })).rejects.toThrow(/big-chunked\/model\.onnx: more than the 5000-byte limit for a model$/);
     expect(readdirSync(modelsDir)).toEqual([]);
   });
 

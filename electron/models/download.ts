@@ -26,6 +26,10 @@ export interface DownloadOptions {
 
 export class DownloadError extends Error {
   override name = 'DownloadError';
+  /** Whether the bytes received so far are worth keeping for the next attempt (not when the body is refused). */
+  constructor(message: string, readonly resumable = true) {
+    super(message);
+  }
 }
 
 /** Seconds without a byte from the server before a download is given up (its bytes are kept for a resume). */
@@ -131,7 +135,7 @@ async function download(url: string, dest: string, options: DownloadOptions, wat
   const total = length !== null && /^\d+$/.test(length) ? offset + Number(length) : null;
   if (total !== null && total > options.maxBytes) {
     await response.body?.cancel();
-    throw new DownloadError(`${url}: ${total} bytes is more than the ${options.maxBytes}-byte limit for a model`);
+    throw new DownloadError(`${url}: ${total} bytes is more than the ${options.maxBytes}-byte limit for a model`, false);
   }
   return await receive(response, dest, offset, total, url, options, watchdog);
 }
@@ -163,8 +167,8 @@ async function receive(response: Response, dest: string, offset: number, total: 
     for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
       watchdog.feed();
       done += chunk.byteLength;
-      if (total !== null && done > total) throw new DownloadError(`${url}: the server sent more than the ${total} bytes it announced`);
-      if (done > options.maxBytes) throw new DownloadError(`${url}: more than the ${options.maxBytes}-byte limit for a model`);
+      if (total !== null && done > total) throw new DownloadError(`${url}: the server sent more than the ${total} bytes it announced`, false);
+      if (done > options.maxBytes) throw new DownloadError(`${url}: more than the ${options.maxBytes}-byte limit for a model`, false);
       if (writeError) throw writeError;
       if (!out.write(chunk)) await once(out, 'drain');
       const seconds = (Date.now() - started) / 1000;

@@ -91,7 +91,7 @@ async function install(manifest: ModelManifest, text: string, from: string, orig
     return { id: manifest.id, dir: target, source: origin, bytes };
   } catch (error) {
     // Only an interrupted download is worth keeping: its bytes are resumed by the next add.
-    const resumable = error instanceof DownloadError && existsSync(stagedModel) && (await stat(stagedModel)).size > 0;
+    const resumable = error instanceof DownloadError && error.resumable && existsSync(stagedModel) && (await stat(stagedModel)).size > 0;
     if (!resumable) await rm(staging, { recursive: true, force: true });
     throw error;
   }
