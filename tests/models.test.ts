@@ -317,9 +317,14 @@ describe('adding a model from disk, replacing and removing', () => {
     await models.add(writeModelFolder());
     await expect(models.remove('pixelwise-colorpos')).rejects.toThrow('model "pixelwise-colorpos" is built in and cannot be removed');
     await expect(models.remove('../models')).rejects.toThrow(/no installed model "..\/models"/);
+    // What a process killed in the middle of deleting a model left behind.
+    const deadPid = spawnSync(process.execPath, ['-e', '']).pid;
+    mkdirSync(join(modelsDir, `.trash-${deadPid}-1-abc`, 'big'), { recursive: true });
+    writeFileSync(join(modelsDir, `.trash-${deadPid}-1-abc`, 'big', 'model.onnx'), onnx);
+    mkdirSync(join(modelsDir, `.trash-${process.pid}-1-abc`)); // a delete still running in a live process
     await models.remove('test-colorpos');
     expect(models.list().map((m) => m.id)).not.toContain('test-colorpos');
-    expect(readdirSync(modelsDir)).toEqual([]);
+    expect(readdirSync(modelsDir)).toEqual([`.trash-${process.pid}-1-abc`]);
   });
 });
 

@@ -3,11 +3,12 @@
  * is checked there (sha256 against model.json, then inputs/outputs in a real onnxruntime session) and only then
  * renamed to `<id>/` in one step, so the registry never sees a half-installed or unchecked model. An interrupted
  * download keeps its bytes in the staging folder and the next add of the same model resumes from them; every other
- * failure removes the staging folder.
+ * failure removes the staging folder. A removed or replaced model is renamed to `.trash-<pid>-...` before it is
+ * deleted, and trash left by a process that died is swept by the next remove or replace.
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { type ModelManifest, ManifestError, parseManifest } from '../../core/manifest';
 import { checkOnnxAgainstManifest } from './check-onnx';
@@ -133,9 +134,8 @@ export async function removeModel(id: string, modelsDir: string, reserved: reado
     throw new ModelInstallError(`no installed model "${id}" (\`pixelwise models\` lists them)`);
   }
   // Out of the registry's sight in one step, then deleted: an interrupted delete never leaves half a model listed.
-  const doomed = join(modelsDir, `.removing-${id}-${process.pid}-${Date.now()}`);
-  await rename(target, doomed);
-  await rm(doomed, { recursive: true, force: true });
+  await discard(target);
+  await sweepTrash(modelsDir);
 }
 
 async function readLocalManifest(path: string): Promise<{ text: string; manifestPath: string }> {
@@ -187,7 +187,7 @@ async function verifyChecksum(path: string, manifest: ModelManifest): Promise<vo
 /** Renames `staging` to `target`; an existing target is moved aside first and restored if the rename fails. */
 async function swapIn(staging: string, target: string): Promise<void> {
   if (!existsSync(target)) return void (await rename(staging, target));
-  const old = join(dirname(target), `.replaced-${Date.now()}-${process.pid}`);
+  const old = trashName(dirname(target));
   await rename(target, old);
   try {
     await rename(staging, target);
@@ -196,4 +196,24 @@ async function swapIn(staging: string, target: string): Promise<void> {
     throw error;
   }
   await rm(old, { recursive: true, force: true });
+  await sweepTrash(dirname(target));
+}
+
+/** `.trash-<pid>-<n>`: a model folder on its way out, named for the process deleting it. */
+function trashName(modelsDir: string): string {
+  return join(modelsDir, `.trash-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`);
+}
+
+async function discard(dir: string): Promise<void> {
+  const trash = trashName(dirname(dir));
+  await rename(dir, trash);
+  await rm(trash, { recursive: true, force: true });
+}
+
+/** Deletes what a process that stopped mid-delete left in the trash (a model can be gigabytes). */
+async function sweepTrash(modelsDir: string): Promise<void> {
+  for (const name of await readdir(modelsDir)) {
+    const pid = Number(/^\.trash-(\d+)-/.exec(name)?.[1]);
+    if (pid && !alive(pid)) await rm(join(modelsDir, name), { recursive: true, force: true });
+  }
 }
