@@ -110,6 +110,10 @@ export interface ModelRecord {
   /** Whether the ONNX file is present and its sha256 matches the manifest. */
   available: boolean;
   builtin: boolean;
+  /** Bytes of the model's folder on disk. */
+  sizeOnDisk: number;
+  /** Where a user model was added from (a URL or a path); null for built-in or hand-copied models. */
+  source: string | null;
 }
 
 export interface RuntimeInfo {

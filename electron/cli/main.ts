@@ -10,6 +10,7 @@ import { dispatch } from '../../core/api/contract';
 import type { JobRecord } from '../../core/api/records';
 import type { ImportResult } from '../jobs/import-job';
 import { gpuReport } from '../gpu/report';
+import type { ModelRegistry } from '../models';
 import { defaultDataDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { toApiError } from '../services/errors';
@@ -30,6 +31,9 @@ const usage = `Usage:
   pixelwise discover <project-file> [--images 1,2,3] [--top 5] [--model <id>]
                                                           most frequent objects across images, JSON out
   pixelwise models                                        list embedding models as JSON
+  pixelwise models add <url|folder|model.json> [--replace]
+                                                          download or copy a model, verify it, install it
+  pixelwise models remove <id>                            remove a model added by the user
   pixelwise gpu                                           execution provider in use and why CUDA is not, JSON out
 Options: --data-dir <dir> (default ~/.pixelwise)`;
 
@@ -73,6 +77,7 @@ export async function run(argv: string[]): Promise<void> {
       model: { type: 'string' }, stdin: { type: 'boolean' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       image: { type: 'string' }, mask: { type: 'string' }, top: { type: 'string' }, images: { type: 'string' },
       format: { type: 'string' }, out: { type: 'string' }, polygons: { type: 'boolean' }, embeddings: { type: 'boolean' },
+      replace: { type: 'boolean' },
     },
   });
   const [command, projectFile, ...rest] = positionals;
@@ -80,7 +85,7 @@ export async function run(argv: string[]): Promise<void> {
   const studio = new Studio({ dataDir: values['data-dir'] ?? defaultDataDir(), mode: 'cli' });
   try {
     if (command === 'gpu') return void console.log(JSON.stringify(await gpuReport(studio), null, 2));
-    if (command === 'models') return void console.log(JSON.stringify(studio.registry.list().map(({ dir: _d, ...m }) => m), null, 2));
+    if (command === 'models') return await modelsCommand(studio.registry, projectFile, rest, values.replace ?? false);
     if (!projectFile) throw new UsageError(`${command} needs a project file`);
     if (command === 'import' && values.format) {
       if (rest.length !== 1) throw new UsageError('a dataset import takes one dataset path');
@@ -140,6 +145,48 @@ export async function run(argv: string[]): Promise<void> {
   } finally {
     await studio.close();
   }
+}
+
+/** `pixelwise models [add <source> | remove <id>]`: the list, an install or a removal, as JSON on stdout. */
+async function modelsCommand(registry: ModelRegistry, action: string | undefined, args: string[], replace: boolean): Promise<void> {
+  const record = (id: string) => {
+    const { dir: _dir, ...model } = registry.list().find((m) => m.id === id)!;
+    return model;
+  };
+  if (action === undefined) return void console.log(JSON.stringify(registry.list().map((m) => record(m.id)), null, 2));
+  if (args.length !== 1 || (action !== 'add' && action !== 'remove')) throw new UsageError('usage: pixelwise models [add <url|folder|model.json> | remove <id>]');
+  if (action === 'remove') {
+    await registry.remove(args[0]);
+    return void console.log(JSON.stringify({ removed: args[0] }, null, 2));
+  }
+  const controller = new AbortController();
+  const cancel = () => controller.abort();
+  process.once('SIGINT', cancel); // stop cleanly so the bytes so far stay on disk for the next add to resume
+  let shown = 0;
+  const verb = /^https?:\/\//i.test(args[0]) ? 'download' : 'copy';
+  try {
+    const result = await registry.add(args[0], {
+      replace,
+      signal: controller.signal,
+      onProgress: ({ done, total, etaSeconds }) => {
+        if (Date.now() - shown < 200 && done !== total) return;
+        shown = Date.now();
+        const of = total === null ? '' : ` of ${size(total)} (${Math.floor((100 * done) / total)}%)`;
+        process.stderr.write(`\r${verb}: ${size(done)}${of}${etaSeconds === null ? '' : `, ${etaSeconds}s left`}   `);
+      },
+    });
+    process.stderr.write('\n');
+    console.log(JSON.stringify({ ...record(result.id), bytes: result.bytes }, null, 2));
+  } catch (error) {
+    if (shown) process.stderr.write('\n');
+    throw error;
+  } finally {
+    process.removeListener('SIGINT', cancel);
+  }
+}
+
+function size(bytes: number): string {
+  return bytes < 1e6 ? `${Math.round(bytes / 1e3)} kB` : `${(bytes / 1e6).toFixed(1)} MB`;
 }
 
 /** A positive whole number given as option `name`; bad usage otherwise. */
