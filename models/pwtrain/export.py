@@ -88,11 +88,20 @@ def loss_description(config: Config) -> str:
 
 def data_description(config: Config) -> str:
     """Training data in words; folder names only (cards must not carry paths outside the repository)."""
-    real = [Path(folder).name for folder in config.data.real_dirs] + [Path(a).name for a, _ in config.data.coco]
-    if not real or config.data.synthetic_fraction >= 1:
+    data = config.data
+    real = [Path(folder).name for folder in data.real_dirs] + [Path(a).name for a, _ in data.coco]
+    panoptic = [Path(folder).name for folder in data.panoptic]
+    if not (real or panoptic) or data.synthetic_fraction >= 1:
         return "synthetic dead-leaves pairs only"
-    return (f"synthetic dead-leaves pairs ({config.data.synthetic_fraction:.0%} of pairs) + real masks "
-            f"({', '.join(real)}; same-class image pairs, background negative-only, never eval/)")
+    parts = [f"synthetic dead-leaves pairs ({data.synthetic_fraction:.0%} of pairs)"]
+    if data.composite_fraction > 0:
+        parts.append(f"composited scenes ({data.composite_fraction:.0%}: cutouts of {', '.join(real + panoptic)} "
+                     "pasted onto real photos and synthetic views)")
+    if real:
+        parts.append(f"real masks ({', '.join(real)}; same-class image pairs, background negative-only)")
+    if panoptic:
+        parts.append(f"panoptic scenes ({', '.join(panoptic)}; every segment an instance)")
+    return " + ".join(parts) + "; never eval/"
 
 
 def loss_curve(history: list, points: int = 6) -> str:
