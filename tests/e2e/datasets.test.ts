@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import type { AnnotationRecord, ClassRecord, ImagePage, JobRecord, ProjectInfo } from '../../core/api/records';
 import { encodeRle } from '../../core/rle';
 import { writeImages } from '../fixtures';
-import { type Studio, startStudio } from './harness';
+import { type Studio, startStudio, waitUntil } from './harness';
 
 const width = 96, height = 72, imageCount = 4;
 
@@ -32,10 +32,7 @@ function squareMask(x0: number, y0: number, x1: number, y1: number, hole?: [numb
 
 /** Polls until no job runs (expect.poll is for tests only, and this runs in beforeAll). */
 async function waitForJobs(): Promise<void> {
-  for (let waited = 0; (await studio.call<JobRecord[]>('jobs', 'list', { activeOnly: true })).length > 0; waited += 200) {
-    if (waited > 60_000) throw new Error('jobs did not finish within 60 s');
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  await waitUntil(() => studio.call<JobRecord[]>('jobs', 'list', { activeOnly: true }), (jobs) => jobs.length === 0, 'the jobs', 60_000, 200);
 }
 
 /** Every object of the open project as "file name|class name|rle counts", sorted. */

@@ -88,3 +88,16 @@ export async function startStudio(options: { dataDir?: string; env?: NodeJS.Proc
     },
   };
 }
+
+/**
+ * Reads `read` every `everyMs` until `done` holds for its value, and returns that value; after `ms` it throws with
+ * `what` and the last value. For waits outside a test (beforeAll, scripts), where expect.poll cannot run.
+ */
+export async function waitUntil<T>(read: () => Promise<T>, done: (value: T) => boolean, what: string, ms: number, everyMs = 250): Promise<T> {
+  for (let waited = 0; ; waited += everyMs) {
+    const value = await read();
+    if (done(value)) return value;
+    if (waited > ms) throw new Error(`${what} did not happen within ${ms / 1000} s (last: ${JSON.stringify(value)?.slice(0, 300)})`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { type Studio, startStudio } from './harness';
+import { type Studio, startStudio, waitUntil } from './harness';
 
 interface ImageItem {
   id: number;
@@ -73,12 +73,8 @@ describe('walkthrough polish: embedding request, toolbar width, query example', 
     for (let i = 0; i < 3; i++) await writeScene(join(photos, fileName(i)), i);
     await studio.call('projects', 'create', { path: join(studio.dataDir, 'discs.pixelwise') });
     await studio.call('images', 'import', { paths: [photos] });
-    for (let waited = 0; ; waited += 500) {
-      images = (await studio.call<{ items: ImageItem[] }>('images', 'list', {})).items;
-      if (images.length === 3 && images.every((image) => image.status === 'new')) break;
-      if (waited > 60_000) throw new Error(`import did not finish: ${images.map((image) => image.status).join(', ')}`);
-      await new Promise((done) => setTimeout(done, 500));
-    }
+    images = await waitUntil(async () => (await studio.call<{ items: ImageItem[] }>('images', 'list', {})).items,
+      (items) => items.length === 3 && items.every((image) => image.status === 'new'), 'the import', 60_000, 500);
     await page.reload();
     await page.getByTestId('image-tile').first().waitFor();
   }, 120_000);

@@ -10,7 +10,7 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
 import { sampleSvg } from '../../electron/sample';
-import { startStudio } from './harness';
+import { startStudio, waitUntil } from './harness';
 
 interface ImageItem { id: number; fileName: string; status: string; width: number; height: number }
 
@@ -31,12 +31,8 @@ async function screenPoint(page: Page, image: ImageItem, x: number, y: number): 
   return [box.x + (box.width - image.width * scale) / 2 + x * scale, box.y + (box.height - image.height * scale) / 2 + y * scale];
 }
 
-async function until(check: () => Promise<boolean>, what: string, ms = 120_000): Promise<void> {
-  for (const started = Date.now(); !(await check());) {
-    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((done) => setTimeout(done, 250));
-  }
-}
+/** Waits until `check` holds (see waitUntil). */
+const until = (check: () => Promise<boolean>, what: string, ms = 120_000) => waitUntil(check, Boolean, what, ms);
 
 async function main(): Promise<void> {
   const studio = await startStudio();
@@ -50,11 +46,8 @@ async function main(): Promise<void> {
     await shot('images');
     await studio.call('classes', 'create', { name: 'mug', color: '#e6194b' });
     await studio.call('classes', 'create', { name: 'disc', color: '#3cb44b' });
-    let images: ImageItem[] = [];
-    await until(async () => {
-      images = (await studio.call<{ items: ImageItem[] }>('images', 'list', { limit: 100 })).items;
-      return images.length === 8 && images.every((item) => item.status === 'embedded');
-    }, 'all images embedded', 300_000);
+    const images = await waitUntil(async () => (await studio.call<{ items: ImageItem[] }>('images', 'list', { limit: 100 })).items,
+      (items) => items.length === 8 && items.every((item) => item.status === 'embedded'), 'embedding the sample', 300_000);
     await page.reload();
     await page.getByTestId('image-tile').first().waitFor();
 

@@ -13,7 +13,7 @@ import type { AcceptResult, DiscoveryResult, SearchHit, SearchResult } from '../
 import { type Mask, maskArea } from '../../core/mask';
 import { type Rle, decodeRle, encodeRle } from '../../core/rle';
 import { sampleSvg } from '../../electron/sample';
-import { type Studio, startStudio } from './harness';
+import { type Studio, startStudio, waitUntil } from './harness';
 
 interface ImageItem {
   id: number;
@@ -126,12 +126,8 @@ describe('search: what is labelled is what the hits showed', () => {
     await page.getByTestId('project-open-sample').click();
     await page.getByTestId('image-tile').first().waitFor({ timeout: 60_000 });
     await studio.call('embeddings', 'start', {});
-    for (let waited = 0; ; waited += 1000) {
-      images = (await studio.call<{ items: ImageItem[] }>('images', 'list', { limit: 100 })).items;
-      if (images.length === 8 && images.every((item) => item.status === 'embedded')) break;
-      if (waited > 300_000) throw new Error(`embedding did not finish: ${images.map((item) => item.status).join(', ')}`);
-      await new Promise((done) => setTimeout(done, 1000));
-    }
+    images = await waitUntil(async () => (await studio.call<{ items: ImageItem[] }>('images', 'list', { limit: 100 })).items,
+      (items) => items.length === 8 && items.every((item) => item.status === 'embedded'), 'embedding the sample', 300_000, 1000);
   }, 360_000);
 
   afterAll(async () => {

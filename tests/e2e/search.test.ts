@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { sampleSvg } from '../../electron/sample';
-import { type Studio, startStudio } from './harness';
+import { type Studio, startStudio, waitUntil } from './harness';
 
 interface StoredAnnotation {
   id: number;
@@ -88,12 +88,8 @@ describe('similar-object search and discovery', () => {
     mugClassId = (await studio.call<{ id: number }>('classes', 'create', { name: 'mug', color: '#e6194b' })).id;
     await studio.call('embeddings', 'start', {});
     // expect.poll only works inside a test: wait for the embedding job by hand.
-    for (let waited = 0; ; waited += 1000) {
-      images = (await studio.call<{ items: ImageItem[] }>('images', 'list', { limit: 100 })).items;
-      if (images.length === 8 && images.every((item) => item.status === 'embedded')) break;
-      if (waited > 300_000) throw new Error(`embedding did not finish: ${images.map((item) => item.status).join(', ')}`);
-      await new Promise((done) => setTimeout(done, 1000));
-    }
+    images = await waitUntil(async () => (await studio.call<{ items: ImageItem[] }>('images', 'list', { limit: 100 })).items,
+      (items) => items.length === 8 && items.every((item) => item.status === 'embedded'), 'embedding the sample', 300_000, 1000);
     // The renderer loads classes when the project opens: reload so it knows the class made above.
     await page.reload();
     await page.getByTestId('image-tile').first().waitFor();

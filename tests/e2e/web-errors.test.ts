@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImagePage, JobRecord, ProjectInfo } from '../../core/api/records';
 import { Project } from '../../db/project';
 import { tempDir, writeImages } from '../fixtures';
-import { type ServerProcess, startServer } from './harness';
+import { type ServerProcess, startServer, waitUntil } from './harness';
 
 const unprivileged = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
 let server: ServerProcess;
@@ -28,10 +28,7 @@ async function call(service: string, method: string, input: unknown = {}) {
 }
 
 async function idle(): Promise<void> {
-  for (let waited = 0; (await call('jobs', 'list', { activeOnly: true })).result.length > 0; waited += 100) {
-    if (waited > 30_000) throw new Error('jobs did not finish');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitUntil(() => call('jobs', 'list', { activeOnly: true }), (reply) => reply.result.length === 0, 'the jobs', 30_000, 100);
 }
 
 beforeAll(async () => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ClassRecord, ImagePage, JobRecord } from '../../core/api/records';
 import { tempDir, writeImages } from '../fixtures';
-import { type Studio, startStudio } from './harness';
+import { type Studio, startStudio, waitUntil } from './harness';
 
 let studio: Studio;
 let attacker: Server;
@@ -45,10 +45,7 @@ beforeAll(async () => {
   await writeImages(join(dir, 'images'), 2, 64, 48);
   await studio.call('projects', 'create', { path: join(dir, 'victim.pixelwise') });
   await studio.call<JobRecord>('images', 'import', { paths: [join(dir, 'images')] });
-  for (let waited = 0; (await studio.call<JobRecord[]>('jobs', 'list', { activeOnly: true })).length > 0; waited += 100) {
-    if (waited > 30_000) throw new Error('the import did not finish');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  await waitUntil(() => studio.call<JobRecord[]>('jobs', 'list', { activeOnly: true }), (jobs) => jobs.length === 0, 'the import', 30_000, 100);
 
   attacker = createServer((request, response) => {
     seenByAttacker.push(request.headers);
