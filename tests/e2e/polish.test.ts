@@ -12,18 +12,12 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { type Studio, startStudio, waitUntil } from './harness';
+import type { ImageRecord } from '../../core/api/records';
 
-interface ImageItem {
-  id: number;
-  fileName: string;
-  status: string;
-  width: number;
-  height: number;
-}
 
 let studio: Studio;
 let page: Page;
-let images: ImageItem[];
+let images: ImageRecord[];
 /** Console errors and failed responses since the page opened. */
 const problems: string[] = [];
 
@@ -31,7 +25,7 @@ const canvas = () => page.getByTestId('annotate-canvas');
 const engineState = () => canvas().getAttribute('data-engine');
 const shots = process.env.PIXELWISE_SHOTS;
 
-async function openImage(image: ImageItem): Promise<void> {
+async function openImage(image: ImageRecord): Promise<void> {
   await page.getByTestId('view-images').click();
   await page.locator(`[data-testid="image-tile"][data-id="${image.id}"]`).dblclick();
   await canvas().waitFor();
@@ -52,7 +46,7 @@ async function writeScene(file: string, i: number): Promise<void> {
 }
 
 /** Screen point of image pixel (x, y) in the editor right after it fitted the image (annotate/viewport.ts fitView). */
-async function screenPoint(image: ImageItem, x: number, y: number): Promise<[number, number]> {
+async function screenPoint(image: ImageRecord, x: number, y: number): Promise<[number, number]> {
   const box = (await canvas().boundingBox())!;
   const scale = Math.min(box.width / image.width, box.height / image.height) * 0.96;
   return [box.x + (box.width - image.width * scale) / 2 + x * scale, box.y + (box.height - image.height * scale) / 2 + y * scale];
@@ -73,7 +67,7 @@ describe('walkthrough polish: embedding request, toolbar width, query example', 
     for (let i = 0; i < 3; i++) await writeScene(join(photos, fileName(i)), i);
     await studio.call('projects', 'create', { path: join(studio.dataDir, 'discs.pixelwise') });
     await studio.call('images', 'import', { paths: [photos] });
-    images = await waitUntil(async () => (await studio.call<{ items: ImageItem[] }>('images', 'list', {})).items,
+    images = await waitUntil(async () => (await studio.call<{ items: ImageRecord[] }>('images', 'list', {})).items,
       (items) => items.length === 3 && items.every((image) => image.status === 'new'), 'the import', 60_000, 500);
     await page.reload();
     await page.getByTestId('image-tile').first().waitFor();

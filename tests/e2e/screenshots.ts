@@ -9,10 +9,10 @@
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Page } from 'playwright-core';
+import type { ImageRecord } from '../../core/api/records';
 import { sampleSvg } from '../../electron/sample';
 import { startStudio, waitUntil } from './harness';
 
-interface ImageItem { id: number; fileName: string; status: string; width: number; height: number }
 
 const { values } = parseArgs({ options: { out: { type: 'string', default: 'docs/screenshots' } } });
 const out = resolve(values.out!);
@@ -25,7 +25,7 @@ function mugOf(fileName: string): { x: number; y: number; scale: number } {
 }
 
 /** Screen point of image pixel (x, y) in the editor right after it fitted the image (annotate/viewport.ts). */
-async function screenPoint(page: Page, image: ImageItem, x: number, y: number): Promise<[number, number]> {
+async function screenPoint(page: Page, image: ImageRecord, x: number, y: number): Promise<[number, number]> {
   const box = (await page.getByTestId('annotate-canvas').boundingBox())!;
   const scale = Math.min(box.width / image.width, box.height / image.height) * 0.96;
   return [box.x + (box.width - image.width * scale) / 2 + x * scale, box.y + (box.height - image.height * scale) / 2 + y * scale];
@@ -46,7 +46,7 @@ async function main(): Promise<void> {
     await shot('images');
     await studio.call('classes', 'create', { name: 'mug', color: '#e6194b' });
     await studio.call('classes', 'create', { name: 'disc', color: '#3cb44b' });
-    const images = await waitUntil(async () => (await studio.call<{ items: ImageItem[] }>('images', 'list', { limit: 100 })).items,
+    const images = await waitUntil(async () => (await studio.call<{ items: ImageRecord[] }>('images', 'list', { limit: 100 })).items,
       (items) => items.length === 8 && items.every((item) => item.status === 'embedded'), 'embedding the sample', 300_000);
     await page.reload();
     await page.getByTestId('image-tile').first().waitFor();

@@ -14,14 +14,8 @@ import { type Mask, maskArea } from '../../core/mask';
 import { type Rle, decodeRle, encodeRle } from '../../core/rle';
 import { sampleSvg } from '../../electron/sample';
 import { type Studio, startStudio, waitUntil } from './harness';
+import type { ImageRecord } from '../../core/api/records';
 
-interface ImageItem {
-  id: number;
-  fileName: string;
-  status: string;
-  width: number;
-  height: number;
-}
 
 interface StoredAnnotation {
   id: number;
@@ -32,7 +26,7 @@ interface StoredAnnotation {
 
 let studio: Studio;
 let page: Page;
-let images: ImageItem[];
+let images: ImageRecord[];
 /** The search answers the page received, latest last. */
 const answers: SearchResult[] = [];
 /** Preview masks the page received (search.hitMask), by image. */
@@ -50,7 +44,7 @@ async function searchIdle(): Promise<void> {
 }
 
 /** The mug's body (its rectangle, stroke included) on sample image `fileName`, as an image-sized mask. */
-function mugBody(image: ImageItem): Mask {
+function mugBody(image: ImageRecord): Mask {
   const seed = Number(/sample-(\d+)/.exec(image.fileName)![1]);
   const [, x, y, s] = [...sampleSvg(seed).matchAll(/translate\(([\d.]+) ([\d.]+)\) scale\(([\d.]+)\)/g)].at(-1)!.map(Number);
   const data = new Uint8Array(image.width * image.height);
@@ -126,7 +120,7 @@ describe('search: what is labelled is what the hits showed', () => {
     await page.getByTestId('project-open-sample').click();
     await page.getByTestId('image-tile').first().waitFor({ timeout: 60_000 });
     await studio.call('embeddings', 'start', {});
-    images = await waitUntil(async () => (await studio.call<{ items: ImageItem[] }>('images', 'list', { limit: 100 })).items,
+    images = await waitUntil(async () => (await studio.call<{ items: ImageRecord[] }>('images', 'list', { limit: 100 })).items,
       (items) => items.length === 8 && items.every((item) => item.status === 'embedded'), 'embedding the sample', 300_000, 1000);
   }, 360_000);
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { sampleSvg } from '../../electron/sample';
 import { type Studio, startStudio, waitUntil } from './harness';
+import type { ImageRecord } from '../../core/api/records';
 
 interface StoredAnnotation {
   id: number;
@@ -19,17 +20,10 @@ interface StoredAnnotation {
   source: string;
 }
 
-interface ImageItem {
-  id: number;
-  fileName: string;
-  status: string;
-  width: number;
-  height: number;
-}
 
 let studio: Studio;
 let page: Page;
-let images: ImageItem[];
+let images: ImageRecord[];
 let mugClassId: number;
 
 /** expect.poll with room for a busy machine (2 shared cores): the default second is too short for a search. */
@@ -47,14 +41,14 @@ function mugOf(fileName: string): { x: number; y: number; scale: number } {
 }
 
 /** Screen point of image pixel (x, y) in the editor right after it fitted the image (annotate/viewport.ts fitView). */
-async function screenPoint(image: ImageItem, x: number, y: number): Promise<[number, number]> {
+async function screenPoint(image: ImageRecord, x: number, y: number): Promise<[number, number]> {
   const box = (await canvas().boundingBox())!;
   const scale = Math.min(box.width / image.width, box.height / image.height) * 0.96;
   return [box.x + (box.width - image.width * scale) / 2 + x * scale, box.y + (box.height - image.height * scale) / 2 + y * scale];
 }
 
 /** Whether the annotation's box holds the image's mug centre (the object found is the mug). */
-function covers(annotation: StoredAnnotation, image: ImageItem): boolean {
+function covers(annotation: StoredAnnotation, image: ImageRecord): boolean {
   const mug = mugOf(image.fileName);
   const [x, y, width, height] = annotation.bbox;
   return mug.x >= x && mug.x <= x + width && mug.y >= y && mug.y <= y + height;
@@ -88,7 +82,7 @@ describe('similar-object search and discovery', () => {
     mugClassId = (await studio.call<{ id: number }>('classes', 'create', { name: 'mug', color: '#e6194b' })).id;
     await studio.call('embeddings', 'start', {});
     // expect.poll only works inside a test: wait for the embedding job by hand.
-    images = await waitUntil(async () => (await studio.call<{ items: ImageItem[] }>('images', 'list', { limit: 100 })).items,
+    images = await waitUntil(async () => (await studio.call<{ items: ImageRecord[] }>('images', 'list', { limit: 100 })).items,
       (items) => items.length === 8 && items.every((item) => item.status === 'embedded'), 'embedding the sample', 300_000, 1000);
     // The renderer loads classes when the project opens: reload so it knows the class made above.
     await page.reload();

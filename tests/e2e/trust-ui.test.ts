@@ -76,6 +76,17 @@ async function openSample(): Promise<void> {
   await tiles().first().waitFor({ timeout: 60_000 });
 }
 
+/** Creates project `<name>.pixelwise` in the data folder through the UI and imports the three photos into it. */
+async function createWithPhotos(name: string): Promise<void> {
+  await page.getByTestId('project-path-input').fill(join(studio.dataDir, `${name}.pixelwise`));
+  await page.getByTestId('project-create').click();
+  await page.getByTestId('images-empty').waitFor();
+  await page.getByTestId('import-open').click();
+  await page.getByTestId('import-paths').fill(photosDir);
+  await page.getByTestId('import-start').click();
+  await expect.poll(() => tiles().count(), { timeout: 60_000 }).toBe(3);
+}
+
 /** A fresh studio (its own server and browser) and three generated photos in its data folder. */
 async function startWithPhotos(): Promise<void> {
   studio = await startStudio();
@@ -101,13 +112,7 @@ describe('trust: switching projects', () => {
     await page.getByTestId('images-view').waitFor();
     await closeProject();
 
-    await page.getByTestId('project-path-input').fill(join(studio.dataDir, 'own.pixelwise'));
-    await page.getByTestId('project-create').click();
-    await page.getByTestId('images-empty').waitFor();
-    await page.getByTestId('import-open').click();
-    await page.getByTestId('import-paths').fill(photosDir);
-    await page.getByTestId('import-start').click();
-    await expect.poll(() => tiles().count(), { timeout: 60_000 }).toBe(3);
+    await createWithPhotos('own');
     await page.getByTestId('embed-all').click();
     await expect.poll(() => page.getByTestId('status-count-embedded').textContent().then(Number), { timeout: 120_000 }).toBe(3);
 
@@ -236,13 +241,7 @@ describe('trust: errors and toasts', () => {
 
   it('explains discovery without enough embedded images in Russian, offers to embed, and translates the refusal', async () => {
     await page.getByTestId('language-ru').click();
-    await page.getByTestId('project-path-input').fill(join(studio.dataDir, 'few.pixelwise'));
-    await page.getByTestId('project-create').click();
-    await page.getByTestId('images-empty').waitFor();
-    await page.getByTestId('import-open').click();
-    await page.getByTestId('import-paths').fill(photosDir);
-    await page.getByTestId('import-start').click();
-    await expect.poll(() => tiles().count(), { timeout: 60_000 }).toBe(3);
+    await createWithPhotos('few');
     await expect.poll(() => page.getByTestId('job').count(), { timeout: 60_000 }).toBe(0);
 
     // Two images chosen by hand: the service refuses (none has an embedding), in Russian words.
