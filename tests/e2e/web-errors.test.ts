@@ -4,8 +4,8 @@
  * that cannot be opened leaves the open one open, its lock free and no -wal/-shm files behind.
  * The server runs as an unprivileged user when the tests run as root, so a 0444 project file is really read-only.
  */
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { chmodSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ImagePage, JobRecord, ProjectInfo } from '../../core/api/records';
@@ -14,6 +14,22 @@ import { tempDir, writeImages } from '../fixtures';
 import { type ServerProcess, startServer, waitUntil } from './harness';
 
 const unprivileged = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+/** Folders above the checkout that were given others' search permission for this file, with their old modes. */
+const reopened: Array<[string, number]> = [];
+
+/**
+ * The unprivileged server must reach the built app: a checkout inside a folder only its owner may enter (a CI
+ * clone in a 0700 mktemp folder) gets search permission (o+x, not read) on those folders for this file's run;
+ * afterAll gives them their modes back.
+ */
+function letOthersReach(path: string): void {
+  for (let folder = path; folder !== dirname(folder); folder = dirname(folder)) {
+    const mode = statSync(folder).mode & 0o7777;
+    if (mode & 0o001) continue;
+    chmodSync(folder, mode | 0o001);
+    reopened.push([folder, mode]);
+  }
+}
 let server: ServerProcess;
 let dir: string;
 
@@ -32,6 +48,7 @@ async function idle(): Promise<void> {
 }
 
 beforeAll(async () => {
+  if ('uid' in unprivileged) letOthersReach(resolve(__dirname, '..', '..'));
   dir = tempDir();
   chmodSync(dir, 0o777);
   mkdirSync(join(dir, 'data'), { mode: 0o777 });
@@ -46,6 +63,7 @@ beforeAll(async () => {
 afterAll(async () => {
   server?.process.kill('SIGTERM');
   await server?.exited;
+  for (const [folder, mode] of reopened.splice(0)) chmodSync(folder, mode);
 });
 
 describe('web server errors', () => {
