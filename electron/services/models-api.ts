@@ -53,10 +53,10 @@ export function modelsApi(studio: Studio): ApiImplementation['models'] {
     cancelInstall: ({ id }) => studio.installs.cancel(id),
     remove: async ({ id }) => {
       const entry = studio.registry.list().find((model) => model.id === id);
-      if (!entry) throw new ApiError('not-found', `no model "${id}" is installed`);
+      if (!entry) throw new ApiError('model-missing', `no model "${id}" is installed`);
       if (entry.builtin) throw new ApiError('builtin', `${id} is built into the studio and cannot be removed`);
-      if (studio.current && studio.modelId() === id) throw new ApiError('in-use', `the open project works with ${id}; switch it to another model first`);
-      if (studio.switching()?.modelId === id) throw new ApiError('in-use', `the open project is switching to ${id}; cancel the switch first`);
+      if (studio.current && studio.modelId() === id) throw new ApiError('model-in-use', `the open project works with ${id}; switch it to another model first`);
+      if (studio.switching()?.modelId === id) throw new ApiError('model-in-use', `the open project is switching to ${id}; cancel the switch first`);
       await studio.registry.remove(id);
     },
     active: () => studio.modelState(),

@@ -169,8 +169,8 @@ export class Studio {
    */
   useModel(modelId: string): JobRecord {
     const model = this.registry.list().find((entry) => entry.id === modelId);
-    if (!model) throw new ApiError('not-found', `no model "${modelId}" is installed; add it in the Models view or with \`pixelwise models add\``);
-    if (!model.available) throw new ApiError('damaged', `model "${modelId}" is damaged (its ONNX file is missing or does not match model.json); add it again`);
+    if (!model) throw new ApiError('model-missing', `no model "${modelId}" is installed; add it in the Models view or with \`pixelwise models add\``);
+    if (!model.available) throw new ApiError('model-damaged', `model "${modelId}" is damaged (its ONNX file is missing or does not match model.json); add it again`);
     const running = this.switching();
     if (running?.modelId === modelId) return this.runner.list(true).find((job) => job.id === running.jobId)!;
     if (running) this.runner.cancel(running.jobId);
@@ -212,8 +212,8 @@ export class Studio {
 
   /** Deletes the open project's maps (and search regions) of a model it does not work with. */
   removeEmbeddings(modelId: string): number {
-    if (modelId === this.modelId()) throw new ApiError('in-use', `the project works with ${modelId}; switch it to another model before removing these embeddings`);
-    if (this.switching()?.modelId === modelId) throw new ApiError('in-use', `the project is switching to ${modelId}; cancel the switch first`);
+    if (modelId === this.modelId()) throw new ApiError('model-in-use', `the project works with ${modelId}; switch it to another model before removing these embeddings`);
+    if (this.switching()?.modelId === modelId) throw new ApiError('model-in-use', `the project is switching to ${modelId}; cancel the switch first`);
     return this.project.transaction(() => this.project.embeddings.removeModel(modelId));
   }
 
