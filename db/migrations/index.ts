@@ -5,5 +5,6 @@
 import { initial } from './001-initial';
 import { regions } from './002-regions';
 import { jobResults } from './003-job-results';
+import { projectSettings } from './004-project-settings';
 
-export const migrations: string[] = [initial, regions, jobResults];
+export const migrations: string[] = [initial, regions, jobResults, projectSettings];

@@ -11,6 +11,7 @@ import type { JobRecord } from '../../core/api/records';
 import type { ImportResult } from '../jobs/import-job';
 import { gpuReport } from '../gpu/report';
 import type { ModelRegistry } from '../models';
+import { catalogue } from '../models/catalogue';
 import { defaultDataDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { toApiError } from '../services/errors';
@@ -34,6 +35,9 @@ const usage = `Usage:
   pixelwise models add <url|folder|model.json> [--replace]
                                                           download or copy a model, verify it, install it
   pixelwise models remove <id>                            remove a model added by the user
+  pixelwise models use <project-file> <id> [--remove-old]
+                                                          re-embed the project with a model, then switch to it
+  pixelwise models catalogue                              exportable backbones: commands, licence, costs (JSON)
   pixelwise gpu                                           execution provider in use and why CUDA is not, JSON out
 Options: --data-dir <dir> (default ~/.pixelwise)`;
 
@@ -77,7 +81,7 @@ export async function run(argv: string[]): Promise<void> {
       model: { type: 'string' }, stdin: { type: 'boolean' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       image: { type: 'string' }, mask: { type: 'string' }, top: { type: 'string' }, images: { type: 'string' },
       format: { type: 'string' }, out: { type: 'string' }, polygons: { type: 'boolean' }, embeddings: { type: 'boolean' },
-      replace: { type: 'boolean' },
+      replace: { type: 'boolean' }, 'remove-old': { type: 'boolean' },
     },
   });
   const [command, projectFile, ...rest] = positionals;
@@ -85,6 +89,8 @@ export async function run(argv: string[]): Promise<void> {
   const studio = new Studio({ dataDir: values['data-dir'] ?? defaultDataDir(), mode: 'cli' });
   try {
     if (command === 'gpu') return void console.log(JSON.stringify(await gpuReport(studio), null, 2));
+    if (command === 'models' && projectFile === 'use') return await useModelCommand(studio, rest, values['remove-old'] ?? false);
+    if (command === 'models' && projectFile === 'catalogue' && !rest.length) return void console.log(JSON.stringify(catalogue, null, 2));
     if (command === 'models') return await modelsCommand(studio.registry, projectFile, rest, values.replace ?? false);
     if (!projectFile) throw new UsageError(`${command} needs a project file`);
     if (command === 'import' && values.format) {
@@ -145,6 +151,22 @@ export async function run(argv: string[]): Promise<void> {
   } finally {
     await studio.close();
   }
+}
+
+/**
+ * `pixelwise models use <project> <id> [--remove-old]`: the switch job (resumes one left by an interrupted run),
+ * then the project's models as JSON; --remove-old deletes the maps of the model it worked with before.
+ */
+async function useModelCommand(studio: Studio, args: string[], removeOld: boolean): Promise<void> {
+  if (args.length !== 2) throw new UsageError('usage: pixelwise models use <project-file> <id> [--remove-old]');
+  const [projectFile, modelId] = args;
+  await studio.openProject(projectFile, false);
+  const before = studio.modelId();
+  await studio.runner.idle();
+  const job = await runJob(studio, studio.useModel(modelId));
+  if (job.status !== 'done') throw new Error(`the switch to ${modelId} was ${job.status}`);
+  const removed = removeOld && before !== modelId ? studio.removeEmbeddings(before) : 0;
+  console.log(JSON.stringify({ ...studio.modelState(), previousModelId: before, embedded: job.done, failed: job.failed, removedEmbeddings: removed }, null, 2));
 }
 
 /** `pixelwise models [add <source> | remove <id>]`: the list, an install or a removal, as JSON on stdout. */

@@ -8,6 +8,7 @@ import { FormatError, LOSSES, openBundle } from '../formats';
 import { gpuReport } from '../gpu/report';
 import { searchServiceFor } from '../search/service';
 import { SegmentService } from './segment';
+import { modelsApi } from './models-api';
 
 export interface DialogProvider {
   pickPaths(purpose: PickPurpose): Promise<string[] | null>;
@@ -152,5 +153,6 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
         return search().discovery.label(input);
       },
     },
+    models: modelsApi(studio),
   };
 }
