@@ -5,5 +5,6 @@
 import { initial } from './001-initial';
 import { regions } from './002-regions';
 import { jobResults } from './003-job-results';
+import { synthetic } from './004-synthetic';
 
-export const migrations: string[] = [initial, regions, jobResults];
+export const migrations: string[] = [initial, regions, jobResults, synthetic];

@@ -8,6 +8,7 @@ import { FormatError, LOSSES, openBundle } from '../formats';
 import { gpuReport } from '../gpu/report';
 import { searchServiceFor } from '../search/service';
 import { SegmentService } from './segment';
+import { undoAugment } from '../augment/job';
 
 export interface DialogProvider {
   pickPaths(purpose: PickPurpose): Promise<string[] | null>;
@@ -144,6 +145,10 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
         return search().search.accept(input);
       },
       hitMask: (input) => search().search.hitMask(input),
+    },
+    augment: {
+      start: (input) => studio.enqueueAugment(input),
+      undo: async ({ jobId }) => ({ removed: await undoAugment(project(), jobId) }),
     },
     discovery: {
       run: (input) => search().discovery.run(input),

@@ -19,6 +19,9 @@ import { toApiError } from './errors';
 import { indexStored, reindexMissing } from '../search/indexer';
 import { builtinModelsDir } from '../paths';
 import { writeSampleImages } from '../sample';
+import { augmentHandler, type AugmentPayload } from '../augment/job';
+import type { z } from 'zod';
+import type { augmentRequestSchema } from '../../core/api/augment-contract';
 
 export interface StudioOptions {
   /** The user's data folder: recent projects, user models, the sample project. */
@@ -110,6 +113,8 @@ export class Studio {
         // The search index follows the embeddings: each stored map is split into region vectors at once.
         afterStore: (imageId, modelId) => indexStored(project, imageId, modelId),
       }),
+      // Variants get their own embeddings (search, clicks) right after.
+      augment: augmentHandler({ model: (id) => this.registry.get(id), afterCreate: (ids) => this.enqueueEmbed(ids) }),
     });
   }
 
@@ -150,6 +155,15 @@ export class Studio {
     const model = this.registry.get(modelId ?? this.modelId());
     const payload: EmbedPayload = { modelId: model.id, imageIds };
     return this.runner.enqueue('embed', payload, imageIds?.length ?? 0);
+  }
+
+  /** Queues an augment job on the project's model (only images embedded with it can be augmented). */
+  enqueueAugment(request: z.output<typeof augmentRequestSchema>) {
+    const { imageIds, variants, edit, strength } = request;
+    const payload: AugmentPayload = {
+      imageIds, variants, edit, strength, seed: request.seed ?? Math.floor(Math.random() * 2 ** 31), modelId: this.modelId(),
+    };
+    return this.runner.enqueue('augment', payload, imageIds.length * variants);
   }
 
   private recentFile(): string {
