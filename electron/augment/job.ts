@@ -38,6 +38,8 @@ export interface AugmentResult {
   created: number;
   imageIds: number[];
   skipped: Array<{ imageId: number; reason: string }>;
+  /** The skips as sentences (what the studio's job dialogs list). */
+  warnings: string[];
 }
 
 export interface AugmentDependencies {
@@ -105,7 +107,7 @@ export function augmentHandler(deps: AugmentDependencies) {
     const { imageIds, variants, edit, strength, seed, modelId } = job.payload as AugmentPayload;
     const embedder = deps.model(modelId).manifest;
     const total = imageIds.length * variants;
-    const result: AugmentResult = { created: 0, imageIds: [], skipped: [] };
+    const result: AugmentResult = { created: 0, imageIds: [], skipped: [], warnings: [] };
     let done = 0, failed = 0;
     progress(total, done, failed);
     const usable = imageIds.filter((id) => {
@@ -180,6 +182,7 @@ export function augmentHandler(deps: AugmentDependencies) {
     } finally {
       await decoder?.close();
       if (project.db.open) {
+        result.warnings = result.skipped.map(({ imageId, reason }) => `${project.images.get(imageId)?.fileName ?? `image ${imageId}`}: ${reason}`);
         project.jobs.setResult(job.id, result);
         if (result.imageIds.length) deps.afterCreate?.(result.imageIds);
       }
