@@ -16,6 +16,7 @@ import type { FormatLoss } from '../formats/losses';
 import { type Method, method } from './method';
 import { searchContract } from './search-contract';
 import { modelsContract } from './models-contract';
+import { augmentContract } from './augment-contract';
 
 const id = z.number().int().positive();
 const path = z.string().min(1).max(4096);
@@ -139,6 +140,7 @@ export const contract = {
   },
   ...searchContract,
   ...modelsContract,
+  ...augmentContract,
 } as const;
 
 export type Contract = typeof contract;

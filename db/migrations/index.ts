@@ -6,5 +6,6 @@ import { initial } from './001-initial';
 import { regions } from './002-regions';
 import { jobResults } from './003-job-results';
 import { projectSettings } from './004-project-settings';
+import { synthetic } from './005-synthetic';
 
-export const migrations: string[] = [initial, regions, jobResults, projectSettings];
+export const migrations: string[] = [initial, regions, jobResults, projectSettings, synthetic];

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { dispatch } from '../../core/api/contract';
+import { type AugmentEdit, augmentEdits } from '../../core/augment/edits';
 import type { JobRecord } from '../../core/api/records';
 import type { ImportResult } from '../jobs/import-job';
 import { gpuReport } from '../gpu/report';
@@ -31,6 +32,8 @@ const usage = `Usage:
                                                           similar objects across the project, JSON out
   pixelwise discover <project-file> [--images 1,2,3] [--top 5] [--model <id>]
                                                           most frequent objects across images, JSON out
+  pixelwise augment <project-file> --images <ids> --variants N [--edit jitter|swap|interpolate] [--strength s]
+                   [--seed n]                             synthetic variants of annotated images, JSON out
   pixelwise models                                        list embedding models as JSON
   pixelwise models add <url|folder|model.json> [--replace]
                                                           download or copy a model, verify it, install it
@@ -81,7 +84,8 @@ export async function run(argv: string[]): Promise<void> {
       model: { type: 'string' }, stdin: { type: 'boolean' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       image: { type: 'string' }, mask: { type: 'string' }, top: { type: 'string' }, images: { type: 'string' },
       format: { type: 'string' }, out: { type: 'string' }, polygons: { type: 'boolean' }, embeddings: { type: 'boolean' },
-      replace: { type: 'boolean' }, 'remove-old': { type: 'boolean' },
+      replace: { type: 'boolean' }, 'remove-old': { type: 'boolean' }, variants: { type: 'string' }, edit: { type: 'string' },
+      strength: { type: 'string' }, seed: { type: 'string' },
     },
   });
   const [command, projectFile, ...rest] = positionals;
@@ -145,6 +149,22 @@ export async function run(argv: string[]): Promise<void> {
       const api = createApiImplementation(studio, null);
       const result = await dispatch(api, 'discovery', 'run', { imageIds, top: count('--top', values.top ?? '5'), modelId: values.model });
       console.log(JSON.stringify(result, null, 2));
+    } else if (command === 'augment') {
+      if (!values.images) throw new UsageError('augment needs --images <ids>, e.g. --images 1,2,3');
+      const imageIds = values.images.split(',').map((text) => count('--images', text.trim()));
+      const strength = values.strength === undefined ? undefined : Number(values.strength);
+      if (strength !== undefined && !(strength >= 0 && strength <= 2)) throw new UsageError(`--strength takes a number from 0 to 2, not "${values.strength}"`);
+      if (values.edit !== undefined && !augmentEdits.includes(values.edit as AugmentEdit)) {
+        throw new UsageError(`--edit takes ${augmentEdits.join(', ')}, not "${values.edit}"`);
+      }
+      await studio.openProject(projectFile, false);
+      const api = createApiImplementation(studio, null);
+      const job = await runJob(studio, (await dispatch(api, 'augment', 'start', {
+        imageIds, variants: count('--variants', values.variants ?? '3'), edit: values.edit, strength,
+        seed: values.seed === undefined ? undefined : count('--seed', values.seed),
+      })) as JobRecord);
+      console.log(JSON.stringify({ job: job.id, status: job.status, ...(job.result as object) }, null, 2));
+      if (job.failed) process.exitCode = 1;
     } else {
       throw new UsageError(`unknown command "${command}"`);
     }

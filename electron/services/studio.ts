@@ -21,6 +21,9 @@ import { toApiError } from './errors';
 import { indexStored, reindexMissing } from '../search/indexer';
 import { builtinModelsDir } from '../paths';
 import { writeSampleImages } from '../sample';
+import { augmentHandler, type AugmentPayload } from '../augment/job';
+import type { z } from 'zod';
+import type { augmentRequestSchema } from '../../core/api/augment-contract';
 
 export interface StudioOptions {
   /** The user's data folder: recent projects, user models, the sample project. */
@@ -116,6 +119,8 @@ export class Studio {
         afterStore: (imageId, modelId) => indexStored(project, imageId, modelId),
         activate: (project, modelId) => this.completeSwitch(project, modelId),
       }),
+      // Variants get their own embeddings (search, clicks) right after.
+      augment: augmentHandler({ model: (id) => this.registry.get(id), afterCreate: (ids) => this.enqueueEmbed(ids) }),
     });
   }
 
@@ -215,6 +220,15 @@ export class Studio {
     if (modelId === this.modelId()) throw new ApiError('model-in-use', `the project works with ${modelId}; switch it to another model before removing these embeddings`);
     if (this.switching()?.modelId === modelId) throw new ApiError('model-in-use', `the project is switching to ${modelId}; cancel the switch first`);
     return this.project.transaction(() => this.project.embeddings.removeModel(modelId));
+  }
+
+  /** Queues an augment job on the project's model (only images embedded with it can be augmented). */
+  enqueueAugment(request: z.output<typeof augmentRequestSchema>) {
+    const { imageIds, variants, edit, strength } = request;
+    const payload: AugmentPayload = {
+      imageIds, variants, edit, strength, seed: request.seed ?? Math.floor(Math.random() * 2 ** 31), modelId: this.modelId(),
+    };
+    return this.runner.enqueue('augment', payload, imageIds.length * variants);
   }
 
   private recentFile(): string {

@@ -38,6 +38,7 @@ export const shortcuts: Shortcut[] = [
   { keys: 'Delete', description: 'dataset.shortcuts.remove', view: 'images' },
   { keys: 'E', description: 'dataset.shortcuts.embed', view: 'images' },
   { keys: 'O', description: 'search.shortcuts.discover', view: 'images' },
+  { keys: 'G', description: 'dataset.shortcuts.augment', view: 'images' },
   { keys: 'I', description: 'dataset.shortcuts.import', view: 'images' },
   { keys: 'Shift+I', description: 'datasets.shortcuts.import', view: 'images' },
   { keys: 'X', description: 'datasets.shortcuts.export', view: 'images' },

@@ -53,8 +53,8 @@ export default {
     groups: { global: 'Everywhere', projects: 'Projects', images: 'Images', annotate: 'Annotate', search: 'Search', models: 'Models' },
   },
   jobs: {
-    kind: { import: 'Importing', embed: 'Embedding', 'dataset-import': 'Importing dataset', 'dataset-export': 'Exporting dataset' },
-    title: { import: 'Import', embed: 'Embedding', 'dataset-import': 'Dataset import', 'dataset-export': 'Dataset export' },
+    kind: { import: 'Importing', embed: 'Embedding', 'dataset-import': 'Importing dataset', 'dataset-export': 'Exporting dataset', augment: 'Making variants' },
+    title: { import: 'Import', embed: 'Embedding', 'dataset-import': 'Dataset import', 'dataset-export': 'Dataset export', augment: 'Augment' },
     status: { queued: 'Queued', running: 'Running', done: 'Finished', cancelled: 'Cancelled', failed: 'Failed' },
     queued: 'waiting…',
     eta: '{time} left',

@@ -63,8 +63,8 @@ export default {
     groups: { global: 'Везде', projects: 'Проекты', images: 'Изображения', annotate: 'Разметка', search: 'Поиск', models: 'Модели' },
   },
   jobs: {
-    kind: { import: 'Импорт', embed: 'Вычисление эмбеддингов', 'dataset-import': 'Импорт датасета', 'dataset-export': 'Экспорт датасета' },
-    title: { import: 'Импорт', embed: 'Эмбеддинги', 'dataset-import': 'Импорт датасета', 'dataset-export': 'Экспорт датасета' },
+    kind: { import: 'Импорт', embed: 'Вычисление эмбеддингов', 'dataset-import': 'Импорт датасета', 'dataset-export': 'Экспорт датасета', augment: 'Создание вариантов' },
+    title: { import: 'Импорт', embed: 'Эмбеддинги', 'dataset-import': 'Импорт датасета', 'dataset-export': 'Экспорт датасета', augment: 'Аугментация' },
     status: { queued: 'В очереди', running: 'Выполняется', done: 'Готово', cancelled: 'Отменено', failed: 'Ошибка' },
     queued: 'ожидание…',
     eta: 'осталось {time}',
