@@ -5,5 +5,6 @@
 import { initial } from './001-initial';
 import { regions } from './002-regions';
 import { jobResults } from './003-job-results';
+import { team } from './004-team';
 
-export const migrations: string[] = [initial, regions, jobResults];
+export const migrations: string[] = [initial, regions, jobResults, team];
