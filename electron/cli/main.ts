@@ -15,6 +15,7 @@ import { defaultDataDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { toApiError } from '../services/errors';
 import { Studio } from '../services/studio';
+import { teamCommand, TeamUsageError, teamUsage } from '../team/cli';
 
 const usage = `Usage:
   pixelwise import <project-file> <files or folders...>   add images (creates the project if missing)
@@ -35,6 +36,7 @@ const usage = `Usage:
                                                           download or copy a model, verify it, install it
   pixelwise models remove <id>                            remove a model added by the user
   pixelwise gpu                                           execution provider in use and why CUDA is not, JSON out
+${teamUsage}
 Options: --data-dir <dir> (default ~/.pixelwise)`;
 
 class UsageError extends Error {}
@@ -70,6 +72,7 @@ async function segmentStream(studio: Studio): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<void> {
+  if (argv[0] === 'serve' || argv[0] === 'worker') return teamCommand(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -211,7 +214,7 @@ async function readJson(name: string, path: string): Promise<unknown> {
 /** Entry point of the `pixelwise` binary. */
 export function main(): void {
   run(process.argv.slice(2)).catch((error) => {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof TeamUsageError) {
       console.error(`${error.message}\n\n${usage}`);
       process.exit(2);
     }
