@@ -18,6 +18,8 @@ export interface PgCluster {
   /** A URL for database `name` (created by createDatabase). */
   databaseUrl(name: string): string;
   createDatabase(name: string): Promise<string>;
+  /** One query on its own connection to the database at `url` (for checks from outside the code under test). */
+  query<R extends pg.QueryResultRow>(url: string, sql: string, params?: unknown[]): Promise<R[]>;
   stop(): Promise<void>;
 }
 
@@ -95,6 +97,15 @@ export async function startPgCluster(): Promise<PgCluster> {
         await client.end();
       }
       return databaseUrl(name);
+    },
+    async query<R extends pg.QueryResultRow>(target: string, sql: string, params: unknown[] = []) {
+      const client = new pg.Client({ connectionString: target });
+      await client.connect();
+      try {
+        return (await client.query<R>(sql, params)).rows;
+      } finally {
+        await client.end();
+      }
     },
     async stop() {
       // SIGINT: PostgreSQL's fast shutdown (ends sessions, no waiting on clients).
