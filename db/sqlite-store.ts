@@ -5,7 +5,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { dirname } from 'node:path';
+import { dirname, sep } from 'node:path';
 import { ApiError } from '../core/api/contract';
 import type { AnnotationDraft } from '../core/api/records';
 import type { StoredEmbedding } from '../core/embedding';
@@ -60,6 +60,7 @@ export class SqliteStore implements Store {
       if (same !== undefined) return same;
       // The project keeps images as files beside it: an uploaded one is written there first.
       const file = resolveStoredPath(p.dir, image.path);
+      if (!file.startsWith(p.dir + sep)) throw new ApiError('invalid-input', `${image.path}: an upload's path must stay inside the project's folder`);
       if (!existsSync(file)) {
         mkdirSync(dirname(file), { recursive: true });
         writeFileSync(file, image.bytes);
@@ -67,6 +68,10 @@ export class SqliteStore implements Store {
       return p.transaction(() => p.images.add(image));
     },
     get: async (id) => this.project.images.get(id),
+    findByHashes: async (hashes) => Object.fromEntries(hashes.flatMap((hash) => {
+      const id = this.project.images.findByHash(hash);
+      return id === undefined ? [] : [[hash, id]];
+    })),
     list: async (query) => this.project.images.list(query),
     bytes: async (id) => {
       const image = this.project.images.get(id);
@@ -173,8 +178,10 @@ export class SqliteStore implements Store {
   };
 
   readonly sessions: Store['sessions'] = {
-    create: async (userId, tokenHash, expiresAt) => void this.db.prepare('INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)')
-      .run(tokenHash, userId, expiresAt.toISOString()),
+    create: async (userId, tokenHash, expiresAt) => this.project.transaction(() => {
+      this.db.prepare('DELETE FROM sessions WHERE expires_at <= ?').run(nowIso()); // expired ones are of no use to anyone
+      this.db.prepare('INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)').run(tokenHash, userId, expiresAt.toISOString());
+    }),
     user: async (tokenHash) => this.db.prepare(`SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id
       WHERE s.token_hash = ? AND s.expires_at > ?`).get(tokenHash, nowIso()) as UserRecord | undefined,
     remove: async (tokenHash) => void this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash),

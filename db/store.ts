@@ -133,6 +133,8 @@ export interface Store {
     /** Adds an image (or returns the id of one with the same content). */
     add(image: NewTeamImage): Promise<number>;
     get(id: number): Promise<ImageRecord | undefined>;
+    /** The ids of the images with these content hashes, by hash (absent ones left out). */
+    findByHashes(hashes: string[]): Promise<Record<string, number>>;
     list(query: ImageQuery): Promise<ImagePage>;
     bytes(id: number): Promise<Uint8Array | undefined>;
     thumbnail(id: number): Promise<Uint8Array | undefined>;

@@ -120,6 +120,8 @@ describe('pixelwise serve', () => {
     }
     const bad = await teamCall(origin, admin, 'images.upload', { path: 'notes.jpg', data: Buffer.from('not an image').toString('base64') });
     expect([bad.status, bad.error?.code]).toEqual([400, 'invalid-image']);
+    const escaping = await teamCall(origin, admin, 'images.upload', { path: '../../etc/cron.d/x.jpg', data: readFileSync(files[0]).toString('base64') });
+    expect([escaping.status, escaping.error?.message]).toEqual([400, 'images.upload: path: a relative path with / between folders, without . or .. parts']);
     const [first, second] = uploaded;
     const cat = (await teamCall(origin, admin, 'classes.create', { name: 'cat' })).result;
     const ann = await signIn(origin, 'ann', 'ann password 1');

@@ -74,6 +74,7 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     expect(Buffer.from((await store.images.bytes(ids[1]))!).equals(Buffer.from(images[1].bytes))).toBe(true);
     expect((await store.images.thumbnail(ids[2]))!.length).toBeGreaterThan(100);
     expect(await store.images.get(99_999)).toBeUndefined();
+    expect(await store.images.findByHashes([images[1].hash, 'f'.repeat(64)])).toEqual({ [images[1].hash]: ids[1] });
     const page = await store.images.list({ offset: 1, limit: 1 });
     expect([page.total, page.items.map((i) => i.id)]).toEqual([3, [ids[1]]]);
     expect((await store.images.list({ search: 'SCENE-2', offset: 0, limit: 10 })).items.map((i) => i.id)).toEqual([ids[2]]);

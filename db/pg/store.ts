@@ -144,6 +144,8 @@ export class PgStore implements Store {
         [...params, limit, offset]);
       return { items: rows.map(toImage), total };
     },
+    findByHashes: async (hashes) => Object.fromEntries((await this.query<{ id: number; hash: string }>(
+      'SELECT id, hash FROM images WHERE hash = ANY($1::text[])', [hashes])).map((row) => [row.hash, row.id])),
     bytes: async (id) => (await this.query<{ data: Buffer }>('SELECT data FROM images WHERE id = $1', [id]))[0]?.data,
     thumbnail: async (id) => (await this.query<{ thumbnail: Buffer }>('SELECT thumbnail FROM images WHERE id = $1', [id]))[0]?.thumbnail,
     setReviewed: async (id, reviewed) => void await this.query('UPDATE images SET reviewed = $1 WHERE id = $2', [reviewed, id]),
@@ -306,8 +308,10 @@ export class PgStore implements Store {
   };
 
   readonly sessions: Store['sessions'] = {
-    create: async (userId, tokenHash, expiresAt) => void await this.query('INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)',
-      [tokenHash, userId, expiresAt]),
+    create: async (userId, tokenHash, expiresAt) => {
+      await this.query('DELETE FROM sessions WHERE expires_at <= now()'); // expired ones are of no use to anyone
+      await this.query('INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)', [tokenHash, userId, expiresAt]);
+    },
     user: async (tokenHash) => (await this.query<UserRecord>(`SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id
       WHERE s.token_hash = $1 AND s.expires_at > now()`, [tokenHash]))[0],
     remove: async (tokenHash) => void await this.query('DELETE FROM sessions WHERE token_hash = $1', [tokenHash]),

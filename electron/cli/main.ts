@@ -72,7 +72,7 @@ async function segmentStream(studio: Studio): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  if (argv[0] === 'serve' || argv[0] === 'worker') return teamCommand(argv);
+  if (['serve', 'worker', 'push', 'pull'].includes(argv[0])) return teamCommand(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

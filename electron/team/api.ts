@@ -32,6 +32,9 @@ const reviewers = ['admin', 'reviewer'] as const;
 
 const id = z.number().int().positive();
 const none = z.object({}).strict();
+/** A name for people, '/'-separated and relative: a project file keeps uploads under its folder, so no '..' and no root. */
+const uploadPath = z.string().min(1).max(1000).refine((path) => !path.startsWith('/') && !path.includes('\\')
+  && path.split('/').every((part) => part !== '' && part !== '.' && part !== '..'), 'a relative path with / between folders, without . or .. parts');
 const call = <S extends z.ZodType>(spec: Call<S>) => spec as unknown as Call<z.ZodType>;
 
 export interface TeamApiOptions {
@@ -100,9 +103,21 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
         return { ...image, lease: (await store.leases.get(imageId)) ?? null };
       },
     }),
+    'images.find': call({
+      roles: anyone, input: z.object({ hashes: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(1000) }),
+      run: async ({ hashes }) => store.images.findByHashes(hashes),
+    }),
+    'images.download': call({
+      roles: anyone, input: z.object({ id }),
+      run: async ({ id: imageId }) => {
+        const bytes = await store.images.bytes(imageId);
+        if (!bytes) throw new ApiError('not-found', `no image ${imageId}`);
+        return { data: Buffer.from(bytes).toString('base64') };
+      },
+    }),
     'images.upload': call({
       roles: admins,
-      input: z.object({ path: z.string().min(1).max(1000).regex(/^[^\\]+$/, 'use / between folders'), data: z.string().min(1) }),
+      input: z.object({ path: uploadPath, data: z.string().min(1) }),
       run: async ({ path, data }) => {
         const bytes = Buffer.from(data, 'base64');
         const described = await describeImage(bytes).catch((error: Error) => {

@@ -13,13 +13,20 @@ import { builtinModelsDir, defaultDataDir } from '../paths';
 import { hashPassword } from './auth';
 import { startTeamServer } from './server';
 import { runWorker } from './worker';
+import { TeamClient } from './client';
+import { pull, push } from './transfer';
 
 export const teamUsage = `  pixelwise serve --database <postgres://user:pass@host/db | project-file> [--host 127.0.0.1] [--port 4180]
                   [--admin-name admin --admin-password-file <file>] [--session-hours 12] [--lease-minutes 15]
                                                           the studio's team server; the first start creates the
                                                           admin (password from the file or PIXELWISE_ADMIN_PASSWORD)
   pixelwise worker --database <url | project-file> [--lease-seconds 60] [--exit-when-idle] [--name <name>]
-                                                          take embed jobs from the team queue; one JSON line per image`;
+                                                          take embed jobs from the team queue; one JSON line per image
+  pixelwise push <project-file> <server-url> --user <name> [--password-file <file>]
+                                                          upload a project's images, classes and annotations
+  pixelwise pull <server-url> <project-file> --user <name> [--password-file <file>]
+                                                          make or update a local project file from a server
+                                                          (password from the file or PIXELWISE_PASSWORD; both resume)`;
 
 export class TeamUsageError extends Error {}
 
@@ -57,6 +64,7 @@ async function ensureAdmin(store: Store, name: string, passwordFile: string | un
 
 export async function teamCommand(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === 'push' || command === 'pull') return transferCommand(command, rest);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -100,4 +108,38 @@ export async function teamCommand(argv: string[]): Promise<void> {
   } finally {
     await store.close();
   }
+}
+
+function readSecret(option: string, file: string | undefined, env: string): string {
+  if (file) {
+    try {
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      throw new TeamUsageError(`${option} ${file}: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message}`);
+    }
+  }
+  const value = process.env[env];
+  if (!value) throw new TeamUsageError(`give the password with ${option} <file> or ${env}`);
+  return value;
+}
+
+/** `pixelwise push <project-file> <server-url>` and `pixelwise pull <server-url> <project-file>`; JSON report on stdout. */
+async function transferCommand(command: 'push' | 'pull', argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, options: { user: { type: 'string' }, 'password-file': { type: 'string' } },
+  });
+  if (positionals.length !== 2) throw new TeamUsageError(command === 'push' ? 'usage: pixelwise push <project-file> <server-url> --user <name>' : 'usage: pixelwise pull <server-url> <project-file> --user <name>');
+  if (!values.user) throw new TeamUsageError(`${command} needs --user <name> (an account on the server)`);
+  const [projectFile, serverUrl] = command === 'push' ? positionals : [positionals[1], positionals[0]];
+  const client = new TeamClient(serverUrl);
+  await client.signIn(values.user, readSecret('--password-file', values['password-file'], 'PIXELWISE_PASSWORD'));
+  let shown = 0;
+  const progress = (done: number, total: number) => {
+    if (Date.now() - shown < 200 && done !== total) return;
+    shown = Date.now();
+    process.stderr.write(`\r${command}: ${done}/${total} images   `);
+  };
+  const report = command === 'push' ? await push(projectFile, client, progress) : await pull(client, projectFile, progress);
+  if (shown) process.stderr.write('\n');
+  console.log(JSON.stringify(report, null, 2));
 }
