@@ -15,7 +15,8 @@ import type { AnnotationDraft, AnnotationRecord, ClassRecord, ImagePage, ImageRe
 import type { StoredEmbedding } from '../core/embedding';
 import type { ModelManifest } from '../core/manifest';
 
-export const roles = ['admin', 'labeler', 'reviewer'] as const;
+/** worker: an embedding worker's account (takes embed tasks, reads image bytes, nothing else). */
+export const roles = ['admin', 'labeler', 'reviewer', 'worker'] as const;
 export type Role = (typeof roles)[number];
 
 export interface UserRecord {

@@ -173,4 +173,23 @@ describe('pixelwise serve', () => {
     const outside = await teamCall(origin, ann, 'segment.clicks', { image: 2, clicks: [[500, 30, 1]], modelId: 'pixelwise-colorpos' });
     expect(outside.error?.message).toBe('click (500, 30) is outside the 96x64 image');
   });
+
+  it('a worker through the server with a worker account: it embeds, and may do nothing else', async () => {
+    const [file] = await writeImages(join(dir, 'more'), 1, 80, 60, 77);
+    await teamCall(origin, admin, 'images.upload', { path: 'batch-2/late.jpg', data: readFileSync(file).toString('base64') });
+    expect((await teamCall(origin, admin, 'embeddings.start', { modelId: 'pixelwise-colorpos' })).result.queued).toBe(1);
+    expect((await teamCall(origin, admin, 'users.create', { name: 'gpu1', role: 'worker', password: 'gpu1 password 1' })).ok).toBe(true);
+    const gpu = await signIn(origin, 'gpu1', 'gpu1 password 1');
+    expect((await teamCall(origin, gpu, 'images.list')).status).toBe(403);
+    expect((await teamCall(origin, gpu, 'annotations.get', { imageId: 1 })).status).toBe(403);
+    const ann = await signIn(origin, 'ann', 'ann password 1');
+    expect((await teamCall(origin, ann, 'tasks.claim', { worker: 'x', leaseSeconds: 60 })).status).toBe(403);
+
+    const worker = spawnCli(['worker', '--server', origin, '--user', 'gpu1', '--name', 'box', '--exit-when-idle'], { PIXELWISE_PASSWORD: 'gpu1 password 1' });
+    expect(await worker.exited).toBe(0);
+    expect(worker.stdout().trim().split('\n').at(-1)).toBe('{"worker":"stopped","done":1,"failed":0}');
+    expect((await teamCall(origin, admin, 'embeddings.status')).result).toEqual({ queued: 0, running: 0, done: 3, failed: 0 });
+    const clicked = await teamCall(origin, ann, 'segment.clicks', { image: 3, clicks: [[40, 30, 1]], modelId: 'pixelwise-colorpos' });
+    expect(clicked.result.rle.size).toEqual([60, 80]);
+  });
 });

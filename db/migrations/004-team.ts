@@ -7,7 +7,7 @@ export const team = `
 CREATE TABLE users (
   id INTEGER PRIMARY KEY,
   name TEXT NOT NULL UNIQUE COLLATE NOCASE,
-  role TEXT NOT NULL CHECK (role IN ('admin', 'labeler', 'reviewer')),
+  role TEXT NOT NULL CHECK (role IN ('admin', 'labeler', 'reviewer', 'worker')),
   password_hash TEXT NOT NULL,
   created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 );

@@ -47,7 +47,7 @@ CREATE INDEX annotations_image ON annotations (image_id, z_order);
 CREATE TABLE users (
   id serial PRIMARY KEY,
   name text NOT NULL,
-  role text NOT NULL CHECK (role IN ('admin', 'labeler', 'reviewer')),
+  role text NOT NULL CHECK (role IN ('admin', 'labeler', 'reviewer', 'worker')),
   password_hash text NOT NULL,
   created_at timestamptz NOT NULL DEFAULT now()
 );

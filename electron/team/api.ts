@@ -25,7 +25,9 @@ interface Call<S extends z.ZodType> {
   run(input: z.infer<S>, context: CallContext): Promise<unknown>;
 }
 
-const anyone = roles;
+/** Accounts of people; a worker's account gets only the task calls and image bytes. */
+const anyone = ['admin', 'labeler', 'reviewer'] as const;
+const workers = ['admin', 'worker'] as const;
 const admins = ['admin'] as const;
 const labelers = ['admin', 'labeler'] as const;
 const reviewers = ['admin', 'reviewer'] as const;
@@ -35,6 +37,12 @@ const none = z.object({}).strict();
 /** A name for people, '/'-separated and relative: a project file keeps uploads under its folder, so no '..' and no root. */
 const uploadPath = z.string().min(1).max(1000).refine((path) => !path.startsWith('/') && !path.includes('\\')
   && path.split('/').every((part) => part !== '' && part !== '.' && part !== '..'), 'a relative path with / between folders, without . or .. parts');
+const taskSchema = z.object({ id, imageId: id, modelId: z.string().min(1).max(200), leaseToken: z.string().uuid(), attempts: z.number().int().min(0) });
+const size = z.number().int().positive().max(100_000);
+const embeddingSchema = z.object({
+  width: size, height: size, dim: z.number().int().positive().max(4096), imageWidth: size, imageHeight: size,
+  dtype: z.enum(['int8', 'float16']), scale: z.number().positive(), data: z.string(),
+});
 const call = <S extends z.ZodType>(spec: Call<S>) => spec as unknown as Call<z.ZodType>;
 
 export interface TeamApiOptions {
@@ -65,8 +73,8 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
   }
 
   return {
-    'auth.me': call({ roles: anyone, input: none, run: async (_input, { user }) => ({ ...user, server: store.location }) }),
-    'auth.logout': call({ roles: anyone, input: none, run: async (_input, { session }) => store.sessions.remove(session) }),
+    'auth.me': call({ roles, input: none, run: async (_input, { user }) => ({ ...user, server: store.location }) }),
+    'auth.logout': call({ roles, input: none, run: async (_input, { session }) => store.sessions.remove(session) }),
 
     'users.list': call({ roles: admins, input: none, run: () => store.users.list() }),
     'users.create': call({
@@ -108,7 +116,7 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
       run: async ({ hashes }) => store.images.findByHashes(hashes),
     }),
     'images.download': call({
-      roles: anyone, input: z.object({ id }),
+      roles: roles, input: z.object({ id }),
       run: async ({ id: imageId }) => {
         const bytes = await store.images.bytes(imageId);
         if (!bytes) throw new ApiError('not-found', `no image ${imageId}`);
@@ -167,6 +175,30 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
       },
     }),
     'embeddings.status': call({ roles: anyone, input: none, run: () => store.tasks.counts() }),
+
+    // Workers that reach the queue through the server (pixelwise worker --server): no database credentials on GPU machines.
+    'tasks.claim': call({
+      roles: workers, input: z.object({ worker: z.string().min(1).max(200), leaseSeconds: z.number().min(1).max(3600) }),
+      run: ({ worker, leaseSeconds }, { user }) => store.tasks.claim(`${user.name}/${worker}`, leaseSeconds),
+    }),
+    'tasks.renew': call({
+      roles: workers, input: z.object({ task: taskSchema, leaseSeconds: z.number().min(1).max(3600) }),
+      run: ({ task, leaseSeconds }) => store.tasks.renew(task, leaseSeconds),
+    }),
+    'tasks.complete': call({
+      roles: workers, input: z.object({ task: taskSchema, embedding: embeddingSchema }),
+      run: ({ task, embedding: { data, ...shape } }) => {
+        const bytes = Buffer.from(data, 'base64');
+        const cells = shape.width * shape.height * shape.dim * (shape.dtype === 'int8' ? 1 : 2);
+        if (bytes.length !== cells) throw new ApiError('invalid-input', `the embedding holds ${bytes.length} bytes; ${shape.width}x${shape.height}x${shape.dim} ${shape.dtype} needs ${cells}`);
+        return store.tasks.complete(task, { ...shape, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
+      },
+    }),
+    'tasks.fail': call({
+      roles: workers, input: z.object({ task: taskSchema, error: z.string().max(2000) }),
+      run: ({ task, error }) => store.tasks.fail(task, error),
+    }),
+    'tasks.counts': call({ roles: workers, input: none, run: () => store.tasks.counts() }),
   };
 }
 

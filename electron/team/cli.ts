@@ -12,7 +12,8 @@ import { ModelRegistry } from '../models';
 import { builtinModelsDir, defaultDataDir } from '../paths';
 import { hashPassword } from './auth';
 import { startTeamServer } from './server';
-import { runWorker } from './worker';
+import { runWorker, type WorkerStore } from './worker';
+import { remoteQueue } from './remote-queue';
 import { TeamClient } from './client';
 import { pull, push } from './transfer';
 
@@ -20,7 +21,8 @@ export const teamUsage = `  pixelwise serve --database <postgres://user:pass@hos
                   [--admin-name admin --admin-password-file <file>] [--session-hours 12] [--lease-minutes 15]
                                                           the studio's team server; the first start creates the
                                                           admin (password from the file or PIXELWISE_ADMIN_PASSWORD)
-  pixelwise worker --database <url | project-file> [--lease-seconds 60] [--exit-when-idle] [--name <name>]
+  pixelwise worker (--database <url | project-file> | --server <url> --user <worker account> [--password-file <f>])
+                   [--lease-seconds 60] [--exit-when-idle] [--name <name>]
                                                           take embed jobs from the team queue; one JSON line per image
   pixelwise push <project-file> <server-url> --user <name> [--password-file <file>]
                                                           upload a project's images, classes and annotations
@@ -71,27 +73,12 @@ export async function teamCommand(argv: string[]): Promise<void> {
       database: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '4180' },
       'admin-name': { type: 'string', default: 'admin' }, 'admin-password-file': { type: 'string' }, 'session-hours': { type: 'string' },
       'lease-minutes': { type: 'string' }, 'lease-seconds': { type: 'string' }, 'exit-when-idle': { type: 'boolean' }, name: { type: 'string' },
-      'data-dir': { type: 'string' },
+      'data-dir': { type: 'string' }, server: { type: 'string' }, user: { type: 'string' }, 'password-file': { type: 'string' },
     },
   });
-  if (!values.database) throw new TeamUsageError(`${command} needs --database <postgres://... or project file>`);
+  if (command === 'worker') return workerCommand(values);
+  if (!values.database) throw new TeamUsageError('serve needs --database <postgres://... or project file>');
   const store = await openStore(values.database);
-  if (command === 'worker') {
-    try {
-      const controller = new AbortController();
-      process.once('SIGINT', () => controller.abort());
-      process.once('SIGTERM', () => controller.abort());
-      const result = await runWorker({
-        store, registry: registry(values['data-dir']), name: values.name, leaseSeconds: number('--lease-seconds', values['lease-seconds'], 60),
-        exitWhenIdle: values['exit-when-idle'], signal: controller.signal,
-        onTask: ({ task, outcome, ms, error }) => console.log(JSON.stringify({ task: task.id, image: task.imageId, outcome, ms: Math.round(ms), error })),
-      });
-      console.log(JSON.stringify({ worker: 'stopped', ...result }));
-    } finally {
-      await store.close();
-    }
-    return;
-  }
   try {
     await ensureAdmin(store, values['admin-name']!, values['admin-password-file']);
     const port = number('--port', values.port, 4180);
@@ -107,6 +94,36 @@ export async function teamCommand(argv: string[]): Promise<void> {
     await server.close();
   } finally {
     await store.close();
+  }
+}
+
+/** A worker on the database (--database) or through the server with a worker account (--server --user). */
+async function workerCommand(values: Record<string, string | boolean | undefined>): Promise<void> {
+  const text = (name: string) => values[name] as string | undefined;
+  if (!text('database') === !text('server')) throw new TeamUsageError('worker needs --database <url> or --server <url> --user <name> (one of them)');
+  let queue: WorkerStore, close = async () => undefined as void;
+  if (text('server')) {
+    if (!text('user')) throw new TeamUsageError('worker --server needs --user <name> (a worker account on the server)');
+    const client = new TeamClient(text('server')!);
+    await client.signIn(text('user')!, readSecret('--password-file', text('password-file'), 'PIXELWISE_PASSWORD'));
+    queue = remoteQueue(client);
+  } else {
+    const store = await openStore(text('database')!);
+    queue = store;
+    close = () => store.close();
+  }
+  try {
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    process.once('SIGTERM', () => controller.abort());
+    const result = await runWorker({
+      store: queue, registry: registry(text('data-dir')), name: text('name'), leaseSeconds: number('--lease-seconds', text('lease-seconds'), 60),
+      exitWhenIdle: values['exit-when-idle'] === true, signal: controller.signal,
+      onTask: ({ task, outcome, ms, error }) => console.log(JSON.stringify({ task: task.id, image: task.imageId, outcome, ms: Math.round(ms), error })),
+    });
+    console.log(JSON.stringify({ worker: 'stopped', ...result }));
+  } finally {
+    await close();
   }
 }
 

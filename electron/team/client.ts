@@ -7,6 +7,7 @@ import { ApiError } from '../../core/api/contract';
 
 export class TeamClient {
   private token: string | null = null;
+  private credentials: { name: string; password: string } | null = null;
   readonly origin: string;
 
   constructor(serverUrl: string) {
@@ -24,6 +25,7 @@ export class TeamClient {
 
   async signIn(name: string, password: string): Promise<void> {
     this.token = ((await this.call('auth.login', { name, password })) as { token: string }).token;
+    this.credentials = { name, password };
   }
 
   /** One call; an ApiError with the server's code and words when it is refused. */
@@ -46,6 +48,13 @@ export class TeamClient {
       const body = await response.json().catch(() => null) as { ok: boolean; result: T; error?: { code: string; message: string } } | null;
       if (!body) throw new ApiError('unavailable', `${this.origin} answered ${response.status} without a Pixelwise reply: is it a Pixelwise team server?`);
       if (response.status === 503 && attempt < 3) continue;
+      // A session that expired under a long-running client (a worker): sign in again, once, and repeat the call.
+      if (response.status === 401 && this.credentials && name !== 'auth.login' && attempt < 3) {
+        const { name: user, password } = this.credentials;
+        this.credentials = null;
+        await this.signIn(user, password);
+        continue;
+      }
       if (!body.ok) throw new ApiError(body.error?.code ?? 'internal', body.error?.message ?? `the server answered ${response.status}`);
       return body.result;
     }

@@ -12,8 +12,14 @@ import { createEmbedder, type Embedder } from '../embedding/embedder';
 import { decodeImage } from '../embedding/image-io';
 import type { ModelRegistry } from '../models';
 
+/** What a worker needs of a project: the task queue and image bytes (a Store, or the server's calls: remote-queue.ts). */
+export interface WorkerStore {
+  tasks: Pick<Store['tasks'], 'claim' | 'renew' | 'complete' | 'fail' | 'counts'>;
+  images: Pick<Store['images'], 'bytes'>;
+}
+
 export interface WorkerOptions {
-  store: Store;
+  store: WorkerStore;
   registry: ModelRegistry;
   /** Shown in the queue's rows (default host:pid). */
   name?: string;
