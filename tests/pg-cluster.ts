@@ -20,6 +20,9 @@ export interface PgCluster {
   createDatabase(name: string): Promise<string>;
   /** One query on its own connection to the database at `url` (for checks from outside the code under test). */
   query<R extends pg.QueryResultRow>(url: string, sql: string, params?: unknown[]): Promise<R[]>;
+  /** Stops the server, keeping the data (clients' connections drop); resume() starts it again on the same port. */
+  pause(): Promise<void>;
+  resume(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -60,30 +63,51 @@ export async function startPgCluster(): Promise<PgCluster> {
     throw new Error(`initdb failed: ${init.stderr || init.error?.message}`);
   }
   const port = await freePort();
-  const server: ChildProcess = spawn(join(bin, 'postgres'), [
-    '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
-    '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=64MB',
-  ], { ...owner, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  server.stderr!.on('data', (chunk: Buffer) => { log = (log + chunk.toString()).slice(-4000); });
-  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
   const url = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const client = new pg.Client({ connectionString: url });
-    try {
-      await client.connect();
-      await client.end();
-      break;
-    } catch (error) {
-      await client.end().catch(() => undefined);
-      if (Date.now() > deadline || server.exitCode !== null) {
-        server.kill('SIGKILL');
-        rmSync(dir, { recursive: true, force: true });
-        throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${log}`);
+  let server: ChildProcess;
+  let exited: Promise<void>;
+
+  /** Starts `postgres` on the cluster's port and waits until it takes connections. */
+  async function launch(): Promise<void> {
+    server = spawn(join(bin!, 'postgres'), [
+      '-D', data, '-p', String(port), '-k', dir, '-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off',
+      '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off', '-c', 'max_connections=200', '-c', 'shared_buffers=64MB',
+    ], { ...owner, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    server.stderr!.on('data', (chunk: Buffer) => { log = (log + chunk.toString()).slice(-4000); });
+    const child = server;
+    exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const client = new pg.Client({ connectionString: url });
+      try {
+        await client.connect();
+        await client.end();
+        return;
+      } catch (error) {
+        await client.end().catch(() => undefined);
+        if (Date.now() > deadline || child.exitCode !== null) {
+          child.kill('SIGKILL');
+          throw new Error(`PostgreSQL did not start: ${(error as Error).message}\n${log}`);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
-      await new Promise((resolve) => setTimeout(resolve, 100));
     }
+  }
+
+  /** Stops `postgres` (fast shutdown: sessions are ended, clients see their connections drop), keeping the data. */
+  async function halt(): Promise<void> {
+    if (server.exitCode === null && server.signalCode === null) server.kill('SIGINT');
+    const timer = setTimeout(() => server.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  try {
+    await launch();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
   }
   const databaseUrl = (name: string) => `postgres://postgres@127.0.0.1:${port}/${name}`;
   return {
@@ -107,12 +131,10 @@ export async function startPgCluster(): Promise<PgCluster> {
         await client.end();
       }
     },
+    pause: halt,
+    resume: launch,
     async stop() {
-      // SIGINT: PostgreSQL's fast shutdown (ends sessions, no waiting on clients).
-      if (server.exitCode === null) server.kill('SIGINT');
-      const timer = setTimeout(() => server.kill('SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
+      await halt();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -88,6 +88,10 @@ describe('pixelwise serve', () => {
     expect((await teamCall(origin, token, 'auth.me')).result).toMatchObject({ name: 'admin', role: 'admin', server: expect.stringContaining('postgres://') });
     expect((await teamCall(origin, token, 'auth.logout')).ok).toBe(true);
     expect((await teamCall(origin, token, 'auth.me')).status).toBe(401);
+    // Guessing: after 5 failures in 10 minutes (one above) the name is refused, even with the right password.
+    for (let i = 0; i < 4; i++) expect((await teamCall(origin, null, 'auth.login', { name: 'Admin', password: `guess ${i}` })).status).toBe(401);
+    const locked = await teamCall(origin, null, 'auth.login', { name: 'admin', password });
+    expect([locked.status, locked.error?.message]).toEqual([429, 'too many failed sign-ins as "admin"; try again in 10 minutes']);
   });
 
   it('roles: each call is for the roles the table lists, everything else is refused', async () => {
@@ -172,6 +176,24 @@ describe('pixelwise serve', () => {
     expect(clicked.result.rle.size).toEqual([64, 96]);
     const outside = await teamCall(origin, ann, 'segment.clicks', { image: 2, clicks: [[500, 30, 1]], modelId: 'pixelwise-colorpos' });
     expect(outside.error?.message).toBe('click (500, 30) is outside the 96x64 image');
+  });
+
+  it('the database going away: calls answer 503 in words, nothing half-saved, the same save lands once it is back', async () => {
+    const ann = await signIn(origin, 'ann', 'ann password 1');
+    expect((await teamCall(origin, ann, 'leases.claim', { imageId: 2 })).ok).toBe(true);
+    const { version } = (await teamCall(origin, ann, 'annotations.get', { imageId: 2 })).result;
+    const save = { imageId: 2, baseVersion: version, saveId: 'while-down', annotations: [{ classId: null, rle: mask(96, 64, 20) }] };
+    await cluster.pause();
+    try {
+      const down = await teamCall(origin, ann, 'annotations.save', save);
+      expect([down.status, down.error?.code]).toEqual([503, 'unavailable']);
+      expect(down.error?.message).toMatch(/^(cannot reach the database server at 127\.0\.0\.1:\d+: nothing is listening there|the connection to the database at 127\.0\.0\.1:\d+ was lost)/);
+    } finally {
+      await cluster.resume();
+    }
+    expect((await teamCall(origin, ann, 'annotations.save', save)).result.version).toBe(version + 1);
+    expect((await teamCall(origin, ann, 'annotations.save', save)).result.version).toBe(version + 1);
+    expect((await teamCall(origin, ann, 'annotations.history', { imageId: 2 })).result.map((h: { saveId: string }) => h.saveId)).toEqual(['while-down']);
   });
 
   it('a worker through the server with a worker account: it embeds, and may do nothing else', async () => {

@@ -32,7 +32,7 @@ export const loopbackHosts = ['127.0.0.1', 'localhost', '::1'];
 
 const statusByCode: Record<string, number> = {
   unauthorized: 401, forbidden: 403, 'not-found': 404, exists: 409, conflict: 409, leased: 409, 'lease-required': 409,
-  'newer-version': 409, 'too-large': 413, unavailable: 503, 'disk-full': 507, internal: 500,
+  'newer-version': 409, 'too-large': 413, 'too-many-attempts': 429, unavailable: 503, 'disk-full': 507, internal: 500,
 };
 
 const loginInput = z.object({ name: z.string().min(1).max(100), password: z.string().min(1).max(1024) });
