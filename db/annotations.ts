@@ -46,6 +46,28 @@ function toRecord(row: AnnotationRow): AnnotationRecord {
   };
 }
 
+type ImageSize = { width: number; height: number };
+
+/**
+ * Checks a draft against its image (the mask's size and RLE) and turns it into the stored columns; shared by the
+ * SQLite repository and the PostgreSQL store, so both refuse the same bad masks with the same words.
+ */
+export function annotationRow(imageId: number, size: ImageSize | undefined, draft: AnnotationDraft, index: number) {
+  if (!size) throw new AnnotationError(`image ${imageId} does not exist or failed to import`);
+  const [height, width] = draft.rle.size;
+  if (height !== size.height || width !== size.width) {
+    throw new AnnotationError(`mask is ${width}x${height} but image ${imageId} is ${size.width}x${size.height}`);
+  }
+  const counts = decodeCounts(draft.rle.counts);
+  if (counts.reduce((a, b) => a + b, 0) !== width * height) throw new AnnotationError('mask RLE does not cover the image');
+  const [x, y, w, h] = rleBbox(draft.rle);
+  return {
+    id: draft.id ?? null, imageId, classId: draft.classId, counts: draft.rle.counts, height, width, x, y, w, h,
+    area: rleArea(draft.rle), score: draft.score ?? null, order: draft.order ?? index, visible: draft.visible === false ? 0 : 1,
+    source: draft.source ?? 'manual',
+  };
+}
+
 export function annotationRepository(db: Db) {
   const forImage = db.prepare('SELECT * FROM annotations WHERE image_id = ? ORDER BY z_order, id');
   const byId = db.prepare('SELECT * FROM annotations WHERE id = ?');
@@ -60,20 +82,7 @@ export function annotationRepository(db: Db) {
 
   /** Validates a draft against its image and turns it into statement parameters. */
   function row(imageId: number, draft: AnnotationDraft, index: number) {
-    const size = imageSize.get(imageId) as { width: number; height: number } | undefined;
-    if (!size) throw new AnnotationError(`image ${imageId} does not exist or failed to import`);
-    const [height, width] = draft.rle.size;
-    if (height !== size.height || width !== size.width) {
-      throw new AnnotationError(`mask is ${width}x${height} but image ${imageId} is ${size.width}x${size.height}`);
-    }
-    const counts = decodeCounts(draft.rle.counts);
-    if (counts.reduce((a, b) => a + b, 0) !== width * height) throw new AnnotationError('mask RLE does not cover the image');
-    const [x, y, w, h] = rleBbox(draft.rle);
-    return {
-      id: draft.id ?? null, imageId, classId: draft.classId, counts: draft.rle.counts, height, width, x, y, w, h,
-      area: rleArea(draft.rle), score: draft.score ?? null, order: draft.order ?? index, visible: draft.visible === false ? 0 : 1,
-      source: draft.source ?? 'manual',
-    };
+    return annotationRow(imageId, imageSize.get(imageId) as ImageSize | undefined, draft, index);
   }
 
   return {

@@ -7,5 +7,6 @@ import { regions } from './002-regions';
 import { jobResults } from './003-job-results';
 import { projectSettings } from './004-project-settings';
 import { synthetic } from './005-synthetic';
+import { team } from './006-team';
 
-export const migrations: string[] = [initial, regions, jobResults, projectSettings, synthetic];
+export const migrations: string[] = [initial, regions, jobResults, projectSettings, synthetic, team];

@@ -17,6 +17,7 @@ import { defaultDataDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { toApiError } from '../services/errors';
 import { Studio } from '../services/studio';
+import { teamCommand, TeamUsageError, teamUsage } from '../team/cli';
 
 const usage = `Usage:
   pixelwise import <project-file> <files or folders...>   add images (creates the project if missing)
@@ -42,6 +43,7 @@ const usage = `Usage:
                                                           re-embed the project with a model, then switch to it
   pixelwise models catalogue                              exportable backbones: commands, licence, costs (JSON)
   pixelwise gpu                                           execution provider in use and why CUDA is not, JSON out
+${teamUsage}
 Options: --data-dir <dir> (default ~/.pixelwise)`;
 
 class UsageError extends Error {}
@@ -77,6 +79,7 @@ async function segmentStream(studio: Studio): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<void> {
+  if (['serve', 'worker', 'push', 'pull'].includes(argv[0])) return teamCommand(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
@@ -253,7 +256,7 @@ async function readJson(name: string, path: string): Promise<unknown> {
 /** Entry point of the `pixelwise` binary. */
 export function main(): void {
   run(process.argv.slice(2)).catch((error) => {
-    if (error instanceof UsageError) {
+    if (error instanceof UsageError || error instanceof TeamUsageError) {
       console.error(`${error.message}\n\n${usage}`);
       process.exit(2);
     }

@@ -94,7 +94,11 @@ export type ImportedFile = Omit<NewImage, 'path'>;
 
 /** Reads, hashes, validates and thumbnails one file; throws ImageDecodeError with a reason. */
 export async function readImageFile(path: string): Promise<ImportedFile> {
-  const bytes = await readImageBytes(path);
+  return describeImage(await readImageBytes(path));
+}
+
+/** Hashes, validates and thumbnails an encoded image (a file's bytes, or an upload to the team server). */
+export async function describeImage(bytes: Buffer): Promise<ImportedFile> {
   try {
     const pipeline = openImage(bytes);
     const metadata = await pipeline.metadata();

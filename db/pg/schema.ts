@@ -1,0 +1,125 @@
+/**
+ * The team server's PostgreSQL schema, in migrations; migration i (0-based) moves pixelwise_schema.version from
+ * i to i + 1. Append only: never edit a migration that has shipped. Same concepts as the SQLite project
+ * (db/migrations), with the image bytes in the database (team members share no folder) and timestamptz times.
+ */
+const initial = `
+CREATE TABLE images (
+  id serial PRIMARY KEY,
+  path text NOT NULL UNIQUE,
+  hash text NOT NULL UNIQUE,               -- sha256 of data, hex
+  width integer NOT NULL,
+  height integer NOT NULL,
+  byte_size integer NOT NULL,
+  format text NOT NULL,
+  reviewed boolean NOT NULL DEFAULT false,
+  data bytea NOT NULL,                     -- the encoded file as uploaded
+  thumbnail bytea NOT NULL,                -- JPEG, long side 256
+  added_at timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE classes (
+  id serial PRIMARY KEY,
+  name text NOT NULL,
+  color text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX classes_name ON classes (lower(name));
+
+CREATE TABLE annotations (
+  id serial PRIMARY KEY,
+  image_id integer NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+  class_id integer REFERENCES classes (id) ON DELETE SET NULL,
+  rle_counts text NOT NULL,                -- COCO compressed RLE
+  rle_height integer NOT NULL,
+  rle_width integer NOT NULL,
+  bbox_x integer NOT NULL, bbox_y integer NOT NULL, bbox_w integer NOT NULL, bbox_h integer NOT NULL,
+  area integer NOT NULL,
+  score double precision,
+  z_order integer NOT NULL DEFAULT 0,
+  visible boolean NOT NULL DEFAULT true,
+  source text NOT NULL DEFAULT 'manual',
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX annotations_image ON annotations (image_id, z_order);
+
+CREATE TABLE users (
+  id serial PRIMARY KEY,
+  name text NOT NULL,
+  role text NOT NULL CHECK (role IN ('admin', 'labeler', 'reviewer', 'worker')),
+  password_hash text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX users_name ON users (lower(name));
+
+CREATE TABLE sessions (
+  token_hash text PRIMARY KEY,             -- sha256 of the bearer token, hex
+  user_id integer NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  expires_at timestamptz NOT NULL
+);
+
+CREATE TABLE annotation_saves (
+  image_id integer NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+  version integer NOT NULL,
+  user_id integer REFERENCES users (id) ON DELETE SET NULL,
+  save_id text UNIQUE,
+  annotations jsonb NOT NULL,              -- the drafts as saved
+  saved_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (image_id, version)
+);
+
+CREATE TABLE image_leases (
+  image_id integer PRIMARY KEY REFERENCES images (id) ON DELETE CASCADE,
+  user_id integer NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+  expires_at timestamptz NOT NULL
+);
+
+CREATE TABLE activity (
+  id bigserial PRIMARY KEY,
+  image_id integer NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+  user_id integer REFERENCES users (id) ON DELETE SET NULL,
+  action text NOT NULL,
+  detail jsonb,
+  at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX activity_image ON activity (image_id, id);
+
+CREATE TABLE models (
+  id text PRIMARY KEY,
+  manifest jsonb NOT NULL,
+  sha256 text NOT NULL
+);
+
+CREATE TABLE embeddings (
+  image_id integer NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+  model_id text NOT NULL REFERENCES models (id) ON DELETE CASCADE,
+  grid_width integer NOT NULL,
+  grid_height integer NOT NULL,
+  dim integer NOT NULL,
+  image_width integer NOT NULL,
+  image_height integer NOT NULL,
+  dtype text NOT NULL CHECK (dtype IN ('int8', 'float16')),
+  scale double precision NOT NULL,
+  data bytea NOT NULL,                     -- cell-major (HWC)
+  created_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (image_id, model_id)
+);
+
+CREATE TABLE embed_tasks (
+  id serial PRIMARY KEY,
+  image_id integer NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+  model_id text NOT NULL,
+  status text NOT NULL DEFAULT 'queued' CHECK (status IN ('queued', 'running', 'done', 'failed')),
+  worker text,
+  lease_token uuid,
+  lease_expires_at timestamptz,
+  attempts integer NOT NULL DEFAULT 0,
+  error text,
+  UNIQUE (image_id, model_id)
+);
+CREATE INDEX embed_tasks_pending ON embed_tasks (id) WHERE status IN ('queued', 'running');
+`;
+
+export const pgMigrations: string[] = [initial];
+export const pgSchemaVersion = pgMigrations.length;

@@ -1,0 +1,206 @@
+/**
+ * Storage for a team project, behind one async interface with two implementations: the project's SQLite file
+ * (db/sqlite-store.ts, wrapping the synchronous repositories) and PostgreSQL (db/pg/store.ts) for the team server.
+ * Scoped to what a team server needs: images (with their bytes and thumbnails), classes, annotations with a
+ * version per image, embeddings, the embed-task queue with leases, users and sessions, image leases and the
+ * per-image activity log. tests/team-store.test.ts runs one contract suite against both.
+ *
+ * Why versions: every save names the version it was based on; a save based on an older one is refused with the
+ * current version (StaleVersionError), so no labeler's work is ever overwritten without them seeing it. A save
+ * also carries the client's saveId: a retry of a save whose answer was lost (dropped connection) gets the stored
+ * result back instead of a conflict with itself.
+ */
+import { ApiError } from '../core/api/contract';
+import type { AnnotationDraft, AnnotationRecord, ClassRecord, ImagePage, ImageRecord, ImageStatus } from '../core/api/records';
+import type { StoredEmbedding } from '../core/embedding';
+import type { ModelManifest } from '../core/manifest';
+
+/** worker: an embedding worker's account (takes embed tasks, reads image bytes, nothing else). */
+export const roles = ['admin', 'labeler', 'reviewer', 'worker'] as const;
+export type Role = (typeof roles)[number];
+
+export interface UserRecord {
+  id: number;
+  name: string;
+  role: Role;
+}
+
+export interface StoredUser extends UserRecord {
+  /** scrypt$N$r$p$salt$hash (electron/team/auth.ts). */
+  passwordHash: string;
+}
+
+export interface NewTeamImage {
+  /** A name for people ('/'-separated path as uploaded); unique in the project. */
+  path: string;
+  hash: string;
+  width: number;
+  height: number;
+  byteSize: number;
+  format: string;
+  /** JPEG, long side 256. */
+  thumbnail: Uint8Array;
+  /** The encoded file. */
+  bytes: Uint8Array;
+}
+
+export interface VersionedAnnotations {
+  imageId: number;
+  /** 0 before the first save; each accepted save adds one. */
+  version: number;
+  annotations: AnnotationRecord[];
+}
+
+export interface SaveRequest {
+  imageId: number;
+  baseVersion: number;
+  annotations: AnnotationDraft[];
+  userId: number;
+  /** The client's id for this save (retries reuse it), at most 100 characters. */
+  saveId?: string;
+}
+
+export interface Lease {
+  imageId: number;
+  userId: number;
+  userName: string;
+  /** ISO time. */
+  expiresAt: string;
+}
+
+export interface ActivityEntry {
+  imageId: number;
+  userId: number | null;
+  userName: string | null;
+  action: string;
+  detail: unknown;
+  at: string;
+}
+
+export interface EmbedTask {
+  id: number;
+  imageId: number;
+  modelId: string;
+  /** Proves the claim when completing: a worker whose lease expired and was taken over cannot complete. */
+  leaseToken: string;
+  attempts: number;
+}
+
+export interface TaskCounts {
+  queued: number;
+  running: number;
+  done: number;
+  failed: number;
+}
+
+/** A save based on an older version than the stored one: the API answers 409 with `current`. */
+export class StaleVersionError extends ApiError {
+  override name = 'StaleVersionError';
+  constructor(readonly current: VersionedAnnotations, baseVersion: number) {
+    super('conflict', `image ${current.imageId} was saved by someone else meanwhile (your edit was based on version ${baseVersion}, the stored one is ${current.version}); your objects are kept in the editor: reload to see theirs, then save again`);
+  }
+}
+
+/** The image is leased to another user. */
+export class LeaseHeldError extends ApiError {
+  override name = 'LeaseHeldError';
+  constructor(readonly lease: Lease) {
+    super('leased', `image ${lease.imageId} is being labeled by ${lease.userName} until ${lease.expiresAt}`);
+  }
+}
+
+/** The database was made by a newer Pixelwise: nothing is read or written. */
+export class NewerSchemaError extends ApiError {
+  override name = 'NewerSchemaError';
+  constructor(where: string, found: number, known: number) {
+    super('newer-version', `${where} was written by a newer Pixelwise Studio (schema ${found}; this version reads up to ${known}). Update Pixelwise to use it.`);
+  }
+}
+
+export interface ImageQuery {
+  status?: ImageStatus;
+  /** Part of the path, case-insensitive. */
+  search?: string;
+  offset: number;
+  limit: number;
+}
+
+export interface Store {
+  readonly kind: 'sqlite' | 'postgres';
+  /** Where it is, for messages and the status bar (a file path, or a URL without its password). */
+  readonly location: string;
+  close(): Promise<void>;
+  images: {
+    /** Adds an image (or returns the id of one with the same content). */
+    add(image: NewTeamImage): Promise<number>;
+    get(id: number): Promise<ImageRecord | undefined>;
+    /** The ids of the images with these content hashes, by hash (absent ones left out). */
+    findByHashes(hashes: string[]): Promise<Record<string, number>>;
+    list(query: ImageQuery): Promise<ImagePage>;
+    bytes(id: number): Promise<Uint8Array | undefined>;
+    thumbnail(id: number): Promise<Uint8Array | undefined>;
+    setReviewed(id: number, reviewed: boolean): Promise<void>;
+  };
+  classes: {
+    list(): Promise<ClassRecord[]>;
+    create(name: string, color?: string): Promise<ClassRecord>;
+    update(id: number, changes: { name?: string; color?: string }): Promise<ClassRecord>;
+    remove(id: number): Promise<void>;
+  };
+  annotations: {
+    get(imageId: number): Promise<VersionedAnnotations>;
+    /** Makes the image's objects exactly the drafts if baseVersion is current; else throws StaleVersionError. */
+    save(request: SaveRequest): Promise<VersionedAnnotations>;
+    /** Every accepted save of the image, oldest first. */
+    history(imageId: number): Promise<Array<{ version: number; userId: number | null; saveId: string | null; count: number }>>;
+  };
+  embeddings: {
+    registerModel(manifest: ModelManifest): Promise<void>;
+    get(imageId: number, modelId: string): Promise<StoredEmbedding | undefined>;
+    count(modelId: string): Promise<number>;
+  };
+  tasks: {
+    /** Queues an embed task for each image (all readable images when null) without one for the model; returns how many. */
+    enqueueEmbed(modelId: string, imageIds: number[] | null): Promise<number>;
+    /** The oldest queued task, or one whose worker's lease expired; null when there is none. */
+    claim(worker: string, leaseSeconds: number): Promise<EmbedTask | null>;
+    /** Extends the lease; false when the task was taken over. */
+    renew(task: EmbedTask, leaseSeconds: number): Promise<boolean>;
+    /** Stores the embedding and marks the task done in one transaction; false (nothing written) when the task was taken over. */
+    complete(task: EmbedTask, stored: StoredEmbedding): Promise<boolean>;
+    fail(task: EmbedTask, error: string): Promise<void>;
+    counts(): Promise<TaskCounts>;
+  };
+  users: {
+    create(name: string, role: Role, passwordHash: string): Promise<UserRecord>;
+    find(name: string): Promise<StoredUser | undefined>;
+    list(): Promise<UserRecord[]>;
+  };
+  sessions: {
+    create(userId: number, tokenHash: string, expiresAt: Date): Promise<void>;
+    /** The session's user, if the session exists and has not expired. */
+    user(tokenHash: string): Promise<UserRecord | undefined>;
+    remove(tokenHash: string): Promise<void>;
+  };
+  leases: {
+    /** Claims or renews the image for the user; LeaseHeldError when another user holds an unexpired lease. */
+    claim(imageId: number, userId: number, seconds: number): Promise<Lease>;
+    release(imageId: number, userId: number): Promise<void>;
+    get(imageId: number): Promise<Lease | undefined>;
+  };
+  activity: {
+    log(imageId: number, userId: number | null, action: string, detail?: unknown): Promise<void>;
+    list(imageId: number): Promise<ActivityEntry[]>;
+  };
+}
+
+export function assertSaveId(saveId: string | undefined): void {
+  if (saveId !== undefined && (saveId.length === 0 || saveId.length > 100)) throw new ApiError('invalid-input', 'saveId must be 1-100 characters');
+}
+
+/** Class ids a save refers to that the project does not have: a labeler-worded error (a class removed meanwhile). */
+export function assertKnownClasses(known: ClassRecord[], drafts: AnnotationDraft[]): void {
+  const ids = new Set(known.map((c) => c.id));
+  const missing = drafts.find((draft) => draft.classId !== null && !ids.has(draft.classId));
+  if (missing) throw new ApiError('class-missing', `the class of this object (id ${missing.classId}) does not exist in this project; choose another class`);
+}

@@ -1,0 +1,92 @@
+/**
+ * Accounts for the team server: scrypt password hashes (node:crypto, a random salt each, the parameters stored
+ * with the hash so they can be raised later), and bearer session tokens of 256 random bits of which only the
+ * sha256 is stored, so a copy of the database holds no usable token. Sessions expire.
+ */
+import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
+import { ApiError } from '../../core/api/contract';
+import type { Store, UserRecord } from '../../db/store';
+
+/**
+ * scrypt's cost: N = 2^15, r = 8, p = 1 (32 MiB, 0.46 s on this 2-core machine under load): paid once per sign-in,
+ * never per request (requests carry the session token).
+ */
+const cost = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 };
+const keyLength = 32;
+
+function derive(password: string, salt: Buffer, params: { N: number; r: number; p: number }): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(password.normalize('NFC'), salt, keyLength, { ...params, maxmem: cost.maxmem }, (error, key) => (error ? reject(error) : resolve(key)));
+  });
+}
+
+export function checkPassword(password: string): void {
+  if (password.length < 10) throw new ApiError('invalid-input', 'a password needs at least 10 characters');
+  if (password.length > 1024) throw new ApiError('invalid-input', 'a password may have at most 1024 characters');
+}
+
+export async function hashPassword(password: string): Promise<string> {
+  checkPassword(password);
+  const salt = randomBytes(16);
+  const key = await derive(password, salt, cost);
+  return `scrypt$${cost.N}$${cost.r}$${cost.p}$${salt.toString('base64')}$${key.toString('base64')}`;
+}
+
+export async function verifyPassword(password: string, stored: string): Promise<boolean> {
+  const [scheme, n, r, p, salt, key] = stored.split('$');
+  if (scheme !== 'scrypt' || !key) return false;
+  const expected = Buffer.from(key, 'base64');
+  const actual = await derive(password, Buffer.from(salt, 'base64'), { N: Number(n), r: Number(r), p: Number(p) });
+  return actual.length === expected.length && timingSafeEqual(actual, expected);
+}
+
+export const tokenHash = (token: string) => createHash('sha256').update(token).digest('hex');
+
+/** A hash to compare against when the user does not exist, so a wrong name takes as long as a wrong password. */
+let decoy: Promise<string> | null = null;
+
+/**
+ * Failed sign-ins per account name in the last window: after `failureLimit` of them the name is refused until the
+ * oldest one leaves the window, so a password cannot be guessed at scrypt's speed (about 2 a second per core) for
+ * long. Kept in the server's memory: one server process per database, as `pixelwise serve` runs.
+ */
+const failureLimit = 5;
+const failureWindowMs = 10 * 60_000;
+const failures = new Map<string, number[]>();
+
+function recentFailures(name: string): number[] {
+  const key = name.toLowerCase();
+  const recent = (failures.get(key) ?? []).filter((at) => Date.now() - at < failureWindowMs);
+  if (recent.length) failures.set(key, recent);
+  else failures.delete(key);
+  return recent;
+}
+
+/** Checks the name and password; returns a new session's token. Wrong name or password: one message for both. */
+export async function login(store: Store, name: string, password: string, sessionHours: number): Promise<{ token: string; user: UserRecord; expiresAt: string }> {
+  const recent = recentFailures(name);
+  if (recent.length >= failureLimit) {
+    const minutes = Math.ceil((recent[0] + failureWindowMs - Date.now()) / 60_000);
+    throw new ApiError('too-many-attempts', `too many failed sign-ins as "${name}"; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`);
+  }
+  const found = await store.users.find(name);
+  decoy ??= hashPassword('decoy password, never valid');
+  const ok = await verifyPassword(password, found?.passwordHash ?? (await decoy));
+  if (!found || !ok) {
+    failures.set(name.toLowerCase(), [...recent, Date.now()]);
+    throw new ApiError('unauthorized', 'wrong user name or password');
+  }
+  const token = randomBytes(32).toString('base64url');
+  const expiresAt = new Date(Date.now() + sessionHours * 3600_000);
+  await store.sessions.create(found.id, tokenHash(token), expiresAt);
+  return { token, user: { id: found.id, name: found.name, role: found.role }, expiresAt: expiresAt.toISOString() };
+}
+
+/** The user a request's `Authorization: Bearer <token>` belongs to. */
+export async function authenticate(store: Store, authorization: string | undefined): Promise<UserRecord> {
+  const token = /^Bearer ([A-Za-z0-9_-]{20,100})$/.exec(authorization ?? '')?.[1];
+  if (!token) throw new ApiError('unauthorized', 'sign in first (no session token was sent)');
+  const user = await store.sessions.user(tokenHash(token));
+  if (!user) throw new ApiError('unauthorized', 'your session has expired or was ended; sign in again');
+  return user;
+}

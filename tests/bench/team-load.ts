@@ -1,0 +1,205 @@
+/**
+ * Team server load bench, on a throwaway PostgreSQL cluster (tests/pg-cluster.ts) and a `pixelwise serve` process.
+ *
+ * Part 1: L simulated labelers (default 20) x S saves each (default 200), all at once. Each labeler claims two
+ * images and works on them from two "tabs" (two concurrent loops sharing the account, S/2 saves each), so tabs
+ * race and some saves are refused as stale (409, expected; the tab reloads and saves again). Between saves each
+ * tab lists images, searches by name and every 4th save runs a click-to-mask. Each tab logs every save the
+ * server accepted (saveId, version it was based on, version given). Checked afterwards against the database:
+ *   lost = accepted saves missing from the image's history (or with another version);
+ *   silently overwritten = accepted saves whose version is not their base version + 1, or history rows no client
+ *     logged, or a final state other than the last accepted save's.
+ * Part 2: W workers (default 3) on N images (default 1000) with the colorpos model (fast, non-learned), one
+ * killed with SIGKILL mid-task: every image embedded exactly once, nothing stuck.
+ *
+ * Run: npx tsx tests/bench/team-load.ts [--labelers 20] [--saves 200] [--images 1000] [--workers 3]
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { encodeRle } from '../../core/rle';
+import { PgStore } from '../../db/pg/store';
+import { readManifest } from '../../electron/embedding/embedder';
+import { describeImage } from '../../electron/jobs/import-job';
+import { builtinModelsDir } from '../../electron/paths';
+import { tempDir, writeImages } from '../fixtures';
+import { freePort, startPgCluster } from '../pg-cluster';
+import { type Reply, signIn, spawnCli, teamCall, waitForOutput } from '../team-cli';
+
+const { values } = parseArgs({
+  options: { labelers: { type: 'string', default: '20' }, saves: { type: 'string', default: '200' }, images: { type: 'string', default: '1000' },
+    workers: { type: 'string', default: '3' } },
+});
+const labelers = Number(values.labelers), saves = Number(values.saves), workerImages = Number(values.images), workerCount = Number(values.workers);
+const width = 96, height = 64, model = 'pixelwise-colorpos';
+
+interface Accepted { imageId: number; saveId: string; base: number; version: number; area: number }
+
+const latencies: Record<string, number[]> = { save: [], list: [], search: [], segment: [] };
+const errors: string[] = [];
+let conflicts = 0, retries = 0;
+
+function percentile(values: number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 10) / 10 : NaN;
+}
+
+/** A mask of the top-left `w` columns, 8 rows: its area identifies the save that wrote it. */
+function mask(w: number) {
+  const pixels = new Uint8Array(width * height);
+  for (let y = 0; y < 8; y++) pixels.fill(1, y * width, y * width + w);
+  return encodeRle({ width, height, data: pixels });
+}
+
+/** A call timed under `kind`; a failed request (no answer) is retried with the same input, so a save keeps its saveId. */
+async function timed(origin: string, token: string, kind: string, call: string, input: unknown): Promise<Reply> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const reply = await teamCall(origin, token, call, input);
+      if (reply.status === 503 && attempt < 3) { retries++; continue; }
+      latencies[kind].push(reply.ms);
+      if (!reply.ok && reply.status !== 409) errors.push(`${call}: ${reply.status} ${reply.error?.message}`);
+      return reply;
+    } catch (error) {
+      if (attempt >= 3) throw error;
+      retries++;
+    }
+  }
+}
+
+async function tab(origin: string, token: string, label: number, tabIndex: number, images: number[], classId: number, log: Accepted[]): Promise<void> {
+  const known = new Map(images.map((id) => [id, 0]));
+  for (let n = 0; n < saves / 2; n++) {
+    const imageId = images[n % 2];
+    const w = 1 + ((label * 7 + tabIndex * 31 + n) % (width - 1));
+    const saveId = `${label}-${tabIndex}-${n}`;
+    for (;;) {
+      const base = known.get(imageId)!;
+      const reply = await timed(origin, token, 'save', 'annotations.save', { imageId, baseVersion: base, saveId, annotations: [{ classId, rle: mask(w), source: 'clicks' }] });
+      if (reply.ok) {
+        known.set(imageId, reply.result.version);
+        log.push({ imageId, saveId, base, version: reply.result.version, area: w * 8 });
+        break;
+      }
+      if (reply.error?.code !== 'conflict') break;
+      conflicts++;
+      known.set(imageId, reply.error.current.version); // the other tab saved: reload, then save on top of it
+    }
+    await timed(origin, token, 'list', 'images.list', { offset: (n * 10) % 40, limit: 20 });
+    await timed(origin, token, 'search', 'images.list', { search: `scene-00${n % 10}` });
+    if (n % 4 === 0) await timed(origin, token, 'segment', 'segment.clicks', { image: imageId, clicks: [[10 + (n % 50), 20, 1]], modelId: model });
+  }
+}
+
+async function labelingLoad(): Promise<Record<string, unknown>> {
+  const cluster = await startPgCluster();
+  const database = await cluster.createDatabase('load');
+  const port = await freePort();
+  const password = 'bench admin password';
+  const server = spawnCli(['serve', '--database', database, '--port', String(port)], { PIXELWISE_ADMIN_PASSWORD: password });
+  try {
+    await waitForOutput(server, /Pixelwise team server/);
+    const origin = `http://127.0.0.1:${port}`;
+    const admin = await signIn(origin, 'admin', password);
+    const files = await writeImages(join(tempDir(), 'images'), labelers * 2, width, height);
+    const imageIds: number[] = [];
+    for (const file of files) {
+      imageIds.push((await teamCall(origin, admin, 'images.upload', { path: file.split('/').pop(), data: readFileSync(file).toString('base64') })).result.id);
+    }
+    const classId = (await teamCall(origin, admin, 'classes.create', { name: 'object' })).result.id as number;
+    await teamCall(origin, admin, 'embeddings.start', { modelId: model });
+    const worker = spawnCli(['worker', '--database', database, '--exit-when-idle']);
+    if ((await worker.exited) !== 0) throw new Error(`worker failed: ${worker.stderr()}`);
+    const tokens: string[] = [];
+    for (let i = 0; i < labelers; i++) {
+      await teamCall(origin, admin, 'users.create', { name: `labeler${i}`, role: 'labeler', password: `labeler ${i} password` });
+      tokens.push(await signIn(origin, `labeler${i}`, `labeler ${i} password`));
+    }
+    const logs: Accepted[][] = tokens.map(() => []);
+    for (let i = 0; i < labelers; i++) {
+      for (const imageId of imageIds.slice(2 * i, 2 * i + 2)) await teamCall(origin, tokens[i], 'leases.claim', { imageId });
+    }
+    const started = performance.now();
+    await Promise.all(tokens.flatMap((token, i) => [0, 1].map((t) => tab(origin, token, i, t, imageIds.slice(2 * i, 2 * i + 2), classId, logs[i]))));
+    const seconds = (performance.now() - started) / 1000;
+
+    // The clients' logs against the database.
+    const accepted = logs.flat();
+    const history = await cluster.query<{ image_id: number; version: number; save_id: string }>(database, 'SELECT image_id, version, save_id FROM annotation_saves');
+    const stored = new Map(history.map((row) => [row.save_id, row]));
+    const lost = accepted.filter((save) => stored.get(save.saveId)?.version !== save.version || stored.get(save.saveId)?.image_id !== save.imageId).length;
+    const logged = new Set(accepted.map((save) => save.saveId));
+    let overwritten = accepted.filter((save) => save.version !== save.base + 1).length + history.filter((row) => !logged.has(row.save_id)).length;
+    for (const imageId of imageIds) {
+      const last = accepted.filter((save) => save.imageId === imageId).sort((a, b) => b.version - a.version)[0];
+      const now = (await teamCall(origin, admin, 'annotations.get', { imageId })).result;
+      if (last && (now.version !== last.version || now.annotations[0]?.area !== last.area)) overwritten++;
+    }
+    const summary = (kind: string) => ({ calls: latencies[kind].length, p50_ms: percentile(latencies[kind], 50), p95_ms: percentile(latencies[kind], 95) });
+    return {
+      labelers, tabsPerLabeler: 2, savesPerLabeler: saves, seconds: Math.round(seconds * 10) / 10,
+      acceptedSaves: accepted.length, staleSavesRefused409: conflicts, retriedRequests: retries, errors: errors.length, firstErrors: errors.slice(0, 3),
+      lostAnnotations: lost, silentlyOverwritten: overwritten,
+      save: summary('save'), list: summary('list'), searchByName: summary('search'), segment: summary('segment'),
+    };
+  } finally {
+    server.process.kill('SIGTERM');
+    await server.exited;
+    await cluster.stop();
+  }
+}
+
+async function workerLoad(): Promise<Record<string, unknown>> {
+  const cluster = await startPgCluster();
+  const database = await cluster.createDatabase('workers');
+  const store = await PgStore.open(database);
+  try {
+    const files = await writeImages(join(tempDir(), 'worker-images'), workerImages, 128, 96);
+    for (const file of files) {
+      const bytes = readFileSync(file);
+      await store.images.add({ ...(await describeImage(bytes)), path: file.split('/').pop()!, bytes });
+    }
+    await store.embeddings.registerModel(await readManifest(join(builtinModelsDir(), model)));
+    await store.tasks.enqueueEmbed(model, null);
+    const started = performance.now();
+    const workers = Array.from({ length: workerCount }, (_, i) =>
+      spawnCli(['worker', '--database', database, '--name', `w${i + 1}`, '--lease-seconds', '5', '--exit-when-idle']));
+    // Kill w1 once it has done a tenth of its share and holds a task.
+    for (;;) {
+      const doneByVictim = (workers[0].stdout().match(/"outcome":"done"/g) ?? []).length;
+      const held = await cluster.query(database, "SELECT id FROM embed_tasks WHERE worker = 'w1' AND status = 'running'");
+      if (doneByVictim >= workerImages / workerCount / 10 && held.length) break;
+      if (workers[0].process.exitCode !== null) throw new Error(`w1 ended early: ${workers[0].stderr()}`);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    workers[0].process.kill('SIGKILL');
+    await workers[0].exited;
+    const orphaned = await cluster.query<{ id: number }>(database, "SELECT id FROM embed_tasks WHERE worker = 'w1' AND status = 'running'");
+    const codes = await Promise.all(workers.slice(1).map((worker) => worker.exited));
+    const seconds = (performance.now() - started) / 1000;
+    const done = workers.flatMap((worker) => (worker.stdout().match(/"image":\d+,"outcome":"done"/g) ?? []).map((line) => Number(/\d+/.exec(line)![0])));
+    const [embedded] = await cluster.query<{ maps: number; images: number }>(database, 'SELECT count(*)::int AS maps, count(DISTINCT image_id)::int AS images FROM embeddings');
+    const retried = await cluster.query<{ attempts: number; worker: string }>(database, 'SELECT attempts, worker FROM embed_tasks WHERE id = ANY($1::int[])', [orphaned.map((o) => o.id)]);
+    return {
+      images: workerImages, workers: workerCount, model, seconds: Math.round(seconds * 10) / 10, imagesPerSecond: Math.round((workerImages / seconds) * 10) / 10,
+      killedMidTask: orphaned.length, orphanedTaskRetriedBy: retried.map((r) => `${r.worker} (attempt ${r.attempts})`),
+      survivorsExitCodes: codes, doneLines: done.length, distinctImagesDone: new Set(done).size, storedMaps: embedded.maps, imagesWithMap: embedded.images,
+      tasks: await store.tasks.counts(),
+    };
+  } finally {
+    await store.close();
+    await cluster.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const load = await labelingLoad();
+  console.log(JSON.stringify({ labelingLoad: load }, null, 2));
+  const work = await workerLoad();
+  console.log(JSON.stringify({ workerLoad: work }, null, 2));
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
