@@ -77,6 +77,9 @@ export interface CatalogueEntry {
     bytesPerImageProjected: number;
     dim: number;
     onnxBytes: number;
+    /** 1-minute load average of this shared 2-core machine during the run: wall ms grow with it, CPU ms much less. */
+    loadAverage: number;
+    measuredOn: string;
   } | null;
   /** GPU cost, or why there is none. */
   gpu: string;
