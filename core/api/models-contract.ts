@@ -81,8 +81,8 @@ export interface CatalogueEntry {
     loadAverage: number;
     measuredOn: string;
   } | null;
-  /** GPU cost, or why there is none. */
-  gpu: string;
+  /** GPU cost per image as published or measured (saying which); null: not measured here (no GPU). */
+  gpu: string | null;
   quality: Array<{ metric: string; value: string; source: string }>;
 }
 

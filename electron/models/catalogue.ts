@@ -8,7 +8,6 @@
 import type { CatalogueEntry } from '../../core/api/models-contract';
 
 const measuredBy = 'npx tsx tests/bench/catalogue.ts --threads 2 --runs 3';
-const gpuNote = 'not measured here (no GPU)';
 
 export const catalogue: CatalogueEntry[] = [
   {
@@ -27,7 +26,7 @@ export const catalogue: CatalogueEntry[] = [
       bytesPerImage: 3612672, bytesPerImageProjected: 602112, dim: 384, onnxBytes: 88267437,
       loadAverage: 14, measuredOn: '2026-12-06',
     },
-    gpu: gpuNote,
+    gpu: null, // not measured here: this machine has no GPU
     quality: [
       { metric: 'ImageNet-1k linear probe top-1', value: '81.1%', source: 'DINOv2 README (facebookresearch/dinov2), published' },
       { metric: 'ADE20K linear segmentation mIoU', value: '44.3', source: 'DINOv2 README (facebookresearch/dinov2), published' },
@@ -49,7 +48,7 @@ export const catalogue: CatalogueEntry[] = [
       bytesPerImage: 7225344, bytesPerImageProjected: 602112, dim: 768, onnxBytes: 346252510,
       loadAverage: 14, measuredOn: '2026-12-06',
     },
-    gpu: gpuNote,
+    gpu: null, // not measured here: this machine has no GPU
     quality: [
       { metric: 'ImageNet-1k linear probe top-1', value: '84.5%', source: 'DINOv2 README (facebookresearch/dinov2), published' },
       { metric: 'ADE20K linear segmentation mIoU', value: '47.3', source: 'DINOv2 README (facebookresearch/dinov2), published' },
@@ -71,7 +70,7 @@ export const catalogue: CatalogueEntry[] = [
       bytesPerImage: 12582912, bytesPerImageProjected: 3145728, dim: 256, onnxBytes: 358663815,
       loadAverage: 14, measuredOn: '2026-12-06',
     },
-    gpu: gpuNote,
+    gpu: null, // not measured here: this machine has no GPU
     quality: [],
   },
 ];

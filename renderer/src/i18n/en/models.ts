@@ -15,7 +15,7 @@ export default {
   fields: {
     id: 'Id',
     kind: 'Kind',
-    version: 'Version',
+    version: 'version',
     input: 'Input',
     inputValue: 'long side {longSide} px, padded to a multiple of {multipleOf}',
     stride: 'Output stride',
@@ -85,6 +85,7 @@ export default {
     onnx: 'ONNX file',
     gpu: 'GPU per image',
     notMeasured: 'not measured yet',
+    gpuNotMeasured: 'not measured here (no GPU on this machine)',
     quality: 'Quality (published)',
     qualityNone: 'no published number for this use recorded here',
     measuredBy: 'Measured on {date} by: {command}',

@@ -15,7 +15,7 @@ export default {
   fields: {
     id: 'Идентификатор',
     kind: 'Тип',
-    version: 'Версия',
+    version: 'версия',
     input: 'Вход',
     inputValue: 'длинная сторона {longSide} пикс., дополняется до кратного {multipleOf}',
     stride: 'Шаг выхода',
@@ -85,6 +85,7 @@ export default {
     onnx: 'Файл ONNX',
     gpu: 'GPU на изображение',
     notMeasured: 'ещё не измерено',
+    gpuNotMeasured: 'здесь не измерено (на этой машине нет GPU)',
     quality: 'Качество (опубликованное)',
     qualityNone: 'опубликованных чисел для такого применения здесь нет',
     measuredBy: 'Измерено {date} командой: {command}',
