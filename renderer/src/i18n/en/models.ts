@@ -72,7 +72,7 @@ export default {
   },
   catalogue: {
     title: 'Catalogue: strong public backbones',
-    intro: 'Export these on a machine with internet: download the official weights, run the committed exporter, then add the output folder here. Costs were measured on this machine on random-weight exports (same speed and size).',
+    intro: 'Export these on a machine with internet: download the official weights, run the exporter from a checkout of this repository (its root folder), then add the output folder here. Costs were measured on this machine on random-weight exports (same speed and size).',
     commands: 'Commands',
     copy: 'Copy',
     copied: 'Copied',
