@@ -22,9 +22,9 @@ export const catalogue: CatalogueEntry[] = [
       'python3 -m models.pwtrain.backbones dinov2 --variant vits14 --weights dinov2_vits14_pretrain.pth --dim 64 --out dinov2-vits14',
     ],
     costs: {
-      measuredBy, threads: 2, image: '640x480', input: '448x336', cpuMsPerImage: 941, wallMsPerImage: 1314,
+      measuredBy, threads: 2, image: '640x480', input: '448x336', cpuMsPerImage: 1029, wallMsPerImage: 2089,
       bytesPerImage: 3612672, bytesPerImageProjected: 602112, dim: 384, onnxBytes: 88267437,
-      loadAverage: 14, measuredOn: '2026-12-06',
+      loadAverage: 10.7, measuredOn: '2026-12-06',
     },
     gpu: null, // not measured here: this machine has no GPU
     quality: [
@@ -44,9 +44,9 @@ export const catalogue: CatalogueEntry[] = [
       'python3 -m models.pwtrain.backbones dinov2 --variant vitb14 --weights dinov2_vitb14_pretrain.pth --dim 64 --out dinov2-vitb14',
     ],
     costs: {
-      measuredBy, threads: 2, image: '640x480', input: '448x336', cpuMsPerImage: 2520, wallMsPerImage: 2617,
+      measuredBy, threads: 2, image: '640x480', input: '448x336', cpuMsPerImage: 2685, wallMsPerImage: 7337,
       bytesPerImage: 7225344, bytesPerImageProjected: 602112, dim: 768, onnxBytes: 346252510,
-      loadAverage: 14, measuredOn: '2026-12-06',
+      loadAverage: 11.5, measuredOn: '2026-12-06',
     },
     gpu: null, // not measured here: this machine has no GPU
     quality: [
@@ -66,9 +66,9 @@ export const catalogue: CatalogueEntry[] = [
       'python3 -m models.pwtrain.backbones sam --variant vit_b --weights sam_vit_b_01ec64.pth --dim 64 --out sam-vit-b',
     ],
     costs: {
-      measuredBy, threads: 2, image: '640x480', input: '1024x1024', cpuMsPerImage: 15138, wallMsPerImage: 78930,
+      measuredBy, threads: 2, image: '640x480', input: '1024x1024', cpuMsPerImage: 16106, wallMsPerImage: 49420,
       bytesPerImage: 12582912, bytesPerImageProjected: 3145728, dim: 256, onnxBytes: 358663815,
-      loadAverage: 14, measuredOn: '2026-12-06',
+      loadAverage: 12.7, measuredOn: '2026-12-06',
     },
     gpu: null, // not measured here: this machine has no GPU
     quality: [],
