@@ -69,7 +69,7 @@ const regionCount = (studio: Studio, modelId: string) =>
 
 describe('switching a project to another model', () => {
   it('re-embeds every image while the old model stays in use, then switches, indexes, and removes old maps only on request', async () => {
-    const { studio, call } = await setUp(4);
+    const { dir, projectFile, studio, call } = await setUp(4);
     expect((await call<ProjectModelState>('models', 'active')).activeModelId).toBe(base);
 
     const seenDuringSwitch: string[] = [];
@@ -103,6 +103,12 @@ describe('switching a project to another model', () => {
     expect(regionCount(studio, base)).toBe(0);
     expect(studio.project.embeddings.countsByModel()).toEqual([{ modelId: other, count: 4 }]);
     expect(studio.project.db.pragma('integrity_check', { simple: true })).toBe('ok');
+
+    // Another project open: the first is listed from its file (read-only) with the model it now works with.
+    await call('projects', 'create', { path: join(dir, 'second.pixelwise') });
+    const listed = await call<ProjectModelUsage[]>('models', 'usage');
+    expect(listed.map((row) => [row.name, row.open])).toEqual([['second', true], ['p', false]]);
+    expect(listed[1]).toMatchObject({ path: projectFile, activeModelId: other, embeddings: { [other]: 4 }, error: null });
   });
 
   it('survives a restart: the interrupted switch resumes where it stopped and completes; the old model is used meanwhile', async () => {
