@@ -5,10 +5,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dispatch } from '../core/api/contract';
-import type { ProjectModelState, ProjectModelUsage } from '../core/api/models-contract';
+import type { ModelDetails, ModelInstall, ProjectModelState, ProjectModelUsage } from '../core/api/models-contract';
 import type { JobRecord } from '../core/api/records';
 import { builtinModelsDir } from '../electron/paths';
 import { createApiImplementation } from '../electron/services/api';
@@ -67,7 +69,7 @@ const regionCount = (studio: Studio, modelId: string) =>
 
 describe('switching a project to another model', () => {
   it('re-embeds every image while the old model stays in use, then switches, indexes, and removes old maps only on request', async () => {
-    const { studio, call } = await setUp(4);
+    const { dir, projectFile, studio, call } = await setUp(4);
     expect((await call<ProjectModelState>('models', 'active')).activeModelId).toBe(base);
 
     const seenDuringSwitch: string[] = [];
@@ -101,6 +103,12 @@ describe('switching a project to another model', () => {
     expect(regionCount(studio, base)).toBe(0);
     expect(studio.project.embeddings.countsByModel()).toEqual([{ modelId: other, count: 4 }]);
     expect(studio.project.db.pragma('integrity_check', { simple: true })).toBe('ok');
+
+    // Another project open: the first is listed from its file (read-only) with the model it now works with.
+    await call('projects', 'create', { path: join(dir, 'second.pixelwise') });
+    const listed = await call<ProjectModelUsage[]>('models', 'usage');
+    expect(listed.map((row) => [row.name, row.open])).toEqual([['second', true], ['p', false]]);
+    expect(listed[1]).toMatchObject({ path: projectFile, activeModelId: other, embeddings: { [other]: 4 }, error: null });
   });
 
   it('survives a restart: the interrupted switch resumes where it stopped and completes; the old model is used meanwhile', async () => {
@@ -168,3 +176,76 @@ describe('pixelwise models use and catalogue (the built CLI)', () => {
     expect(listed.every((entry) => entry.commands.length === 2 && entry.commands[1].includes('models.pwtrain.backbones'))).toBe(true);
   });
 });
+
+describe('adding a model through the API (the Models view)', () => {
+  it('tracks a download with progress, cancels it keeping its bytes, resumes it, and reports a bad checksum', async () => {
+    const onnx = readFileSync(join(builtinModelsDir(), base, 'model.onnx'));
+    const manifest = JSON.parse(readFileSync(join(builtinModelsDir(), base, 'model.json'), 'utf8'));
+    const files: Record<string, Buffer> = {
+      '/m/model.json': Buffer.from(JSON.stringify({ ...manifest, id: 'slow-colorpos' })), '/m/model.onnx': onnx,
+      '/bad/model.json': Buffer.from(JSON.stringify({ ...manifest, id: 'bad-colorpos', sha256: 'a'.repeat(64) })), '/bad/model.onnx': onnx,
+    };
+    // 1 kB every 50 ms, honouring a Range request's start; the ONNX requests' Range headers are logged.
+    const ranges: Array<string | null> = [];
+    const server = createServer((request, response) => {
+      const body = files[request.url ?? ''];
+      if (request.url === '/m/model.onnx') ranges.push(request.headers.range ?? null);
+      if (!body) return void response.writeHead(404).end();
+      const start = Number(/^bytes=(\d+)-$/.exec(request.headers.range ?? '')?.[1] ?? 0);
+      response.writeHead(start ? 206 : 200, { 'content-length': body.length - start, ...(start ? { 'content-range': `bytes ${start}-${body.length - 1}/${body.length}` } : {}) });
+      let sent = start;
+      const timer = setInterval(() => {
+        response.write(body.subarray(sent, sent + 1024));
+        sent += 1024;
+        if (sent < body.length) return;
+        clearInterval(timer);
+        response.end();
+      }, 50);
+      response.on('close', () => clearInterval(timer));
+    });
+    await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const { call } = open(join(tempDir(), 'data'));
+      const first = await call<ModelInstall>('models', 'add', { source: `${origin}/m/model.json` });
+      expect(first).toMatchObject({ status: 'running', done: 0 });
+      let seen: ModelInstall | undefined;
+      for (let i = 0; i < 200 && !(seen && seen.done >= 4096); i++) {
+        await new Promise((done) => setTimeout(done, 25));
+        seen = (await call<ModelInstall[]>('models', 'installs')).find((install) => install.id === first.id);
+      }
+      expect(seen).toMatchObject({ status: 'running', total: onnx.length });
+      await call('models', 'cancelInstall', { id: first.id });
+      const cancelled = await waitForEnd(call, first.id);
+      expect(cancelled).toMatchObject({ status: 'cancelled', error: null });
+      expect((await call<ModelDetails[]>('models', 'list')).map((model) => model.id)).not.toContain('slow-colorpos');
+
+      const again = await call<ModelInstall>('models', 'add', { source: `${origin}/m/model.json` });
+      const done = await waitForEnd(call, again.id);
+      expect(done).toMatchObject({ status: 'done', modelId: 'slow-colorpos', done: onnx.length, total: onnx.length });
+      expect(ranges[0]).toBeNull();
+      expect(Number(/^bytes=(\d+)-$/.exec(ranges[1] ?? '')?.[1])).toBeGreaterThanOrEqual(4096);
+      expect((await call<ModelDetails[]>('models', 'list')).find((model) => model.id === 'slow-colorpos')).toMatchObject({ available: true, builtin: false, source: `${origin}/m/model.json` });
+      const builtinCard = (await call<ModelDetails[]>('models', 'list')).find((model) => model.id === base)!.card;
+      expect(builtinCard).toContain('# ');
+
+      const bad = await call<ModelInstall>('models', 'add', { source: `${origin}/bad/model.json` });
+      expect(await waitForEnd(call, bad.id)).toMatchObject({ status: 'failed', error: expect.stringMatching(/sha256 is [0-9a-f]{64} but model\.json says a{64}/) });
+      await expect(call('models', 'remove', { id: base })).rejects.toThrow(/built into the studio and cannot be removed/);
+      await call('models', 'remove', { id: 'slow-colorpos' });
+      expect((await call<ModelDetails[]>('models', 'list')).map((model) => model.id)).not.toContain('slow-colorpos');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((done) => server.close(done));
+    }
+  });
+});
+
+async function waitForEnd(call: ReturnType<typeof open>['call'], id: number): Promise<ModelInstall> {
+  for (let i = 0; i < 400; i++) {
+    const install = (await call<ModelInstall[]>('models', 'installs')).find((item) => item.id === id)!;
+    if (install.status !== 'running') return install;
+    await new Promise((done) => setTimeout(done, 50));
+  }
+  throw new Error(`install ${id} did not end`);
+}

@@ -77,9 +77,12 @@ export interface CatalogueEntry {
     bytesPerImageProjected: number;
     dim: number;
     onnxBytes: number;
+    /** 1-minute load average of this shared 2-core machine during the run: wall ms grow with it, CPU ms much less. */
+    loadAverage: number;
+    measuredOn: string;
   } | null;
-  /** GPU cost, or why there is none. */
-  gpu: string;
+  /** GPU cost per image as published or measured (saying which); null: not measured here (no GPU). */
+  gpu: string | null;
   quality: Array<{ metric: string; value: string; source: string }>;
 }
 

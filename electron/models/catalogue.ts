@@ -7,8 +7,7 @@
  */
 import type { CatalogueEntry } from '../../core/api/models-contract';
 
-const measuredBy = 'npx tsx tests/bench/catalogue.ts --threads 2 --runs 3 (640x480 image, onnxruntime-node CPU, int8 maps)';
-const gpuNote = 'not measured here (no GPU)';
+const measuredBy = 'npx tsx tests/bench/catalogue.ts --threads 2 --runs 3';
 
 export const catalogue: CatalogueEntry[] = [
   {
@@ -16,14 +15,18 @@ export const catalogue: CatalogueEntry[] = [
     name: 'DINOv2 ViT-S/14',
     licence: 'Apache-2.0',
     homepage: 'https://github.com/facebookresearch/dinov2',
-    parameters: '21M (published)',
+    parameters: '22.1M (counted in the exporter; 21M published)',
     export: { family: 'dinov2', variant: 'vits14', dim: 64 },
     commands: [
       'curl -LO https://dl.fbaipublicfiles.com/dinov2/dinov2_vits14/dinov2_vits14_pretrain.pth',
       'python3 -m models.pwtrain.backbones dinov2 --variant vits14 --weights dinov2_vits14_pretrain.pth --dim 64 --out dinov2-vits14',
     ],
-    costs: null,
-    gpu: gpuNote,
+    costs: {
+      measuredBy, threads: 2, image: '640x480', input: '448x336', cpuMsPerImage: 1029, wallMsPerImage: 2089,
+      bytesPerImage: 3612672, bytesPerImageProjected: 602112, dim: 384, onnxBytes: 88267437,
+      loadAverage: 10.7, measuredOn: '2026-12-06',
+    },
+    gpu: null, // not measured here: this machine has no GPU
     quality: [
       { metric: 'ImageNet-1k linear probe top-1', value: '81.1%', source: 'DINOv2 README (facebookresearch/dinov2), published' },
       { metric: 'ADE20K linear segmentation mIoU', value: '44.3', source: 'DINOv2 README (facebookresearch/dinov2), published' },
@@ -34,14 +37,18 @@ export const catalogue: CatalogueEntry[] = [
     name: 'DINOv2 ViT-B/14',
     licence: 'Apache-2.0',
     homepage: 'https://github.com/facebookresearch/dinov2',
-    parameters: '86M (published)',
+    parameters: '86.6M (counted in the exporter; 86M published)',
     export: { family: 'dinov2', variant: 'vitb14', dim: 64 },
     commands: [
       'curl -LO https://dl.fbaipublicfiles.com/dinov2/dinov2_vitb14/dinov2_vitb14_pretrain.pth',
       'python3 -m models.pwtrain.backbones dinov2 --variant vitb14 --weights dinov2_vitb14_pretrain.pth --dim 64 --out dinov2-vitb14',
     ],
-    costs: null,
-    gpu: gpuNote,
+    costs: {
+      measuredBy, threads: 2, image: '640x480', input: '448x336', cpuMsPerImage: 2685, wallMsPerImage: 7337,
+      bytesPerImage: 7225344, bytesPerImageProjected: 602112, dim: 768, onnxBytes: 346252510,
+      loadAverage: 11.5, measuredOn: '2026-12-06',
+    },
+    gpu: null, // not measured here: this machine has no GPU
     quality: [
       { metric: 'ImageNet-1k linear probe top-1', value: '84.5%', source: 'DINOv2 README (facebookresearch/dinov2), published' },
       { metric: 'ADE20K linear segmentation mIoU', value: '47.3', source: 'DINOv2 README (facebookresearch/dinov2), published' },
@@ -52,14 +59,18 @@ export const catalogue: CatalogueEntry[] = [
     name: 'SAM ViT-B image encoder',
     licence: 'Apache-2.0',
     homepage: 'https://github.com/facebookresearch/segment-anything',
-    parameters: '91M (published, whole SAM ViT-B)',
+    parameters: '89.7M image encoder (counted in the exporter)',
     export: { family: 'sam', variant: 'vit_b', dim: 64 },
     commands: [
       'curl -LO https://dl.fbaipublicfiles.com/segment_anything/sam_vit_b_01ec64.pth',
       'python3 -m models.pwtrain.backbones sam --variant vit_b --weights sam_vit_b_01ec64.pth --dim 64 --out sam-vit-b',
     ],
-    costs: null,
-    gpu: gpuNote,
+    costs: {
+      measuredBy, threads: 2, image: '640x480', input: '1024x1024', cpuMsPerImage: 16106, wallMsPerImage: 49420,
+      bytesPerImage: 12582912, bytesPerImageProjected: 3145728, dim: 256, onnxBytes: 358663815,
+      loadAverage: 12.7, measuredOn: '2026-12-06',
+    },
+    gpu: null, // not measured here: this machine has no GPU
     quality: [],
   },
 ];

@@ -1,10 +1,11 @@
 """Exporters for strong public backbones that users run on their own machines (no download happens here).
 
     /usr/bin/python3 -m models.pwtrain.backbones dinov2 --weights dinov2_vits14_pretrain.pth --out models/builtin/dinov2-vits14
+    /usr/bin/python3 -m models.pwtrain.backbones dinov2 --variant vitb14 --weights dinov2_vitb14_pretrain.pth --out models/builtin/dinov2-vitb14
     /usr/bin/python3 -m models.pwtrain.backbones sam --weights sam_vit_b_01ec64.pth --out models/builtin/sam-vit-b
 
 The architectures are written in plain PyTorch with the official state-dict key names, so the official
-checkpoints load with ``strict=True`` (DINOv2: facebookresearch/dinov2 ``dinov2_vits14``; SAM: the
+checkpoints load with ``strict=True`` (DINOv2: facebookresearch/dinov2 ``dinov2_vits14`` and ``dinov2_vitb14``; SAM: the
 ``image_encoder.*`` part of facebookresearch/segment-anything ``sam_vit_b``). Without --weights the model is
 randomly initialised, which is only useful for testing the export path.
 
@@ -215,7 +216,8 @@ class StrideFourEmbedding(nn.Module):
 
 
 VARIANTS = {
-    "dinov2": {"vits14": dict(dim=384, depth=12, heads=6), "tiny": dict(dim=32, depth=2, heads=2, grid=4)},
+    "dinov2": {"vits14": dict(dim=384, depth=12, heads=6), "vitb14": dict(dim=768, depth=12, heads=12),
+               "tiny": dict(dim=32, depth=2, heads=2, grid=4)},
     "sam": {"vit_b": dict(), "tiny": dict(img_size=64, dim=32, depth=2, heads=2, window=2, global_blocks=(1,),
                                           out_chans=32)},
 }
@@ -271,7 +273,7 @@ def export_backbone(family: str, variant: str, out: Path, weights: Path | None =
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("family", choices=sorted(VARIANTS))
-    parser.add_argument("--variant", help="dinov2: vits14 | tiny; sam: vit_b | tiny")
+    parser.add_argument("--variant", help="dinov2: vits14 | vitb14 | tiny; sam: vit_b | tiny")
     parser.add_argument("--weights", type=Path, help="official checkpoint file (no download happens)")
     parser.add_argument("--dim", type=int, default=0, help="fixed random projection to this many dims (0 = keep)")
     parser.add_argument("--long-side", type=int, help="dinov2 only: manifest longSide (multiple of 28)")

@@ -72,3 +72,15 @@ def test_official_key_names_load_strictly(tmp_path):
     for name in ("pos_embed", "blocks.0.attn.rel_pos_h", "blocks.1.mlp.lin1.weight", "neck.0.weight", "neck.3.bias"):
         assert f"image_encoder.{name}" in full
     assert np.isfinite(sam(torch.randn(1, 3, 64, 64)).detach().numpy()).all()
+
+
+def test_dinov2_vitb14_matches_the_official_shapes():
+    """ViT-B/14 (catalogue entry dinov2-vitb14): 768-d, 12 blocks of 12 heads, the official key names and sizes."""
+    from models.pwtrain.backbones import build_backbone
+
+    backbone, channels = build_backbone("dinov2", "vitb14")
+    state = backbone.state_dict()
+    assert channels == 768
+    assert state["blocks.11.attn.qkv.weight"].shape == (2304, 768)
+    assert state["pos_embed"].shape == (1, 1 + 37 * 37, 768)
+    assert sum(p.numel() for p in backbone.parameters()) == 86_580_480

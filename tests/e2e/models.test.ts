@@ -130,7 +130,11 @@ describe('the Models view', () => {
     expect(state.activeModelId).toBe('served-colorpos');
     expect(Object.fromEntries(state.stored.map((row) => [row.modelId, row.count]))).toEqual({ 'pixelwise-colorpos': 8, 'served-colorpos': 8 });
     await expect.poll(() => page.getByTestId('model-usage').textContent()).toMatch(/switch.*open.*works with it.*8 images embedded/);
-    await page.screenshot({ path: '/tmp/pixelwise-models-en.png', fullPage: true });
+    await page.screenshot({ path: '/tmp/pixelwise-models-en.png' });
+    const sam = page.locator('[data-testid="catalogue-entry"][data-entry="sam-vit-b"]');
+    expect(await sam.getByTestId('catalogue-cpu').textContent()).toMatch(/^\d+ ms CPU, \d+ ms wall \(2 threads, 640x480 image, input 1024x1024; shared machine, load average [\d.]+\)$/);
+    expect(await sam.textContent()).toContain('python3 -m models.pwtrain.backbones sam --variant vit_b --weights sam_vit_b_01ec64.pth --dim 64 --out sam-vit-b');
+    await page.getByTestId('models-catalogue').screenshot({ path: '/tmp/pixelwise-models-catalogue.png' });
 
     await page.getByTestId('language-ru').click();
     await expect.poll(() => page.getByTestId('model-use').textContent()).toContain('Использовать в этом проекте');

@@ -91,7 +91,8 @@ export function useAnnotateEngine(hooks: EngineHooks) {
     if (id === null || !hash) return;
     engineState.value = 'loading';
     try {
-      modelId ??= jobs.runtime?.defaultModelId ?? (await api.system.runtime()).defaultModelId;
+      // Asked per image, not once: switching the project's model (Models view) changes it while the editor is open.
+      modelId = jobs.runtime?.defaultModelId ?? (await api.system.runtime()).defaultModelId;
       client ??= new SegmentClient();
       const result = await client.open(id, hash, modelId, file);
       if (mine !== token) return;
