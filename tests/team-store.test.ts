@@ -196,6 +196,10 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     expect(await store.embeddings.count(manifest.id)).toBe(2);
     const stored = (await store.embeddings.get(third.imageId, manifest.id))!;
     expect([stored.width, stored.height, stored.dim, [...stored.bytes].slice(0, 3)]).toEqual([4, 3, 2, [7, 7, 7]]);
+    // Status follows: the one image without objects is now 'embedded'; annotated ones stay 'annotated'.
+    expect(second.imageId).toBe(ids[1]);
+    expect((await store.images.list({ status: 'embedded', offset: 0, limit: 10 })).items.map((i) => i.id)).toEqual([ids[1]]);
+    expect((await store.images.list({ status: 'annotated', offset: 0, limit: 10 })).total).toBe(2);
   });
 });
 

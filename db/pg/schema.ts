@@ -13,10 +13,14 @@ CREATE TABLE images (
   byte_size integer NOT NULL,
   format text NOT NULL,
   reviewed boolean NOT NULL DEFAULT false,
+  -- derived from reviewed, annotations and embeddings (PgStore refreshes it in the same transaction as each change),
+  -- stored so that a filtered list at 100k images reads an index instead of testing every row (0.7-1.0 s -> ms)
+  status text NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'embedded', 'annotated', 'reviewed')),
   data bytea NOT NULL,                     -- the encoded file as uploaded
   thumbnail bytea NOT NULL,                -- JPEG, long side 256
   added_at timestamptz NOT NULL DEFAULT now()
 );
+CREATE INDEX images_status ON images (status, id);
 
 CREATE TABLE classes (
   id serial PRIMARY KEY,
