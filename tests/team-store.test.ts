@@ -193,6 +193,14 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     await store.tasks.fail(last, 'cannot decode');
     expect(await store.tasks.claim('w3', 60)).toBeNull();
     expect(await store.tasks.counts()).toEqual({ queued: 0, running: 0, done: 2, failed: 1 });
+    // Asked again, the failed image is queued again; one whose workers keep dying is given up after 5 attempts.
+    expect(await store.tasks.enqueueEmbed(manifest.id, null)).toBe(1);
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      expect((await store.tasks.claim(`doomed-${attempt}`, 0.05))!.attempts).toBe(attempt);
+      await new Promise((resolve) => setTimeout(resolve, 80));
+    }
+    expect(await store.tasks.claim('w4', 60)).toBeNull();
+    expect(await store.tasks.counts()).toEqual({ queued: 0, running: 0, done: 2, failed: 1 });
     expect(await store.embeddings.count(manifest.id)).toBe(2);
     const stored = (await store.embeddings.get(third.imageId, manifest.id))!;
     expect([stored.width, stored.height, stored.dim, [...stored.bytes].slice(0, 3)]).toEqual([4, 3, 2, [7, 7, 7]]);

@@ -12,7 +12,7 @@ import type { StoredEmbedding } from '../../core/embedding';
 import { annotationRow } from '../annotations';
 import {
   type ActivityEntry, assertKnownClasses, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type Role,
-  type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
+  gaveUp, maxTaskAttempts, type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
 } from '../store';
 import { type Connection, connectDatabase, databaseError, redactUrl } from './connect';
 
@@ -265,10 +265,13 @@ export class PgStore implements Store {
         SELECT i.id, $1 FROM images i WHERE ($2::int[] IS NULL OR i.id = ANY($2::int[]))
           AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = i.id AND e.model_id = $1)
         ORDER BY i.id
-        ON CONFLICT (image_id, model_id) DO NOTHING RETURNING id`, [modelId, imageIds]);
+        ON CONFLICT (image_id, model_id) DO UPDATE SET status = 'queued', attempts = 0, error = NULL WHERE embed_tasks.status = 'failed'
+        RETURNING id`, [modelId, imageIds]);
       return rows.length;
     },
     claim: async (worker, leaseSeconds) => {
+      await this.query(`UPDATE embed_tasks SET status = 'failed', error = $1
+        WHERE status = 'running' AND lease_expires_at < now() AND attempts >= $2`, [gaveUp, maxTaskAttempts]);
       const [row] = await this.query<{ id: number; image_id: number; model_id: string; attempts: number; lease_token: string }>(`UPDATE embed_tasks
         SET status = 'running', worker = $1, lease_token = $2, lease_expires_at = now() + make_interval(secs => $3), attempts = attempts + 1
         WHERE id = (SELECT id FROM embed_tasks WHERE status = 'queued' OR (status = 'running' AND lease_expires_at < now())
