@@ -160,6 +160,21 @@ describe('pixelwise serve', () => {
     expect((await teamCall(origin, bob, 'images.list', { search: 'batch-1', status: 'reviewed' })).result.total).toBe(1);
   });
 
+  it('assignment: an admin assigns an image to a labeler for hours, and can take it back', async () => {
+    const ann = await signIn(origin, 'ann', 'ann password 1');
+    const assigned = await teamCall(origin, admin, 'leases.assign', { imageId: 2, user: 'bob', hours: 8 });
+    expect(assigned.result).toMatchObject({ imageId: 2, userName: 'bob' });
+    expect(Date.parse(assigned.result.expiresAt) - Date.now()).toBeGreaterThan(7.9 * 3600_000);
+    expect((await teamCall(origin, ann, 'leases.claim', { imageId: 2 })).error?.message).toMatch(/^image 2 is being labeled by bob until/);
+    expect((await teamCall(origin, admin, 'leases.assign', { imageId: 2, user: 'rita' })).error?.message).toBe('no labeler named "rita"');
+    expect((await teamCall(origin, ann, 'leases.assign', { imageId: 2, user: 'ann' })).status).toBe(403);
+    await teamCall(origin, admin, 'leases.revoke', { imageId: 2 });
+    expect((await teamCall(origin, ann, 'leases.claim', { imageId: 2 })).result.userName).toBe('ann');
+    await teamCall(origin, ann, 'leases.release', { imageId: 2 });
+    const actions = (await teamCall(origin, admin, 'activity.list', { imageId: 2 })).result.map((a: { action: string; userName: string }) => `${a.action}:${a.userName}`);
+    expect(actions).toEqual(['claim:bob', 'assign:admin', 'revoke:admin', 'claim:ann']);
+  });
+
   it('embeddings: a worker process embeds the queue; then clicks make masks on the server', async () => {
     const queued = await teamCall(origin, admin, 'embeddings.start', { modelId: 'pixelwise-colorpos' });
     expect(queued.result).toEqual({ modelId: 'pixelwise-colorpos', queued: 2 });
