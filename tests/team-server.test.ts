@@ -4,11 +4,13 @@
  * review, the activity log, an embedding worker process, then click-to-mask on what it stored; and a server
  * refused in words for a wrong address, an unreachable database or a newer schema.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRle } from '../core/rle';
+import { Project } from '../db/project';
+import { acquireProjectLock } from '../electron/services/project-lock';
 import { tempDir, writeImages } from './fixtures';
 import { freePort, type PgCluster, startPgCluster } from './pg-cluster';
 import { type CliProcess, signIn, spawnCli, teamCall, waitForOutput } from './team-cli';
@@ -77,6 +79,30 @@ describe('pixelwise serve', () => {
     const refused = spawnCli(['serve', '--database', newer, '--admin-password-file', join(dir, 'admin-password')]);
     expect(await refused.exited).toBe(1);
     expect(refused.stderr()).toContain('was written by a newer Pixelwise Studio (schema 7; this version reads up to 1). Update Pixelwise to use it.');
+  });
+
+  it('a project file can be served too, locked as the studio locks it: one writer process at a time', async () => {
+    const file = join(dir, 'served.pixelwise');
+    new Project(file, { create: true }).close();
+    const release = acquireProjectLock(file);
+    const refused = spawnCli(['serve', '--database', file, '--port', String(await freePort()), '--admin-password-file', join(dir, 'admin-password')]);
+    expect(await refused.exited).toBe(1);
+    expect(refused.stderr()).toContain(`${file} is open in another Pixelwise process (pid ${process.pid}`);
+    release();
+    const port = await freePort();
+    const served = spawnCli(['serve', '--database', file, '--port', String(port), '--admin-password-file', join(dir, 'admin-password')]);
+    try {
+      await waitForOutput(served, /Pixelwise team server/);
+      const token = await signIn(`http://127.0.0.1:${port}`, 'admin', password);
+      expect((await teamCall(`http://127.0.0.1:${port}`, token, 'auth.me')).result).toMatchObject({ role: 'admin', server: file });
+      const info = spawnCli(['info', file]);
+      expect(await info.exited).toBe(1);
+      expect(info.stderr()).toContain('is open in another Pixelwise process');
+    } finally {
+      served.process.kill('SIGTERM');
+      expect(await served.exited).toBe(0);
+    }
+    expect(existsSync(`${file}.lock`)).toBe(false);
   });
 
   it('sign-in: a wrong password or none is 401; a session ends at logout', async () => {
