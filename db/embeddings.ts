@@ -27,6 +27,9 @@ export function embeddingRepository(db: Db) {
     AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = i.id AND e.model_id = ?) ORDER BY id`).pluck();
   const has = db.prepare('SELECT 1 FROM embeddings WHERE image_id = ? AND model_id = ?').pluck();
   const byModel = db.prepare('SELECT model_id AS modelId, count(*) AS count FROM embeddings GROUP BY model_id ORDER BY count DESC');
+  const lacking = db.prepare(`SELECT count(*) FROM embeddings e WHERE e.model_id = ?
+    AND NOT EXISTS (SELECT 1 FROM embeddings n WHERE n.image_id = e.image_id AND n.model_id = ?)`).pluck();
+  const removeForModel = db.prepare('DELETE FROM embeddings WHERE model_id = ?');
   const stats = db.prepare('SELECT count(*) AS count, coalesce(avg(length(data)), 0) AS bytes FROM embeddings WHERE model_id = ?');
 
   return {
@@ -53,6 +56,10 @@ export function embeddingRepository(db: Db) {
     /** Images (readable ones) with no embedding for the model, in id order. */
     missing: (modelId: string) => missing.all(modelId) as number[],
     stats: (modelId: string) => stats.get(modelId) as { count: number; bytes: number },
+    /** Images with a map from model `from` but none from model `to`. */
+    lacking: (from: string, to: string) => lacking.get(from, to) as number,
+    /** Deletes every stored map of the model (their search regions go with them: foreign key cascade). */
+    removeModel: (modelId: string) => removeForModel.run(modelId).changes,
     /** Models with stored embeddings, most used first. */
     countsByModel: () => byModel.all() as Array<{ modelId: string; count: number }>,
   };

@@ -14,9 +14,11 @@ interface ImageRow {
   error: string | null;
   added_at: string;
   annotation_count: number;
+  synthetic: number;
+  source_image_id: number | null;
 }
 
-const columns = `id, path, hash, width, height, byte_size, status, error, added_at,
+const columns = `id, path, hash, width, height, byte_size, status, error, added_at, synthetic, source_image_id,
   (SELECT count(*) FROM annotations a WHERE a.image_id = images.id) AS annotation_count`;
 
 function toRecord(row: ImageRow): ImageRecord {
@@ -32,6 +34,8 @@ function toRecord(row: ImageRow): ImageRecord {
     error: row.error,
     annotationCount: row.annotation_count,
     addedAt: row.added_at,
+    synthetic: row.synthetic === 1,
+    sourceImageId: row.source_image_id,
   };
 }
 
@@ -54,14 +58,17 @@ export interface NewImage {
   byteSize: number;
   format: string;
   thumbnail: Uint8Array;
+  /** Augment's variants: the image they were made from and the job that made them. */
+  synthetic?: { sourceImageId: number; jobId: number };
 }
 
 export function imageRepository(db: Db) {
   const byId = db.prepare(`SELECT ${columns} FROM images WHERE id = ?`);
   const byHash = db.prepare('SELECT id FROM images WHERE hash = ?');
   const byPath = db.prepare('SELECT id, hash FROM images WHERE path = ?');
-  const insert = db.prepare(`INSERT INTO images (path, hash, width, height, byte_size, format, thumbnail)
-    VALUES (@path, @hash, @width, @height, @byteSize, @format, @thumbnail)`);
+  const insert = db.prepare(`INSERT INTO images (path, hash, width, height, byte_size, format, thumbnail, synthetic, source_image_id, augment_job_id)
+    VALUES (@path, @hash, @width, @height, @byteSize, @format, @thumbnail, @synthetic, @sourceImageId, @jobId)`);
+  const byAugmentJob = db.prepare('SELECT id, path FROM images WHERE augment_job_id = ? ORDER BY id');
   const upsertFailed = db.prepare(`INSERT INTO images (path, status, error) VALUES (?, 'failed', ?)
     ON CONFLICT (path) DO UPDATE SET error = excluded.error, updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
     WHERE images.hash IS NULL`);
@@ -99,7 +106,9 @@ export function imageRepository(db: Db) {
     findByPath: (path: string) => byPath.get(path) as { id: number; hash: string | null } | undefined,
     /** Adds a decoded image; a row for the same path that had failed before is replaced. */
     add(image: NewImage): number {
-      const row = { ...image, thumbnail: Buffer.from(image.thumbnail) };
+      const { synthetic, ...facts } = image;
+      const row = { ...facts, thumbnail: Buffer.from(image.thumbnail), synthetic: synthetic ? 1 : 0,
+        sourceImageId: synthetic?.sourceImageId ?? null, jobId: synthetic?.jobId ?? null };
       const existing = byPath.get(image.path) as { id: number } | undefined;
       if (existing) {
         replaceFailed.run(row);
@@ -107,6 +116,8 @@ export function imageRepository(db: Db) {
       }
       return Number(insert.run(row).lastInsertRowid);
     },
+    /** The images an augment job made (to undo it). */
+    madeByAugment: (jobId: number) => byAugmentJob.all(jobId) as Array<{ id: number; path: string }>,
     addFailed(path: string, error: string): void {
       upsertFailed.run(path, error);
     },

@@ -6,6 +6,7 @@ import { type Db, type OpenOptions, openProjectDb, schemaVersion } from './conne
 import { embeddingRepository } from './embeddings';
 import { imageRepository } from './images';
 import { jobRepository } from './jobs';
+import { settingsRepository } from './settings';
 import type { ProjectInfo } from '../core/api/records';
 
 export class Project {
@@ -17,6 +18,7 @@ export class Project {
   readonly annotations;
   readonly embeddings;
   readonly jobs;
+  readonly settings;
 
   constructor(path: string, options: OpenOptions = {}) {
     this.path = resolve(path);
@@ -27,6 +29,7 @@ export class Project {
     this.annotations = annotationRepository(this.db);
     this.embeddings = embeddingRepository(this.db);
     this.jobs = jobRepository(this.db);
+    this.settings = settingsRepository(this.db);
   }
 
   /** Runs `fn` in one transaction (synchronous by design: better-sqlite3 transactions cannot span awaits). */

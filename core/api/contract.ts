@@ -15,6 +15,8 @@ import type { FormatLoss } from '../formats/losses';
 
 import { type Method, method } from './method';
 import { searchContract } from './search-contract';
+import { modelsContract } from './models-contract';
+import { augmentContract } from './augment-contract';
 
 const id = z.number().int().positive();
 const path = z.string().min(1).max(4096);
@@ -137,6 +139,8 @@ export const contract = {
     openBundle: method<ProjectInfo & { missingImages: string[]; warnings: string[] }>()(z.object({ file: path, targetDir: path })),
   },
   ...searchContract,
+  ...modelsContract,
+  ...augmentContract,
 } as const;
 
 export type Contract = typeof contract;

@@ -39,6 +39,9 @@ export interface ImageRecord {
   error: string | null;
   annotationCount: number;
   addedAt: string;
+  /** Made by Augment from another image (sourceImageId, null once that image is removed). */
+  synthetic: boolean;
+  sourceImageId: number | null;
 }
 
 export interface ImagePage {
@@ -81,7 +84,7 @@ export interface AnnotationDraft {
   source?: AnnotationRecord['source'];
 }
 
-export const jobKinds = ['import', 'embed', 'dataset-import', 'dataset-export'] as const;
+export const jobKinds = ['import', 'embed', 'dataset-import', 'dataset-export', 'augment'] as const;
 export type JobKind = (typeof jobKinds)[number];
 export type JobStatus = 'queued' | 'running' | 'done' | 'cancelled' | 'failed';
 

@@ -26,18 +26,20 @@ function patch(base: Float32Array, other: Float32Array, width: number, height: n
 }
 
 describe('upsampler', () => {
-  const cases: Array<[string, number, number, number, number, number]> = [
-    // name, grid w, h, image w, h, bilateral radius (0 = bilinear)
-    ['bilateral r2, stride 4', 40, 30, 160, 120, 2],
-    ['bilateral r1, stride 8, odd sizes', 17, 11, 133, 91, 1],
-    ['bilinear, stride 4', 24, 16, 96, 64, 0],
-    ['bilateral r2, one-cell-wide grid', 1, 12, 5, 48, 2],
+  const cases: Array<[string, number, number, number, number, number, number]> = [
+    // name, grid w, h, image w, h, bilateral radius (0 = bilinear), guide block size (1 = the image itself)
+    ['bilateral r2, stride 4', 40, 30, 160, 120, 2, 1],
+    ['bilateral r1, stride 8, odd sizes', 17, 11, 133, 91, 1, 1],
+    ['bilinear, stride 4', 24, 16, 96, 64, 0, 1],
+    ['bilateral r2, one-cell-wide grid', 1, 12, 5, 48, 2, 1],
+    ['bilateral r2, stride 20, votes at a guide of 5-pixel blocks', 16, 12, 320, 240, 2, 5],
+    ['bilateral r2, stride 19, odd sizes, guide of 3-pixel blocks', 9, 7, 171, 133, 2, 3],
   ];
-  for (const [name, width, height, imageWidth, imageHeight, radius] of cases) {
+  for (const [name, width, height, imageWidth, imageHeight, radius, block] of cases) {
     it(`redoes only changed regions and matches a full pass exactly: ${name}`, () => {
       const next = seededRandom(width * 31 + height);
       const image = { width: imageWidth, height: imageHeight, data: Uint8Array.from({ length: imageWidth * imageHeight * 3 }, () => Math.floor(next() * 256)) };
-      const guide = radius ? { image, colors: cellColors(image, width, height), colorSigma: 20, spatialSigma: 1, radius } : null;
+      const guide = radius ? { image: downsampleImage(image, block), colors: cellColors(image, width, height), colorSigma: 20, spatialSigma: 1, radius } : null;
       const incremental = createUpsampler(width, height, imageWidth, imageHeight, guide);
       let probability = field(width, height, next);
       for (let step = 0; step < 25; step++) {
@@ -110,6 +112,45 @@ describe('upsampler', () => {
       expect(Array.from(next2.mask(probability).data)).toEqual(Array.from(plain2.mask(probability).data));
       expect(Array.from(prepared.mask(probability).data)).toEqual(Array.from(plain.mask(probability).data));
     }
+  });
+
+  it('votes at a smaller guide\'s pixels and reads them back bilinearly: the mask of per-pixel votes, up to a thin seam', () => {
+    // A 16 x 12 grid over 320 x 240 pixels (20-pixel cells) and a guide of 5-pixel blocks, as a 6000 x 4500 photo
+    // gets. Per-pixel votes: the same guide colours interpolated to every pixel, given to the upsampler as a
+    // full-size guide. Both read the same colours; only where the vote is taken differs.
+    const width = 16, height = 12, imageWidth = 320, imageHeight = 240, next = seededRandom(5);
+    const blocks = { width: 64, height: 48, data: new Uint8Array(64 * 48 * 3) };
+    for (let y = 0; y < 48; y++) {
+      for (let x = 0; x < 64; x++) {
+        // Two colour regions with a wavy border, plus noise: the vote's colour term decides the boundary.
+        const inside = x + 6 * Math.sin(y / 4) < 30 + y * 0.2;
+        for (let c = 0; c < 3; c++) blocks.data[(y * 64 + x) * 3 + c] = (inside ? [200, 80, 60][c] : [50, 90, 170][c]) + Math.floor(next() * 20);
+      }
+    }
+    const full = { width: imageWidth, height: imageHeight, data: new Uint8Array(imageWidth * imageHeight * 3) };
+    const sample = (p: number, pixels: number, cells: number) => Math.min(cells - 1, Math.max(0, ((p + 0.5) * cells) / pixels - 0.5));
+    for (let y = 0; y < imageHeight; y++) {
+      const fy = sample(y, imageHeight, 48), y0 = Math.min(46, Math.floor(fy)), ay = fy - y0;
+      for (let x = 0; x < imageWidth; x++) {
+        const fx = sample(x, imageWidth, 64), x0 = Math.min(62, Math.floor(fx)), ax = fx - x0;
+        for (let c = 0; c < 3; c++) {
+          const at = (yy: number, xx: number) => blocks.data[(yy * 64 + xx) * 3 + c];
+          const top = at(y0, x0) * (1 - ax) + at(y0, x0 + 1) * ax, bottom = at(y0 + 1, x0) * (1 - ax) + at(y0 + 1, x0 + 1) * ax;
+          full.data[(y * imageWidth + x) * 3 + c] = Math.round(top * (1 - ay) + bottom * ay);
+        }
+      }
+    }
+    const colors = cellColors(full, width, height);
+    const probability = field(width, height, next);
+    const coarse = createUpsampler(width, height, imageWidth, imageHeight, { image: blocks, colors, colorSigma: 30, spatialSigma: 1, radius: 2 }).mask(probability);
+    const exact = createUpsampler(width, height, imageWidth, imageHeight, { image: full, colors, colorSigma: 30, spatialSigma: 1, radius: 2 }).mask(probability);
+    let both = 0, either = 0;
+    for (let i = 0; i < exact.data.length; i++) {
+      both += exact.data[i] & coarse.data[i];
+      either += exact.data[i] | coarse.data[i];
+    }
+    expect(either).toBeGreaterThan(5000);
+    expect(both / either).toBeGreaterThan(0.99);
   });
 
   it('averages blocks for the smoothed guide, partial blocks at the right and bottom edges included', () => {

@@ -5,7 +5,9 @@
  * surrounding 4x4 (or 2x2) cells, weights = spatial Gaussian (cell units) x colour Gaussian between the pixel's colour and
  * the cell's mean colour. The band is a few percent of the image; the vote still costs most of a click at
  * 1024x768, so the upsampler keeps its last output and redoes only what a click changes, and keeps each band
- * pixel's vote weights (see createUpsampler).
+ * pixel's vote weights (see createUpsampler). On large photos the colours are read from a smoothed, smaller guide
+ * anyway, and votes are taken at its pixels and read back bilinearly (voteQuadCoarse): at 6000x4500 a vote serves
+ * 25 pixels.
  */
 import type { RgbImage } from '../image';
 import type { Mask } from '../mask';
@@ -214,6 +216,9 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
   const guideColumns = axisLookup(imageWidth, guideWidth), guideRows = axisLookup(imageHeight, guideHeight);
   const guideRight = guideWidth > 1 ? 3 : 0, guideBelow = guideHeight > 1 ? guideWidth * 3 : 0;
   const color = new Float32Array(3);
+  // A guide smaller than the output (cells of 16+ pixels: photos of 2000+ px): pixels vote at the guide's
+  // resolution and the output reads those votes back bilinearly (see voteQuadCoarse).
+  const coarse = guide !== null && (guideWidth < imageWidth || guideHeight < imageHeight);
 
   /** The guide colour at output pixel (x, y), into `color`. */
   const colorAt = guideWidth === imageWidth && guideHeight === imageHeight
@@ -317,9 +322,10 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
 
   // The kept output and, per mixed pixel, how far its last vote cleared the threshold (in 1/marginScale units,
   // rounded down: a byte, as votes lie in 0..1 and the threshold near 0.5); per quad its state in that output.
-  const data = new Uint8Array(imageWidth * imageHeight), margins = new Uint8Array(imageWidth * imageHeight);
+  const data = new Uint8Array(imageWidth * imageHeight), margins = new Uint8Array(coarse ? 0 : imageWidth * imageHeight);
   const states = new Uint8Array(width * height), lastProbability = new Float32Array(width * height);
-  let lastBox = '';
+  // A fresh output is the empty mask of the whole image (every quad all below the threshold).
+  let lastBox = `0,${imageWidth},0,${imageHeight}`;
 
   // Whether every quad's weights fit the cache (quads too large to keep count as none), and how far prepare(null) got.
   let keptFloats = 0;
@@ -329,7 +335,7 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
       keptFloats += quadPixels > keptQuadPixels ? 0 : quadPixels * record;
     }
   }
-  const preparesWhole = guide !== null && keptFloats > 0 && keptFloats <= weightCacheFloats;
+  const preparesWhole = guide !== null && !coarse && keptFloats > 0 && keptFloats <= weightCacheFloats;
   let wholeFrom = 0;
 
   function stateOf(probability: Float32Array, q: number): number {
@@ -394,6 +400,67 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
     }
   }
 
+  // Votes at the guide pixels around the quad being worked on (voteQuadCoarse), row-major.
+  let guideVotes = new Float32Array(0);
+  const guideScaleX = width / guideWidth, guideScaleY = height / guideHeight, spatialScale = guide ? -1 / (2 * guide.spatialSigma ** 2) : 0;
+
+  /**
+   * voteQuad for a guide smaller than the output: the joint-bilateral vote is taken at the centres of the guide
+   * pixels around the quad (its 2r x 2r support, the guide pixel's colour, spatial weights at its position), and
+   * each output pixel of [xs, xe) x [ys, ye) reads the vote bilinearly, as it reads its colour. A guide pixel
+   * spans guideBlur x the cell size, so at 6000x4500 (47-pixel cells) a vote serves 25 pixels instead of one:
+   * no weights are kept, and a quad is redone whole whenever its support moved.
+   */
+  function voteQuadCoarse(probability: Float32Array, x0: number, y0: number, xs: number, xe: number, ys: number, ye: number): void {
+    gatherColors();
+    const gx0 = guideColumns.lower[xs], gx1 = Math.min(guideWidth - 1, guideColumns.lower[xe - 1] + 1);
+    const gy0 = guideRows.lower[ys], gy1 = Math.min(guideHeight - 1, guideRows.lower[ye - 1] + 1);
+    const patchWidth = gx1 - gx0 + 1, patchHeight = gy1 - gy0 + 1;
+    if (guideVotes.length < patchWidth * patchHeight) guideVotes = new Float32Array(patchWidth * patchHeight * 2);
+    const cellLeft = x0 - radius + 1, cellTop = y0 - radius + 1, wx = new Float32Array(taps), wy = new Float32Array(taps);
+    for (let gy = gy0; gy <= gy1; gy++) {
+      const fy = (gy + 0.5) * guideScaleY - 0.5;
+      for (let k = 0; k < taps; k++) wy[k] = Math.exp((cellTop + k - fy) ** 2 * spatialScale);
+      for (let gx = gx0; gx <= gx1; gx++) {
+        const fx = (gx + 0.5) * guideScaleX - 0.5, p = (gy * guideWidth + gx) * 3;
+        for (let k = 0; k < taps; k++) wx[k] = Math.exp((cellLeft + k - fx) ** 2 * spatialScale);
+        const r = pixels[p], g = pixels[p + 1], b = pixels[p + 2];
+        let total = 0, vote = 0;
+        for (let ky = 0, k = 0; ky < taps; ky++) {
+          for (let kx = 0; kx < taps; kx++, k++) {
+            const dr = r - supportColors[k * 3], dg = g - supportColors[k * 3 + 1], db = b - supportColors[k * 3 + 2];
+            const index = ((dr * dr + dg * dg + db * db) * tableScale) | 0;
+            if (supportCells[k] < 0 || index >= colorTableSize) continue;
+            const w = table[index] * wy[ky] * wx[kx];
+            total += w;
+            vote += w * supportProbability[k];
+          }
+        }
+        guideVotes[(gy - gy0) * patchWidth + gx - gx0] = total > 1e-6 ? vote / total : cellBilinear(probability, fx, fy);
+      }
+    }
+    const stepRight = patchWidth > 1 ? 1 : 0, stepBelow = patchHeight > 1 ? patchWidth : 0;
+    for (let y = ys; y < ye; y++) {
+      const row = (guideRows.lower[y] - gy0) * patchWidth - gx0, ay = guideRows.weight[y];
+      for (let x = xs, i = y * imageWidth + xs; x < xe; x++, i++) {
+        const v = row + guideColumns.lower[x], ax = guideColumns.weight[x];
+        const top = guideVotes[v] * (1 - ax) + guideVotes[v + stepRight] * ax;
+        const bottom = guideVotes[v + stepBelow] * (1 - ax) + guideVotes[v + stepBelow + stepRight] * ax;
+        data[i] = top * (1 - ay) + bottom * ay > maskThreshold ? 1 : 0;
+      }
+    }
+  }
+
+  /** The grid's bilinear probability at cell coordinates (fx, fy), clamped to the grid. */
+  function cellBilinear(probability: Float32Array, fx: number, fy: number): number {
+    const cx = Math.min(width - 1, Math.max(0, fx)), cy = Math.min(height - 1, Math.max(0, fy));
+    const lx = Math.min(Math.max(0, width - 2), Math.floor(cx)), ly = Math.min(Math.max(0, height - 2), Math.floor(cy));
+    const ax = width > 1 ? cx - lx : 0, ay = height > 1 ? cy - ly : 0, q = ly * width + lx;
+    const top = probability[q] * (1 - ax) + probability[q + right] * ax;
+    const bottom = probability[q + below] * (1 - ax) + probability[q + below + right] * ax;
+    return top * (1 - ay) + bottom * ay;
+  }
+
   return {
     mask(probability: Float32Array, box?: [number, number, number, number]): Mask {
       const [bx0, by0, bx1, by1] = box ?? [0, 0, imageWidth, imageHeight];
@@ -417,21 +484,21 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
           states[q] = state;
           if (state !== mixed) {
             if (state === before) continue;
-            for (let y = ys; y < ye; y++) {
-              for (let i = y * imageWidth + xs, end = y * imageWidth + xe; i < end; i++) data[i] = state;
-            }
+            for (let y = ys; y < ye; y++) data.fill(state, y * imageWidth + xs, y * imageWidth + xe);
             continue;
           }
           gatherSupport(x0, y0, probability);
           const moved = before === mixed ? drift() : -1;
-          if (moved !== 0) voteQuad(probability, q, x0, y0, xs, xe, ys, ye, moved);
+          if (moved === 0) continue;
+          if (coarse) voteQuadCoarse(probability, x0, y0, xs, xe, ys, ye);
+          else voteQuad(probability, q, x0, y0, xs, xe, ys, ye, moved);
         }
       }
       lastProbability.set(probability);
       return { width: imageWidth, height: imageHeight, data: data.slice() };
     },
     prepare(probability: Float32Array | null, pixels: number): boolean {
-      if (!guide || (!probability && !preparesWhole)) return true;
+      if (!guide || coarse || (!probability && !preparesWhole)) return true;
       // Only the support's existence and colours enter the weights: any grid will do for gathering it.
       const grid = probability ?? lastProbability;
       // All of the pool will be filled: one allocation, not a doubling series.

@@ -77,7 +77,11 @@ export function writeCoco(dataset: Dataset, options: CocoExportOptions = {}): { 
   const root = {
     info: { description: 'Exported by Pixelwise Studio', version: '1.0', date_created: new Date().toISOString() },
     licenses: [],
-    images: images.map((i) => ({ id: i.id, file_name: i.name, width: i.width, height: i.height })),
+    // Augment's variants keep their flag and source as extra image fields (COCO readers ignore unknown keys).
+    images: images.map((i) => ({
+      id: i.id, file_name: i.name, width: i.width, height: i.height,
+      ...(i.synthetic ? { synthetic: true, source_image_id: i.synthetic.sourceImageId } : {}),
+    })),
     categories,
     annotations,
   };

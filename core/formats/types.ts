@@ -15,6 +15,8 @@ export interface DatasetImage {
   name: string;
   width: number;
   height: number;
+  /** Made by Augment from the project image `sourceImageId` (null once that image was removed). */
+  synthetic?: { sourceImageId: number | null };
 }
 
 export interface DatasetClass {

@@ -5,6 +5,8 @@
 import { initial } from './001-initial';
 import { regions } from './002-regions';
 import { jobResults } from './003-job-results';
-import { team } from './004-team';
+import { projectSettings } from './004-project-settings';
+import { synthetic } from './005-synthetic';
+import { team } from './006-team';
 
-export const migrations: string[] = [initial, regions, jobResults, team];
+export const migrations: string[] = [initial, regions, jobResults, projectSettings, synthetic, team];

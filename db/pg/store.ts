@@ -37,6 +37,8 @@ const toImage = (row: ImageRow): ImageRecord => ({
   id: row.id, path: row.path, fileName: row.path.split('/').pop() ?? row.path, width: row.width, height: row.height,
   byteSize: row.byte_size, hash: row.hash, status: row.status, error: null, annotationCount: row.annotation_count,
   addedAt: row.added_at.toISOString(),
+  // Augment runs on local projects only: a server holds no synthetic variants (yet).
+  synthetic: false, sourceImageId: null,
 });
 
 interface AnnotationRow {

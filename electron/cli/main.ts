@@ -7,10 +7,12 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { dispatch } from '../../core/api/contract';
+import { type AugmentEdit, augmentEdits } from '../../core/augment/edits';
 import type { JobRecord } from '../../core/api/records';
 import type { ImportResult } from '../jobs/import-job';
 import { gpuReport } from '../gpu/report';
 import type { ModelRegistry } from '../models';
+import { catalogue } from '../models/catalogue';
 import { defaultDataDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { toApiError } from '../services/errors';
@@ -31,10 +33,15 @@ const usage = `Usage:
                                                           similar objects across the project, JSON out
   pixelwise discover <project-file> [--images 1,2,3] [--top 5] [--model <id>]
                                                           most frequent objects across images, JSON out
+  pixelwise augment <project-file> --images <ids> --variants N [--edit jitter|swap|interpolate] [--strength s]
+                   [--seed n]                             synthetic variants of annotated images, JSON out
   pixelwise models                                        list embedding models as JSON
   pixelwise models add <url|folder|model.json> [--replace]
                                                           download or copy a model, verify it, install it
   pixelwise models remove <id>                            remove a model added by the user
+  pixelwise models use <project-file> <id> [--remove-old]
+                                                          re-embed the project with a model, then switch to it
+  pixelwise models catalogue                              exportable backbones: commands, licence, costs (JSON)
   pixelwise gpu                                           execution provider in use and why CUDA is not, JSON out
 ${teamUsage}
 Options: --data-dir <dir> (default ~/.pixelwise)`;
@@ -80,7 +87,8 @@ export async function run(argv: string[]): Promise<void> {
       model: { type: 'string' }, stdin: { type: 'boolean' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       image: { type: 'string' }, mask: { type: 'string' }, top: { type: 'string' }, images: { type: 'string' },
       format: { type: 'string' }, out: { type: 'string' }, polygons: { type: 'boolean' }, embeddings: { type: 'boolean' },
-      replace: { type: 'boolean' },
+      replace: { type: 'boolean' }, 'remove-old': { type: 'boolean' }, variants: { type: 'string' }, edit: { type: 'string' },
+      strength: { type: 'string' }, seed: { type: 'string' },
     },
   });
   const [command, projectFile, ...rest] = positionals;
@@ -88,6 +96,8 @@ export async function run(argv: string[]): Promise<void> {
   const studio = new Studio({ dataDir: values['data-dir'] ?? defaultDataDir(), mode: 'cli' });
   try {
     if (command === 'gpu') return void console.log(JSON.stringify(await gpuReport(studio), null, 2));
+    if (command === 'models' && projectFile === 'use') return await useModelCommand(studio, rest, values['remove-old'] ?? false);
+    if (command === 'models' && projectFile === 'catalogue' && !rest.length) return void console.log(JSON.stringify(catalogue, null, 2));
     if (command === 'models') return await modelsCommand(studio.registry, projectFile, rest, values.replace ?? false);
     if (!projectFile) throw new UsageError(`${command} needs a project file`);
     if (command === 'import' && values.format) {
@@ -142,12 +152,44 @@ export async function run(argv: string[]): Promise<void> {
       const api = createApiImplementation(studio, null);
       const result = await dispatch(api, 'discovery', 'run', { imageIds, top: count('--top', values.top ?? '5'), modelId: values.model });
       console.log(JSON.stringify(result, null, 2));
+    } else if (command === 'augment') {
+      if (!values.images) throw new UsageError('augment needs --images <ids>, e.g. --images 1,2,3');
+      const imageIds = values.images.split(',').map((text) => count('--images', text.trim()));
+      const strength = values.strength === undefined ? undefined : Number(values.strength);
+      if (strength !== undefined && !(strength >= 0 && strength <= 2)) throw new UsageError(`--strength takes a number from 0 to 2, not "${values.strength}"`);
+      if (values.edit !== undefined && !augmentEdits.includes(values.edit as AugmentEdit)) {
+        throw new UsageError(`--edit takes ${augmentEdits.join(', ')}, not "${values.edit}"`);
+      }
+      await studio.openProject(projectFile, false);
+      const api = createApiImplementation(studio, null);
+      const job = await runJob(studio, (await dispatch(api, 'augment', 'start', {
+        imageIds, variants: count('--variants', values.variants ?? '3'), edit: values.edit, strength,
+        seed: values.seed === undefined ? undefined : count('--seed', values.seed),
+      })) as JobRecord);
+      console.log(JSON.stringify({ job: job.id, status: job.status, ...(job.result as object) }, null, 2));
+      if (job.failed) process.exitCode = 1;
     } else {
       throw new UsageError(`unknown command "${command}"`);
     }
   } finally {
     await studio.close();
   }
+}
+
+/**
+ * `pixelwise models use <project> <id> [--remove-old]`: the switch job (resumes one left by an interrupted run),
+ * then the project's models as JSON; --remove-old deletes the maps of the model it worked with before.
+ */
+async function useModelCommand(studio: Studio, args: string[], removeOld: boolean): Promise<void> {
+  if (args.length !== 2) throw new UsageError('usage: pixelwise models use <project-file> <id> [--remove-old]');
+  const [projectFile, modelId] = args;
+  await studio.openProject(projectFile, false);
+  const before = studio.modelId();
+  await studio.runner.idle();
+  const job = await runJob(studio, studio.useModel(modelId));
+  if (job.status !== 'done') throw new Error(`the switch to ${modelId} was ${job.status}`);
+  const removed = removeOld && before !== modelId ? studio.removeEmbeddings(before) : 0;
+  console.log(JSON.stringify({ ...studio.modelState(), previousModelId: before, embedded: job.done, failed: job.failed, removedEmbeddings: removed }, null, 2));
 }
 
 /** `pixelwise models [add <source> | remove <id>]`: the list, an install or a removal, as JSON on stdout. */

@@ -1,12 +1,12 @@
 /** Export side: a project's images, classes and objects as plain format records, plus the output folder checks. */
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Dataset, DatasetAnnotation } from '../../core/formats/types';
 import { FormatError } from '../../core/formats/errors';
 import { resolveStoredPath } from '../../db/images';
 import type { Project } from '../../db/project';
 import type { ProgressHandler } from './apply';
-import { describeFileError, exists, exportNames } from './files';
+import { describeFileError, exists, exportNames, writeFileAtomic } from './files';
 
 export interface ExportOptions {
   /** Only these images (default: every readable image). */
@@ -34,7 +34,8 @@ export interface CollectedDataset {
 }
 
 export function collectDataset(project: Project, imageIds?: number[]): CollectedDataset {
-  const rows = project.db.prepare('SELECT id, path, width, height FROM images WHERE hash IS NOT NULL ORDER BY id').all() as Array<{ id: number; path: string; width: number; height: number }>;
+  const rows = project.db.prepare('SELECT id, path, width, height, synthetic, source_image_id FROM images WHERE hash IS NOT NULL ORDER BY id')
+    .all() as Array<{ id: number; path: string; width: number; height: number; synthetic: number; source_image_id: number | null }>;
   const wanted = imageIds && new Set(imageIds);
   const selected = wanted ? rows.filter((r) => wanted.has(r.id)) : rows;
   const names = exportNames(selected);
@@ -47,13 +48,28 @@ export function collectDataset(project: Project, imageIds?: number[]): Collected
   }
   return {
     dataset: {
-      images: selected.map((r) => ({ id: r.id, name: names.get(r.id)!, width: r.width, height: r.height })),
+      images: selected.map((r) => ({
+        id: r.id, name: names.get(r.id)!, width: r.width, height: r.height,
+        ...(r.synthetic ? { synthetic: { sourceImageId: r.source_image_id } } : {}),
+      })),
       classes: project.classes.list(),
       annotations,
     },
     files: new Map(selected.map((r) => [r.id, resolveStoredPath(project.dir, r.path)])),
     byImage,
   };
+}
+
+/**
+ * Formats with no place for it (VOC, YOLO, labelme) get synthetic.json beside the data: each Augment-made image
+ * by its exported name with its source's name (or null when the source is not exported). Nothing when none.
+ */
+export async function writeSyntheticManifest(outDir: string, dataset: Dataset): Promise<void> {
+  const synthetic = dataset.images.filter((image) => image.synthetic);
+  if (!synthetic.length) return;
+  const names = new Map(dataset.images.map((image) => [image.id, image.name]));
+  const entries = synthetic.map((image) => ({ image: image.name, source: names.get(image.synthetic!.sourceImageId ?? -1) ?? null }));
+  await writeFileAtomic(join(outDir, 'synthetic.json'), `${JSON.stringify({ synthetic: entries }, null, 2)}\n`);
 }
 
 export async function prepareOutDir(outDir: string, overwrite = false): Promise<void> {

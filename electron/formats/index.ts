@@ -16,7 +16,7 @@ import { type ImportOptions, type ImportResult, type ProgressHandler, commitImpo
 import { type BundleExportOptions, exportBundle } from './bundle';
 import { exportCoco } from './coco';
 import { describeFileError } from './files';
-import type { ExportOptions, ExportResult } from './collect';
+import { type ExportOptions, type ExportResult, collectDataset, writeSyntheticManifest } from './collect';
 import { exportLabelme } from './labelme';
 import { prepareDataset } from './prepare';
 import { exportVoc } from './voc';
@@ -27,12 +27,19 @@ export type DatasetExportOptions = ExportOptions & CocoExportOptions & VocExport
 async function exportAny(project: Project, format: FormatId, target: string, options: DatasetExportOptions = {}, onProgress?: ProgressHandler): Promise<ExportResult> {
   switch (format) {
     case 'coco': return exportCoco(project, target, options, onProgress);
-    case 'voc': return exportVoc(project, target, options, onProgress);
-    case 'yolo': return exportYolo(project, target, options, onProgress);
-    case 'labelme': return exportLabelme(project, target, options, onProgress);
+    case 'voc': return withSyntheticManifest(project, target, options, exportVoc(project, target, options, onProgress));
+    case 'yolo': return withSyntheticManifest(project, target, options, exportYolo(project, target, options, onProgress));
+    case 'labelme': return withSyntheticManifest(project, target, options, exportLabelme(project, target, options, onProgress));
     case 'bundle': return exportBundle(project, target, options, onProgress);
     default: throw new FormatError(String(format), 'is not a dataset format (coco, voc, yolo, labelme, bundle)');
   }
+}
+
+/** VOC, YOLO and labelme have no field for Augment's synthetic flag: synthetic.json beside the data holds it. */
+async function withSyntheticManifest(project: Project, target: string, options: DatasetExportOptions, exported: Promise<ExportResult>): Promise<ExportResult> {
+  const result = await exported;
+  await writeSyntheticManifest(target, collectDataset(project, options.imageIds).dataset);
+  return result;
 }
 
 async function importAny(project: Project, format: FormatId, path: string, options: ImportOptions = {}, onProgress?: ProgressHandler): Promise<ImportResult> {

@@ -8,6 +8,8 @@ import { FormatError, LOSSES, openBundle } from '../formats';
 import { gpuReport } from '../gpu/report';
 import { searchServiceFor } from '../search/service';
 import { SegmentService } from './segment';
+import { modelsApi } from './models-api';
+import { undoAugment } from '../augment/job';
 
 export interface DialogProvider {
   pickPaths(purpose: PickPurpose): Promise<string[] | null>;
@@ -145,6 +147,10 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
       },
       hitMask: (input) => search().search.hitMask(input),
     },
+    augment: {
+      start: (input) => studio.enqueueAugment(input),
+      undo: async ({ jobId }) => ({ removed: await undoAugment(project(), jobId) }),
+    },
     discovery: {
       run: (input) => search().discovery.run(input),
       label: (input) => {
@@ -152,5 +158,6 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
         return search().discovery.label(input);
       },
     },
+    models: modelsApi(studio),
   };
 }

@@ -5,7 +5,8 @@
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ApiError } from '../../core/api/contract';
-import type { RecentProject } from '../../core/api/records';
+import type { ProjectModelState } from '../../core/api/models-contract';
+import type { JobRecord, RecentProject } from '../../core/api/records';
 import { ProjectFileError } from '../../db/connection';
 import { Project } from '../../db/project';
 import { EmbeddingWorker } from '../embedding/worker-client';
@@ -14,11 +15,15 @@ import { runDatasetExport, runDatasetImport } from '../jobs/dataset-jobs';
 import { runImport } from '../jobs/import-job';
 import { JobRunner } from '../jobs/runner';
 import { ModelRegistry } from '../models';
+import { ModelInstalls } from '../models/installs';
 import { acquireProjectLock } from './project-lock';
 import { toApiError } from './errors';
 import { indexStored, reindexMissing } from '../search/indexer';
 import { builtinModelsDir } from '../paths';
 import { writeSampleImages } from '../sample';
+import { augmentHandler, type AugmentPayload } from '../augment/job';
+import type { z } from 'zod';
+import type { augmentRequestSchema } from '../../core/api/augment-contract';
 
 export interface StudioOptions {
   /** The user's data folder: recent projects, user models, the sample project. */
@@ -31,6 +36,8 @@ export interface StudioOptions {
 export class Studio {
   readonly registry: ModelRegistry;
   readonly worker = new EmbeddingWorker();
+  /** Models being added (downloads with progress), for the Models view. */
+  readonly installs: ModelInstalls;
   private open: { project: Project; runner: JobRunner; release: () => void } | null = null;
 
   constructor(readonly options: StudioOptions) {
@@ -39,6 +46,7 @@ export class Studio {
       { dir: builtinModelsDir(), builtin: true },
       { dir: join(options.dataDir, 'models'), builtin: false },
     ]);
+    this.installs = new ModelInstalls(this.registry);
   }
 
   get project(): Project {
@@ -109,7 +117,10 @@ export class Studio {
         model: (id) => this.registry.get(id),
         // The search index follows the embeddings: each stored map is split into region vectors at once.
         afterStore: (imageId, modelId) => indexStored(project, imageId, modelId),
+        activate: (project, modelId) => this.completeSwitch(project, modelId),
       }),
+      // Variants get their own embeddings (search, clicks) right after.
+      augment: augmentHandler({ model: (id) => this.registry.get(id), afterCreate: (ids) => this.enqueueEmbed(ids) }),
     });
   }
 
@@ -136,12 +147,15 @@ export class Studio {
   }
 
   /**
-   * The model a project works with: the available one it has the most embeddings for (so a project embedded with
-   * one model keeps using it when a newer default arrives), else the registry's default.
+   * The model a project works with: the one chosen for it (a completed switch, models.use), else the available one
+   * it has the most embeddings for (so a project embedded with one model keeps using it when a newer default
+   * arrives), else the registry's default.
    */
   modelId(): string {
     const project = this.open?.project;
     const usable = new Set(this.registry.list().filter((m) => m.available).map((m) => m.id));
+    const chosen = project?.settings.get<string>('model');
+    if (chosen && usable.has(chosen)) return chosen;
     const stored = project?.embeddings.countsByModel().find(({ modelId }) => usable.has(modelId));
     return stored?.modelId ?? this.registry.defaultId();
   }
@@ -150,6 +164,71 @@ export class Studio {
     const model = this.registry.get(modelId ?? this.modelId());
     const payload: EmbedPayload = { modelId: model.id, imageIds };
     return this.runner.enqueue('embed', payload, imageIds?.length ?? 0);
+  }
+
+  /**
+   * Switches the open project to `modelId`: one embed job (resumable like any other) embeds every image with it,
+   * then completeSwitch() makes it the project's model. Until then the current model stays in use: it is recorded
+   * first, so the project does not drift to the new model by embedding counts half-way. A switch to another model
+   * already under way is cancelled (the maps it stored stay, and count when that model is chosen again).
+   */
+  useModel(modelId: string): JobRecord {
+    const model = this.registry.list().find((entry) => entry.id === modelId);
+    if (!model) throw new ApiError('model-missing', `no model "${modelId}" is installed; add it in the Models view or with \`pixelwise models add\``);
+    if (!model.available) throw new ApiError('model-damaged', `model "${modelId}" is damaged (its ONNX file is missing or does not match model.json); add it again`);
+    const running = this.switching();
+    if (running?.modelId === modelId) return this.runner.list(true).find((job) => job.id === running.jobId)!;
+    if (running) this.runner.cancel(running.jobId);
+    if (!this.project.settings.get<string>('model')) this.project.settings.set('model', this.modelId());
+    const payload: EmbedPayload = { modelId, imageIds: null, activate: true };
+    return this.runner.enqueue('embed', payload, 0);
+  }
+
+  /** The switch in progress in the open project (its unfinished activating embed job), or null. */
+  switching(): { modelId: string; jobId: number; done: number; total: number } | null {
+    const job = this.current?.jobs.list(true).find((entry) => entry.kind === 'embed' && (entry.payload as EmbedPayload | null)?.activate);
+    return job ? { modelId: (job.payload as EmbedPayload).modelId, jobId: job.id, done: job.done, total: job.total } : null;
+  }
+
+  /**
+   * The end of a switch: every image the current model has a map for must have one from the new model too (images
+   * that failed with both do not hold it up). Then the new model becomes the project's and its search index is
+   * completed; the old maps stay until removeEmbeddings() is asked for.
+   */
+  private async completeSwitch(project: Project, modelId: string): Promise<void> {
+    const current = project.settings.get<string>('model');
+    const lacking = current && current !== modelId ? project.embeddings.lacking(current, modelId) : 0;
+    if (lacking > 0) {
+      throw new ApiError('incomplete', `${lacking} image${lacking === 1 ? '' : 's'} embedded with ${current} could not be embedded with ${modelId} (see the failed images); the project keeps using ${current} until they are fixed or removed and the switch is started again`);
+    }
+    project.settings.set('model', modelId);
+    await reindexMissing(project, modelId);
+  }
+
+  /** The open project's model, the switch in progress and what is stored per model. */
+  modelState(): ProjectModelState {
+    const project = this.project;
+    return {
+      activeModelId: this.modelId(),
+      switching: this.switching(),
+      stored: project.embeddings.countsByModel().map(({ modelId, count }) => ({ modelId, count, bytesPerImage: Math.round(project.embeddings.stats(modelId).bytes) })),
+    };
+  }
+
+  /** Deletes the open project's maps (and search regions) of a model it does not work with. */
+  removeEmbeddings(modelId: string): number {
+    if (modelId === this.modelId()) throw new ApiError('model-in-use', `the project works with ${modelId}; switch it to another model before removing these embeddings`);
+    if (this.switching()?.modelId === modelId) throw new ApiError('model-in-use', `the project is switching to ${modelId}; cancel the switch first`);
+    return this.project.transaction(() => this.project.embeddings.removeModel(modelId));
+  }
+
+  /** Queues an augment job on the project's model (only images embedded with it can be augmented). */
+  enqueueAugment(request: z.output<typeof augmentRequestSchema>) {
+    const { imageIds, variants, edit, strength } = request;
+    const payload: AugmentPayload = {
+      imageIds, variants, edit, strength, seed: request.seed ?? Math.floor(Math.random() * 2 ** 31), modelId: this.modelId(),
+    };
+    return this.runner.enqueue('augment', payload, imageIds.length * variants);
   }
 
   private recentFile(): string {

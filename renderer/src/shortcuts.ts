@@ -4,7 +4,7 @@
  * `keys` is written with "Mod" for Ctrl (Cmd on macOS) and "+" between keys, e.g. "Mod+Shift+Z";
  * `description` is an i18n key.
  */
-export type ShortcutView = 'global' | 'projects' | 'images' | 'annotate' | 'search';
+export type ShortcutView = 'global' | 'projects' | 'images' | 'annotate' | 'search' | 'models';
 
 export interface Shortcut {
   keys: string;
@@ -21,6 +21,9 @@ export const shortcuts: Shortcut[] = [
   { keys: 'Alt+2', description: 'app.shortcuts.viewImages', view: 'global' },
   { keys: 'Alt+3', description: 'app.shortcuts.viewAnnotate', view: 'global' },
   { keys: 'Alt+4', description: 'search.shortcuts.viewSearch', view: 'global' },
+  { keys: 'Alt+5', description: 'models.shortcut', view: 'global' },
+  { keys: 'Up / Down', description: 'models.shortcutList', view: 'models' },
+  { keys: 'Home / End', description: 'models.shortcutEnds', view: 'models' },
   { keys: 'Arrow keys', description: 'dataset.shortcuts.move', view: 'images' },
   { keys: 'Shift+Arrow keys', description: 'dataset.shortcuts.extend', view: 'images' },
   { keys: 'Home / End', description: 'dataset.shortcuts.homeEnd', view: 'images' },
@@ -35,6 +38,7 @@ export const shortcuts: Shortcut[] = [
   { keys: 'Delete', description: 'dataset.shortcuts.remove', view: 'images' },
   { keys: 'E', description: 'dataset.shortcuts.embed', view: 'images' },
   { keys: 'O', description: 'search.shortcuts.discover', view: 'images' },
+  { keys: 'G', description: 'dataset.shortcuts.augment', view: 'images' },
   { keys: 'I', description: 'dataset.shortcuts.import', view: 'images' },
   { keys: 'Shift+I', description: 'datasets.shortcuts.import', view: 'images' },
   { keys: 'X', description: 'datasets.shortcuts.export', view: 'images' },

@@ -8,10 +8,19 @@
  * click goes to the disk's centre. Prints the time to build the segmenter (what the worker does on opening an
  * image), the first and second click, the number of 4-connected object regions and holes, and the IoU with the
  * disk. `--param guideBlur=0` shows the specks that unsmoothed boundary votes make at this size.
+ *
+ * Then the click latency a labeler gets (target: p50 <= 30 ms at 6000x4500): `--sequences` (5) sequences of eight
+ * clicks on the disk and around it (positive and negative, like a labeler correcting), each on a fresh segmenter
+ * after one unmeasured sequence (the studio's worker warms up the same way), timing segment + RLE encoding per
+ * click, the work the segment worker does before it transfers the mask (a transfer, not a copy). Wall time and the
+ * process CPU time of the same call (uncontended estimate; GC threads can make it exceed the wall) are printed,
+ * with the load average: on a shared machine report both.
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { dequantize, quantize } from '../../core/embedding';
-import { type EngineOptions, createSegmenter, defaultEngineOptions } from '../../core/engine';
+import { type Click, type EngineOptions, createSegmenter, defaultEngineOptions, percentile } from '../../core/engine';
+import { encodeRle } from '../../core/rle';
 import { type Mask, maskIou } from '../../core/mask';
 import { seededRandom } from '../../core/random';
 import { createEmbedder } from '../../electron/embedding/embedder';
@@ -90,6 +99,35 @@ async function main() {
   console.log(`${width}x${height} photo, noise +-${noise}, map ${map.width}x${map.height} (cells ${(width / map.width).toFixed(1)} px), options ${JSON.stringify(options)}`);
   console.log(`embed ${embedMs.toFixed(0)} ms, createSegmenter ${setupMs.toFixed(0)} ms, first click ${firstMs.toFixed(0)} ms, second click ${secondMs.toFixed(0)} ms`);
   console.log(`object regions ${regions(mask, 1)}, background regions ${regions(mask, 0)} (1 and 1 = clean), IoU with the disk ${maskIou(mask, { width, height, data: truth }).toFixed(3)}`);
+  segmenter.release?.();
+
+  // Offsets from the disk's centre in radii, and the click's sign: inside refinements, outside corrections.
+  const sequence: Array<[number, number, boolean]> = [
+    [0, 0, true], [0.5, -0.3, true], [-0.9, 0.1, true], [1.2, 0, false], [0.3, 0.8, true], [0, -0.95, true], [-1.3, -0.5, false], [0.7, 0.6, true],
+  ];
+  const wall: number[] = [], cpu: number[] = [], firstWall: number[] = [], firstCpu: number[] = [];
+  const sequences = option('sequences', 5);
+  console.log(`click sequences: ${sequences} x ${sequence.length} clicks, load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  for (let run = -1; run < sequences; run++) {
+    const fresh = createSegmenter(map, image, options), placed: Click[] = [];
+    for (const [dx, dy, positive] of sequence) {
+      placed.push({ x: Math.round(cx + dx * radius), y: Math.round(cy + dy * radius), positive });
+      const started = performance.now(), cpuStarted = process.cpuUsage();
+      encodeRle(fresh.segment(placed).mask);
+      const used = process.cpuUsage(cpuStarted), ms = performance.now() - started, cpuMs = (used.user + used.system) / 1000;
+      if (run < 0) continue;
+      wall.push(ms);
+      cpu.push(cpuMs);
+      if (placed.length === 1) {
+        firstWall.push(ms);
+        firstCpu.push(cpuMs);
+      }
+    }
+    fresh.release?.();
+  }
+  const line = (name: string, values: number[]) => `${name} p50 ${percentile(values, 50).toFixed(1)} ms, p95 ${percentile(values, 95).toFixed(1)} ms`;
+  console.log(`segment + RLE per click: ${line('wall', wall)}; ${line('CPU', cpu)}`);
+  console.log(`first click of a sequence: ${line('wall', firstWall)}; ${line('CPU', firstCpu)}`);
 }
 
 main().catch((error: unknown) => {

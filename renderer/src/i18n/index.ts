@@ -11,11 +11,13 @@ import enDataset from './en/dataset';
 import enAnnotate from './en/annotate';
 import enSearch from './en/search';
 import enDatasets from './en/datasets';
+import enModels from './en/models';
 import ruApp from './ru/app';
 import ruDataset from './ru/dataset';
 import ruAnnotate from './ru/annotate';
 import ruSearch from './ru/search';
 import ruDatasets from './ru/datasets';
+import ruModels from './ru/models';
 import type { MessageTree } from './messages';
 
 export const languages = ['en', 'ru'] as const;
@@ -24,8 +26,8 @@ export type Language = (typeof languages)[number];
 export type MessageParams = Record<string, string | number>;
 
 const messages: Record<Language, Record<string, MessageTree>> = {
-  en: { app: enApp, dataset: enDataset, annotate: enAnnotate, search: enSearch, datasets: enDatasets },
-  ru: { app: ruApp, dataset: ruDataset, annotate: ruAnnotate, search: ruSearch, datasets: ruDatasets },
+  en: { app: enApp, dataset: enDataset, annotate: enAnnotate, search: enSearch, datasets: enDatasets, models: enModels },
+  ru: { app: ruApp, dataset: ruDataset, annotate: ruAnnotate, search: ruSearch, datasets: ruDatasets, models: ruModels },
 };
 
 const pluralOrder = ['zero', 'one', 'two', 'few', 'many', 'other'] as const;

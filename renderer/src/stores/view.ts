@@ -1,5 +1,5 @@
 /**
- * Which screen is showing. No router: four views and an image id. Kept in sessionStorage so a reload returns
+ * Which screen is showing. No router: five views and an image id. Kept in sessionStorage so a reload returns
  * to the same place (the project itself stays open on the main side). The search view's results live in memory
  * only, so a reload that was on it comes back to the images. The image id is one of the project it was saved
  * with: in any other project it is dropped.
@@ -8,7 +8,7 @@ import { defineStore } from 'pinia';
 import { ref, watch } from 'vue';
 import { onProjectChange } from './projectScope';
 
-export type ViewName = 'projects' | 'images' | 'annotate' | 'search';
+export type ViewName = 'projects' | 'images' | 'annotate' | 'search' | 'models';
 const storageKey = 'pixelwise.view';
 
 interface Position {
@@ -23,7 +23,7 @@ function restore(): Position {
   try {
     const saved = JSON.parse(sessionStorage.getItem(storageKey) ?? 'null') as { current?: string; imageId?: unknown; project?: unknown } | null;
     const current = saved?.current;
-    if (current === 'projects' || current === 'images' || current === 'annotate' || current === 'search') {
+    if (current === 'projects' || current === 'images' || current === 'annotate' || current === 'search' || current === 'models') {
       const imageId = typeof saved?.imageId === 'number' ? saved.imageId : null;
       const project = typeof saved?.project === 'string' ? saved.project : undefined;
       if (current === 'search') return { current: 'images', imageId, project, restored: true };
@@ -74,7 +74,7 @@ export const useViewStore = defineStore('view', () => {
     current.value = 'annotate';
   }
 
-  /** One level up: annotate -> images (or the search results it came from) -> projects; search -> images. */
+  /** One level up: annotate -> images (or the search results it came from) -> projects; search -> images; models -> projects. */
   function back(): void {
     if (current.value === 'annotate') current.value = returnTo.value;
     else current.value = current.value === 'search' ? 'images' : 'projects';

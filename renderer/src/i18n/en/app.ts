@@ -15,7 +15,7 @@ export default {
   closeProject: 'Close project',
   leaveUnsaved: 'Some annotations could not be saved yet; the project stays open so nothing is lost.',
   language: 'Language',
-  views: { label: 'Views', projects: 'Projects', images: 'Images', annotate: 'Annotate' },
+  views: { label: 'Views', projects: 'Projects', images: 'Images', annotate: 'Annotate', models: 'Models' },
   /** Plain words for the service's stable error codes (ApiError.code; {detail} is the service's own message). */
   errors: {
     'not-found': 'It is no longer there (it may have been removed in the meantime). Reload and try again.',
@@ -35,6 +35,11 @@ export default {
     'forbidden-origin': 'The request came from another web page and was refused.',
     internal: 'Something went wrong in the Pixelwise service: {detail}',
     transport: 'The Pixelwise service did not answer. Check that it is still running.',
+    'model-missing': 'This model is not installed. Add it in the Models view first: {detail}',
+    'model-damaged': 'This model is damaged: its ONNX file is missing or does not match model.json. Add it again.',
+    'model-in-use': 'The model is in use: {detail}',
+    builtin: 'Built-in models cannot be removed.',
+    incomplete: 'The switch is not complete: {detail}',
   },
   shortcuts: {
     title: 'Keyboard shortcuts',
@@ -45,11 +50,11 @@ export default {
     viewProjects: 'Go to Projects',
     viewImages: 'Go to Images',
     viewAnnotate: 'Go to Annotate (the last opened image)',
-    groups: { global: 'Everywhere', projects: 'Projects', images: 'Images', annotate: 'Annotate', search: 'Search' },
+    groups: { global: 'Everywhere', projects: 'Projects', images: 'Images', annotate: 'Annotate', search: 'Search', models: 'Models' },
   },
   jobs: {
-    kind: { import: 'Importing', embed: 'Embedding', 'dataset-import': 'Importing dataset', 'dataset-export': 'Exporting dataset' },
-    title: { import: 'Import', embed: 'Embedding', 'dataset-import': 'Dataset import', 'dataset-export': 'Dataset export' },
+    kind: { import: 'Importing', embed: 'Embedding', 'dataset-import': 'Importing dataset', 'dataset-export': 'Exporting dataset', augment: 'Making variants' },
+    title: { import: 'Import', embed: 'Embedding', 'dataset-import': 'Dataset import', 'dataset-export': 'Dataset export', augment: 'Augment' },
     status: { queued: 'Queued', running: 'Running', done: 'Finished', cancelled: 'Cancelled', failed: 'Failed' },
     queued: 'waiting…',
     eta: '{time} left',

@@ -15,7 +15,7 @@ export default {
   closeProject: 'Закрыть проект',
   leaveUnsaved: 'Часть разметки ещё не удалось сохранить; проект остаётся открытым, чтобы ничего не потерять.',
   language: 'Язык',
-  views: { label: 'Разделы', projects: 'Проекты', images: 'Изображения', annotate: 'Разметка' },
+  views: { label: 'Разделы', projects: 'Проекты', images: 'Изображения', annotate: 'Разметка', models: 'Модели' },
   /** Понятные тексты для кодов ошибок службы (ApiError.code; {detail} — сообщение самой службы, по-английски). */
   errors: {
     'not-found': 'Этого больше нет (возможно, удалено тем временем). Обновите и попробуйте снова.',
@@ -36,6 +36,11 @@ export default {
     'forbidden-origin': 'Запрос пришёл с другой веб-страницы и отклонён.',
     internal: 'Сбой в службе Pixelwise: {detail}',
     transport: 'Служба Pixelwise не отвечает. Проверьте, что она запущена.',
+    'model-missing': 'Эта модель не установлена. Сначала добавьте её в разделе «Модели»: {detail}',
+    'model-damaged': 'Модель повреждена: файл ONNX отсутствует или не совпадает с model.json. Добавьте её заново.',
+    'model-in-use': 'Модель используется: {detail}',
+    builtin: 'Встроенные модели удалить нельзя.',
+    incomplete: 'Переход не завершён: {detail}',
   },
   /** Mouse actions and key groups in the shortcut list (key caps such as Enter or Ctrl stay as printed). */
   keyNames: {
@@ -55,11 +60,11 @@ export default {
     viewProjects: 'Перейти к проектам',
     viewImages: 'Перейти к изображениям',
     viewAnnotate: 'Перейти к разметке (последнее открытое изображение)',
-    groups: { global: 'Везде', projects: 'Проекты', images: 'Изображения', annotate: 'Разметка', search: 'Поиск' },
+    groups: { global: 'Везде', projects: 'Проекты', images: 'Изображения', annotate: 'Разметка', search: 'Поиск', models: 'Модели' },
   },
   jobs: {
-    kind: { import: 'Импорт', embed: 'Вычисление эмбеддингов', 'dataset-import': 'Импорт датасета', 'dataset-export': 'Экспорт датасета' },
-    title: { import: 'Импорт', embed: 'Эмбеддинги', 'dataset-import': 'Импорт датасета', 'dataset-export': 'Экспорт датасета' },
+    kind: { import: 'Импорт', embed: 'Вычисление эмбеддингов', 'dataset-import': 'Импорт датасета', 'dataset-export': 'Экспорт датасета', augment: 'Создание вариантов' },
+    title: { import: 'Импорт', embed: 'Эмбеддинги', 'dataset-import': 'Импорт датасета', 'dataset-export': 'Экспорт датасета', augment: 'Аугментация' },
     status: { queued: 'В очереди', running: 'Выполняется', done: 'Готово', cancelled: 'Отменено', failed: 'Ошибка' },
     queued: 'ожидание…',
     eta: 'осталось {time}',

@@ -1,0 +1,144 @@
+/**
+ * Augment end to end without a browser: a generated project (real SQLite file, real embeddings from the built-in
+ * ONNX model), the augment job with the shipped ONNX decoder, cancel, undo and the COCO export's synthetic flag.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { dispatch } from '../core/api/contract';
+import type { ImageRecord, JobRecord } from '../core/api/records';
+import { createMask } from '../core/mask';
+import { encodeRle } from '../core/rle';
+import { resolveStoredPath } from '../db/images';
+import { decodeImageFile } from '../electron/embedding/image-io';
+import { createApiImplementation } from '../electron/services/api';
+import { Studio } from '../electron/services/studio';
+import { tempDir, writeImages } from './fixtures';
+
+let studio: Studio | null = null;
+afterEach(async () => {
+  await studio?.close();
+  studio = null;
+});
+
+function box(width: number, height: number, x0: number, y0: number, x1: number, y1: number) {
+  const mask = createMask(width, height);
+  for (let y = y0; y < y1; y++) for (let x = x0; x < x1; x++) mask.data[y * width + x] = 1;
+  return mask;
+}
+
+/** A project of three embedded 320x240 scenes: two objects on the first, one on the second, none on the third. */
+async function annotatedProject() {
+  const dir = tempDir();
+  studio = new Studio({ dataDir: join(dir, 'data'), mode: 'cli' });
+  const api = createApiImplementation(studio, null);
+  const call = <T = any>(service: string, method: string, input: unknown = {}) => dispatch(api, service, method, input) as Promise<T>;
+  await writeImages(join(dir, 'images'), 3);
+  await call('projects', 'create', { path: join(dir, 'p.pixelwise') });
+  await call('images', 'import', { paths: [join(dir, 'images')] });
+  await call('embeddings', 'start', {});
+  studio.runner.kick();
+  await studio.runner.idle();
+  const images = (await call<{ items: ImageRecord[] }>('images', 'list', {})).items;
+  const cls = await call<{ id: number }>('classes', 'create', { name: 'thing' });
+  await call('annotations', 'add', {
+    items: [
+      { imageId: images[0].id, classId: cls.id, rle: encodeRle(box(320, 240, 20, 30, 140, 200)) },
+      { imageId: images[0].id, classId: cls.id, rle: encodeRle(box(320, 240, 180, 40, 300, 180)) },
+      { imageId: images[1].id, classId: null, rle: encodeRle(box(320, 240, 60, 60, 260, 200)) },
+    ],
+  });
+  return { dir, studio: studio!, call, images };
+}
+
+async function run(s: Studio, job: JobRecord): Promise<JobRecord> {
+  s.runner.kick();
+  await s.runner.idle();
+  return s.runner.list(false).find((j) => j.id === job.id)!;
+}
+
+describe('augment job', () => {
+  it('writes synthetic variants that carry their source objects, change pixels only inside them, and can be undone', async () => {
+    const { dir, studio: s, call, images } = await annotatedProject();
+    const job = await call<JobRecord>('augment', 'start', { imageIds: [images[0].id, images[1].id, images[2].id], variants: 2, edit: 'swap', strength: 1, seed: 7 });
+    const finished = await run(s, job);
+    expect(finished).toMatchObject({ status: 'done', total: 6, done: 4, failed: 2 });
+    const result = finished.result as { created: number; imageIds: number[]; skipped: Array<{ imageId: number; reason: string }> };
+    expect(result.created).toBe(4);
+    expect(result.skipped).toEqual([{ imageId: images[2].id, reason: 'the image has no objects to edit' }]);
+
+    const all = (await call<{ items: ImageRecord[] }>('images', 'list', {})).items;
+    const variants = all.filter((image) => image.synthetic);
+    expect(variants.map((v) => v.id)).toEqual(result.imageIds);
+    expect(variants.map((v) => v.sourceImageId)).toEqual([images[0].id, images[0].id, images[1].id, images[1].id]);
+    expect(all.filter((image) => !image.synthetic).every((image) => image.sourceImageId === null)).toBe(true);
+    // The follow-up embedding job ran: variants are searchable and clickable like any image.
+    expect(variants.every((v) => v.status === 'annotated' && s.project.embeddings.has(v.id, s.modelId()))).toBe(true);
+
+    for (const variant of variants) {
+      const source = images.find((image) => image.id === variant.sourceImageId)!;
+      const objects = await call<Array<{ rle: unknown; classId: number | null }>>('annotations', 'list', { imageId: variant.id });
+      const original = await call<Array<{ rle: unknown; classId: number | null }>>('annotations', 'list', { imageId: source.id });
+      expect(objects.map((o) => [o.rle, o.classId])).toEqual(original.map((o) => [o.rle, o.classId]));
+      const [before, after] = await Promise.all([source, variant].map((image) => decodeImageFile(resolveStoredPath(dir, image.path))));
+      expect(after.width).toBe(320);
+      let changedInside = 0, changedOutside = 0;
+      const inside = source.id === images[0].id
+        ? (x: number, y: number) => (x >= 20 && x < 140 && y >= 30 && y < 200) || (x >= 180 && x < 300 && y >= 40 && y < 180)
+        : (x: number, y: number) => x >= 60 && x < 260 && y >= 60 && y < 200;
+      for (let y = 0; y < 240; y++) {
+        for (let x = 0; x < 320; x++) {
+          const i = (y * 320 + x) * 3;
+          const differs = Math.abs(before.data[i] - after.data[i]) + Math.abs(before.data[i + 1] - after.data[i + 1]) + Math.abs(before.data[i + 2] - after.data[i + 2]) > 0;
+          if (inside(x, y)) changedInside += differs ? 1 : 0;
+          else changedOutside += differs ? 1 : 0;
+        }
+      }
+      expect(changedOutside).toBe(0);
+      expect(changedInside).toBeGreaterThan(1000);
+    }
+    // Different seeds of variants differ from each other.
+    expect(new Set(variants.map((v) => v.hash)).size).toBe(4);
+
+    // COCO export keeps the flag and the link.
+    const exported = await call<JobRecord>('datasets', 'export', { format: 'coco', target: join(dir, 'coco') });
+    expect((await run(s, exported)).status).toBe('done');
+    const coco = JSON.parse(readFileSync(join(dir, 'coco', 'annotations.json'), 'utf8'));
+    const synthetic = coco.images.filter((image: any) => image.synthetic === true);
+    expect(synthetic).toHaveLength(4);
+    expect(synthetic.every((image: any) => coco.images.some((other: any) => other.id === image.source_image_id))).toBe(true);
+
+    const undo = await call<{ removed: number }>('augment', 'undo', { jobId: job.id });
+    expect(undo.removed).toBe(4);
+    expect((await call<{ total: number }>('images', 'list', {})).total).toBe(3);
+    expect(readdirSync(join(dir, 'augmented'))).toEqual([]);
+    await expect(call('augment', 'undo', { jobId: 999 })).rejects.toThrow(/no augment job 999/);
+  });
+
+  it('cancel leaves only whole variants: every row has its file and its objects, no file without a row', async () => {
+    const { dir, studio: s, call, images } = await annotatedProject();
+    const job = await call<JobRecord>('augment', 'start', { imageIds: [images[0].id], variants: 8, edit: 'jitter', strength: 1, seed: 3 });
+    s.runner.onChange = (record) => {
+      if (record.id === job.id && record.done >= 2) s.runner.cancel(job.id);
+    };
+    const finished = await run(s, job);
+    expect(finished.status).toBe('cancelled');
+    const variants = (await call<{ items: ImageRecord[] }>('images', 'list', {})).items.filter((image) => image.synthetic);
+    expect(variants.length).toBeGreaterThanOrEqual(2);
+    expect(variants.length).toBeLessThan(8);
+    expect(variants.length).toBe(finished.done);
+    for (const variant of variants) {
+      expect(existsSync(resolveStoredPath(dir, variant.path))).toBe(true);
+      expect(variant.annotationCount).toBe(2);
+    }
+    expect(readdirSync(join(dir, 'augmented')).sort()).toEqual(variants.map((v) => v.fileName).sort());
+    expect(s.project.db.pragma('integrity_check', { simple: true })).toBe('ok');
+  });
+
+  it('refuses bad requests in words before queuing anything', async () => {
+    const { call, images } = await annotatedProject();
+    await expect(call('augment', 'start', { imageIds: [images[0].id], variants: 0 })).rejects.toThrow(/variants/);
+    await expect(call('augment', 'start', { imageIds: [images[0].id], edit: 'melt' })).rejects.toThrow(/edit/);
+    await expect(call('augment', 'start', { imageIds: [images[0].id], strength: 5 })).rejects.toThrow(/strength/);
+  });
+});
