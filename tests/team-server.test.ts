@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRle } from '../core/rle';
+import { pgSchemaVersion } from '../db/pg/schema';
 import { Project } from '../db/project';
 import { acquireProjectLock } from '../electron/services/project-lock';
 import { tempDir, writeImages } from './fixtures';
@@ -78,7 +79,7 @@ describe('pixelwise serve', () => {
     await client.end();
     const refused = spawnCli(['serve', '--database', newer, '--admin-password-file', join(dir, 'admin-password')]);
     expect(await refused.exited).toBe(1);
-    expect(refused.stderr()).toContain('was written by a newer Pixelwise Studio (schema 7; this version reads up to 1). Update Pixelwise to use it.');
+    expect(refused.stderr()).toContain(`was written by a newer Pixelwise Studio (schema 7; this version reads up to ${pgSchemaVersion}). Update Pixelwise to use it.`);
   });
 
   it('a project file can be served too, locked as the studio locks it: one writer process at a time', async () => {

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEmbedding } from '../core/embedding';
 import { encodeRle } from '../core/rle';
 import { connectDatabase } from '../db/pg/connect';
+import { pgMigrations, pgSchemaVersion } from '../db/pg/schema';
 import { PgStore } from '../db/pg/store';
 import { SqliteStore } from '../db/sqlite-store';
 import { LeaseHeldError, type NewTeamImage, StaleVersionError, type Store } from '../db/store';
@@ -228,9 +229,26 @@ describe('PostgreSQL store: bad addresses, newer schema, dropped connection', ()
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     await client.query('UPDATE pixelwise_schema SET version = 99');
-    await expect(connectDatabase(url)).rejects.toThrow(/written by a newer Pixelwise Studio \(schema 99; this version reads up to 1\)/);
+    await expect(connectDatabase(url)).rejects.toThrow(`written by a newer Pixelwise Studio (schema 99; this version reads up to ${pgSchemaVersion})`);
     expect((await client.query('SELECT version FROM pixelwise_schema')).rows).toEqual([{ version: 99 }]);
     await client.end();
+  });
+
+  it('a database of schema 1 is migrated: image statuses are worked out from what is stored', async () => {
+    const url = await cluster.createDatabase('schema1');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(pgMigrations[0]);
+    await client.query('CREATE TABLE pixelwise_schema (version integer NOT NULL); INSERT INTO pixelwise_schema VALUES (1)');
+    for (const [index, image] of images.entries()) {
+      await client.query(`INSERT INTO images (path, hash, width, height, byte_size, format, data, thumbnail, reviewed)
+        VALUES ($1, $2, 64, 48, 1, 'jpeg', '\\x00', '\\x00', $3)`, [image.path, image.hash, index === 2]);
+    }
+    await client.query("INSERT INTO annotations (image_id, rle_counts, rle_height, rle_width, bbox_x, bbox_y, bbox_w, bbox_h, area) VALUES (1, '0', 48, 64, 0, 0, 1, 1, 1)");
+    await client.end();
+    const store = await PgStore.open(url);
+    expect((await store.images.list({ offset: 0, limit: 10 })).items.map((i) => i.status)).toEqual(['annotated', 'new', 'reviewed']);
+    await store.close();
   });
 
   it('a connection dropped in the middle of a save: a clear error, nothing half-written, the retry lands once', async () => {
