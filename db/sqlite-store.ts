@@ -15,7 +15,7 @@ import { Project } from './project';
 import { readFile } from 'node:fs/promises';
 import {
   type ActivityEntry, assertKnownClasses, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type Role,
-  type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
+  gaveUp, maxTaskAttempts, type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
 } from './store';
 
 const nowIso = () => new Date().toISOString();
@@ -133,10 +133,13 @@ export class SqliteStore implements Store {
   readonly tasks: Store['tasks'] = {
     enqueueEmbed: async (modelId, imageIds) => {
       const ids = imageIds ?? this.project.embeddings.missing(modelId);
-      const insert = this.db.prepare('INSERT OR IGNORE INTO embed_tasks (image_id, model_id) SELECT id, ? FROM images WHERE id = ? AND hash IS NOT NULL');
+      const insert = this.db.prepare(`INSERT INTO embed_tasks (image_id, model_id) SELECT id, ? FROM images WHERE id = ? AND hash IS NOT NULL
+        ON CONFLICT (image_id, model_id) DO UPDATE SET status = 'queued', attempts = 0, error = NULL WHERE embed_tasks.status = 'failed'`);
       return this.project.transaction(() => ids.reduce((added, id) => added + insert.run(modelId, id).changes, 0));
     },
     claim: async (worker, leaseSeconds) => this.project.transaction(() => {
+      this.db.prepare(`UPDATE embed_tasks SET status = 'failed', error = ? WHERE status = 'running' AND lease_expires_at < ? AND attempts >= ?`)
+        .run(gaveUp, nowIso(), maxTaskAttempts);
       const row = this.db.prepare(`SELECT id, image_id, model_id, attempts FROM embed_tasks
         WHERE status = 'queued' OR (status = 'running' AND lease_expires_at < ?) ORDER BY id LIMIT 1`)
         .get(nowIso()) as { id: number; image_id: number; model_id: string; attempts: number } | undefined;

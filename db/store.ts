@@ -86,6 +86,13 @@ export interface EmbedTask {
   attempts: number;
 }
 
+/**
+ * A task whose worker stopped (died, or lost its lease) this many times is not handed out again: an image that
+ * kills the process embedding it (out of memory on a huge file) would otherwise take the workers down one by one.
+ */
+export const maxTaskAttempts = 5;
+export const gaveUp = `gave up after ${maxTaskAttempts} attempts: each worker stopped while embedding this image`;
+
 export interface TaskCounts {
   queued: number;
   running: number;
@@ -160,7 +167,7 @@ export interface Store {
     count(modelId: string): Promise<number>;
   };
   tasks: {
-    /** Queues an embed task for each image (all readable images when null) without one for the model; returns how many. */
+    /** Queues an embed task for each image (all readable images when null) without an embedding; failed tasks are queued again. Returns how many. */
     enqueueEmbed(modelId: string, imageIds: number[] | null): Promise<number>;
     /** The oldest queued task, or one whose worker's lease expired; null when there is none. */
     claim(worker: string, leaseSeconds: number): Promise<EmbedTask | null>;

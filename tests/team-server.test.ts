@@ -4,11 +4,14 @@
  * review, the activity log, an embedding worker process, then click-to-mask on what it stored; and a server
  * refused in words for a wrong address, an unreachable database or a newer schema.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeRle } from '../core/rle';
+import { pgSchemaVersion } from '../db/pg/schema';
+import { Project } from '../db/project';
+import { acquireProjectLock } from '../electron/services/project-lock';
 import { tempDir, writeImages } from './fixtures';
 import { freePort, type PgCluster, startPgCluster } from './pg-cluster';
 import { type CliProcess, signIn, spawnCli, teamCall, waitForOutput } from './team-cli';
@@ -76,7 +79,31 @@ describe('pixelwise serve', () => {
     await client.end();
     const refused = spawnCli(['serve', '--database', newer, '--admin-password-file', join(dir, 'admin-password')]);
     expect(await refused.exited).toBe(1);
-    expect(refused.stderr()).toContain('was written by a newer Pixelwise Studio (schema 7; this version reads up to 1). Update Pixelwise to use it.');
+    expect(refused.stderr()).toContain(`was written by a newer Pixelwise Studio (schema 7; this version reads up to ${pgSchemaVersion}). Update Pixelwise to use it.`);
+  });
+
+  it('a project file can be served too, locked as the studio locks it: one writer process at a time', async () => {
+    const file = join(dir, 'served.pixelwise');
+    new Project(file, { create: true }).close();
+    const release = acquireProjectLock(file);
+    const refused = spawnCli(['serve', '--database', file, '--port', String(await freePort()), '--admin-password-file', join(dir, 'admin-password')]);
+    expect(await refused.exited).toBe(1);
+    expect(refused.stderr()).toContain(`${file} is open in another Pixelwise process (pid ${process.pid}`);
+    release();
+    const port = await freePort();
+    const served = spawnCli(['serve', '--database', file, '--port', String(port), '--admin-password-file', join(dir, 'admin-password')]);
+    try {
+      await waitForOutput(served, /Pixelwise team server/);
+      const token = await signIn(`http://127.0.0.1:${port}`, 'admin', password);
+      expect((await teamCall(`http://127.0.0.1:${port}`, token, 'auth.me')).result).toMatchObject({ role: 'admin', server: file });
+      const info = spawnCli(['info', file]);
+      expect(await info.exited).toBe(1);
+      expect(info.stderr()).toContain('is open in another Pixelwise process');
+    } finally {
+      served.process.kill('SIGTERM');
+      expect(await served.exited).toBe(0);
+    }
+    expect(existsSync(`${file}.lock`)).toBe(false);
   });
 
   it('sign-in: a wrong password or none is 401; a session ends at logout', async () => {
@@ -158,6 +185,21 @@ describe('pixelwise serve', () => {
     const activity = (await teamCall(origin, admin, 'activity.list', { imageId: first })).result as Array<{ action: string; userName: string }>;
     expect(activity.map((a) => `${a.action}:${a.userName}`)).toEqual(['claim:ann', 'save:ann', 'accept:rita', 'claim:bob']);
     expect((await teamCall(origin, bob, 'images.list', { search: 'batch-1', status: 'reviewed' })).result.total).toBe(1);
+  });
+
+  it('assignment: an admin assigns an image to a labeler for hours, and can take it back', async () => {
+    const ann = await signIn(origin, 'ann', 'ann password 1');
+    const assigned = await teamCall(origin, admin, 'leases.assign', { imageId: 2, user: 'bob', hours: 8 });
+    expect(assigned.result).toMatchObject({ imageId: 2, userName: 'bob' });
+    expect(Date.parse(assigned.result.expiresAt) - Date.now()).toBeGreaterThan(7.9 * 3600_000);
+    expect((await teamCall(origin, ann, 'leases.claim', { imageId: 2 })).error?.message).toMatch(/^image 2 is being labeled by bob until/);
+    expect((await teamCall(origin, admin, 'leases.assign', { imageId: 2, user: 'rita' })).error?.message).toBe('no labeler named "rita"');
+    expect((await teamCall(origin, ann, 'leases.assign', { imageId: 2, user: 'ann' })).status).toBe(403);
+    await teamCall(origin, admin, 'leases.revoke', { imageId: 2 });
+    expect((await teamCall(origin, ann, 'leases.claim', { imageId: 2 })).result.userName).toBe('ann');
+    await teamCall(origin, ann, 'leases.release', { imageId: 2 });
+    const actions = (await teamCall(origin, admin, 'activity.list', { imageId: 2 })).result.map((a: { action: string; userName: string }) => `${a.action}:${a.userName}`);
+    expect(actions).toEqual(['claim:bob', 'assign:admin', 'revoke:admin', 'claim:ann']);
   });
 
   it('embeddings: a worker process embeds the queue; then clicks make masks on the server', async () => {

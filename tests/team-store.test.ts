@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEmbedding } from '../core/embedding';
 import { encodeRle } from '../core/rle';
 import { connectDatabase } from '../db/pg/connect';
+import { pgMigrations, pgSchemaVersion } from '../db/pg/schema';
 import { PgStore } from '../db/pg/store';
 import { SqliteStore } from '../db/sqlite-store';
 import { LeaseHeldError, type NewTeamImage, StaleVersionError, type Store } from '../db/store';
@@ -193,9 +194,21 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     await store.tasks.fail(last, 'cannot decode');
     expect(await store.tasks.claim('w3', 60)).toBeNull();
     expect(await store.tasks.counts()).toEqual({ queued: 0, running: 0, done: 2, failed: 1 });
+    // Asked again, the failed image is queued again; one whose workers keep dying is given up after 5 attempts.
+    expect(await store.tasks.enqueueEmbed(manifest.id, null)).toBe(1);
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      expect((await store.tasks.claim(`doomed-${attempt}`, 0.05))!.attempts).toBe(attempt);
+      await new Promise((resolve) => setTimeout(resolve, 80));
+    }
+    expect(await store.tasks.claim('w4', 60)).toBeNull();
+    expect(await store.tasks.counts()).toEqual({ queued: 0, running: 0, done: 2, failed: 1 });
     expect(await store.embeddings.count(manifest.id)).toBe(2);
     const stored = (await store.embeddings.get(third.imageId, manifest.id))!;
     expect([stored.width, stored.height, stored.dim, [...stored.bytes].slice(0, 3)]).toEqual([4, 3, 2, [7, 7, 7]]);
+    // Status follows: the one image without objects is now 'embedded'; annotated ones stay 'annotated'.
+    expect(second.imageId).toBe(ids[1]);
+    expect((await store.images.list({ status: 'embedded', offset: 0, limit: 10 })).items.map((i) => i.id)).toEqual([ids[1]]);
+    expect((await store.images.list({ status: 'annotated', offset: 0, limit: 10 })).total).toBe(2);
   });
 });
 
@@ -216,9 +229,26 @@ describe('PostgreSQL store: bad addresses, newer schema, dropped connection', ()
     const client = new pg.Client({ connectionString: url });
     await client.connect();
     await client.query('UPDATE pixelwise_schema SET version = 99');
-    await expect(connectDatabase(url)).rejects.toThrow(/written by a newer Pixelwise Studio \(schema 99; this version reads up to 1\)/);
+    await expect(connectDatabase(url)).rejects.toThrow(`written by a newer Pixelwise Studio (schema 99; this version reads up to ${pgSchemaVersion})`);
     expect((await client.query('SELECT version FROM pixelwise_schema')).rows).toEqual([{ version: 99 }]);
     await client.end();
+  });
+
+  it('a database of schema 1 is migrated: image statuses are worked out from what is stored', async () => {
+    const url = await cluster.createDatabase('schema1');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    await client.query(pgMigrations[0]);
+    await client.query('CREATE TABLE pixelwise_schema (version integer NOT NULL); INSERT INTO pixelwise_schema VALUES (1)');
+    for (const [index, image] of images.entries()) {
+      await client.query(`INSERT INTO images (path, hash, width, height, byte_size, format, data, thumbnail, reviewed)
+        VALUES ($1, $2, 64, 48, 1, 'jpeg', '\\x00', '\\x00', $3)`, [image.path, image.hash, index === 2]);
+    }
+    await client.query("INSERT INTO annotations (image_id, rle_counts, rle_height, rle_width, bbox_x, bbox_y, bbox_w, bbox_h, area) VALUES (1, '0', 48, 64, 0, 0, 1, 1, 1)");
+    await client.end();
+    const store = await PgStore.open(url);
+    expect((await store.images.list({ offset: 0, limit: 10 })).items.map((i) => i.status)).toEqual(['annotated', 'new', 'reviewed']);
+    await store.close();
   });
 
   it('a connection dropped in the middle of a save: a clear error, nothing half-written, the retry lands once', async () => {

@@ -121,5 +121,18 @@ CREATE TABLE embed_tasks (
 CREATE INDEX embed_tasks_pending ON embed_tasks (id) WHERE status IN ('queued', 'running');
 `;
 
-export const pgMigrations: string[] = [initial];
+/**
+ * images.status, derived from reviewed, annotations and embeddings (PgStore refreshes it in the transaction of each
+ * change), stored so that a status-filtered list reads an index instead of testing every row: at 100,000 images a
+ * filtered page took 0.66-0.80 s computed, 45-52 ms stored (tests/bench/team-load.ts --only list).
+ */
+const imageStatus = `
+ALTER TABLE images ADD COLUMN status text NOT NULL DEFAULT 'new' CHECK (status IN ('new', 'embedded', 'annotated', 'reviewed'));
+UPDATE images i SET status = CASE WHEN i.reviewed THEN 'reviewed'
+  WHEN EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id) THEN 'annotated'
+  WHEN EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = i.id) THEN 'embedded' ELSE 'new' END;
+CREATE INDEX images_status ON images (status, id);
+`;
+
+export const pgMigrations: string[] = [initial, imageStatus];
 export const pgSchemaVersion = pgMigrations.length;

@@ -12,7 +12,7 @@ import type { StoredEmbedding } from '../../core/embedding';
 import { annotationRow } from '../annotations';
 import {
   type ActivityEntry, assertKnownClasses, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type Role,
-  type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
+  gaveUp, maxTaskAttempts, type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
 } from '../store';
 import { type Connection, connectDatabase, databaseError, redactUrl } from './connect';
 
@@ -21,10 +21,11 @@ const palette = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#46f0f0
 
 type Queryable = pg.Pool | pg.PoolClient;
 
-const statusSql = `CASE WHEN i.reviewed THEN 'reviewed'
+/** Recomputes images.status from the facts, for the images `where` selects; run in the transaction that changed them. */
+const refreshStatus = (where: string) => `UPDATE images i SET status = CASE WHEN i.reviewed THEN 'reviewed'
   WHEN EXISTS (SELECT 1 FROM annotations a WHERE a.image_id = i.id) THEN 'annotated'
-  WHEN EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = i.id) THEN 'embedded' ELSE 'new' END`;
-const imageColumns = `i.id, i.path, i.hash, i.width, i.height, i.byte_size, i.added_at, ${statusSql} AS status,
+  WHEN EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = i.id) THEN 'embedded' ELSE 'new' END WHERE ${where}`;
+const imageColumns = `i.id, i.path, i.hash, i.width, i.height, i.byte_size, i.added_at, i.status,
   (SELECT count(*)::int FROM annotations a WHERE a.image_id = i.id) AS annotation_count`;
 
 interface ImageRow {
@@ -137,12 +138,11 @@ export class PgStore implements Store {
     },
     list: async ({ status, search, offset, limit }) => {
       const clauses: string[] = [], params: unknown[] = [];
-      if (status) clauses.push(`status = $${params.push(status)}`);
-      if (search) clauses.push(`path ILIKE $${params.push(`%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
+      if (status) clauses.push(`i.status = $${params.push(status)}`);
+      if (search) clauses.push(`i.path ILIKE $${params.push(`%${search.replace(/[\\%_]/g, (c) => `\\${c}`)}%`)}`);
       const where = clauses.length ? `WHERE ${clauses.join(' AND ')}` : '';
-      const inner = `SELECT ${imageColumns} FROM images i`;
-      const [{ total }] = await this.query<{ total: number }>(`SELECT count(*)::int AS total FROM (${inner}) t ${where}`, params);
-      const rows = await this.query<ImageRow>(`SELECT * FROM (${inner}) t ${where} ORDER BY id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
+      const [{ total }] = await this.query<{ total: number }>(`SELECT count(*)::int AS total FROM images i ${where}`, params);
+      const rows = await this.query<ImageRow>(`SELECT ${imageColumns} FROM images i ${where} ORDER BY i.id LIMIT $${params.length + 1} OFFSET $${params.length + 2}`,
         [...params, limit, offset]);
       return { items: rows.map(toImage), total };
     },
@@ -150,7 +150,10 @@ export class PgStore implements Store {
       'SELECT id, hash FROM images WHERE hash = ANY($1::text[])', [hashes])).map((row) => [row.hash, row.id])),
     bytes: async (id) => (await this.query<{ data: Buffer }>('SELECT data FROM images WHERE id = $1', [id]))[0]?.data,
     thumbnail: async (id) => (await this.query<{ thumbnail: Buffer }>('SELECT thumbnail FROM images WHERE id = $1', [id]))[0]?.thumbnail,
-    setReviewed: async (id, reviewed) => void await this.query('UPDATE images SET reviewed = $1 WHERE id = $2', [reviewed, id]),
+    setReviewed: (id, reviewed) => this.transaction(async (client) => {
+      await this.query('UPDATE images SET reviewed = $1 WHERE id = $2', [reviewed, id], client);
+      await this.query(refreshStatus('i.id = $1'), [id], client);
+    }),
   };
 
   readonly classes: Store['classes'] = {
@@ -223,6 +226,7 @@ export class PgStore implements Store {
         const version = before.version + 1;
         await this.query('INSERT INTO annotation_saves (image_id, version, user_id, save_id, annotations) VALUES ($1, $2, $3, $4, $5)',
           [request.imageId, version, request.userId, request.saveId ?? null, JSON.stringify(request.annotations)], client);
+        await this.query(refreshStatus('i.id = $1'), [request.imageId], client);
         await this.query("INSERT INTO activity (image_id, user_id, action, detail) VALUES ($1, $2, 'save', $3)",
           [request.imageId, request.userId, JSON.stringify({ version, objects: rows.length })], client);
         return this.current(request.imageId, client);
@@ -237,7 +241,10 @@ export class PgStore implements Store {
     registerModel: (manifest) => this.transaction(async (client) => {
       const [previous] = await this.query<{ sha256: string }>('SELECT sha256 FROM models WHERE id = $1 FOR UPDATE', [manifest.id], client);
       // Embeddings made by a different file of the same id no longer match it.
-      if (previous && previous.sha256 !== manifest.sha256) await this.query('DELETE FROM embeddings WHERE model_id = $1', [manifest.id], client);
+      if (previous && previous.sha256 !== manifest.sha256) {
+        await this.query('DELETE FROM embeddings WHERE model_id = $1', [manifest.id], client);
+        await this.query(refreshStatus("i.status = 'embedded'"), [], client);
+      }
       await this.query(`INSERT INTO models (id, manifest, sha256) VALUES ($1, $2, $3)
         ON CONFLICT (id) DO UPDATE SET manifest = excluded.manifest, sha256 = excluded.sha256`, [manifest.id, JSON.stringify(manifest), manifest.sha256], client);
     }),
@@ -259,10 +266,14 @@ export class PgStore implements Store {
       const rows = await this.query(`INSERT INTO embed_tasks (image_id, model_id)
         SELECT i.id, $1 FROM images i WHERE ($2::int[] IS NULL OR i.id = ANY($2::int[]))
           AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = i.id AND e.model_id = $1)
-        ON CONFLICT (image_id, model_id) DO NOTHING RETURNING id`, [modelId, imageIds]);
+        ORDER BY i.id
+        ON CONFLICT (image_id, model_id) DO UPDATE SET status = 'queued', attempts = 0, error = NULL WHERE embed_tasks.status = 'failed'
+        RETURNING id`, [modelId, imageIds]);
       return rows.length;
     },
     claim: async (worker, leaseSeconds) => {
+      await this.query(`UPDATE embed_tasks SET status = 'failed', error = $1
+        WHERE status = 'running' AND lease_expires_at < now() AND attempts >= $2`, [gaveUp, maxTaskAttempts]);
       const [row] = await this.query<{ id: number; image_id: number; model_id: string; attempts: number; lease_token: string }>(`UPDATE embed_tasks
         SET status = 'running', worker = $1, lease_token = $2, lease_expires_at = now() + make_interval(secs => $3), attempts = attempts + 1
         WHERE id = (SELECT id FROM embed_tasks WHERE status = 'queued' OR (status = 'running' AND lease_expires_at < now())
@@ -283,6 +294,7 @@ export class PgStore implements Store {
           data = excluded.data, created_at = now()`,
       [task.imageId, task.modelId, stored.width, stored.height, stored.dim, stored.imageWidth, stored.imageHeight, stored.dtype, stored.scale,
         Buffer.from(stored.bytes.buffer, stored.bytes.byteOffset, stored.bytes.byteLength)], client);
+      await this.query(refreshStatus('i.id = $1'), [task.imageId], client);
       return true;
     }),
     fail: async (task, error) => void await this.query("UPDATE embed_tasks SET status = 'failed', error = $3 WHERE id = $1 AND lease_token = $2",

@@ -136,6 +136,25 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
     }),
 
     'leases.claim': call({ roles: labelers, input: z.object({ imageId: id }), run: ({ imageId }, { user }) => store.leases.claim(imageId, user.id, leaseSeconds) }),
+    'leases.assign': call({
+      roles: admins, input: z.object({ imageId: id, user: z.string().min(1).max(100), hours: z.number().positive().max(24 * 90).default(24) }),
+      run: async ({ imageId, user: name, hours }, { user }) => {
+        const labeler = await store.users.find(name);
+        if (labeler?.role !== 'labeler') throw new ApiError('not-found', `no labeler named "${name}"`);
+        const lease = await store.leases.claim(imageId, labeler.id, hours * 3600);
+        await store.activity.log(imageId, user.id, 'assign', { to: labeler.name, until: lease.expiresAt });
+        return lease;
+      },
+    }),
+    'leases.revoke': call({
+      roles: admins, input: z.object({ imageId: id }),
+      run: async ({ imageId }, { user }) => {
+        const lease = await store.leases.get(imageId);
+        if (!lease) return;
+        await store.leases.release(imageId, lease.userId);
+        await store.activity.log(imageId, user.id, 'revoke', { from: lease.userName });
+      },
+    }),
     'leases.release': call({ roles: labelers, input: z.object({ imageId: id }), run: ({ imageId }, { user }) => store.leases.release(imageId, user.id) }),
 
     'annotations.get': call({ roles: anyone, input: z.object({ imageId: id }), run: ({ imageId }) => store.annotations.get(imageId) }),

@@ -6,7 +6,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
 import { openStore } from '../../db/store-open';
+import { acquireProjectLock } from '../services/project-lock';
 import type { Store } from '../../db/store';
 import { ModelRegistry } from '../models';
 import { builtinModelsDir, defaultDataDir } from '../paths';
@@ -31,6 +33,23 @@ export const teamUsage = `  pixelwise serve --database <postgres://user:pass@hos
                                                           (password from the file or PIXELWISE_PASSWORD; both resume)`;
 
 export class TeamUsageError extends Error {}
+
+/**
+ * The Store `--database` names. A project file is locked the way the studio locks it, so the desktop app, the CLI
+ * and a server never write one file at once; close() gives the lock back.
+ */
+async function openLocked(database: string): Promise<Store> {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(database)) return openStore(database);
+  const release = acquireProjectLock(resolve(database));
+  try {
+    const store = await openStore(database);
+    const close = store.close.bind(store);
+    return Object.assign(store, { close: async () => { await close(); release(); } });
+  } catch (error) {
+    release();
+    throw error;
+  }
+}
 
 function registry(dataDir: string | undefined): ModelRegistry {
   return new ModelRegistry([
@@ -78,7 +97,7 @@ export async function teamCommand(argv: string[]): Promise<void> {
   });
   if (command === 'worker') return workerCommand(values);
   if (!values.database) throw new TeamUsageError('serve needs --database <postgres://... or project file>');
-  const store = await openStore(values.database);
+  const store = await openLocked(values.database);
   try {
     await ensureAdmin(store, values['admin-name']!, values['admin-password-file']);
     const port = number('--port', values.port, 4180);
@@ -108,7 +127,7 @@ async function workerCommand(values: Record<string, string | boolean | undefined
     await client.signIn(text('user')!, readSecret('--password-file', text('password-file'), 'PIXELWISE_PASSWORD'));
     queue = remoteQueue(client);
   } else {
-    const store = await openStore(text('database')!);
+    const store = await openLocked(text('database')!);
     queue = store;
     close = () => store.close();
   }

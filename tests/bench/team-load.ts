@@ -12,7 +12,11 @@
  * Part 2: W workers (default 3) on N images (default 1000) with the colorpos model (fast, non-learned), one
  * killed with SIGKILL mid-task: every image embedded exactly once, nothing stuck.
  *
- * Run: npx tsx tests/bench/team-load.ts [--labelers 20] [--saves 200] [--images 1000] [--workers 3]
+ * Part 3: image list calls on a database of --list-images (default 100,000) rows made in SQL (tiny placeholder
+ * bytes; a third annotated): first page, a page deep in, filtered by status, searched by name.
+ *
+ * Run: npx tsx tests/bench/team-load.ts [--labelers 20] [--saves 200] [--images 1000] [--workers 3] [--list-images 100000]
+ *      [--only labeling|workers|list]
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,7 +32,7 @@ import { type Reply, signIn, spawnCli, teamCall, waitForOutput } from '../team-c
 
 const { values } = parseArgs({
   options: { labelers: { type: 'string', default: '20' }, saves: { type: 'string', default: '200' }, images: { type: 'string', default: '1000' },
-    workers: { type: 'string', default: '3' } },
+    workers: { type: 'string', default: '3' }, 'list-images': { type: 'string', default: '100000' }, only: { type: 'string' } },
 });
 const labelers = Number(values.labelers), saves = Number(values.saves), workerImages = Number(values.images), workerCount = Number(values.workers);
 const width = 96, height = 64, model = 'pixelwise-colorpos';
@@ -192,11 +196,46 @@ async function workerLoad(): Promise<Record<string, unknown>> {
   }
 }
 
+async function listAtScale(): Promise<Record<string, unknown>> {
+  const rows = Number(values['list-images']);
+  const cluster = await startPgCluster();
+  const database = await cluster.createDatabase('scale');
+  const store = await PgStore.open(database);
+  try {
+    await cluster.query(database, `INSERT INTO images (path, hash, width, height, byte_size, format, data, thumbnail)
+      SELECT 'batch-' || (g / 1000) || '/scene-' || g || '.jpg', md5(g::text) || md5((-g)::text), 640, 480, 1, 'jpeg', '\\x00', '\\x00'
+      FROM generate_series(1, $1::int) g`, [rows]);
+    await cluster.query(database, `INSERT INTO annotations (image_id, rle_counts, rle_height, rle_width, bbox_x, bbox_y, bbox_w, bbox_h, area)
+      SELECT g, '0', 480, 640, 0, 0, 1, 1, 1 FROM generate_series(1, $1::int, 3) g`, [rows]);
+    await cluster.query(database, "UPDATE images SET status = 'annotated' WHERE id % 3 = 1");
+    await cluster.query(database, 'ANALYZE');
+    const queries: Record<string, Parameters<PgStore['images']['list']>[0]> = {
+      firstPage: { offset: 0, limit: 100 }, deepPage: { offset: Math.floor(rows / 2), limit: 100 },
+      annotatedOnly: { status: 'annotated', offset: 0, limit: 100 }, newOnly: { status: 'new', offset: 0, limit: 100 },
+      searchByName: { search: 'scene-7777', offset: 0, limit: 100 },
+    };
+    const result: Record<string, unknown> = { images: rows };
+    for (const [name, query] of Object.entries(queries)) {
+      const times: number[] = [];
+      let total = 0;
+      for (let i = 0; i < 5; i++) {
+        const started = performance.now();
+        total = (await store.images.list(query)).total;
+        times.push(performance.now() - started);
+      }
+      result[name] = { total, median_ms: percentile(times, 50) };
+    }
+    return result;
+  } finally {
+    await store.close();
+    await cluster.stop();
+  }
+}
+
 async function main(): Promise<void> {
-  const load = await labelingLoad();
-  console.log(JSON.stringify({ labelingLoad: load }, null, 2));
-  const work = await workerLoad();
-  console.log(JSON.stringify({ workerLoad: work }, null, 2));
+  if (!values.only || values.only === 'labeling') console.log(JSON.stringify({ labelingLoad: await labelingLoad() }, null, 2));
+  if (!values.only || values.only === 'workers') console.log(JSON.stringify({ workerLoad: await workerLoad() }, null, 2));
+  if (!values.only || values.only === 'list') console.log(JSON.stringify({ listAtScale: await listAtScale() }, null, 2));
 }
 
 main().catch((error: unknown) => {
