@@ -88,7 +88,25 @@ export const useSearchStore = defineStore('search', () => {
     });
   }
 
-  /** Accept or reject one hit: the query moves and the hits come back re-ranked; focus follows the judged hit. */
+  /**
+   * "Find more of class X": a new session whose examples are all the class's annotations (the server learns the
+   * class from them and from the hits rejected for it before); images already holding one are left out.
+   */
+  function runClass(): Promise<boolean> {
+    const wanted = classId.value;
+    if (wanted === null) return Promise.resolve(false);
+    return guarded('query', async () => {
+      result.value = null;
+      labeled.value = new Set();
+      focusIndex.value = 0;
+      result.value = await api.search.query({ classId: wanted, excludeExampleImages: true, limit: 60 });
+    });
+  }
+
+  /**
+   * Accept or reject one hit: the model is refitted and the hits come back re-ranked. Focus goes to the best hit
+   * not judged yet (the next one to look at), or stays on the judged one when every hit is judged.
+   */
   function judge(imageId: number, judgement: Judgement): Promise<boolean> {
     const session = result.value?.sessionId;
     if (!session) return Promise.resolve(false);
@@ -96,7 +114,8 @@ export const useSearchStore = defineStore('search', () => {
       result.value = await api.search.feedback({
         sessionId: session, accepted: judgement === 'accepted' ? [imageId] : [], rejected: judgement === 'rejected' ? [imageId] : [],
       });
-      const index = hits.value.findIndex((hit) => hit.imageId === imageId);
+      const next = hits.value.findIndex((hit) => hit.judgement === null);
+      const index = next >= 0 ? next : hits.value.findIndex((hit) => hit.imageId === imageId);
       if (index >= 0) focusIndex.value = index;
     });
   }
@@ -166,6 +185,6 @@ export const useSearchStore = defineStore('search', () => {
 
   return {
     panel, examples, result, busy, error, classId, threshold, focusIndex, labeled, hits, aboveThreshold, acceptedPending,
-    addExample, removeExample, clearExamples, run, judge, createAnnotations, labelAccepted, labelAbove, proposal, forgetImages, reset,
+    addExample, removeExample, clearExamples, run, runClass, judge, createAnnotations, labelAccepted, labelAbove, proposal, forgetImages, reset,
   };
 });
