@@ -13,6 +13,9 @@
  *   rejected; "full" ranks everything (judged hits included), "residual" only the unjudged ones. Finally the
  *   IoU with the true mask of accepted hits' annotation masks (engine vs object).
  *
+ * "Find more of class X" (5 annotated examples per category, the class model; see classes() below):
+ *   npx tsx tests/bench/retrieval-eval.ts classes --dataset ../shared/data/eval/COCO_MVal --model pixelwise-unet-s
+ *
  * Co-segmentation (VOC_coseg: class folders, foreground masks):
  *   npx tsx tests/bench/retrieval-eval.ts coseg --dataset ../shared/data/train/VOC_coseg --model pixelwise-colorpos \
  *       [--classes Aero,Bird] [--discovery '{"borderPenalty":0.6}']
@@ -141,6 +144,45 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   });
 }
 
+/**
+ * "Find more of class X" from 5 annotated examples: per category with at least 6 images, its first 5 images (by
+ * name) get their true masks as annotations of class X, then search.query({ classId }) (example images left out);
+ * P@20 = hits of the category in the top 20 / 20, against the first example alone and against the ceiling
+ * min(20, relevant left) / 20 (COCO_MVal has 2-11 images per category, so few are left to find).
+ */
+async function classes(dataset: string, modelId: string): Promise<void> {
+  const items = listDataset(dataset);
+  const maps = await embedDataset(dataset, modelId, items);
+  const masks = await Promise.all(items.map((item) => readEvalMask(item.maskPath)));
+  const dir = mkdtempSync(join(tmpdir(), 'pixelwise-classes-'));
+  const { project, imageIds } = await buildEvalProject(dir, modelId, items, maps);
+  const classModel = JSON.parse(argument('class-model', '{}')) as Partial<ClassModelOptions>;
+  const service = createSearchService(project, { defaultModelId: modelId, classModel });
+  const categories = [...new Set(items.map((item) => item.category))].filter((category) => items.filter((item) => item.category === category).length >= 6);
+  const learned: number[] = [], single: number[] = [], ceiling: number[] = [], recall: number[] = [];
+  const started = performance.now();
+  for (const category of categories) {
+    const members = items.map((item, i) => (item.category === category ? i : -1)).filter((i) => i >= 0);
+    const chosen = members.slice(0, 5);
+    const classId = project.classes.create(category).id;
+    const annotationIds = project.transaction(() => chosen.map((i) => project.annotations.add(imageIds[i], { classId, rle: encodeRle(masks[i]) })));
+    const left = members.length - chosen.length;
+    const precision = (result: SearchResult) => result.hits.slice(0, 20).filter((hit) => items[imageIds.indexOf(hit.imageId)].category === category).length;
+    const byClass = precision(service.search.query({ classId, limit: 20, rerank: 100, excludeExampleImages: true }));
+    const byOne = precision(service.search.query({ examples: [{ annotationId: annotationIds[0] }], limit: 20, rerank: 100, excludeExampleImages: true, imageIds: imageIds.filter((_, i) => !chosen.includes(i)) }));
+    learned.push(byClass / 20);
+    single.push(byOne / 20);
+    ceiling.push(Math.min(20, left) / 20);
+    recall.push(byClass / left);
+    project.transaction(() => project.annotations.remove(annotationIds));
+  }
+  project.close();
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`find more of class X from 5 annotated examples, ${dataset} model=${modelId} class model ${JSON.stringify(classModel)}: ${categories.length} categories with >= 6 images`);
+  console.log(`  P@20 class model ${fixed(mean(learned))}  first example alone ${fixed(mean(single))}  ceiling ${fixed(mean(ceiling))}  (recall of the images left in the top 20: ${fixed(mean(recall))})  ${((performance.now() - started) / categories.length).toFixed(0)} ms per category`);
+  writeJson({ task: 'classes', dataset, modelId, categories: categories.length, p20: { classModel: mean(learned), single: mean(single), ceiling: mean(ceiling) }, recall20: mean(recall) });
+}
+
 async function coseg(dataset: string, modelId: string): Promise<void> {
   const all = listDataset(dataset);
   const classes = [...new Set(all.map((item) => item.category))];
@@ -222,7 +264,8 @@ async function main(): Promise<void> {
   const dataset = argument('dataset'), modelId = argument('model', 'pixelwise-colorpos');
   if (task === 'retrieval') await retrieval(dataset, modelId, Number(argument('limit', '100000')));
   else if (task === 'coseg') await coseg(dataset, modelId);
-  else throw new Error('usage: tsx tests/bench/retrieval-eval.ts retrieval|coseg --dataset <folder> [--model id]');
+  else if (task === 'classes') await classes(dataset, modelId);
+  else throw new Error('usage: tsx tests/bench/retrieval-eval.ts retrieval|coseg|classes --dataset <folder> [--model id]');
 }
 
 main().catch((error) => {
