@@ -158,6 +158,11 @@ describe('search: find more of a class', () => {
     await eventually(() => answers.length).toBeGreaterThan(before);
     await searchIdle();
     expect(answers.at(-1)!.hits.length).toBe(6);
+    // Russian: the button says so in Russian (and the layout holds: screenshot for a look).
+    await page.getByTestId('language-ru').click();
+    expect(await page.getByTestId('search-find-class').textContent()).toContain('Найти ещё объекты класса');
+    await page.screenshot({ path: join(tmpdir(), 'pixelwise-search-class-ru.png') });
+    await page.getByTestId('language-en').click();
 
     const empty = (await studio.call<{ id: number }>('classes', 'create', { name: 'kettle' })).id;
     await page.reload();
