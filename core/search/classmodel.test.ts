@@ -36,7 +36,7 @@ const planted = (image: number) => vectors[(image - 1) * perImage + 5];
 /** Best 30 images not in `exclude`, by the model (stage 1). */
 function top30(model: ReturnType<typeof fitClassModel>, exclude: number[]): number[] {
   const top = new TopHits(30);
-  scanChunk(chunk, model.queries.map(toInt8), top, new Set(exclude), { vectors: model.negatives.map(toInt8), weight: model.negativeWeight });
+  scanChunk(chunk, model.queries.slice(0, model.scanQueries).map(toInt8), top, new Set(exclude), { vectors: model.negatives.map(toInt8), weight: model.negativeWeight });
   return top.sorted().map((hit) => hit.imageId);
 }
 const ofClass = (ids: number[]) => ids.filter((id) => id <= 30).length;
@@ -55,18 +55,18 @@ describe('class model', () => {
     expect(one.filter((id) => kindOf(id) === 'front').length).toBeLessThanOrEqual(1);
     expect(ofClass(one)).toBeLessThanOrEqual(16);
     const annotated = [1, 2, 16, 17];
-    // (Four exemplars: one per annotated object; the default's two newest would be both front views here.)
-    const learned = top30(fitClassModel({ positives: annotated.map(planted), negatives: [] }, { exemplars: 4 }), annotated);
+    // (Four exemplars in stage 1: one per annotated object; the default's two newest would be both front views here.)
+    const learned = top30(fitClassModel({ positives: annotated.map(planted), negatives: [] }, { exemplars: 4, scanExemplars: 4 }), annotated);
     expect(learned.filter((id) => kindOf(id) === 'front').length).toBeGreaterThanOrEqual(12);
     expect(ofClass(learned)).toBeGreaterThanOrEqual(22);
   });
 
   it('rejected lookalikes push down their kind, not the class', () => {
     const annotated = [1, 2, 16, 17];
-    const before = top30(fitClassModel({ positives: annotated.map(planted), negatives: [] }, { exemplars: 4 }), annotated);
+    const before = top30(fitClassModel({ positives: annotated.map(planted), negatives: [] }, { exemplars: 4, scanExemplars: 4 }), annotated);
     expect(before.filter((id) => kindOf(id) === 'lookalike').length).toBeGreaterThanOrEqual(5);
     // The labeler rejects two lookalikes: the other lookalikes drop out, the class does not.
-    const model = fitClassModel({ positives: annotated.map(planted), negatives: [planted(31), planted(32)] }, { exemplars: 4 });
+    const model = fitClassModel({ positives: annotated.map(planted), negatives: [planted(31), planted(32)] }, { exemplars: 4, scanExemplars: 4 });
     const after = top30(model, [...annotated, 31, 32]);
     expect(after.filter((id) => kindOf(id) === 'lookalike').length).toBeLessThanOrEqual(2);
     expect(ofClass(after)).toBeGreaterThanOrEqual(ofClass(before));

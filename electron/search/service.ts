@@ -168,7 +168,7 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     const { model } = current;
     const exclude = current.excludeExampleImages ? current.exampleImages : undefined;
     const candidates = Math.max(current.rerank, limit);
-    const stage1 = scanner.scan(current.modelId, model.queries, {
+    const stage1 = scanner.scan(current.modelId, model.queries.slice(0, model.scanQueries), {
       limit: candidates, exclude, only: current.only ?? undefined, negatives: { vectors: model.negatives, weight: model.negativeWeight },
     });
     const started = performance.now();
@@ -236,7 +236,7 @@ export function createSearchService(project: Project, options: SearchServiceOpti
         if (given.length === 0) throw new SearchError('invalid-input', 'a search needs an example object or a class');
         const examples = given.map((example) => exampleVector(example, modelId));
         const created: Session = {
-          id: randomUUID(), modelId, classId, state: { examples: examples.map((e) => e.vector), accepted: [], rejected: [] }, model: { queries: [], negatives: [], negativeWeight: 0 },
+          id: randomUUID(), modelId, classId, state: { examples: examples.map((e) => e.vector), accepted: [], rejected: [] }, model: { queries: [], scanQueries: 0, negatives: [], negativeWeight: 0 },
           exampleImages: new Set(examples.map((e) => e.imageId)), excludeExampleImages: input.excludeExampleImages,
           only: input.imageIds ? new Set(input.imageIds) : null, limit: input.limit, rerank: input.rerank,
           judgements: new Map(), regions: new Map(), hits: [],

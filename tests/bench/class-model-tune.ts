@@ -63,9 +63,9 @@ async function main(): Promise<void> {
     return rankPlain(option, positives, negatives, exclude, count);
   };
   const rankPlain = (option: Partial<ClassModelOptions> | 'cosine', positives: Float32Array[], negatives: Float32Array[], exclude: Set<number>, count: number) => {
-    const model = option === 'cosine' ? { queries: [positives[0]], negatives: [], negativeWeight: 0 } : fitClassModel({ positives, negatives }, option);
+    const model = option === 'cosine' ? { queries: [positives[0]], scanQueries: 1, negatives: [], negativeWeight: 0 } : fitClassModel({ positives, negatives }, option);
     const top = new TopHits(count);
-    scanChunk(chunk, model.queries.map(toInt8), top, exclude, { vectors: model.negatives.map(toInt8), weight: model.negativeWeight });
+    scanChunk(chunk, model.queries.slice(0, model.scanQueries).map(toInt8), top, exclude, { vectors: model.negatives.map(toInt8), weight: model.negativeWeight });
     return top.sorted();
   };
   for (const option of grid) {
