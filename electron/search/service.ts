@@ -95,8 +95,12 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     return embedding;
   }
 
-  /** Mask-pooled vectors of annotations, by annotation id (the rows never change in place: an edit is a new id or a changed rle). */
-  const pooled = new Map<string, Float32Array>();
+  /**
+   * Mask-pooled vectors of annotations ("find more of class X" pools every annotation of the class), by model and
+   * annotation id; an entry holds for the mask and the embeddings it was pooled from (an edited mask, or any
+   * re-embedding or re-indexing, which changes the region index's signature, pools it again).
+   */
+  const pooled = new Map<string, { counts: string; signature: string; vector: Float32Array }>();
   const classMemory = new Map<string, Map<number, Float32Array>>();
   const rejectedOfClass = (modelId: string, classId: number) => {
     const key = `${modelId}\n${classId}`;
@@ -105,19 +109,19 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     return memory;
   };
 
-  function exampleVector(example: NonNullable<SearchQueryInput['examples']>[number], modelId: string): { imageId: number; vector: Float32Array } {
+  function exampleVector(example: NonNullable<SearchQueryInput['examples']>[number], modelId: string, signature: string): { imageId: number; vector: Float32Array } {
     let imageId: number, mask: Mask;
     if ('annotationId' in example) {
       const annotation = project.annotations.get(example.annotationId);
       if (!annotation) throw new SearchError('not-found', `no annotation ${example.annotationId}`);
-      const key = `${modelId}\n${annotation.id}\n${annotation.rle.counts}`;
+      const key = `${modelId}\n${annotation.id}`;
       const known = pooled.get(key);
-      if (known) return { imageId: annotation.imageId, vector: known };
+      if (known?.counts === annotation.rle.counts && known.signature === signature) return { imageId: annotation.imageId, vector: known.vector };
       imageId = annotation.imageId;
       mask = decodeRle(annotation.rle);
       const vector = poolExample(imageId, mask, modelId);
       if (pooled.size > 20_000) pooled.clear();
-      pooled.set(key, vector);
+      pooled.set(key, { counts: annotation.rle.counts, signature, vector });
       return { imageId, vector };
     } else {
       imageId = example.imageId;
@@ -234,7 +238,8 @@ export function createSearchService(project: Project, options: SearchServiceOpti
         const classId = input.classId ?? null;
         const given = [...(input.examples ?? []), ...(classId === null ? [] : classExamples(classId, modelId))];
         if (given.length === 0) throw new SearchError('invalid-input', 'a search needs an example object or a class');
-        const examples = given.map((example) => exampleVector(example, modelId));
+        const signature = regionsOf(project).signature(modelId);
+        const examples = given.map((example) => exampleVector(example, modelId, signature));
         const created: Session = {
           id: randomUUID(), modelId, classId, state: { examples: examples.map((e) => e.vector), accepted: [], rejected: [] }, model: { queries: [], scanQueries: 0, negatives: [], negativeWeight: 0 },
           exampleImages: new Set(examples.map((e) => e.imageId)), excludeExampleImages: input.excludeExampleImages,
