@@ -115,6 +115,7 @@ describe('search: find more of a class', () => {
     // The images already holding an annotated mug are left out; the others (each holds a mug) are found.
     expect(shown.filter((id) => annotatedIds.includes(id))).toEqual([]);
     expect(shown).toHaveLength(6);
+    expect(await page.getByTestId('search-class-query').textContent()).toContain('More of “mug”');
     await page.screenshot({ path: join(tmpdir(), 'pixelwise-search-class.png') });
 
     // Accept the top hit with its button; focus moves to the best hit not judged yet, and A accepts it.

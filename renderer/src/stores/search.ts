@@ -43,6 +43,8 @@ export const useSearchStore = defineStore('search', () => {
   const classId = ref<number | null>(null);
   /** Batch-accept threshold on hit.score (cosine, -1..1). */
   const threshold = ref(0.8);
+  /** The class the current results were searched for ("find more of class"), null for a search by examples. */
+  const queryClassId = ref<number | null>(null);
   /** Index of the keyboard-focused hit. */
   const focusIndex = ref(0);
   /** Images whose hit became an annotation in this session (and is not undone). */
@@ -82,6 +84,7 @@ export const useSearchStore = defineStore('search', () => {
       labeled.value = new Set();
       focusIndex.value = 0;
       classId.value = examples.value[0].classId;
+      queryClassId.value = null;
       result.value = await api.search.query({
         examples: examples.value.map((item) => item.example), excludeExampleImages: true, limit: 60,
       });
@@ -99,6 +102,7 @@ export const useSearchStore = defineStore('search', () => {
       result.value = null;
       labeled.value = new Set();
       focusIndex.value = 0;
+      queryClassId.value = wanted;
       result.value = await api.search.query({ classId: wanted, excludeExampleImages: true, limit: 60 });
     });
   }
@@ -180,11 +184,12 @@ export const useSearchStore = defineStore('search', () => {
     error.value = null;
     focusIndex.value = 0;
     classId.value = null;
+    queryClassId.value = null;
   }
   onProjectChange(reset);
 
   return {
-    panel, examples, result, busy, error, classId, threshold, focusIndex, labeled, hits, aboveThreshold, acceptedPending,
+    panel, examples, result, busy, error, classId, queryClassId, threshold, focusIndex, labeled, hits, aboveThreshold, acceptedPending,
     addExample, removeExample, clearExamples, run, runClass, judge, createAnnotations, labelAccepted, labelAbove, proposal, forgetImages, reset,
   };
 });

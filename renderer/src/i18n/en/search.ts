@@ -17,6 +17,7 @@ export default {
     removeExample: 'Remove this example',
     run: 'Search again',
     findClass: 'Find more of class',
+    classQuery: 'More of “{name}”',
     findClassHint: 'Search the project for more objects of this class, learned from all its annotations and the hits you accepted or rejected for it (F)',
     selectFirst: 'Select an object (or finish the one being built) first',
     added: 'Added to the query ({count} examples)',
