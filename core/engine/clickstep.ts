@@ -9,7 +9,8 @@
  *
  * Network: 1x1 conv (features -> hidden), ReLU, 1x1 conv (hidden -> hidden2), ReLU, 3x3 conv (hidden2 -> 1,
  * zero padding); the output is added to the engine's logit (clamped to +-12), so a zero last layer is the engine
- * itself. Weights come from models/pwtrain/clickstep.py (PyTorch) as JSON (clickstep-weights.json), which also
+ * itself. With `coarse` 2 the network runs on 2x2 blocks of cells (a quarter of the work, twice the 3x3's reach)
+ * and its output is upsampled bilinearly: the click round trip's budget leaves the step about 2 ms. Weights come from models/pwtrain/clickstep.py (PyTorch) as JSON (clickstep-weights.json), which also
  * carries a parity case (inputs and PyTorch's outputs) that clickstep.test.ts checks this implementation against.
  */
 
@@ -25,6 +26,8 @@ export interface ClickStepWeights {
   features: string[];
   hidden: number;
   hidden2: number;
+  /** 1: the network runs on the grid; 2: on 2x2 blocks (edge cells repeated to even sizes), its output upsampled bilinearly. */
+  coarse?: number;
   /** hidden x features, row-major. */
   w1: number[];
   b1: number[];
@@ -112,6 +115,7 @@ export function clickStepFeatures(inputs: StepInputs): Float32Array {
 /** Checks a weights object's shape against the feature set; throws in plain words if it does not fit. */
 export function checkClickStepWeights(weights: ClickStepWeights): ClickStepWeights {
   const { hidden, hidden2 } = weights;
+  if (![undefined, 1, 2].includes(weights.coarse)) throw new Error('the learned click step weights file is damaged (coarse must be 1 or 2)');
   if (weights.features.join(',') !== featureNames.join(',')) throw new Error('the learned click step was trained on other inputs than this engine computes');
   if (weights.w1.length !== hidden * featureCount || weights.b1.length !== hidden || weights.w2.length !== hidden2 * hidden
     || weights.b2.length !== hidden2 || weights.w3.length !== hidden2 * 9) {
@@ -126,15 +130,53 @@ export function checkClickStepWeights(weights: ClickStepWeights): ClickStepWeigh
  * loops over typed arrays, several times faster in JavaScript than a loop over cells with the layers inside.
  */
 export function runClickStep(weights: ClickStepWeights, features: Float32Array, width: number, height: number): Float32Array {
+  const count = width * height;
+  const logits = new Float32Array(count);
+  for (let c = 0; c < count; c++) {
+    const engine = features[c] * 6;
+    logits[c] = engine > 12 ? 12 : engine < -12 ? -12 : engine;
+  }
+  if ((weights.coarse ?? 1) === 1) {
+    const correction = network(weights, features, width, height);
+    for (let c = 0; c < count; c++) logits[c] += correction[c];
+    return logits;
+  }
+  // 2x2 blocks: the mean of each block's features (a missing last row or column repeats the edge), the network
+  // there, and its output bilinearly back onto the grid (half-pixel centres, edges clamped: PyTorch's
+  // interpolate(mode='bilinear', align_corners=False)).
+  const cw = Math.ceil(width / 2), ch = Math.ceil(height / 2), coarseCount = cw * ch;
+  const pooled = new Float32Array(featureCount * coarseCount);
+  for (let f = 0; f < featureCount; f++) {
+    const source = f * count, target = f * coarseCount;
+    for (let y = 0; y < ch; y++) {
+      const y0 = 2 * y, y1 = Math.min(2 * y + 1, height - 1);
+      for (let x = 0; x < cw; x++) {
+        const x0 = 2 * x, x1 = Math.min(2 * x + 1, width - 1);
+        pooled[target + y * cw + x] = (features[source + y0 * width + x0] + features[source + y0 * width + x1]
+          + features[source + y1 * width + x0] + features[source + y1 * width + x1]) / 4;
+      }
+    }
+  }
+  const correction = network(weights, pooled, cw, ch);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.max(0, (y + 0.5) / 2 - 0.5), ya = Math.floor(sy), yb = Math.min(ya + 1, ch - 1), ly = sy - ya;
+    for (let x = 0; x < width; x++) {
+      const sx = Math.max(0, (x + 0.5) / 2 - 0.5), xa = Math.floor(sx), xb = Math.min(xa + 1, cw - 1), lx = sx - xa;
+      const top = correction[ya * cw + xa] * (1 - lx) + correction[ya * cw + xb] * lx;
+      const bottom = correction[yb * cw + xa] * (1 - lx) + correction[yb * cw + xb] * lx;
+      logits[y * width + x] += top * (1 - ly) + bottom * ly;
+    }
+  }
+  return logits;
+}
+
+/** The correction: 1x1, ReLU, 1x1, ReLU, 3x3 (zero padding) on channel-major planes of width x height. */
+function network(weights: ClickStepWeights, features: Float32Array, width: number, height: number): Float32Array {
   const { hidden, hidden2, w1, b1, w2, b2, w3, b3 } = weights;
   const count = width * height;
   const first = dense(features, featureCount, w1, b1, hidden, count);
   const second = dense(first, hidden, w2, b2, hidden2, count);
-  const logits = new Float32Array(count);
-  for (let c = 0; c < count; c++) {
-    const engine = features[c] * 6;
-    logits[c] = (engine > 12 ? 12 : engine < -12 ? -12 : engine) + b3;
-  }
+  const logits = new Float32Array(count).fill(b3);
   // 3x3, zero padding: each tap adds a shifted plane over the rows and columns where the neighbour exists.
   for (let h = 0; h < hidden2; h++) {
     const plane = h * count;

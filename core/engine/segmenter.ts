@@ -274,12 +274,15 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
     const previous = local ? engineProbabilities(clicks.slice(0, -1)) : null;
     const { positive, negative, nearest, nearestPositive } = evidence(clicks);
     const probability = combine(positive, negative, nearest);
-    if (previous) {
-      const { distance } = field(last.x, last.y);
-      const reach = settings.negativeReach;
-      for (let c = 0; c < count; c++) if (distance[c] > reach && distance[c] > nearestPositive[c]) probability[c] = previous[c];
-    }
+    if (previous) keepBeyondNegative(probability, previous, last, nearestPositive);
     return remember(engineMemo, key, probability);
+  }
+
+  /** Where the last (negative) click is beyond negativeReach and a positive click is nearer, `previous` stays. */
+  function keepBeyondNegative(probability: Float32Array, previous: Float32Array, last: Click, nearestPositive: Float32Array): void {
+    const { distance } = field(last.x, last.y);
+    const reach = settings.negativeReach;
+    for (let c = 0; c < count; c++) if (distance[c] > reach && distance[c] > nearestPositive[c]) probability[c] = previous[c];
   }
 
   // The learned step's outputs, likewise (its input includes the previous mask).
@@ -307,6 +310,10 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
     step.onFeatures?.(features, width, height);
     const out = step.weights ? runClickStep(step.weights, features, width, height) : logit;
     for (let c = 0; c < count; c++) out[c] = sigmoid(out[c]);
+    // The same locality as the engine's for the step's own output (not for a dump without weights: the engine's
+    // raw logit is what those records hold as their previous mask).
+    const last = clicks[clicks.length - 1];
+    if (step.weights && !last.positive && settings.negativeReach < Infinity && clicks.length > 1) keepBeyondNegative(out, previous, last, nearestPositive);
     return remember(stepped, key, out);
   }
 

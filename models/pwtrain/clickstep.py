@@ -30,16 +30,17 @@ FEATURES = [
     "diskPositive", "diskNegative", "previous", "cosPositive", "cosNegative", "red", "green", "blue",
 ]
 
-DEFAULTS = {"hidden": 12, "hidden2": 8, "crop": 64, "batch": 16, "lr": 3e-3, "weight_decay": 1e-5,
+DEFAULTS = {"hidden": 12, "hidden2": 8, "coarse": 1, "crop": 64, "batch": 16, "lr": 3e-3, "weight_decay": 1e-5,
             "holdout_every": 10, "rounds_per_object": 4, "checkpoint_minutes": 2, "dumps": []}
 
 
 class ClickStep(nn.Module):
-    """1x1 -> ReLU -> 1x1 -> ReLU -> 3x3 (zero padding), added to the engine's clamped logit (feature 0 * 6)."""
+    """1x1 -> ReLU -> 1x1 -> ReLU -> 3x3 (zero padding), added to the engine's clamped logit (feature 0 * 6).
+    coarse=2: the network on 2x2 block means (odd sizes: the edge row/column repeated), bilinear back up."""
 
-    def __init__(self, hidden: int = 12, hidden2: int = 8):
+    def __init__(self, hidden: int = 12, hidden2: int = 8, coarse: int = 1):
         super().__init__()
-        self.hidden, self.hidden2 = hidden, hidden2
+        self.hidden, self.hidden2, self.coarse = hidden, hidden2, coarse
         self.conv1 = nn.Conv2d(len(FEATURES), hidden, 1)
         self.conv2 = nn.Conv2d(hidden, hidden2, 1)
         self.conv3 = nn.Conv2d(hidden2, 1, 3, padding=1)
@@ -47,8 +48,17 @@ class ClickStep(nn.Module):
         nn.init.zeros_(self.conv3.bias)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        hidden = torch.relu(self.conv2(torch.relu(self.conv1(features))))
-        return torch.clamp(features[:, :1] * 6, -12, 12) + self.conv3(hidden)
+        engine = torch.clamp(features[:, :1] * 6, -12, 12)
+        x = features
+        if self.coarse == 2:
+            height, width = features.shape[-2:]
+            x = nn.functional.pad(x, (0, width % 2, 0, height % 2), mode="replicate")
+            x = nn.functional.avg_pool2d(x, 2)
+        correction = self.conv3(torch.relu(self.conv2(torch.relu(self.conv1(x)))))
+        if self.coarse == 2:
+            correction = nn.functional.interpolate(correction, scale_factor=2, mode="bilinear", align_corners=False)
+            correction = correction[..., :height, :width]
+        return engine + correction
 
 
 def read_dump(path: str | Path) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -125,7 +135,7 @@ def export_weights(model: ClickStep, path: str | Path, meta: dict, parity_featur
     rows = lambda tensor: [float(v) for v in tensor.detach().reshape(-1).numpy()]  # noqa: E731
     _, height, width = parity_features.shape
     out = {
-        "features": FEATURES, "hidden": model.hidden, "hidden2": model.hidden2,
+        "features": FEATURES, "hidden": model.hidden, "hidden2": model.hidden2, "coarse": model.coarse,
         "w1": rows(model.conv1.weight), "b1": rows(model.conv1.bias),
         "w2": rows(model.conv2.weight), "b2": rows(model.conv2.bias),
         "w3": rows(model.conv3.weight), "b3": float(model.conv3.bias[0]),
@@ -144,12 +154,16 @@ def train(config: dict, out: Path, minutes: float | None, steps: int | None = No
     settings = {**DEFAULTS, **config}
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
-    if records is None:
-        records = [record for dump in settings["dumps"] for record in read_dump(dump)]
-    train_records, held = split(records, settings["holdout_every"], settings["rounds_per_object"])
+    # Split each dump on its own: the same objects are held out of every dump of a folder (engine-driven and
+    # learned-step-driven rounds of one image never land on both sides).
+    train_records, held = [], []
+    for part in [records] if records is not None else [read_dump(dump) for dump in settings["dumps"]]:
+        train_part, held_part = split(part, settings["holdout_every"], settings["rounds_per_object"])
+        train_records += train_part
+        held += held_part
     if not train_records or not held:
         raise ValueError("need dumped records for both training and the held-out part")
-    model = ClickStep(settings["hidden"], settings["hidden2"])
+    model = ClickStep(settings["hidden"], settings["hidden2"], settings["coarse"])
     optimiser = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     out.mkdir(parents=True, exist_ok=True)
     step, best, history, seconds = 0, -1.0, [], 0.0
@@ -207,14 +221,22 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export", help="write the best checkpoint's weights JSON here")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--export-only", action="store_true", help="export --out's best.pt now (no training)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = json.loads(Path(args.config).read_text())
     out = Path(args.out)
-    result = train(config, out, args.minutes, resume=args.resume, log=lambda line: print(line, flush=True))
+    if args.export_only:
+        held = []
+        for dump in config["dumps"]:
+            held += split(read_dump(dump), config.get("holdout_every", DEFAULTS["holdout_every"]),
+                          config.get("rounds_per_object", DEFAULTS["rounds_per_object"]))[1]
+        result = {"held": held, "train": None}
+    else:
+        result = train(config, out, args.minutes, resume=args.resume, log=lambda line: print(line, flush=True))
     if args.export:
         state = torch.load(out / "best.pt", map_location="cpu")
-        model = ClickStep(state["config"]["hidden"], state["config"]["hidden2"])
+        model = ClickStep(state["config"]["hidden"], state["config"]["hidden2"], state["config"].get("coarse", 1))
         model.load_state_dict(state["model"])
         best = max(state["history"], key=lambda item: item["iou"])
         f, _ = result["held"][0]

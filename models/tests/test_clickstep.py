@@ -42,6 +42,21 @@ def test_zero_step_is_the_engine():
     assert torch.allclose(model(features), torch.clamp(features[:, :1] * 6, -12, 12))
 
 
+def test_coarse_step_keeps_the_grid_size_and_starts_as_the_engine(tmp_path):
+    """coarse=2 on odd grid sizes: 2x2 means with the edge repeated, the correction back on the full grid."""
+    model = ClickStep(6, 4, coarse=2)
+    features = torch.randn(2, len(FEATURES), 7, 9)
+    out = model(features)
+    assert out.shape == (2, 1, 7, 9)
+    assert torch.allclose(out, torch.clamp(features[:, :1] * 6, -12, 12))
+    write_dump(tmp_path / "d.bin", size=(21, 15))
+    config = {"hidden": 6, "hidden2": 4, "coarse": 2, "crop": 15, "batch": 4, "lr": 0.01, "holdout_every": 4, "dumps": [str(tmp_path / "d.bin")]}
+    result = train(config, tmp_path / "run", minutes=None, steps=100, log=lambda line: None)
+    assert result["history"][-1]["loss"] < result["history"][0]["loss"]
+    exported = export_weights(ClickStep(6, 4, coarse=2), tmp_path / "w.json", {}, np.zeros((len(FEATURES), 5, 7), np.float32))
+    assert exported["coarse"] == 2
+
+
 def test_few_steps_train_resume_and_export(tmp_path):
     torch.set_num_threads(1)
     write_dump(tmp_path / "d.bin")
