@@ -227,11 +227,13 @@ def main() -> None:
     config = json.loads(Path(args.config).read_text())
     out = Path(args.out)
     if args.export_only:
-        held = []
+        held, count = [], 0
         for dump in config["dumps"]:
-            held += split(read_dump(dump), config.get("holdout_every", DEFAULTS["holdout_every"]),
-                          config.get("rounds_per_object", DEFAULTS["rounds_per_object"]))[1]
-        result = {"held": held, "train": None}
+            train_part, held_part = split(read_dump(dump), config.get("holdout_every", DEFAULTS["holdout_every"]),
+                                          config.get("rounds_per_object", DEFAULTS["rounds_per_object"]))
+            held += held_part
+            count += len(train_part)
+        result = {"held": held, "train": count}
     else:
         result = train(config, out, args.minutes, resume=args.resume, log=lambda line: print(line, flush=True))
     if args.export:
