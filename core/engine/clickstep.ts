@@ -158,13 +158,21 @@ export function runClickStep(weights: ClickStepWeights, features: Float32Array, 
     }
   }
   const correction = network(weights, pooled, cw, ch);
+  const left = new Int32Array(width), right = new Int32Array(width), share = new Float32Array(width);
+  for (let x = 0; x < width; x++) {
+    const sx = Math.max(0, (x + 0.5) / 2 - 0.5);
+    left[x] = Math.floor(sx);
+    right[x] = Math.min(left[x] + 1, cw - 1);
+    share[x] = sx - left[x];
+  }
   for (let y = 0; y < height; y++) {
-    const sy = Math.max(0, (y + 0.5) / 2 - 0.5), ya = Math.floor(sy), yb = Math.min(ya + 1, ch - 1), ly = sy - ya;
+    const sy = Math.max(0, (y + 0.5) / 2 - 0.5), ya = Math.floor(sy), ly = sy - ya;
+    const top = ya * cw, bottom = Math.min(ya + 1, ch - 1) * cw, row = y * width;
     for (let x = 0; x < width; x++) {
-      const sx = Math.max(0, (x + 0.5) / 2 - 0.5), xa = Math.floor(sx), xb = Math.min(xa + 1, cw - 1), lx = sx - xa;
-      const top = correction[ya * cw + xa] * (1 - lx) + correction[ya * cw + xb] * lx;
-      const bottom = correction[yb * cw + xa] * (1 - lx) + correction[yb * cw + xb] * lx;
-      logits[y * width + x] += top * (1 - ly) + bottom * ly;
+      const lx = share[x], a = left[x], b = right[x];
+      const upper = correction[top + a] + (correction[top + b] - correction[top + a]) * lx;
+      const lower = correction[bottom + a] + (correction[bottom + b] - correction[bottom + a]) * lx;
+      logits[row + x] += upper + (lower - upper) * ly;
     }
   }
   return logits;
@@ -174,8 +182,7 @@ export function runClickStep(weights: ClickStepWeights, features: Float32Array, 
 function network(weights: ClickStepWeights, features: Float32Array, width: number, height: number): Float32Array {
   const { hidden, hidden2, w1, b1, w2, b2, w3, b3 } = weights;
   const count = width * height;
-  const first = dense(features, featureCount, w1, b1, hidden, count);
-  const second = dense(first, hidden, w2, b2, hidden2, count);
+  const second = hiddenPlanes(features, count, w1, b1, hidden, w2, b2, hidden2);
   const logits = new Float32Array(count).fill(b3);
   // 3x3, zero padding: each tap adds a shifted plane over the rows and columns where the neighbour exists.
   for (let h = 0; h < hidden2; h++) {
@@ -195,19 +202,26 @@ function network(weights: ClickStepWeights, features: Float32Array, width: numbe
   return logits;
 }
 
-/** ReLU(W x + b) per cell on channel-major planes: `inputs` planes of `count` in, `outputs` planes out. */
-function dense(input: Float32Array, inputs: number, w: ArrayLike<number>, b: ArrayLike<number>, outputs: number, count: number): Float32Array {
-  const out = new Float32Array(outputs * count);
-  for (let o = 0; o < outputs; o++) {
-    const target = out.subarray(o * count, (o + 1) * count);
-    target.fill(b[o]);
-    for (let i = 0; i < inputs; i++) {
-      const weight = w[o * inputs + i];
-      if (weight === 0) continue;
-      const source = input.subarray(i * count, (i + 1) * count);
-      for (let c = 0; c < count; c++) target[c] += weight * source[c];
+/**
+ * Both 1x1 layers, one cell at a time (its inputs and first layer stay in small local arrays): hidden2 planes of
+ * ReLU(W2 ReLU(W1 x + b1) + b2).
+ */
+function hiddenPlanes(features: Float32Array, count: number, w1: ArrayLike<number>, b1: ArrayLike<number>, hidden: number,
+  w2: ArrayLike<number>, b2: ArrayLike<number>, hidden2: number): Float32Array {
+  const weights1 = Float64Array.from(w1), weights2 = Float64Array.from(w2), bias1 = Float64Array.from(b1), bias2 = Float64Array.from(b2);
+  const out = new Float32Array(hidden2 * count), input = new Float64Array(featureCount), first = new Float64Array(hidden);
+  for (let c = 0; c < count; c++) {
+    for (let f = 0, from = c; f < featureCount; f++, from += count) input[f] = features[from];
+    for (let h = 0, row = 0; h < hidden; h++, row += featureCount) {
+      let sum = bias1[h];
+      for (let f = 0; f < featureCount; f++) sum += weights1[row + f] * input[f];
+      first[h] = sum > 0 ? sum : 0;
     }
-    for (let c = 0; c < count; c++) if (target[c] < 0) target[c] = 0;
+    for (let h = 0, row = 0; h < hidden2; h++, row += hidden) {
+      let sum = bias2[h];
+      for (let k = 0; k < hidden; k++) sum += weights2[row + k] * first[k];
+      out[h * count + c] = sum > 0 ? sum : 0;
+    }
   }
   return out;
 }
