@@ -115,6 +115,8 @@ interface ClickField {
 }
 
 const maxCachedFields = 64;
+/** Grid probabilities kept per step for the previous-mask rules (undo and redo revisit recent click lists). */
+const maxRememberedMasks = 16;
 
 /** Outside +-12 the sigmoid is 0 or 1 to 6e-6: skipping exp there saves most of the per-cell work. */
 function sigmoid(logit: number): number {
@@ -255,7 +257,7 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
 
   function remember(memo: Map<string, Float32Array>, key: string, value: Float32Array): Float32Array {
     memo.set(key, value);
-    if (memo.size > maxCachedFields) memo.delete(memo.keys().next().value as string);
+    if (memo.size > maxRememberedMasks) memo.delete(memo.keys().next().value as string);
     return value;
   }
 
@@ -428,6 +430,8 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
     },
     release(): void {
       previewed = null;
+      engineMemo.clear();
+      stepped.clear();
       upsampler.release();
     },
   };
