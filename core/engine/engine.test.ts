@@ -219,6 +219,38 @@ describe('createSegmenter', () => {
     }
   });
 
+  it('a negative click removes the region it lands in, not a distant object part of the same colour', () => {
+    // A bar (left part red, right part dark red) and, above its left end, a blob that looks like the bar and has
+    // the right part's colour: one positive click takes bar and blob. A negative click on the blob used to take
+    // the right part too, 56 px away (the colour model learnt the blob's colour as background); now cells nearer
+    // the positive click keep the previous mask.
+    const label = (x: number, y: number) => {
+      if (y >= 48 && y < 80 && x >= 16 && x < 176) return x < 120 ? 1 : 2;
+      return y >= 16 && y < 48 && x >= 24 && x < 64 ? 3 : 0;
+    };
+    const dark = [120, 20, 20];
+    const bar = scene(192, 128, label, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0.15, 0], [0, 1, 0.15, 0.1]], [blue, red, dark, dark]);
+    const object: Mask = { width: 192, height: 128, data: bar.truth[1].data.map((v, i) => v | bar.truth[2].data[i]) };
+    const kept = (mask: Mask, part: Mask) => mask.data.reduce((sum, v, i) => sum + (v & part.data[i]), 0) / maskArea(part);
+    const clicks = [{ x: 30, y: 64, positive: true }, { x: 44, y: 24, positive: false }];
+    let firstRight = 0;
+    const results = [defaultEngineOptions.negativeReach, Infinity].map((negativeReach) => {
+      const segmenter = createSegmenter(bar.map, bar.image, { negativeReach });
+      const first = segmenter.segment(clicks.slice(0, 1)).mask;
+      expect(kept(first, bar.truth[3])).toBeGreaterThan(0.7);
+      expect(kept(first, bar.truth[2])).toBeGreaterThan(0.7);
+      firstRight = kept(first, bar.truth[2]);
+      return segmenter.segment(clicks).mask;
+    });
+    const [local, old] = results;
+    expect(kept(local, bar.truth[3])).toBe(0);
+    expect(kept(local, bar.truth[2])).toBeGreaterThanOrEqual(firstRight);
+    expect(maskIou(local, object)).toBeGreaterThan(0.9);
+    // The old rule, still selectable as negativeReach = Infinity, loses most of the right part.
+    expect(kept(old, bar.truth[3])).toBe(0);
+    expect(kept(old, bar.truth[2])).toBeLessThan(0.5);
+  });
+
   it('refuses an image that the map does not cover', () => {
     expect(() => createSegmenter(halves.map, { width: 10, height: 10, data: new Uint8Array(300) })).toThrow(RangeError);
   });
