@@ -1,9 +1,9 @@
 /**
  * Per-click engine latency at 1024x768 (map 256x192x16, stride 4), transfers excluded.
  *
- *   npx tsx tests/bench/click-latency.ts [--sequences 10] [--clicks 20] [--stride 4] [--param name=value ...] [--step learned]
+ *   npx tsx tests/bench/click-latency.ts [--sequences 10] [--clicks 20] [--stride 4] [--param name=value ...] [--step engine]
  *
- * --step learned: the learned click step (core/engine/clickstep.ts) on top of the engine's evidence.
+ * --step engine: the engine's own formula instead of the learned click step (core/engine/clickstep.ts, the default).
  * --stride 8 gives the 128x96 grid a long-side-512 model (pixelwise-unet-s) produces for a 1024x768 image.
  *
  * The map is "realistic": a dozen random blobs, each with its own unit vector, plus per-cell noise and smooth
@@ -33,10 +33,9 @@ import { encodeRle } from '../../core/rle';
 import { type EmbeddingMap, dequantize, normalizeCells, quantize } from '../../core/embedding';
 import { type Click, type EngineOptions, createSegmenter, defaultEngineOptions, percentile } from '../../core/engine';
 import type { RgbImage } from '../../core/image';
-import { learnedClickStep } from '../../core/engine/clickstep-default';
 
-const learned = process.argv.includes('--step') && process.argv[process.argv.indexOf('--step') + 1] === 'learned';
-const clickStep = { weights: learned ? learnedClickStep : null };
+const engineStep = process.argv.includes('--step') && process.argv[process.argv.indexOf('--step') + 1] === 'engine';
+const clickStep = { weights: engineStep ? null : undefined };
 
 
 function scene(seed: number, imageWidth = 1024, imageHeight = 768, stride = 4, dim = 16): { map: EmbeddingMap; image: RgbImage } {

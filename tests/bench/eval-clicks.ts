@@ -6,7 +6,7 @@
  *       [--param name=value ...] [--out result.json]   (an SVG plot of mIoU vs clicks is written beside --out)
  *   npx tsx tests/bench/eval-clicks.ts --dataset ../shared/data/train/VOC_coseg --model pixelwise-unet-s --box [--every K]
  *
- * `--step learned`: the learned click step (core/engine/clickstep.ts) instead of the engine's formula.
+ * `--step engine`: the engine's own formula instead of the learned click step (core/engine/clickstep.ts, the default).
  * `--dump file.bin`: training data for models/pwtrain/clickstep.py (train/ folders only): for the first click and
  *   three seeded random later ones (2..15) of every object, the learned step's input features and the object's
  *   share of each grid cell, float16 (see writeDump); panoptic folders give every object of panoptic-targets.ts.
@@ -55,7 +55,7 @@ interface Arguments {
 }
 
 function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = { dataset: '', model: 'pixelwise-colorpos', engine: 'embedding', precision: 'int8', limit: Infinity, every: 1, clicks: 20, out: null, params: {}, box: false, boxPad: 5, embedOnly: false, step: 'engine', dump: null };
+  const args: Arguments = { dataset: '', model: 'pixelwise-colorpos', engine: 'embedding', precision: 'int8', limit: Infinity, every: 1, clicks: 20, out: null, params: {}, box: false, boxPad: 5, embedOnly: false, step: 'learned', dump: null };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i], value = argv[i + 1];
     const take = () => {

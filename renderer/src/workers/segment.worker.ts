@@ -7,7 +7,6 @@
 import { dequantize } from '../../../core/embedding';
 import { unpackEmbedding } from '../../../core/api/blobs';
 import { createSegmenter, type Segmenter } from '../../../core/engine';
-import { learnedClickStep } from '../../../core/engine/clickstep-default';
 import type { RgbImage } from '../../../core/image';
 import { maskToPolygons } from '../../../core/polygon';
 import { decodeRle, encodeRle } from '../../../core/rle';
@@ -53,7 +52,7 @@ function post(message: SegmentResponse, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
 }
 
-async function load(token: number, embedding: ArrayBuffer, image: Blob | null, step: 'engine' | 'learned' = 'engine'): Promise<void> {
+async function load(token: number, embedding: ArrayBuffer, image: Blob | null, step: 'engine' | 'learned' = 'learned'): Promise<void> {
   segmenter?.release?.();
   segmenter = null;
   loadedToken = token;
@@ -62,8 +61,8 @@ async function load(token: number, embedding: ArrayBuffer, image: Blob | null, s
   // The colour guide only sharpens edges; a size mismatch (a re-encoded file) must not block clicking.
   if (rgb && (rgb.width !== map.imageWidth || rgb.height !== map.imageHeight)) rgb = null;
   if (token !== loadedToken) return; // a newer image was opened while this one decoded
-  // The click step: the hand-made engine's formula by default, the learned step (core/engine/clickstep.ts) on request.
-  segmenter = createSegmenter(map, rgb, {}, { weights: step === 'learned' ? learnedClickStep : null });
+  // The click step: the learned step (core/engine/clickstep.ts) by default, the hand-made engine's formula on request.
+  segmenter = createSegmenter(map, rgb, {}, { weights: step === 'engine' ? null : undefined });
   post({ type: 'loaded', token, grid: [map.width, map.height], imageSize: [map.imageWidth, map.imageHeight], guided: rgb !== null });
   if (!warmedUp) warmUp(segmenter, map.imageWidth, map.imageHeight);
   prepareSoon();
