@@ -225,6 +225,8 @@ async function main(): Promise<void> {
       ? `Co-segmentation baselines: centre prior ${f(cosegBaseline.jaccard.centre, 3)}, colour 2-means ${f(cosegBaseline.jaccard.colour, 3)} (mean over the 10 VOC classes).`
       : 'Co-segmentation baselines: not run.',
     '',
+    'Click steps, the engine\'s formula against the learned step (the default), with their own commands: [clicksteps.md](clicksteps.md).',
+    '',
     '## Relevance feedback (COCO_MVal, same queries as the retrieval column)',
     '',
     'Simulated labeler: each round, the 20 best hits not judged yet are accepted (same category) or rejected, and the ranking is',
