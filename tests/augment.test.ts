@@ -109,6 +109,13 @@ describe('augment job', () => {
     expect(synthetic).toHaveLength(4);
     expect(synthetic.every((image: any) => coco.images.some((other: any) => other.id === image.source_image_id))).toBe(true);
 
+    // Formats without a field for it get synthetic.json beside the data.
+    const yolo = await call<JobRecord>('datasets', 'export', { format: 'yolo', target: join(dir, 'yolo') });
+    expect((await run(s, yolo)).status).toBe('done');
+    const manifest = JSON.parse(readFileSync(join(dir, 'yolo', 'synthetic.json'), 'utf8')) as { synthetic: Array<{ image: string; source: string | null }> };
+    expect(manifest.synthetic).toHaveLength(4);
+    expect(manifest.synthetic.every((entry) => /-swap-job\d+-\d\.png$/.test(entry.image) && /^scene-000[01]\.(jpg|png)$/.test(entry.source ?? ''))).toBe(true);
+
     const undo = await call<{ removed: number }>('augment', 'undo', { jobId: job.id });
     expect(undo.removed).toBe(4);
     expect((await call<{ total: number }>('images', 'list', {})).total).toBe(3);
