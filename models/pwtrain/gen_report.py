@@ -232,8 +232,8 @@ def main() -> None:
         lines += [f"| {method} | {row['psnr']:.2f} | {row['ssim']:.3f} | {row['cosine']:.3f} |" for method, row in rows.items()]
         lines.append("")
     lines += [
-        "The baselines look embeddings up in a bank of 60,000 cells of 80 training images (VOC co-seg, COCO128 "
-        "panoptic). The reference row needs the image itself and is no decoder: it is what colour alone at the "
+        f"The baselines look embeddings up in a bank of {len(bank.vectors):,} cells of {2 * args.bank_images} training "
+        "images (VOC co-seg, COCO128 panoptic). The reference row needs the image itself and is no decoder: it is what colour alone at the "
         "grid's resolution reaches.", "",
         "## Edits", "",
         f"Through the studio's code path on the first {edits['images']} GrabCut images, strength {edits['strength']}; "
