@@ -1,7 +1,7 @@
 """Regenerates docs/generation.md: decoding stored embedding maps back to images, and Augment's edits.
 
-    npm run report:generation -- [--data ../shared/data] [--limit 50]
-    /usr/bin/python3 -m models.pwtrain.gen_report --data ../shared/data --limit 50
+    npm run report:generation -- [--data ../shared/data] [--limit 20]
+    /usr/bin/python3 -m models.pwtrain.gen_report --data ../shared/data --limit 20
 
 Reporting only: eval/ images are measured, never trained or tuned on. Everything runs through the shipped files:
 the built-in embedder and the decoder in models/decoders/<id>, both ONNX files loaded back into torch
@@ -176,7 +176,7 @@ def write_grid(tiles_dir: Path, baselines, out: Path, count: int) -> None:
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
     out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR))
+    cv2.imwrite(str(out), cv2.cvtColor(np.concatenate(rows), cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
 
 
 def main() -> None:
@@ -184,9 +184,10 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=REPO_ROOT.parent / "shared" / "data", help="the shared data folder")
     parser.add_argument("--decoder", type=Path, default=REPO_ROOT / "models" / "decoders" / "pixelwise-decoder-s")
     parser.add_argument("--embedder", type=Path, default=REPO_ROOT / "models" / "builtin" / "pixelwise-unet-s")
-    parser.add_argument("--limit", type=int, default=50, help="images per eval set")
-    parser.add_argument("--edit-limit", type=int, default=20, help="GrabCut images for the edit metrics")
-    parser.add_argument("--bank-images", type=int, default=40, help="training images per folder for the baselines")
+    parser.add_argument("--limit", type=int, default=20, help="images per eval set")
+    parser.add_argument("--edit-limit", type=int, default=10, help="GrabCut images for the edit metrics")
+    parser.add_argument("--bank-images", type=int, default=15, help="training images per folder for the baselines")
+    parser.add_argument("--bank-cells", type=int, default=15_000, help="cells kept in the baselines' bank")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "generation.md")
     args = parser.parse_args()
     set_threads()
@@ -194,7 +195,7 @@ def main() -> None:
     embedder, manifest = load_embedder(args.embedder)
     decoder, decoder_manifest = load_decoder_onnx(args.decoder)
     train = [args.data / "train" / "VOC_coseg", args.data / "train" / "COCO128_panoptic"]
-    bank = CellBank(embedder, manifest, train, args.bank_images, 60_000)
+    bank = CellBank(embedder, manifest, train, args.bank_images, args.bank_cells)
     tiles_count = min(4, args.limit, args.edit_limit)
     with tempfile.TemporaryDirectory() as tmp:
         edits_json = Path(tmp) / "edits.json"
@@ -206,7 +207,7 @@ def main() -> None:
         results = {name: reconstruction_rows(embedder, manifest, decoder, bank, args.data / "eval" / name, args.limit,
                                              tiles if name == "GrabCut" else {})
                    for name in ("GrabCut", "COCO_MVal")}
-        grid_path = args.out.parent / "generation" / "grid.png"
+        grid_path = args.out.parent / "generation" / "grid.jpg"
         write_grid(Path(tmp), tiles["baselines"], grid_path, tiles_count)
     card = (args.decoder / "MODEL_CARD.md").read_text() if (args.decoder / "MODEL_CARD.md").exists() else ""
     training = next((line for line in card.splitlines() if line.startswith("| training |")), "")
@@ -219,7 +220,7 @@ def main() -> None:
         "studio stores them (int8, 16-d, stride 4, images scaled to long side 512). Trained at 128 px crops on CPU "
         "(one thread) - the same script runs on a GPU with larger crops and batches (`--device cuda`).",
         f"Training{training[len('| training |'):].rstrip(' |')}." if training else "", "",
-        "![source | decoder | per-cell mean colour | nearest training patch | jitter | swap | interpolate](generation/grid.png)", "",
+        "![source | decoder | per-cell mean colour | nearest training patch | jitter | swap | interpolate](generation/grid.jpg)", "",
         "Columns: source (GrabCut, scaled) | decoder reconstruction | per-cell mean colour baseline | nearest training "
         "patch baseline | Augment jitter | swap (donor: the next image's object) | interpolate, all at strength "
         f"{edits['strength']}. The edits are Augment's output: the decoded change composed into the photo inside the "
