@@ -95,6 +95,7 @@ describe('Augment in the Images view', () => {
     // Undo from the keyboard-reachable notice action removes every variant and its file.
     await page.keyboard.press('Escape');
     await selectSources();
+    await page.getByTestId('dataset-menu').click();
     await page.getByTestId('augment-open').click();
     await page.getByTestId('augment-variants').fill('1');
     await page.getByTestId('augment-start').click();
@@ -109,6 +110,7 @@ describe('Augment in the Images view', () => {
   it('cancels a run between variants, in Russian', async () => {
     await page.getByTestId('language-ru').click();
     await selectSources();
+    await page.getByTestId('dataset-menu').click();
     await page.getByTestId('augment-open').click();
     await page.getByTestId('augment-edit').selectOption('jitter');
     await page.getByTestId('augment-variants').fill('20');

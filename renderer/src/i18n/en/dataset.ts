@@ -75,7 +75,7 @@ export default {
     undoRecolor: 'recolour class {name}',
   },
   augment: {
-    open: 'Augment…',
+    open: 'Augment selected…',
     title: 'Augment: synthetic variants',
     intro: 'Makes variants of {count} image by editing its embedding map inside each object and decoding it; pixels outside the objects stay as they are. The variants are marked synthetic, linked to their source and carry its objects.|Makes variants of {count} images by editing their embedding maps inside each object and decoding them; pixels outside the objects stay as they are. The variants are marked synthetic, linked to their source and carry its objects.',
     edit: 'Edit',
