@@ -134,5 +134,33 @@ UPDATE images i SET status = CASE WHEN i.reviewed THEN 'reviewed'
 CREATE INDEX images_status ON images (status, id);
 `;
 
-export const pgMigrations: string[] = [initial, imageStatus];
+/**
+ * Region vectors for similar-object search (core/search/regions.ts, as db/regions.ts stores them locally), written
+ * with the embedding they come from. seq grows on every insert or replacement, so the server's in-memory stage-1
+ * matrix (electron/team/search.ts) catches up by reading only the rows past the last seq it holds.
+ */
+const regionSets = `
+CREATE SEQUENCE region_sets_seq;
+CREATE TABLE region_sets (
+  image_id integer NOT NULL,
+  model_id text NOT NULL,
+  seq bigint NOT NULL DEFAULT nextval('region_sets_seq'),
+  grid_width integer NOT NULL,
+  grid_height integer NOT NULL,
+  image_width integer NOT NULL,
+  image_height integer NOT NULL,
+  dim integer NOT NULL,
+  leaf_count integer NOT NULL,
+  region_count integer NOT NULL,
+  labels bytea NOT NULL,                   -- grid_width * grid_height leaf ids (uint8)
+  parents bytea NOT NULL,                  -- int16 per region, little-endian
+  boxes bytea NOT NULL,                    -- uint16 x 5 per region, little-endian
+  vectors bytea NOT NULL,                  -- int8, region_count * dim
+  PRIMARY KEY (image_id, model_id),
+  FOREIGN KEY (image_id, model_id) REFERENCES embeddings (image_id, model_id) ON DELETE CASCADE
+);
+CREATE INDEX region_sets_model_seq ON region_sets (model_id, seq);
+`;
+
+export const pgMigrations: string[] = [initial, imageStatus, regionSets];
 export const pgSchemaVersion = pgMigrations.length;

@@ -235,7 +235,7 @@ export function createSearchService(project: Project, options: SearchServiceOpti
 }
 
 /** Cosine of a region's vector with the query (max over query vectors): a judged region is scored by today's query. */
-function scoreOf(vector: Float32Array, queries: Float32Array[]): number {
+export function scoreOf(vector: Float32Array, queries: Float32Array[]): number {
   let best = -Infinity;
   for (const query of queries) {
     let dot = 0;
@@ -249,7 +249,7 @@ function scoreOf(vector: Float32Array, queries: Float32Array[]): number {
  * The dense component on the embedding map's own grid (mapWidth x mapHeight, covering the image exactly): heat
  * cell (x, y) stands for map cells [x * step, (x + 1) * step) x [y * step, (y + 1) * step).
  */
-function mapGridOf(match: DenseMatch, mapWidth: number, mapHeight: number): Mask {
+export function mapGridOf(match: DenseMatch, mapWidth: number, mapHeight: number): Mask {
   const data = new Uint8Array(mapWidth * mapHeight);
   for (let y = 0; y < mapHeight; y++) {
     const row = Math.floor(y / match.step) * match.width;

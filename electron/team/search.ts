@@ -1,0 +1,204 @@
+/**
+ * Similar-object search on the team server. Stage 1 scans a packed in-memory matrix of a model's region vectors
+ * (the local scanner's int8 chunks and kernel: electron/search/scanner.ts packChunk, core/search/scan.ts), loaded
+ * from the database once per model and caught up before each query by reading only the region rows whose seq is
+ * past the last one held: a worker's new map adds a row, a re-embedded image's row comes again with a new seq (its
+ * old row in the matrix is marked stale). Rows removed (a model file replaced) leave a row count the changes cannot
+ * explain: then the matrix is loaded again. Stage 2 re-ranks the best candidates on their full maps
+ * (core/search/dense.ts) as the local search does, and the answer has the local search's shape
+ * (core/api/search-contract.ts). Queries are one-shot: feedback and accept sessions are local-only for now.
+ */
+import { ApiError } from '../../core/api/contract';
+import type { SearchHit, SearchQueryInput, SearchResult } from '../../core/api/search-contract';
+import { dequantize } from '../../core/embedding';
+import { decodeRle, encodeRle } from '../../core/rle';
+import { denseMatch } from '../../core/search/dense';
+import { poolMask, SearchInputError } from '../../core/search/pooling';
+import { type RegionChunk, type ScanHit, scanChunk, toInt8, TopHits } from '../../core/search/scan';
+import { regionSetOf, type Store } from '../../db/store';
+import { packChunk } from '../search/scanner';
+import { mapGridOf, scoreOf } from '../search/service';
+
+/** Rows read per round trip while loading, and the most images in one chunk. */
+const pageRows = 8192;
+
+interface Matrix {
+  chunks: RegionChunk[];
+  /** Per chunk: images whose row there was replaced by one in a later chunk. */
+  stale: Array<Set<number>>;
+  /** Image id -> the chunk holding its live row. */
+  where: Map<number, number>;
+  /** Highest seq read. */
+  last: number;
+  bytes: number;
+}
+
+export interface Stage1Result {
+  hits: ScanHit[];
+  images: number;
+  regions: number;
+  /** Catching the matrix up with the database (a version check when nothing changed). */
+  syncMs: number;
+  ms: number;
+}
+
+const emptyMatrix = (): Matrix => ({ chunks: [], stale: [], where: new Map(), last: 0, bytes: 0 });
+
+export class TeamRegionIndex {
+  private readonly matrices = new Map<string, Matrix>();
+  /** Per model: the refresh in progress (refreshes of one model run one at a time). */
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly indexedMissing = new Set<string>();
+
+  constructor(private readonly store: Store) {}
+
+  /** Bytes of region vectors held (all models). */
+  get bytes(): number {
+    let total = 0;
+    for (const matrix of this.matrices.values()) total += matrix.bytes;
+    return total;
+  }
+
+  /** The model's matrix, up to date with the database. */
+  refresh(modelId: string): Promise<Matrix> {
+    const previous = this.locks.get(modelId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.sync(modelId));
+    this.locks.set(modelId, next);
+    return next;
+  }
+
+  private async sync(modelId: string): Promise<Matrix> {
+    if (!this.indexedMissing.has(modelId)) {
+      // Maps stored before the server kept regions (schema 2) get them now, once per model and process.
+      for (const imageId of await this.store.regions.missing(modelId)) {
+        const stored = await this.store.embeddings.get(imageId, modelId);
+        if (stored) await this.store.regions.put(imageId, modelId, regionSetOf(stored)).catch(() => undefined); // removed meanwhile
+      }
+      this.indexedMissing.add(modelId);
+    }
+    let matrix = this.matrices.get(modelId) ?? emptyMatrix();
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const version = await this.store.regions.version(modelId);
+      if (matrix.last < version.last) await this.catchUp(modelId, matrix);
+      if (matrix.last > version.last) continue; // rows arrived meanwhile: check against a newer version
+      if (matrix.where.size === version.rows) break;
+      matrix = emptyMatrix(); // rows were removed: load again
+    }
+    this.matrices.set(modelId, matrix);
+    return matrix;
+  }
+
+  private async catchUp(modelId: string, matrix: Matrix): Promise<void> {
+    for (;;) {
+      const page = await this.store.regions.changes(modelId, matrix.last, pageRows);
+      if (page.length === 0) return;
+      // An image replaced twice within one page: its later row is the live one.
+      const latest = new Map(page.map((row) => [row.image_id, row]));
+      const rows = latest.size === page.length ? page : page.filter((row) => latest.get(row.image_id) === row);
+      const chunk = packChunk(rows);
+      const index = matrix.chunks.length;
+      matrix.chunks.push(chunk);
+      matrix.stale.push(new Set());
+      matrix.bytes += chunk.vectors.byteLength;
+      for (const row of rows) {
+        const before = matrix.where.get(row.image_id);
+        if (before !== undefined) matrix.stale[before].add(row.image_id);
+        matrix.where.set(row.image_id, index);
+      }
+      matrix.last = page[page.length - 1].seq;
+      if (page.length < pageRows) return;
+    }
+  }
+
+  /** Best `limit` images by their best region against the query vectors (unit float32, max over queries). */
+  async scan(modelId: string, queries: Float32Array[], options: { limit: number; exclude?: ReadonlySet<number>; only?: ReadonlySet<number> }): Promise<Stage1Result> {
+    const syncStarted = performance.now();
+    const matrix = await this.refresh(modelId);
+    const started = performance.now();
+    const top = new TopHits(options.limit);
+    const int8 = queries.map(toInt8);
+    let regions = 0;
+    matrix.chunks.forEach((chunk, c) => {
+      if (chunk.dim !== queries[0].length) {
+        throw new ApiError('invalid-input', `the query is ${queries[0].length}-d but ${modelId} regions are ${chunk.dim}-d`);
+      }
+      regions += chunk.offsets[chunk.offsets.length - 1];
+      scanChunk(chunk, int8, top, skipped(chunk, matrix.stale[c], options.exclude, options.only));
+    });
+    return { hits: top.sorted(), images: matrix.where.size, regions, syncMs: started - syncStarted, ms: performance.now() - started };
+  }
+}
+
+/** Images of the chunk the scan leaves out: stale rows, excluded images, and those outside `only`. */
+function skipped(chunk: RegionChunk, stale: ReadonlySet<number>, exclude?: ReadonlySet<number>, only?: ReadonlySet<number>): ReadonlySet<number> | undefined {
+  if (!only && stale.size === 0) return exclude;
+  const out = new Set(stale);
+  if (exclude) for (const id of exclude) out.add(id);
+  if (only) for (const id of chunk.imageIds) if (!only.has(id)) out.add(id);
+  return out;
+}
+
+/**
+ * The team `search.query` call: examples (a mask on an image) -> query vector (mask-pooled embedding), stage 1 over
+ * the matrix, stage 2 on the best `rerank` candidates' maps.
+ */
+export async function teamSearch(store: Store, index: TeamRegionIndex, input: SearchQueryInput, defaultModel: () => string): Promise<SearchResult & { stats: { syncMs: number } }> {
+  const modelId = input.modelId ?? defaultModel();
+  const queries: Float32Array[] = [];
+  const exampleImages = new Set<number>();
+  for (const example of input.examples) {
+    if (!('imageId' in example)) {
+      throw new ApiError('invalid-input', 'a team project searches by a mask on an image ({ imageId, rle }); search by an existing annotation works in local projects only');
+    }
+    const stored = await store.embeddings.get(example.imageId, modelId);
+    if (!stored) {
+      if (!(await store.images.get(example.imageId))) throw new ApiError('not-found', `no image ${example.imageId}`);
+      throw new ApiError('not-embedded', `image ${example.imageId} has no embedding for model ${modelId} yet; start a worker (pixelwise worker)`);
+    }
+    const [height, width] = example.rle.size;
+    if (width !== stored.imageWidth || height !== stored.imageHeight) {
+      throw new ApiError('invalid-input', `example on image ${example.imageId}: the mask is ${width}x${height} but the image is ${stored.imageWidth}x${stored.imageHeight}`);
+    }
+    let mask;
+    try {
+      mask = decodeRle(example.rle);
+    } catch (error) {
+      throw new ApiError('invalid-input', `example on image ${example.imageId}: the mask is not a valid RLE (${(error as Error).message})`);
+    }
+    try {
+      queries.push(poolMask(dequantize(stored), mask));
+    } catch (error) {
+      if (error instanceof SearchInputError) throw new ApiError('invalid-input', `example on image ${example.imageId}: ${error.message}`);
+      throw error;
+    }
+    exampleImages.add(example.imageId);
+  }
+  const stage1 = await index.scan(modelId, queries, {
+    limit: Math.max(input.rerank, input.limit),
+    exclude: input.excludeExampleImages ? exampleImages : undefined,
+    only: input.imageIds ? new Set(input.imageIds) : undefined,
+  });
+  const started = performance.now();
+  const hits: SearchHit[] = [];
+  // A few maps at a time: each is a round trip, and re-ranking one is milliseconds.
+  for (let i = 0; i < stage1.hits.length; i += 8) {
+    const batch = stage1.hits.slice(i, i + 8);
+    const loaded = await Promise.all(batch.map(async (hit) => ({
+      hit, embedding: await store.embeddings.get(hit.imageId, modelId), image: await store.images.get(hit.imageId),
+    })));
+    for (const { hit, embedding, image } of loaded) {
+      if (!embedding || !image?.hash) continue; // removed since the matrix was read
+      const match = denseMatch(embedding, queries);
+      hits.push({
+        imageId: hit.imageId, imageHash: image.hash, score: scoreOf(match.vector, queries), regionScore: hit.score, bbox: match.bbox,
+        peak: [Math.round(match.peak[0]), Math.round(match.peak[1])],
+        grid: encodeRle(mapGridOf(match, embedding.width, embedding.height)), judgement: null,
+      });
+    }
+  }
+  hits.sort((a, b) => b.score - a.score || a.imageId - b.imageId);
+  return {
+    sessionId: '', modelId, hits: hits.slice(0, input.limit),
+    stats: { images: stage1.images, regions: stage1.regions, stage1Ms: stage1.ms, stage2Ms: performance.now() - started, syncMs: stage1.syncMs },
+  };
+}
