@@ -1,0 +1,175 @@
+/**
+ * Similar-object search on a team server, on a real PostgreSQL cluster: maps go in through the embed queue's
+ * completion (the worker's path, which stores each map's region vectors in the same transaction), and search.query
+ * is called over HTTP. Maps are generated (core/search/synthetic.ts) so the planted objects are known: the object
+ * planted near the query ranks first; roles without search are refused; a map stored after the server has loaded
+ * its matrix is found by the next query, and so is one stored again (re-embedded) with its object moved.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type EmbeddingMap, quantize } from '../core/embedding';
+import { encodeRle } from '../core/rle';
+import { nearby, objectMask, type PlantedObject, randomUnit, seededRandom, syntheticMap } from '../core/search/synthetic';
+import { PgStore } from '../db/pg/store';
+import { readManifest } from '../electron/embedding/embedder';
+import { describeImage } from '../electron/jobs/import-job';
+import { ModelRegistry } from '../electron/models';
+import { builtinModelsDir } from '../electron/paths';
+import { hashPassword } from '../electron/team/auth';
+import { startTeamServer } from '../electron/team/server';
+import { tempDir, writeImages } from './fixtures';
+import { type PgCluster, startPgCluster } from './pg-cluster';
+import { signIn, teamCall } from './team-cli';
+
+const modelId = 'pixelwise-colorpos';
+const dim = 16, gridWidth = 40, gridHeight = 30, stride = 4;
+const random = seededRandom(26);
+const target = randomUnit(dim, random);
+const password = 'correct horse battery';
+
+let cluster: PgCluster;
+let store: PgStore;
+let server: Awaited<ReturnType<typeof startTeamServer>>;
+let tokens: Record<'admin' | 'labeler' | 'reviewer' | 'worker', string>;
+let images: number[];
+const maps = new Map<number, EmbeddingMap>();
+let queryObject: PlantedObject;
+
+function mapWith(objects: PlantedObject[]): EmbeddingMap {
+  return syntheticMap({ width: gridWidth, height: gridHeight, dim, stride, background: [randomUnit(dim, random), randomUnit(dim, random)], objects, random });
+}
+
+/** Stores maps through the embed queue, as a worker does: enqueue, claim, complete. */
+async function embed(imageMaps: Map<number, EmbeddingMap>): Promise<void> {
+  await store.tasks.enqueueEmbed(modelId, [...imageMaps.keys()]);
+  for (;;) {
+    const task = await store.tasks.claim('test', 60);
+    if (!task) break;
+    expect(await store.tasks.complete(task, quantize(imageMaps.get(task.imageId)!))).toBe(true);
+  }
+}
+
+async function addImages(count: number, seed: number): Promise<number[]> {
+  const files = await writeImages(join(tempDir(), 'images'), count, gridWidth * stride, gridHeight * stride, seed);
+  const ids: number[] = [];
+  for (const file of files) {
+    const bytes = readFileSync(file);
+    ids.push(await store.images.add({ ...(await describeImage(bytes)), path: `${seed}/${file.split('/').pop()!}`, bytes }));
+  }
+  return ids;
+}
+
+beforeAll(async () => {
+  cluster = await startPgCluster();
+  const database = await cluster.createDatabase('search');
+  store = await PgStore.open(database);
+  await store.embeddings.registerModel(await readManifest(join(builtinModelsDir(), modelId)));
+  for (const role of ['admin', 'labeler', 'reviewer', 'worker'] as const) await store.users.create(role, role, await hashPassword(password));
+  images = await addImages(12, 1000);
+  // Image 0 holds the query object; image 5 a similar one (cosine 0.95) elsewhere; the rest unrelated objects.
+  queryObject = { vector: target, x: 4, y: 4, width: 8, height: 6 };
+  images.forEach((imageId, i) => {
+    const object = i === 0 ? queryObject
+      : i === 5 ? { vector: nearby(target, 0.95, random), x: 24, y: 16, width: 9, height: 7 }
+        : { vector: randomUnit(dim, random), x: 6 + i, y: 10, width: 8, height: 8 };
+    maps.set(imageId, mapWith([object]));
+  });
+  await embed(maps);
+  const registry = new ModelRegistry([{ dir: builtinModelsDir(), builtin: true }]);
+  server = await startTeamServer({ store, registry, host: '127.0.0.1', port: 0 });
+  const origin = `http://127.0.0.1:${server.port}`;
+  tokens = Object.fromEntries(await Promise.all((['admin', 'labeler', 'reviewer', 'worker'] as const)
+    .map(async (role) => [role, await signIn(origin, role, password)]))) as typeof tokens;
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+  await store?.close();
+  await cluster?.stop();
+});
+
+const origin = () => `http://127.0.0.1:${server.port}`;
+const query = (token: string, input: Record<string, unknown> = {}) => teamCall(origin(), token, 'search.query', {
+  examples: [{ imageId: images[0], rle: encodeRle(objectMask(maps.get(images[0])!, queryObject)) }],
+  modelId, limit: 5, excludeExampleImages: true, ...input,
+});
+
+describe('search on a team server', () => {
+  it('stores each map\'s region vectors with it, and ranks the planted similar object first with its box', async () => {
+    const [{ n }] = await cluster.query<{ n: number }>(cluster.databaseUrl('search'),
+      'SELECT count(*)::int AS n FROM region_sets WHERE model_id = $1 AND region_count > 1', [modelId]);
+    expect(n).toBe(images.length);
+    const reply = await query(tokens.labeler);
+    expect(reply.error).toBeUndefined();
+    expect(reply.status).toBe(200);
+    const { hits, stats } = reply.result;
+    expect(stats.images).toBe(images.length);
+    expect(stats.regions).toBeGreaterThan(images.length * 10);
+    expect(hits).toHaveLength(5);
+    expect(hits[0].imageId).toBe(images[5]);
+    expect(hits[0].score).toBeGreaterThan(0.85);
+    expect(hits[0].regionScore).toBeGreaterThan(0.85);
+    expect(hits[1].score).toBeLessThan(hits[0].score - 0.2);
+    expect(hits.map((hit: { imageId: number }) => hit.imageId)).not.toContain(images[0]);
+    // Planted at cells (24, 16) 9 x 7 = pixels (96, 64) 36 x 28.
+    const [x, y, w, h] = hits[0].bbox;
+    expect(Math.abs(x - 96)).toBeLessThanOrEqual(8);
+    expect(Math.abs(y - 64)).toBeLessThanOrEqual(8);
+    expect(Math.abs(x + w - 132)).toBeLessThanOrEqual(8);
+    expect(Math.abs(y + h - 92)).toBeLessThanOrEqual(8);
+    expect(hits[0].imageHash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('is for labelers, reviewers and admins; a worker account and no session are refused', async () => {
+    expect((await query(tokens.reviewer)).result.hits[0].imageId).toBe(images[5]);
+    expect((await query(tokens.admin)).result.hits[0].imageId).toBe(images[5]);
+    const worker = await query(tokens.worker);
+    expect(worker.status).toBe(403);
+    expect(worker.error?.message).toContain('"search.query" is for admin or labeler or reviewer accounts');
+    const anonymous = await teamCall(origin(), 'not-a-token', 'search.query', {});
+    expect(anonymous.status).toBe(401);
+  });
+
+  it('bad examples get a sentence: a mask of the wrong size, an image without a map, an annotation id', async () => {
+    const wrongSize = await query(tokens.labeler, { examples: [{ imageId: images[0], rle: encodeRle({ width: 10, height: 10, data: new Uint8Array(100).fill(1) }) }] });
+    expect(wrongSize.status).toBe(400);
+    expect(wrongSize.error?.message).toBe(`example on image ${images[0]}: the mask is 10x10 but the image is 160x120`);
+    const [bare] = await addImages(1, 3000);
+    const notEmbedded = await query(tokens.labeler, { examples: [{ imageId: bare, rle: encodeRle(objectMask(maps.get(images[0])!, queryObject)) }] });
+    expect(notEmbedded.error?.code).toBe('not-embedded');
+    const byAnnotation = await query(tokens.labeler, { examples: [{ annotationId: 1 }] });
+    expect(byAnnotation.error?.message).toContain('search by an existing annotation works in local projects only');
+  });
+
+  it('a map stored after the matrix was loaded is found by the next query; a re-embedded image is found where its object now is', async () => {
+    const [fresh] = await addImages(1, 2000);
+    maps.set(fresh, mapWith([{ vector: nearby(target, 0.99, random), x: 2, y: 18, width: 10, height: 8 }]));
+    await embed(new Map([[fresh, maps.get(fresh)!]]));
+    let { hits, stats } = (await query(tokens.labeler)).result;
+    expect(stats.images).toBe(images.length + 1);
+    expect(hits[0].imageId).toBe(fresh);
+    expect(hits[1].imageId).toBe(images[5]);
+
+    // Image 5 embedded again (its task queued again), now without the object: its region row is replaced with a
+    // new seq, its old row in the matrix goes stale, and it drops out of the top hits.
+    const url = cluster.databaseUrl('search');
+    await cluster.query(url, "UPDATE embed_tasks SET status = 'queued' WHERE image_id = $1", [images[5]]);
+    maps.set(images[5], mapWith([{ vector: randomUnit(dim, random), x: 1, y: 1, width: 5, height: 5 }]));
+    await embed(new Map([[images[5], maps.get(images[5])!]]));
+    ({ hits, stats } = (await query(tokens.labeler, { limit: 3 })).result);
+    expect(stats.images).toBe(images.length + 1);
+    expect(hits[0].imageId).toBe(fresh);
+    expect(hits.map((hit: { imageId: number }) => hit.imageId)).not.toContain(images[5]);
+    // Stage 1 itself scores the new row only (the old one would still score ~0.95).
+    const only = (await query(tokens.labeler, { imageIds: [images[5]], limit: 1 })).result.hits;
+    expect(only).toHaveLength(1);
+    expect(only[0].regionScore).toBeLessThan(0.8);
+
+    // A map removed (its region row goes with it): the matrix is loaded again without it.
+    await cluster.query(url, 'DELETE FROM embeddings WHERE image_id = $1', [fresh]);
+    ({ hits, stats } = (await query(tokens.labeler, { limit: 3 })).result);
+    expect(stats.images).toBe(images.length);
+    expect(hits.map((hit: { imageId: number }) => hit.imageId)).not.toContain(fresh);
+  });
+});
