@@ -185,7 +185,7 @@ export class SqliteStore implements Store {
   readonly regions: Store['regions'] = {
     put: async (imageId, modelId, set) => this.regionRows.put(imageId, modelId, set),
     missing: async (modelId) => this.regionRows.missing(modelId),
-    version: async (modelId) => this.db.prepare('SELECT count(*) AS rows, coalesce(max(rowid), 0) AS last FROM region_sets WHERE model_id = ?')
+    version: async (modelId) => this.db.prepare('SELECT count(*) AS rows, coalesce(max(rowid), 0) AS last, 0 AS removed FROM region_sets WHERE model_id = ?')
       .get(modelId) as RegionVersion,
     changes: async (modelId, afterSeq, limit) => this.db.prepare(`SELECT image_id, region_count, dim, vectors, rowid AS seq FROM region_sets
       WHERE model_id = ? AND rowid > ? ORDER BY rowid LIMIT ?`).all(modelId, afterSeq, limit) as RegionChange[],

@@ -139,11 +139,16 @@ export interface RegionChange extends RegionVectorRow {
   seq: number;
 }
 
-/** Changes whenever a region row of the model is added, replaced or removed. */
+/**
+ * Where a model's region rows stand. Rows written by transactions that commit out of seq order can appear below
+ * `last` after it was read: readers look back a little (electron/team/search.ts) and compare `rows`.
+ */
 export interface RegionVersion {
   rows: number;
-  /** Highest seq held. */
+  /** Highest seq committed. */
   last: number;
+  /** Rows ever removed (a reader holding removed rows must reload; SQLite: always 0, rows tells). */
+  removed: number;
 }
 
 /**

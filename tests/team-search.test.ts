@@ -11,7 +11,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddingMap, quantize } from '../core/embedding';
 import { encodeRle } from '../core/rle';
 import { nearby, objectMask, type PlantedObject, randomUnit, seededRandom, syntheticMap } from '../core/search/synthetic';
+import pg from 'pg';
 import { PgStore } from '../db/pg/store';
+import { regionSetOf } from '../db/store';
 import { readManifest } from '../electron/embedding/embedder';
 import { describeImage } from '../electron/jobs/import-job';
 import { ModelRegistry } from '../electron/models';
@@ -171,5 +173,38 @@ describe('search on a team server', () => {
     ({ hits, stats } = (await query(tokens.labeler, { limit: 3 })).result);
     expect(stats.images).toBe(images.length);
     expect(hits.map((hit: { imageId: number }) => hit.imageId)).not.toContain(fresh);
+  });
+
+  it('a map whose transaction took its seq first but committed last is still found', async () => {
+    const [early, late] = await addImages(2, 4000);
+    const url = cluster.databaseUrl('search');
+    const earlyMap = mapWith([{ vector: nearby(target, 0.99, random), x: 20, y: 2, width: 8, height: 8 }]);
+    const stored = quantize(earlyMap);
+    const set = regionSetOf(stored);
+    const bytes = (array: ArrayBufferView) => Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      // The early writer takes its seq; the late one stores its map and commits (a higher seq); a query loads past it.
+      await client.query('BEGIN');
+      const [{ seq }] = (await client.query<{ seq: string }>("SELECT nextval('region_sets_seq') AS seq")).rows;
+      maps.set(late, mapWith([{ vector: randomUnit(dim, random), x: 3, y: 3, width: 6, height: 6 }]));
+      await embed(new Map([[late, maps.get(late)!]]));
+      expect((await query(tokens.labeler)).result.stats.images).toBe(images.length + 1);
+      // Then the early writer's rows land, with the lower seq.
+      await client.query(`INSERT INTO embeddings (image_id, model_id, grid_width, grid_height, dim, image_width, image_height, dtype, scale, data)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [early, modelId, stored.width, stored.height, stored.dim, stored.imageWidth,
+        stored.imageHeight, stored.dtype, stored.scale, bytes(stored.bytes)]);
+      await client.query(`INSERT INTO region_sets (seq, image_id, model_id, grid_width, grid_height, image_width, image_height, dim, leaf_count,
+        region_count, labels, parents, boxes, vectors) VALUES ($14, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+      [early, modelId, set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight, set.dim, set.leafCount, set.parents.length,
+        bytes(set.labels), bytes(set.parents), bytes(set.boxes), bytes(set.vectors), seq]);
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+    const { hits, stats } = (await query(tokens.labeler, { limit: 3 })).result;
+    expect(stats.images).toBe(images.length + 2);
+    expect(hits[0].imageId).toBe(early);
   });
 });

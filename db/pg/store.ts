@@ -13,7 +13,7 @@ import type { RegionSet } from '../../core/search/regions';
 import { annotationRow } from '../annotations';
 import { RegionDataError } from '../regions';
 import {
-  type ActivityEntry, assertKnownClasses, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type RegionChange, type Role,
+  type ActivityEntry, assertKnownClasses, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type RegionChange, type RegionVersion, type Role,
   gaveUp, maxTaskAttempts, regionSetOf, type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
 } from '../store';
 import { type Connection, connectDatabase, databaseError, redactUrl } from './connect';
@@ -340,8 +340,8 @@ export class PgStore implements Store {
     missing: async (modelId) => (await this.query<{ image_id: number }>(`SELECT e.image_id FROM embeddings e WHERE e.model_id = $1
       AND NOT EXISTS (SELECT 1 FROM region_sets r WHERE r.image_id = e.image_id AND r.model_id = e.model_id) ORDER BY e.image_id`, [modelId]))
       .map((row) => row.image_id),
-    version: async (modelId) => (await this.query<{ rows: number; last: number }>(
-      'SELECT count(*)::int AS rows, coalesce(max(seq), 0)::float8 AS last FROM region_sets WHERE model_id = $1', [modelId]))[0],
+    version: async (modelId) => (await this.query<RegionVersion>(
+      'SELECT rows::int, last::float8, removed::float8 FROM region_versions WHERE model_id = $1', [modelId]))[0] ?? { rows: 0, last: 0, removed: 0 },
     changes: async (modelId, afterSeq, limit) => (await this.query<{ image_id: number; region_count: number; dim: number; vectors: Buffer; seq: number }>(
       `SELECT image_id, region_count, dim, vectors, seq::float8 AS seq FROM region_sets WHERE model_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
       [modelId, afterSeq, limit])).map((row): RegionChange => row),

@@ -2,9 +2,9 @@
  * Similar-object search on the team server. Stage 1 scans a packed in-memory matrix of a model's region vectors
  * (the local scanner's int8 chunks and kernel: electron/search/scanner.ts packChunk, core/search/scan.ts), loaded
  * from the database once per model and caught up before each query by reading only the region rows whose seq is
- * past the last one held: a worker's new map adds a row, a re-embedded image's row comes again with a new seq (its
- * old row in the matrix is marked stale). Rows removed (a model file replaced) leave a row count the changes cannot
- * explain: then the matrix is loaded again. Stage 2 re-ranks the best candidates on their full maps
+ * past the last one held (db/pg/schema.ts region_versions says when there are any): a worker's new map adds a row,
+ * a re-embedded image's row comes again with a new seq (its old row in the matrix is marked stale). Rows removed (a
+ * model file replaced, an image deleted) make the matrix load again. Stage 2 re-ranks the best candidates on their full maps
  * (core/search/dense.ts) as the local search does, and the answer has the local search's shape
  * (core/api/search-contract.ts). Queries are one-shot: feedback and accept sessions are local-only for now.
  */
@@ -15,7 +15,7 @@ import { decodeRle, encodeRle } from '../../core/rle';
 import { denseMatch } from '../../core/search/dense';
 import { poolMask, SearchInputError } from '../../core/search/pooling';
 import { type RegionChunk, type ScanHit, scanChunk, toInt8, TopHits } from '../../core/search/scan';
-import { regionSetOf, type Store } from '../../db/store';
+import { type RegionChange, regionSetOf, type Store } from '../../db/store';
 import { packChunk } from '../search/scanner';
 import { mapGridOf, scoreOf } from '../search/service';
 
@@ -28,8 +28,12 @@ interface Matrix {
   stale: Array<Set<number>>;
   /** Image id -> the chunk holding its live row. */
   where: Map<number, number>;
+  /** Image id -> the seq of its live row. */
+  seqs: Map<number, number>;
   /** Highest seq read. */
   last: number;
+  /** region_versions.removed when loading began. */
+  removed: number;
   bytes: number;
 }
 
@@ -42,7 +46,10 @@ export interface Stage1Result {
   ms: number;
 }
 
-const emptyMatrix = (): Matrix => ({ chunks: [], stale: [], where: new Map(), last: 0, bytes: 0 });
+const emptyMatrix = (removed: number): Matrix => ({ chunks: [], stale: [], where: new Map(), seqs: new Map(), last: 0, removed, bytes: 0 });
+
+/** Seqs re-read before the last one held: more than the writes that can be in flight at once. */
+const lookBack = 256;
 
 export class TeamRegionIndex {
   private readonly matrices = new Map<string, Matrix>();
@@ -76,36 +83,47 @@ export class TeamRegionIndex {
       }
       this.indexedMissing.add(modelId);
     }
-    let matrix = this.matrices.get(modelId) ?? emptyMatrix();
+    let matrix = this.matrices.get(modelId) ?? emptyMatrix(0);
     for (let attempt = 0; attempt < 4; attempt++) {
       const version = await this.store.regions.version(modelId);
-      if (matrix.last < version.last) await this.catchUp(modelId, matrix);
-      if (matrix.last > version.last) continue; // rows arrived meanwhile: check against a newer version
+      if (version.removed !== matrix.removed) matrix = emptyMatrix(version.removed); // it may hold removed rows: load again
+      if (matrix.last === version.last && matrix.where.size === version.rows) break;
+      await this.catchUp(modelId, matrix);
       if (matrix.where.size === version.rows) break;
-      matrix = emptyMatrix(); // rows were removed: load again
+      if (matrix.last > version.last) continue; // rows arrived meanwhile: compare with a newer version
+      matrix = emptyMatrix(version.removed); // a row missed beyond the look-back, or removed (SQLite): load again
     }
     this.matrices.set(modelId, matrix);
     return matrix;
   }
 
+  /**
+   * Reads the rows past (last - lookBack), keeping those newer than the matrix's row of the image: a transaction
+   * that took its seq before another but committed after it shows up below the `last` read before.
+   */
   private async catchUp(modelId: string, matrix: Matrix): Promise<void> {
-    for (;;) {
-      const page = await this.store.regions.changes(modelId, matrix.last, pageRows);
+    for (let after = Math.max(0, matrix.last - lookBack); ;) {
+      const page = await this.store.regions.changes(modelId, after, pageRows);
       if (page.length === 0) return;
-      // An image replaced twice within one page: its later row is the live one.
-      const latest = new Map(page.map((row) => [row.image_id, row]));
-      const rows = latest.size === page.length ? page : page.filter((row) => latest.get(row.image_id) === row);
-      const chunk = packChunk(rows);
-      const index = matrix.chunks.length;
-      matrix.chunks.push(chunk);
-      matrix.stale.push(new Set());
-      matrix.bytes += chunk.vectors.byteLength;
-      for (const row of rows) {
-        const before = matrix.where.get(row.image_id);
-        if (before !== undefined) matrix.stale[before].add(row.image_id);
-        matrix.where.set(row.image_id, index);
+      after = page[page.length - 1].seq;
+      matrix.last = Math.max(matrix.last, after);
+      // The newest row of each image, if the matrix does not hold it yet.
+      const latest = new Map<number, RegionChange>();
+      for (const row of page) if (row.seq > (matrix.seqs.get(row.image_id) ?? 0)) latest.set(row.image_id, row);
+      if (latest.size > 0) {
+        const rows = [...latest.values()];
+        const chunk = packChunk(rows);
+        const index = matrix.chunks.length;
+        matrix.chunks.push(chunk);
+        matrix.stale.push(new Set());
+        matrix.bytes += chunk.vectors.byteLength;
+        for (const row of rows) {
+          const before = matrix.where.get(row.image_id);
+          if (before !== undefined) matrix.stale[before].add(row.image_id);
+          matrix.where.set(row.image_id, index);
+          matrix.seqs.set(row.image_id, row.seq);
+        }
       }
-      matrix.last = page[page.length - 1].seq;
       if (page.length < pageRows) return;
     }
   }

@@ -8,7 +8,8 @@
  * unnest() batches (images and tiny 4x3 embedding rows made in SQL, for the foreign keys); 100 of them hold a
  * planted region at cosine ~0.9 to the first query. Then, as the server does it (electron/team/search.ts):
  *   cold load = the first refresh of a fresh TeamRegionIndex (the missing-regions check plus reading every row);
- *   warm stage 1 = scan() of Q queries against the loaded matrix (ms = the scan, sync = the version check before it);
+ *   warm stage 1 = scan() of Q queries against the loaded matrix (ms = the scan, sync = the version check before it,
+ *     cpu = this process's CPU time for the call);
  *   catch-up = the refresh after `--added` new rows were inserted.
  * Prints wall milliseconds and RSS; the machine may be shared, so compare runs on one machine only.
  */
@@ -84,11 +85,14 @@ async function main(): Promise<void> {
     const rssAfter = process.memoryUsage().rss;
 
     const queries = [target, ...Array.from({ length: queryCount - 1 }, () => randomUnit(dim, random))];
-    const stage1: number[] = [], sync: number[] = [];
+    const stage1: number[] = [], stage1Cpu: number[] = [], sync: number[] = [];
     let recall = 0, images = 0, regions = 0;
     for (const [i, query] of queries.entries()) {
+      const cpu = process.cpuUsage();
       const result = await index.scan(modelId, [query], { limit: 100 });
+      const used = process.cpuUsage(cpu);
       stage1.push(result.ms);
+      stage1Cpu.push((used.user + used.system) / 1000);
       sync.push(result.syncMs);
       images = result.images;
       regions = result.regions;
@@ -104,6 +108,8 @@ async function main(): Promise<void> {
       images, regions, dim, insertSeconds: Math.round(insertMs / 100) / 10,
       coldLoadMs: Math.round(coldMs), matrixMB: mb(index.bytes), rssGrowthMB: mb(rssAfter - rssBefore),
       warmStage1Ms: { p50: percentile(stage1, 50), p95: percentile(stage1, 95), max: percentile(stage1, 100) },
+      // CPU of this process per query (scan + the version check's client side): the wall time on a shared machine includes waiting.
+      stage1CpuMs: { p50: percentile(stage1Cpu, 50), p95: percentile(stage1Cpu, 95) },
       versionCheckMs: { p50: percentile(sync, 50), p95: percentile(sync, 95) },
       plantedRecallAt100: recall,
       catchUp: { added, images: afterAdd.images, ms: Math.round(catchUpMs), syncMs: Math.round(afterAdd.syncMs), stage1Ms: Math.round(afterAdd.ms) },
