@@ -19,6 +19,7 @@ import { describeImage } from '../electron/jobs/import-job';
 import { ModelRegistry } from '../electron/models';
 import { builtinModelsDir } from '../electron/paths';
 import { hashPassword } from '../electron/team/auth';
+import { TeamRegionIndex } from '../electron/team/search';
 import { startTeamServer } from '../electron/team/server';
 import { tempDir, writeImages } from './fixtures';
 import { type PgCluster, startPgCluster } from './pg-cluster';
@@ -206,5 +207,31 @@ describe('search on a team server', () => {
     const { hits, stats } = (await query(tokens.labeler, { limit: 3 })).result;
     expect(stats.images).toBe(images.length + 2);
     expect(hits[0].imageId).toBe(early);
+  });
+
+  it('a server that sees many small catch-ups re-packs its matrix: stale rows go, every image keeps its newest row', async () => {
+    const index = new TeamRegionIndex(store);
+    const [image] = await addImages(1, 5000);
+    const url = cluster.databaseUrl('search');
+    await index.refresh(modelId);
+    const live = index.held(modelId)!.images;
+    for (let round = 0; round < 40; round++) {
+      // Each round re-embeds the image (a new row, a new seq) and a query catches up on it: one chunk per round.
+      await cluster.query(url, "UPDATE embed_tasks SET status = 'queued' WHERE image_id = $1", [image]);
+      const similarity = round === 39 ? 0.97 : 0.3;
+      await embed(new Map([[image, mapWith([{ vector: nearby(target, similarity, random), x: 5, y: 5, width: 8, height: 8 }])]]));
+      if (round === 0) expect((await store.tasks.counts()).queued).toBe(0);
+      await index.refresh(modelId);
+    }
+    const held = index.held(modelId)!;
+    expect(held.images).toBe(live + 1);
+    expect(held.chunks).toBeLessThanOrEqual(34);
+    expect(held.staleRows).toBeLessThan(34);
+    const [{ regions }] = await cluster.query<{ regions: number }>(url, 'SELECT sum(region_count)::int AS regions FROM region_sets WHERE model_id = $1', [modelId]);
+    const result = await index.scan(modelId, [target], { limit: 1, only: new Set([image]) });
+    expect(result.regions).toBeGreaterThanOrEqual(regions);
+    expect(result.hits[0].score).toBeGreaterThan(0.9);
+    const all = await index.scan(modelId, [target], { limit: 1000 });
+    expect(all.hits.filter((hit) => hit.imageId === image)).toHaveLength(1);
   });
 });

@@ -66,6 +66,12 @@ export class TeamRegionIndex {
     return total;
   }
 
+  /** The model's matrix as held now (for tests and benchmarks). */
+  held(modelId: string): { chunks: number; images: number; staleRows: number; bytes: number } | undefined {
+    const matrix = this.matrices.get(modelId);
+    return matrix && { chunks: matrix.chunks.length, images: matrix.where.size, staleRows: matrix.stale.reduce((sum, set) => sum + set.size, 0), bytes: matrix.bytes };
+  }
+
   /** The model's matrix, up to date with the database. */
   refresh(modelId: string): Promise<Matrix> {
     const previous = this.locks.get(modelId) ?? Promise.resolve();
@@ -124,8 +130,9 @@ export class TeamRegionIndex {
           matrix.seqs.set(row.image_id, row.seq);
         }
       }
-      if (page.length < pageRows) return;
+      if (page.length < pageRows) break;
     }
+    if (matrix.chunks.length > 32 + 2 * Math.ceil(matrix.where.size / pageRows)) compact(matrix);
   }
 
   /** Best `limit` images by their best region against the query vectors (unit float32, max over queries). */
@@ -145,6 +152,42 @@ export class TeamRegionIndex {
     });
     return { hits: top.sorted(), images: matrix.where.size, regions, syncMs: started - syncStarted, ms: performance.now() - started };
   }
+}
+
+/**
+ * Re-packs the live rows into full chunks: each catch-up adds a chunk (often of one image), and rows replaced
+ * since stay in theirs as stale, so a long-running server would otherwise scan more, smaller chunks over time.
+ */
+function compact(matrix: Matrix): void {
+  const chunks: RegionChunk[] = [];
+  let ids: number[] = [], spans: Array<{ chunk: RegionChunk; first: number; last: number }> = [];
+  const flush = () => {
+    if (!ids.length) return;
+    const { dim } = spans[0].chunk;
+    const offsets = new Int32Array(ids.length + 1);
+    spans.forEach((span, i) => { offsets[i + 1] = offsets[i] + span.last - span.first; });
+    const vectors = new Int8Array(offsets[ids.length] * dim);
+    spans.forEach((span, i) => vectors.set(span.chunk.vectors.subarray(span.first * dim, span.last * dim), offsets[i] * dim));
+    chunks.push({ dim, imageIds: Int32Array.from(ids), offsets, vectors });
+    ids = [];
+    spans = [];
+  };
+  matrix.chunks.forEach((chunk, c) => {
+    for (let i = 0; i < chunk.imageIds.length; i++) {
+      const imageId = chunk.imageIds[i];
+      if (matrix.stale[c].has(imageId)) continue;
+      if (ids.length && spans[0].chunk.dim !== chunk.dim) flush();
+      ids.push(imageId);
+      spans.push({ chunk, first: chunk.offsets[i], last: chunk.offsets[i + 1] });
+      if (ids.length === pageRows) flush();
+    }
+  });
+  flush();
+  matrix.chunks = chunks;
+  matrix.stale = chunks.map(() => new Set());
+  matrix.where = new Map();
+  chunks.forEach((chunk, c) => { for (const imageId of chunk.imageIds) matrix.where.set(imageId, c); });
+  matrix.bytes = chunks.reduce((sum, chunk) => sum + chunk.vectors.byteLength, 0);
 }
 
 /** Images of the chunk the scan leaves out: stale rows, excluded images, and those outside `only`. */
