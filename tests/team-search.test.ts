@@ -13,6 +13,7 @@ import { encodeRle } from '../core/rle';
 import { nearby, objectMask, type PlantedObject, randomUnit, seededRandom, syntheticMap } from '../core/search/synthetic';
 import pg from 'pg';
 import { PgStore } from '../db/pg/store';
+import { SqliteStore } from '../db/sqlite-store';
 import { regionSetOf } from '../db/store';
 import { readManifest } from '../electron/embedding/embedder';
 import { describeImage } from '../electron/jobs/import-job';
@@ -233,5 +234,39 @@ describe('search on a team server', () => {
     expect(result.hits[0].score).toBeGreaterThan(0.9);
     const all = await index.scan(modelId, [target], { limit: 1000 });
     expect(all.hits.filter((hit) => hit.imageId === image)).toHaveLength(1);
+  });
+});
+
+describe('search on a served project file', () => {
+  it('the SQLite store writes regions with each map too, and the same index finds the planted object', async () => {
+    const file = new SqliteStore(join(tempDir(), 'served.pixelwise'), { create: true });
+    try {
+      await file.embeddings.registerModel(await readManifest(join(builtinModelsDir(), modelId)));
+      const paths = await writeImages(join(tempDir(), 'images'), 6, gridWidth * stride, gridHeight * stride, 6000);
+      const ids: number[] = [];
+      for (const path of paths) {
+        const bytes = readFileSync(path);
+        ids.push(await file.images.add({ ...(await describeImage(bytes)), path: path.split('/').pop()!, bytes }));
+      }
+      const fileMaps = new Map(ids.map((imageId, i) => [imageId, mapWith([i === 3
+        ? { vector: nearby(target, 0.95, random), x: 10, y: 10, width: 8, height: 8 }
+        : { vector: randomUnit(dim, random), x: 10, y: 10, width: 8, height: 8 }])]));
+      await file.tasks.enqueueEmbed(modelId, ids);
+      for (let task = await file.tasks.claim('test', 60); task; task = await file.tasks.claim('test', 60)) {
+        expect(await file.tasks.complete(task, quantize(fileMaps.get(task.imageId)!))).toBe(true);
+      }
+      const index = new TeamRegionIndex(file);
+      const first = await index.scan(modelId, [target], { limit: 2 });
+      expect(first.images).toBe(ids.length);
+      expect(first.hits[0].imageId).toBe(ids[3]);
+      expect(first.hits[0].score).toBeGreaterThan(0.85);
+      // A map removed from the file: the count tells, and the matrix is loaded again without it.
+      file.project.db.prepare('DELETE FROM embeddings WHERE image_id = ?').run(ids[3]);
+      const after = await index.scan(modelId, [target], { limit: 2 });
+      expect(after.images).toBe(ids.length - 1);
+      expect(after.hits.map((hit) => hit.imageId)).not.toContain(ids[3]);
+    } finally {
+      await file.close();
+    }
   });
 });
