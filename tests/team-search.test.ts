@@ -237,6 +237,20 @@ describe('search on a team server', () => {
   });
 });
 
+describe('maps stored before the server kept regions', () => {
+  it('get their regions when a server first searches the model', async () => {
+    const url = cluster.databaseUrl('search');
+    // As after the upgrade to schema 3: the embedding is there, its region row is not.
+    await cluster.query(url, 'DELETE FROM region_sets WHERE image_id = $1', [images[0]]);
+    const index = new TeamRegionIndex(store);
+    const result = await index.scan(modelId, [target], { limit: 1, only: new Set([images[0]]) });
+    expect(result.hits[0].imageId).toBe(images[0]);
+    expect(result.hits[0].score).toBeGreaterThan(0.9);
+    const [{ n }] = await cluster.query<{ n: number }>(url, 'SELECT count(*)::int AS n FROM region_sets WHERE image_id = $1', [images[0]]);
+    expect(n).toBe(1);
+  });
+});
+
 describe('search on a served project file', () => {
   it('the SQLite store writes regions with each map too, and the same index finds the planted object', async () => {
     const file = new SqliteStore(join(tempDir(), 'served.pixelwise'), { create: true });

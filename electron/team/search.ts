@@ -85,7 +85,10 @@ export class TeamRegionIndex {
       // Maps stored before the server kept regions (schema 2) get them now, once per model and process.
       for (const imageId of await this.store.regions.missing(modelId)) {
         const stored = await this.store.embeddings.get(imageId, modelId);
-        if (stored) await this.store.regions.put(imageId, modelId, regionSetOf(stored)).catch(() => undefined); // removed meanwhile
+        if (!stored) continue; // removed meanwhile
+        await this.store.regions.put(imageId, modelId, regionSetOf(stored)).catch((error: unknown) => {
+          if (!(error instanceof ApiError && error.code === 'conflict')) throw error; // the map was removed meanwhile
+        });
       }
       this.indexedMissing.add(modelId);
     }
