@@ -2,8 +2,9 @@
  * Augment end to end without a browser: a generated project (real SQLite file, real embeddings from the built-in
  * ONNX model), the augment job with the shipped ONNX decoder, cancel, undo and the COCO export's synthetic flag.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dispatch } from '../core/api/contract';
 import type { ImageRecord, JobRecord } from '../core/api/records';
@@ -108,6 +109,13 @@ describe('augment job', () => {
     expect(synthetic).toHaveLength(4);
     expect(synthetic.every((image: any) => coco.images.some((other: any) => other.id === image.source_image_id))).toBe(true);
 
+    // Formats without a field for it get synthetic.json beside the data.
+    const yolo = await call<JobRecord>('datasets', 'export', { format: 'yolo', target: join(dir, 'yolo') });
+    expect((await run(s, yolo)).status).toBe('done');
+    const manifest = JSON.parse(readFileSync(join(dir, 'yolo', 'synthetic.json'), 'utf8')) as { synthetic: Array<{ image: string; source: string | null }> };
+    expect(manifest.synthetic).toHaveLength(4);
+    expect(manifest.synthetic.every((entry) => /-swap-job\d+-\d\.png$/.test(entry.image) && /^scene-000[01]\.(jpg|png)$/.test(entry.source ?? ''))).toBe(true);
+
     const undo = await call<{ removed: number }>('augment', 'undo', { jobId: job.id });
     expect(undo.removed).toBe(4);
     expect((await call<{ total: number }>('images', 'list', {})).total).toBe(3);
@@ -133,6 +141,25 @@ describe('augment job', () => {
     }
     expect(readdirSync(join(dir, 'augmented')).sort()).toEqual(variants.map((v) => v.fileName).sort());
     expect(s.project.db.pragma('integrity_check', { simple: true })).toBe('ok');
+  });
+
+  it('runs from the command line: pixelwise augment <project> --images --variants --edit --strength', async () => {
+    const { dir, studio: s, images } = await annotatedProject();
+    await s.close();
+    studio = null;
+    const cli = (...args: string[]) => spawnSync(process.execPath, [resolve(__dirname, '..', 'bin', 'pixelwise.cjs'), ...args, '--data-dir', join(dir, 'data')], {
+      encoding: 'utf8', env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu' }, timeout: 120_000,
+    });
+    const project = join(dir, 'p.pixelwise');
+    const made = cli('augment', project, '--images', `${images[0].id},${images[1].id}`, '--variants', '2', '--edit', 'interpolate', '--strength', '0.8', '--seed', '5');
+    expect(made.status).toBe(0);
+    expect(JSON.parse(made.stdout)).toMatchObject({ status: 'done', created: 4, skipped: [] });
+    const bad = cli('augment', project, '--images', '1', '--edit', 'melt');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--edit takes jitter, swap, interpolate, not "melt"/);
+    const strength = cli('augment', project, '--images', '1', '--strength', 'x');
+    expect(strength.status).toBe(2);
+    expect(strength.stderr).toMatch(/--strength takes a number from 0 to 2/);
   });
 
   it('refuses bad requests in words before queuing anything', async () => {

@@ -135,7 +135,7 @@ describe('search on a team server', () => {
     expect(anonymous.status).toBe(401);
   });
 
-  it('bad examples get a sentence: a mask of the wrong size, an image without a map, an annotation id', async () => {
+  it('bad examples get a sentence: a mask of the wrong size, an image without a map, an annotation id, a class', async () => {
     const wrongSize = await query(tokens.labeler, { examples: [{ imageId: images[0], rle: encodeRle({ width: 10, height: 10, data: new Uint8Array(100).fill(1) }) }] });
     expect(wrongSize.status).toBe(400);
     expect(wrongSize.error?.message).toBe(`example on image ${images[0]}: the mask is 10x10 but the image is 160x120`);
@@ -144,6 +144,9 @@ describe('search on a team server', () => {
     expect(notEmbedded.error?.code).toBe('not-embedded');
     const byAnnotation = await query(tokens.labeler, { examples: [{ annotationId: 1 }] });
     expect(byAnnotation.error?.message).toContain('search by an existing annotation works in local projects only');
+    const byClass = await query(tokens.labeler, { examples: undefined, classId: 1 });
+    expect(byClass.status).toBe(400);
+    expect(byClass.error?.message).toContain('"find more of this class" works in local projects only');
   });
 
   it('a map stored after the matrix was loaded is found by the next query; a re-embedded image is found where its object now is', async () => {

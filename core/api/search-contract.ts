@@ -22,7 +22,13 @@ export const searchExampleSchema = z.union([
 ]);
 
 export const searchQuerySchema = z.object({
-  examples: z.array(searchExampleSchema).min(1).max(50),
+  /** Example objects; with classId they join the class's annotations (one of the two is needed). */
+  examples: z.array(searchExampleSchema).max(50).optional(),
+  /**
+   * "Find more of this class": every annotated object of the class is an example (the newest 500), and hits
+   * rejected in earlier searches for the class stay rejected.
+   */
+  classId: id.optional(),
   modelId: z.string().optional(),
   /** Hits returned. */
   limit: z.number().int().min(1).max(1000).default(50),
@@ -32,7 +38,7 @@ export const searchQuerySchema = z.object({
   imageIds: z.array(id).max(1_000_000).optional(),
   /** Leave out the example images themselves (default false: other objects on them are valid hits). */
   excludeExampleImages: z.boolean().default(false),
-});
+}).refine((input) => (input.examples?.length ?? 0) > 0 || input.classId !== undefined, { message: 'give examples or a classId' });
 
 export const searchFeedbackSchema = z.object({
   sessionId: z.string().min(1),

@@ -210,13 +210,53 @@ describe('createSegmenter', () => {
     // the left takes the middle too, and a negative click there must take it out again, colour model or not.
     const thirds = scene(64, 48, (x) => (x < 21 ? 0 : x < 43 ? 1 : 2), [[1, 0], [1, 0], [0, 1]], [red, red, blue]);
     for (const colorWeight of [0, defaultEngineOptions.colorWeight]) {
-      const segmenter = createSegmenter(thirds.map, thirds.image, { colorWeight });
+      const segmenter = createSegmenter(thirds.map, thirds.image, { colorWeight }, { weights: null });
       const both = segmenter.segment([{ x: 8, y: 20, positive: true }]).mask;
       expect(maskIou(both, thirds.truth[0])).toBeLessThan(0.6);
       const left = segmenter.segment([{ x: 8, y: 20, positive: true }, { x: 32, y: 24, positive: false }]).mask;
       expect(left.data[24 * 64 + 32]).toBe(0);
       expect(maskIou(left, thirds.truth[0])).toBeGreaterThan(0.85);
     }
+  });
+
+  it('a negative click removes the region it lands in, not a distant object part of the same colour', () => {
+    // A bar (left part red, right part dark red) and, above its left end, a blob that looks like the bar and has
+    // the right part's colour: one positive click takes bar and blob. A negative click on the blob used to take
+    // the right part too, 56 px away (the colour model learnt the blob's colour as background); now cells nearer
+    // the positive click keep the previous mask.
+    const label = (x: number, y: number) => {
+      if (y >= 48 && y < 80 && x >= 16 && x < 176) return x < 120 ? 1 : 2;
+      return y >= 16 && y < 48 && x >= 24 && x < 64 ? 3 : 0;
+    };
+    const dark = [120, 20, 20];
+    const bar = scene(192, 128, label, [[1, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0.15, 0], [0, 1, 0.15, 0.1]], [blue, red, dark, dark]);
+    const object: Mask = { width: 192, height: 128, data: bar.truth[1].data.map((v, i) => v | bar.truth[2].data[i]) };
+    const kept = (mask: Mask, part: Mask) => mask.data.reduce((sum, v, i) => sum + (v & part.data[i]), 0) / maskArea(part);
+    const clicks = [{ x: 30, y: 64, positive: true }, { x: 44, y: 24, positive: false }];
+    let firstRight = 0;
+    const results = [defaultEngineOptions.negativeReach, Infinity].map((negativeReach) => {
+      const segmenter = createSegmenter(bar.map, bar.image, { negativeReach }, { weights: null });
+      const first = segmenter.segment(clicks.slice(0, 1)).mask;
+      expect(kept(first, bar.truth[3])).toBeGreaterThan(0.7);
+      expect(kept(first, bar.truth[2])).toBeGreaterThan(0.7);
+      firstRight = kept(first, bar.truth[2]);
+      return segmenter.segment(clicks).mask;
+    });
+    const [local, old] = results;
+    expect(kept(local, bar.truth[3])).toBe(0);
+    expect(kept(local, bar.truth[2])).toBeGreaterThanOrEqual(firstRight);
+    expect(maskIou(local, object)).toBeGreaterThan(0.9);
+    // The old rule, still selectable as negativeReach = Infinity, loses most of the right part.
+    expect(kept(old, bar.truth[3])).toBe(0);
+    expect(kept(old, bar.truth[2])).toBeLessThan(0.5);
+    // The learned step (the default) keeps the same locality: what it took of the far part stays, and the blob
+    // goes, less cleanly than with the engine's formula here (88% of it on this synthetic scene).
+    const learned = createSegmenter(bar.map, bar.image);
+    const before = kept(learned.segment(clicks.slice(0, 1)).mask, bar.truth[2]);
+    const after = learned.segment(clicks).mask;
+    expect(before).toBeGreaterThan(0.3);
+    expect(kept(after, bar.truth[2])).toBeGreaterThanOrEqual(before);
+    expect(kept(after, bar.truth[3])).toBeLessThan(0.2);
   });
 
   it('refuses an image that the map does not cover', () => {

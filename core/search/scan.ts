@@ -77,24 +77,40 @@ export class TopHits {
 }
 
 /**
- * Scores every image of the chunk by its best region against each query (max over queries) and offers it to
- * `top`. `exclude` skips images (already judged, the query's own image when asked).
+ * Negative examples of a query: a region closer to one of them than to any query loses `weight` x the difference
+ * (its best cosine with a negative minus its best with a query).
  */
-export function scanChunk(chunk: RegionChunk, queries: Int8Array[], top: TopHits, exclude?: ReadonlySet<number>): void {
+export interface Negatives {
+  vectors: Int8Array[];
+  weight: number;
+}
+
+/**
+ * Scores every image of the chunk by its best region against each query (max over queries, less the negatives'
+ * penalty) and offers it to `top`. `exclude` skips images (already judged, the query's own image when asked).
+ */
+export function scanChunk(chunk: RegionChunk, queries: Int8Array[], top: TopHits, exclude?: ReadonlySet<number>, negatives?: Negatives): void {
   const { dim, imageIds, offsets, vectors } = chunk;
   const norm = 1 / (127 * 127);
+  const penalised = negatives && negatives.vectors.length > 0 && negatives.weight > 0 ? negatives : null;
   for (let i = 0; i < imageIds.length; i++) {
     const imageId = imageIds[i];
     if (exclude?.has(imageId)) continue;
     let best = -Infinity, bestRegion = -1;
     const first = offsets[i], last = offsets[i + 1];
-    for (const query of queries) {
-      for (let region = first; region < last; region++) {
-        const score = dot(vectors, region * dim, query, dim);
-        if (score > best) {
-          best = score;
-          bestRegion = region - first;
-        }
+    for (let region = first; region < last; region++) {
+      let score = -Infinity;
+      for (const query of queries) score = Math.max(score, dot(vectors, region * dim, query, dim));
+      // The penalty only lowers a score: a region that cannot beat this image's best or enter the top is done.
+      if (score <= best || score * norm <= top.floor) continue;
+      if (penalised) {
+        let closest = -Infinity;
+        for (const negative of penalised.vectors) closest = Math.max(closest, dot(vectors, region * dim, negative, dim));
+        if (closest > score) score -= penalised.weight * (closest - score);
+      }
+      if (score > best) {
+        best = score;
+        bestRegion = region - first;
       }
     }
     if (bestRegion < 0) continue;

@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { dispatch } from '../../core/api/contract';
 import { type AugmentEdit, augmentEdits } from '../../core/augment/edits';
 import type { JobRecord } from '../../core/api/records';
+import type { SearchResult } from '../../core/api/search-contract';
 import type { ImportResult } from '../jobs/import-job';
 import { gpuReport } from '../gpu/report';
 import type { ModelRegistry } from '../models';
@@ -29,8 +30,12 @@ const usage = `Usage:
   pixelwise info <project-file>                           project summary as JSON
   pixelwise segment <project-file> --stdin                JSON lines in: {"image", "clicks": [[x, y, 1|0]], "box"?}
                                                           JSON lines out: {"rle", "score", "ms"} or {"error"}
-  pixelwise search <project-file> --image <id> --mask <rle.json> [--top 50] [--model <id>]
-                                                          similar objects across the project, JSON out
+  pixelwise search <project-file> --image <id> --mask <rle.json> [--accept <ids>] [--reject <ids>] [--top 50] [--model <id>]
+  pixelwise search <project-file> --class <name> [--accept <ids>] [--reject <ids>] [--top 50] [--model <id>]
+                                                          similar objects across the project (or more of a class,
+                                                          learned from its annotations), JSON out; --accept and
+                                                          --reject judge hits on those image ids (1,2,3) as the
+                                                          studio's accept/reject do, and re-rank
   pixelwise discover <project-file> [--images 1,2,3] [--top 5] [--model <id>]
                                                           most frequent objects across images, JSON out
   pixelwise augment <project-file> --images <ids> --variants N [--edit jitter|swap|interpolate] [--strength s]
@@ -86,6 +91,7 @@ export async function run(argv: string[]): Promise<void> {
     options: {
       model: { type: 'string' }, stdin: { type: 'boolean' }, 'data-dir': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       image: { type: 'string' }, mask: { type: 'string' }, top: { type: 'string' }, images: { type: 'string' },
+      class: { type: 'string' }, accept: { type: 'string' }, reject: { type: 'string' },
       format: { type: 'string' }, out: { type: 'string' }, polygons: { type: 'boolean' }, embeddings: { type: 'boolean' },
       replace: { type: 'boolean' }, 'remove-old': { type: 'boolean' }, variants: { type: 'string' }, edit: { type: 'string' },
       strength: { type: 'string' }, seed: { type: 'string' },
@@ -139,12 +145,24 @@ export async function run(argv: string[]): Promise<void> {
       await studio.openProject(projectFile, false);
       await segmentStream(studio);
     } else if (command === 'search') {
-      if (!values.image || !values.mask) throw new UsageError('search needs --image <id> and --mask <rle.json>');
-      const imageId = count('--image', values.image), limit = count('--top', values.top ?? '50');
-      const rle = await readJson('--mask', values.mask);
+      if (!values.class && (!values.image || !values.mask)) throw new UsageError('search needs --image <id> and --mask <rle.json>, or --class <name>');
+      if (values.class && (values.image || values.mask)) throw new UsageError('search takes either --class or --image with --mask, not both');
+      const limit = count('--top', values.top ?? '50');
+      const accepted = idList('--accept', values.accept), rejected = idList('--reject', values.reject);
+      const both = accepted.filter((id) => rejected.includes(id));
+      if (both.length) throw new UsageError(`image ${both.join(', ')} is both accepted and rejected`);
+      const example = values.image && values.mask ? { imageId: count('--image', values.image), rle: await readJson('--mask', values.mask) } : null;
       await studio.openProject(projectFile, false);
       const api = createApiImplementation(studio, null);
-      const result = await dispatch(api, 'search', 'query', { examples: [{ imageId, rle }], limit, modelId: values.model });
+      let classId: number | undefined;
+      if (values.class) {
+        const found = studio.project.classes.findByName(values.class);
+        if (!found) throw new Error(`no class named "${values.class}" in this project (classes: ${studio.project.classes.list().map((c) => c.name).join(', ') || 'none'})`);
+        classId = found.id;
+      }
+      let result = (await dispatch(api, 'search', 'query', { examples: example ? [example] : undefined, classId, limit, modelId: values.model })) as SearchResult;
+      // The studio's accept / reject buttons: one feedback call, which re-ranks.
+      if (accepted.length || rejected.length) result = (await dispatch(api, 'search', 'feedback', { sessionId: result.sessionId, accepted, rejected, limit })) as SearchResult;
       console.log(JSON.stringify(result, null, 2));
     } else if (command === 'discover') {
       await studio.openProject(projectFile, false);
@@ -239,6 +257,12 @@ function count(name: string, text: string): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < 1) throw new UsageError(`${name} takes a positive whole number, not "${text}"`);
   return value;
+}
+
+/** Image ids given as "1,2,3" (none when the option is absent). */
+function idList(name: string, text: string | undefined): number[] {
+  if (text === undefined) return [];
+  return text.split(',').filter((part) => part.trim() !== '').map((part) => count(name, part.trim()));
 }
 
 /** The JSON in file `path` given as option `name`; bad usage, naming the file, when it is missing or not JSON. */

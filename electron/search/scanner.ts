@@ -96,11 +96,17 @@ export class RegionScanner {
     }
   }
 
-  /** Best `limit` images by their best region against the query vectors (unit float32, max over queries). */
-  scan(modelId: string, queries: Float32Array[], options: { limit: number; exclude?: ReadonlySet<number>; only?: ReadonlySet<number> }): ScanResult {
+  /**
+   * Best `limit` images by their best region against the query vectors (unit float32, max over queries), less
+   * `negatives.weight` x the region's best cosine with a negative (core/search/classmodel.ts).
+   */
+  scan(modelId: string, queries: Float32Array[], options: {
+    limit: number; exclude?: ReadonlySet<number>; only?: ReadonlySet<number>; negatives?: { vectors: Float32Array[]; weight: number };
+  }): ScanResult {
     const started = performance.now();
     const top = new TopHits(options.limit);
     const int8 = queries.map(toInt8);
+    const negatives = options.negatives && { vectors: options.negatives.vectors.map(toInt8), weight: options.negatives.weight };
     let images = 0, regions = 0;
     for (const chunk of this.chunks(modelId)) {
       if (chunk.dim !== queries[0].length) {
@@ -108,7 +114,7 @@ export class RegionScanner {
       }
       images += chunk.imageIds.length;
       regions += chunk.offsets[chunk.offsets.length - 1];
-      scanChunk(chunk, int8, top, options.only ? excludeAllBut(chunk, options.only, options.exclude) : options.exclude);
+      scanChunk(chunk, int8, top, options.only ? excludeAllBut(chunk, options.only, options.exclude) : options.exclude, negatives);
     }
     return { hits: top.sorted(), images, regions, ms: performance.now() - started };
   }

@@ -107,6 +107,31 @@ describe('search service', () => {
     expect(second.hits.find((hit) => hit.imageId === ids[14])?.judgement).toBe('accepted');
   });
 
+  it('finds more of a class from its annotations (both of its looks) and remembers the class\'s rejections', () => {
+    const service = createSearchService(project, { defaultModelId: modelId });
+    const classId = project.classes.create('a-or-b').id;
+    const annotationIds = project.transaction(() => [8, 14].map((index) => project.annotations.add(ids[index], {
+      classId, rle: encodeRle(objectMask(maps[index], objects[index][1])),
+    })));
+    try {
+      const indices = (hits: SearchHit[], count: number) => hits.slice(0, count).map((hit) => ids.indexOf(hit.imageId)).sort((a, b) => a - b);
+      // One example of the A look finds the A images; the class (one A and one B annotated) finds both looks.
+      const one = service.search.query({ examples: [{ annotationId: annotationIds[0] }], limit: 12, rerank: 30, excludeExampleImages: true });
+      expect(indices(one.hits, 5)).toEqual([9, 10, 11, 12, 13]);
+      const byClass = service.search.query({ classId, limit: 12, rerank: 30, excludeExampleImages: true });
+      // (Image 20's Q object lies between the two looks: it may rank among them.)
+      expect(indices(byClass.hits, 11)).toEqual(expect.arrayContaining([9, 10, 11, 12, 13, 15, 16, 17, 18, 19]));
+      // A rejection in a class search holds for the class's next search.
+      const rejected = byClass.hits[10].imageId;
+      service.search.feedback({ sessionId: byClass.sessionId, rejected: [rejected], accepted: [] });
+      const again = service.search.query({ classId, limit: 40, rerank: 40, excludeExampleImages: true });
+      expect(again.hits.find((hit) => hit.imageId === rejected)?.judgement).toBe('rejected');
+      expect(() => service.search.query({ classId: 999, limit: 5, rerank: 5, excludeExampleImages: false })).toThrow(/no class with id 999/);
+    } finally {
+      project.transaction(() => project.annotations.remove(annotationIds));
+    }
+  });
+
   it('leaves rejected hits out of "every hit above the threshold"', async () => {
     const service = createSearchService(project, { defaultModelId: modelId });
     const result = service.search.query({ examples: [exampleOn(20, 1)], limit: 20, rerank: 30, excludeExampleImages: true });

@@ -13,8 +13,8 @@ import type {
 import { dequantize } from '../../core/embedding';
 import type { Mask } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
+import { type ClassModel, ClassModelError, type ClassModelOptions, classScore, fitClassModel } from '../../core/search/classmodel';
 import { type DenseMatch, type DenseOptions, denseMatch } from '../../core/search/dense';
-import { type FeedbackWeights, type QueryState, queryVectors } from '../../core/search/feedback';
 import { SearchInputError, gridMaskToImage, poolMask } from '../../core/search/pooling';
 import type { Project } from '../../db/project';
 import { guideImage } from './guide';
@@ -36,7 +36,8 @@ export interface SearchServiceOptions {
   defaultModelId: string | (() => string);
   scanner?: Partial<ScannerOptions>;
   dense?: Partial<DenseOptions>;
-  feedback?: Partial<FeedbackWeights>;
+  /** The query is the labeler's class model (core/search/classmodel.ts), refitted to examples and judgements. */
+  classModel?: Partial<ClassModelOptions>;
   discovery?: Partial<DiscoveryServiceOptions>;
   /** Sessions kept for feedback / accept. */
   maxSessions?: number;
@@ -55,10 +56,21 @@ interface HitRegion {
   mask?: Promise<Mask>;
 }
 
+/** What the labeler has said: the query's examples, and the vectors of the regions judged so far. */
+interface QueryState {
+  examples: Float32Array[];
+  accepted: Float32Array[];
+  rejected: Float32Array[];
+}
+
 interface Session {
   id: string;
   modelId: string;
+  /** "Find more of class X": the class's annotations are examples, and judgements are remembered for the class. */
+  classId: number | null;
   state: QueryState;
+  /** The class model fitted to `state` (refitted whenever it changes). */
+  model: ClassModel;
   exampleImages: Set<number>;
   excludeExampleImages: boolean;
   only: Set<number> | null;
@@ -74,6 +86,7 @@ export function createSearchService(project: Project, options: SearchServiceOpti
   const scanner = new RegionScanner(regionsOf(project), options.scanner);
   const sessions = new Map<string, Session>();
   const maxSessions = options.maxSessions ?? 16;
+  const maxClassExamples = 500;
   const defaultModel = () => (typeof options.defaultModelId === 'function' ? options.defaultModelId() : options.defaultModelId);
 
   function stored(imageId: number, modelId: string) {
@@ -82,21 +95,66 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     return embedding;
   }
 
-  function exampleVector(example: SearchQueryInput['examples'][number], modelId: string): { imageId: number; vector: Float32Array } {
+  /**
+   * Mask-pooled vectors of annotations ("find more of class X" pools every annotation of the class), by model and
+   * annotation id; an entry holds for the mask and the embeddings it was pooled from (an edited mask, or any
+   * re-embedding or re-indexing, which changes the region index's signature, pools it again).
+   */
+  const pooled = new Map<string, { counts: string; signature: string; vector: Float32Array }>();
+  const classMemory = new Map<string, Map<number, Float32Array>>();
+  const rejectedOfClass = (modelId: string, classId: number) => {
+    const key = `${modelId}\n${classId}`;
+    let memory = classMemory.get(key);
+    if (!memory) classMemory.set(key, (memory = new Map()));
+    return memory;
+  };
+
+  function exampleVector(example: NonNullable<SearchQueryInput['examples']>[number], modelId: string, signature: string): { imageId: number; vector: Float32Array } {
     let imageId: number, mask: Mask;
     if ('annotationId' in example) {
       const annotation = project.annotations.get(example.annotationId);
       if (!annotation) throw new SearchError('not-found', `no annotation ${example.annotationId}`);
+      const key = `${modelId}\n${annotation.id}`;
+      const known = pooled.get(key);
+      if (known?.counts === annotation.rle.counts && known.signature === signature) return { imageId: annotation.imageId, vector: known.vector };
       imageId = annotation.imageId;
       mask = decodeRle(annotation.rle);
+      const vector = poolExample(imageId, mask, modelId);
+      if (pooled.size > 20_000) pooled.clear();
+      pooled.set(key, { counts: annotation.rle.counts, signature, vector });
+      return { imageId, vector };
     } else {
       imageId = example.imageId;
       mask = decodeRle(example.rle);
     }
+    return { imageId, vector: poolExample(imageId, mask, modelId) };
+  }
+
+  function poolExample(imageId: number, mask: Mask, modelId: string): Float32Array {
     try {
-      return { imageId, vector: poolMask(dequantize(stored(imageId, modelId)), mask) };
+      return poolMask(dequantize(stored(imageId, modelId)), mask);
     } catch (error) {
       if (error instanceof SearchInputError) throw new SearchError('invalid-input', `example on image ${imageId}: ${error.message}`);
+      throw error;
+    }
+  }
+
+  /** The class's annotations that have an embedding for the model, newest first (at most `maxClassExamples`). */
+  function classExamples(classId: number, modelId: string): NonNullable<SearchQueryInput['examples']> {
+    const className = project.classes.list().find((candidate) => candidate.id === classId)?.name;
+    if (className === undefined) throw new SearchError('not-found', `no class with id ${classId}`);
+    const ids = project.db.prepare(`SELECT a.id FROM annotations a JOIN embeddings e ON e.image_id = a.image_id AND e.model_id = ?
+      WHERE a.class_id = ? ORDER BY a.id DESC LIMIT ?`).pluck().all(modelId, classId, maxClassExamples) as number[];
+    if (ids.length === 0) throw new SearchError('invalid-input', `class "${className}" has no annotated objects on embedded images yet: annotate one first`);
+    return ids.map((annotationId) => ({ annotationId }));
+  }
+
+  /** Refits the session's class model to its examples and judgements. */
+  function refit(current: Session): void {
+    try {
+      current.model = fitClassModel({ positives: [...current.state.examples, ...current.state.accepted], negatives: current.state.rejected }, options.classModel);
+    } catch (error) {
+      if (error instanceof ClassModelError) throw new SearchError('invalid-input', error.message);
       throw error;
     }
   }
@@ -111,10 +169,12 @@ export function createSearchService(project: Project, options: SearchServiceOpti
 
   /** Stage 1 + stage 2 for the session's current query; fills session.hits. */
   function rank(current: Session, limit = current.limit): SearchResult {
-    const queries = queryVectors(current.state, options.feedback);
+    const { model } = current;
     const exclude = current.excludeExampleImages ? current.exampleImages : undefined;
     const candidates = Math.max(current.rerank, limit);
-    const stage1 = scanner.scan(current.modelId, queries, { limit: candidates, exclude, only: current.only ?? undefined });
+    const stage1 = scanner.scan(current.modelId, model.queries.slice(0, model.scanQueries), {
+      limit: candidates, exclude, only: current.only ?? undefined, negatives: { vectors: model.negatives, weight: model.negativeWeight },
+    });
     const started = performance.now();
     for (const imageId of current.regions.keys()) if (!current.judgements.has(imageId)) current.regions.delete(imageId);
     const hits: SearchHit[] = [];
@@ -123,10 +183,10 @@ export function createSearchService(project: Project, options: SearchServiceOpti
       const imageHash = project.images.get(hit.imageId)?.hash;
       if (!embedding || !imageHash) continue; // deleted since the scan's page was read
       let region = current.regions.get(hit.imageId);
-      if (!region) current.regions.set(hit.imageId, (region = { match: denseMatch(embedding, queries, options.dense), regionScore: hit.score }));
+      if (!region) current.regions.set(hit.imageId, (region = { match: denseMatch(embedding, model.queries, options.dense), regionScore: hit.score }));
       const { match } = region;
       hits.push({
-        imageId: hit.imageId, imageHash, score: scoreOf(match.vector, queries), regionScore: region.regionScore, bbox: match.bbox,
+        imageId: hit.imageId, imageHash, score: classScore(model, match.vector), regionScore: region.regionScore, bbox: match.bbox,
         peak: [Math.round(match.peak[0]), Math.round(match.peak[1])],
         grid: encodeRle(mapGridOf(match, embedding.width, embedding.height)),
         judgement: current.judgements.get(hit.imageId) ?? null,
@@ -144,7 +204,7 @@ export function createSearchService(project: Project, options: SearchServiceOpti
   function regionOf(current: Session, imageId: number): HitRegion {
     let region = current.regions.get(imageId);
     if (!region) {
-      const match = denseMatch(stored(imageId, current.modelId), queryVectors(current.state, options.feedback), options.dense);
+      const match = denseMatch(stored(imageId, current.modelId), current.model.queries, options.dense);
       current.regions.set(imageId, (region = { match, regionScore: match.objectScore }));
     }
     return region;
@@ -175,13 +235,22 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     search: {
       query(input: SearchQueryInput): SearchResult {
         const modelId = input.modelId ?? defaultModel();
-        const examples = input.examples.map((example) => exampleVector(example, modelId));
+        const classId = input.classId ?? null;
+        const given = [...(input.examples ?? []), ...(classId === null ? [] : classExamples(classId, modelId))];
+        if (given.length === 0) throw new SearchError('invalid-input', 'a search needs an example object or a class');
+        const signature = regionsOf(project).signature(modelId);
+        const examples = given.map((example) => exampleVector(example, modelId, signature));
         const created: Session = {
-          id: randomUUID(), modelId, state: { examples: examples.map((e) => e.vector), accepted: [], rejected: [] },
+          id: randomUUID(), modelId, classId, state: { examples: examples.map((e) => e.vector), accepted: [], rejected: [] }, model: { queries: [], scanQueries: 0, negatives: [], negativeWeight: 0 },
           exampleImages: new Set(examples.map((e) => e.imageId)), excludeExampleImages: input.excludeExampleImages,
           only: input.imageIds ? new Set(input.imageIds) : null, limit: input.limit, rerank: input.rerank,
           judgements: new Map(), regions: new Map(), hits: [],
         };
+        if (classId !== null) {
+          // The class's earlier rejections still hold (its accepted hits are annotations of it by now).
+          for (const imageId of rejectedOfClass(modelId, classId).keys()) created.judgements.set(imageId, 'rejected');
+        }
+        applyJudgements(created);
         sessions.set(created.id, created);
         while (sessions.size > maxSessions) sessions.delete(sessions.keys().next().value as string);
         return rank(created);
@@ -197,7 +266,7 @@ export function createSearchService(project: Project, options: SearchServiceOpti
       async hitMask(input: SearchHitMaskInput): Promise<HitMask> {
         const current = session(input.sessionId);
         const mask = await maskOf(current, input.imageId);
-        return { imageId: input.imageId, rle: encodeRle(mask), score: scoreOf(regionOf(current, input.imageId).match.vector, queryVectors(current.state, options.feedback)) };
+        return { imageId: input.imageId, rle: encodeRle(mask), score: classScore(current.model, regionOf(current, input.imageId).match.vector) };
       },
       /**
        * Each hit's mask as shown (one image decoded at a time), then written in one transaction, leaving out masks
@@ -209,10 +278,9 @@ export function createSearchService(project: Project, options: SearchServiceOpti
           .filter((hit) => hit.score >= (input.minScore ?? 1) && current.judgements.get(hit.imageId) !== 'rejected')
           .map((hit) => hit.imageId))];
         if (input.classId !== null) project.classes.get(input.classId);
-        const queries = queryVectors(current.state, options.feedback);
         const proposed: ProposedAnnotation[] = [];
         for (const imageId of imageIds) {
-          proposed.push({ imageId, mask: await maskOf(current, imageId), score: scoreOf(regionOf(current, imageId).match.vector, queries) });
+          proposed.push({ imageId, mask: await maskOf(current, imageId), score: classScore(current.model, regionOf(current, imageId).match.vector) });
         }
         const result = writeAnnotations(project, proposed, input.classId, 'search');
         for (const imageId of imageIds) current.judgements.set(imageId, 'accepted');
@@ -225,24 +293,22 @@ export function createSearchService(project: Project, options: SearchServiceOpti
     cachedBytes: () => scanner.cachedBytes,
   };
 
+  /** The judged regions' vectors become the model's positives and negatives, and the query is refitted. */
   function applyJudgements(current: Session): void {
     current.state.accepted = [];
     current.state.rejected = [];
+    const remembered = current.classId === null ? null : rejectedOfClass(current.modelId, current.classId);
+    // A judged region keeps the region it was judged on; one judged before any query was fitted (a class's
+    // remembered rejection) uses the vector remembered for it.
+    if (current.model.queries.length === 0) refit(current);
     for (const [imageId, judgement] of current.judgements) {
-      (judgement === 'accepted' ? current.state.accepted : current.state.rejected).push(regionOf(current, imageId).match.vector);
+      const vector = current.regions.has(imageId) || !remembered?.has(imageId) ? regionOf(current, imageId).match.vector : remembered.get(imageId)!;
+      (judgement === 'accepted' ? current.state.accepted : current.state.rejected).push(vector);
+      if (remembered && judgement === 'rejected') remembered.set(imageId, vector);
+      else remembered?.delete(imageId);
     }
+    refit(current);
   }
-}
-
-/** Cosine of a region's vector with the query (max over query vectors): a judged region is scored by today's query. */
-export function scoreOf(vector: Float32Array, queries: Float32Array[]): number {
-  let best = -Infinity;
-  for (const query of queries) {
-    let dot = 0;
-    for (let k = 0; k < vector.length; k++) dot += vector[k] * query[k];
-    best = Math.max(best, dot);
-  }
-  return best;
 }
 
 /**

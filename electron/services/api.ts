@@ -137,7 +137,7 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
     },
     search: {
       query: (input) => {
-        for (const example of input.examples) if ('rle' in example) assertMaskFits(project(), example.imageId, example.rle);
+        for (const example of input.examples ?? []) if ('rle' in example) assertMaskFits(project(), example.imageId, example.rle);
         return search().search.query(input);
       },
       feedback: (input) => search().search.feedback(input),

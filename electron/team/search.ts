@@ -14,12 +14,13 @@ import { ApiError } from '../../core/api/contract';
 import type { SearchHit, SearchQueryInput, SearchResult } from '../../core/api/search-contract';
 import { dequantize } from '../../core/embedding';
 import { decodeRle, encodeRle } from '../../core/rle';
+import { classScore, fitClassModel } from '../../core/search/classmodel';
 import { denseMatch } from '../../core/search/dense';
 import { poolMask, SearchInputError } from '../../core/search/pooling';
 import { type RegionChunk, type ScanHit, scanChunk, toInt8, TopHits } from '../../core/search/scan';
 import { type RegionChange, regionSetOf, type Store } from '../../db/store';
 import { packChunk } from '../search/scanner';
-import { mapGridOf, scoreOf } from '../search/service';
+import { mapGridOf } from '../search/service';
 
 /** Rows read per round trip while loading, and the most images in one chunk. */
 const pageRows = 8192;
@@ -210,9 +211,12 @@ function skipped(chunk: RegionChunk, stale: ReadonlySet<number>, exclude?: Reado
  */
 export async function teamSearch(store: Store, index: TeamRegionIndex, input: SearchQueryInput, defaultModel: () => string): Promise<SearchResult & { stats: { syncMs: number } }> {
   const modelId = input.modelId ?? defaultModel();
-  const queries: Float32Array[] = [];
+  if (input.classId !== undefined) {
+    throw new ApiError('invalid-input', '"find more of this class" works in local projects only for now; search a team project by a mask on an image');
+  }
+  const positives: Float32Array[] = [];
   const exampleImages = new Set<number>();
-  for (const example of input.examples) {
+  for (const example of input.examples ?? []) {
     if (!('imageId' in example)) {
       throw new ApiError('invalid-input', 'a team project searches by a mask on an image ({ imageId, rle }); search by an existing annotation works in local projects only');
     }
@@ -232,14 +236,17 @@ export async function teamSearch(store: Store, index: TeamRegionIndex, input: Se
       throw new ApiError('invalid-input', `example on image ${example.imageId}: the mask is not a valid RLE (${(error as Error).message})`);
     }
     try {
-      queries.push(poolMask(dequantize(stored), mask));
+      positives.push(poolMask(dequantize(stored), mask));
     } catch (error) {
       if (error instanceof SearchInputError) throw new ApiError('invalid-input', `example on image ${example.imageId}: ${error.message}`);
       throw error;
     }
     exampleImages.add(example.imageId);
   }
-  const stage1 = await index.scan(modelId, queries, {
+  // Scored as the local search scores a fresh query (core/search/classmodel.ts): the examples' mean and each example.
+  const model = fitClassModel({ positives, negatives: [] });
+  const queries = model.queries;
+  const stage1 = await index.scan(modelId, queries.slice(0, model.scanQueries), {
     limit: Math.max(input.rerank, input.limit),
     exclude: input.excludeExampleImages ? exampleImages : undefined,
     only: input.imageIds ? new Set(input.imageIds) : undefined,
@@ -256,7 +263,7 @@ export async function teamSearch(store: Store, index: TeamRegionIndex, input: Se
       if (!embedding || !image?.hash) continue; // removed since the matrix was read
       const match = denseMatch(embedding, queries);
       hits.push({
-        imageId: hit.imageId, imageHash: image.hash, score: scoreOf(match.vector, queries), regionScore: hit.score, bbox: match.bbox,
+        imageId: hit.imageId, imageHash: image.hash, score: classScore(model, match.vector), regionScore: hit.score, bbox: match.bbox,
         peak: [Math.round(match.peak[0]), Math.round(match.peak[1])],
         grid: encodeRle(mapGridOf(match, embedding.width, embedding.height)), judgement: null,
       });

@@ -41,33 +41,30 @@ from .synthetic import synthetic_pair
 
 # ---------------------------------------------------------------------------------------------------- embedder
 
-def load_embedder(model_dir: Path) -> tuple[nn.Module, dict]:
-    """The built-in ONNX embedder as a frozen torch EmbedNet: (net, manifest).
+def load_onnx_weights(net: nn.Module, onnx_path: Path, sample: torch.Tensor) -> nn.Module:
+    """Loads an ONNX file exported from ``net``'s architecture back into it (frozen, eval mode).
 
     The export folded every BatchNorm into the convolution before it and named those weights anonymously, so the
-    ONNX Conv nodes are matched to the net's convolutions in execution order (shapes checked) and each BatchNorm
-    becomes identity plus the folded bias."""
+    ONNX Conv nodes are matched to the net's convolutions in execution order on ``sample`` (shapes checked) and
+    each BatchNorm becomes identity plus the folded bias."""
     import onnx
     from onnx import numpy_helper
 
-    model_dir = Path(model_dir)
-    manifest = json.loads((model_dir / "model.json").read_text())
-    graph = onnx.load(str(model_dir / manifest["file"])).graph
+    graph = onnx.load(str(onnx_path)).graph
     if any(i.name.endswith("center") for i in graph.initializer):
-        raise ValueError(f"{model_dir}: centred exports are not supported by load_embedder")
+        raise ValueError(f"{onnx_path}: centred exports are not supported")
     weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
     convs = [[weights.get(name) for name in node.input[1:]] for node in graph.node if node.op_type == "Conv"]
-    net = EmbedNet(ModelConfig(dim=manifest["output"]["dim"]))
     order: list[nn.Conv2d] = []
     hooks = [m.register_forward_hook(lambda module, *_: order.append(module))
              for m in net.modules() if isinstance(m, nn.Conv2d)]
     net.eval()
     with torch.no_grad():
-        net(torch.zeros(1, 3, 64, 64))
+        net(sample)
     for hook in hooks:
         hook.remove()
     if len(order) != len(convs):
-        raise ValueError(f"{model_dir}: {len(convs)} ONNX convolutions, the net has {len(order)}")
+        raise ValueError(f"{onnx_path}: {len(convs)} ONNX convolutions, the net has {len(order)}")
     following_bn = {}
     for module in net.modules():
         if isinstance(module, nn.Sequential):
@@ -77,7 +74,7 @@ def load_embedder(model_dir: Path) -> tuple[nn.Module, dict]:
                     following_bn[first] = second
     for conv, (weight, bias) in zip(order, convs):
         if tuple(weight.shape) != tuple(conv.weight.shape):
-            raise ValueError(f"{model_dir}: ONNX weight {weight.shape} does not fit {tuple(conv.weight.shape)}")
+            raise ValueError(f"{onnx_path}: ONNX weight {weight.shape} does not fit {tuple(conv.weight.shape)}")
         conv.weight.data = torch.from_numpy(weight.copy())
         if conv in following_bn:
             norm = following_bn[conv]
@@ -89,7 +86,15 @@ def load_embedder(model_dir: Path) -> tuple[nn.Module, dict]:
             conv.bias.data = torch.from_numpy(bias.copy())
     for parameter in net.parameters():
         parameter.requires_grad_(False)
-    return net.eval(), manifest
+    return net.eval()
+
+
+def load_embedder(model_dir: Path) -> tuple[nn.Module, dict]:
+    """The built-in ONNX embedder as a frozen torch EmbedNet: (net, manifest)."""
+    model_dir = Path(model_dir)
+    manifest = json.loads((model_dir / "model.json").read_text())
+    net = EmbedNet(ModelConfig(dim=manifest["output"]["dim"]))
+    return load_onnx_weights(net, model_dir / manifest["file"], torch.zeros(1, 3, 64, 64)), manifest
 
 
 def normalise_image(rgb: torch.Tensor, manifest: dict) -> torch.Tensor:
@@ -211,6 +216,8 @@ def training_images(config: DecoderConfig) -> list[Path]:
     for root in config.data.real_dirs:
         if "eval" in Path(root).resolve().parts:
             raise ValueError(f"refusing to train on an eval/ folder: {root}")
+        if not Path(root).is_dir():
+            raise FileNotFoundError(f"no training folder {root} (relative paths are read from the working directory)")
         for images in sorted(p for p in Path(root).rglob("images") if p.is_dir()):
             paths += sorted(p for p in images.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
     return paths

@@ -70,12 +70,13 @@ def time_decoder(path: Path, dim: int, repeat: int = 5) -> dict:
 
 
 def write_decoder_manifest(folder: Path, *, id: str, name: str, version: str, description: str, embedder: dict,
-                           dim: int, file: str = "model.onnx") -> dict:
+                           dim: int, architecture: dict | None = None, file: str = "model.onnx") -> dict:
     manifest = {"id": id, "name": name, "version": version, "kind": "decoder", "description": description,
                 "license": "MIT", "file": file, "sha256": sha256_file(folder / file),
                 "embedder": {"id": embedder["id"], "sha256": embedder["sha256"]},
                 "input": {"name": "embedding", "dim": int(dim), "stride": 4},
-                "output": {"name": "image", "range": [0, 1]}}
+                "output": {"name": "image", "range": [0, 1]},
+                "architecture": architecture or {}}  # decoder.Decoder arguments (models.pwtrain reloads the ONNX)
     (folder / "decoder.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return manifest
 
@@ -131,7 +132,7 @@ def main() -> None:
     worst = check_decoder_parity(decoder, onnx_path, config.model.dim, [(24, 32), (17, 9), (96, 128)])
     parameters = parameter_count(decoder)
     write_decoder_manifest(args.out, id=config.id, name=config.name, version=args.version, embedder=state["embedder"],
-                           dim=config.model.dim,
+                           dim=config.model.dim, architecture={"channels": config.model.channels, "blocks": config.model.blocks},
                            description=f"{parameters / 1e6:.2f}M-parameter decoder from {state['embedder']['id']} "
                                        f"maps to RGB; {state['step']} steps.")
     timings = time_decoder(onnx_path, config.model.dim)

@@ -1,8 +1,9 @@
 /**
  * Per-click engine latency at 1024x768 (map 256x192x16, stride 4), transfers excluded.
  *
- *   npx tsx tests/bench/click-latency.ts [--sequences 10] [--clicks 20] [--stride 4] [--param name=value ...]
+ *   npx tsx tests/bench/click-latency.ts [--sequences 10] [--clicks 20] [--stride 4] [--param name=value ...] [--step engine]
  *
+ * --step engine: the engine's own formula instead of the learned click step (core/engine/clickstep.ts, the default).
  * --stride 8 gives the 128x96 grid a long-side-512 model (pixelwise-unet-s) produces for a 1024x768 image.
  *
  * The map is "realistic": a dozen random blobs, each with its own unit vector, plus per-cell noise and smooth
@@ -32,6 +33,9 @@ import { encodeRle } from '../../core/rle';
 import { type EmbeddingMap, dequantize, normalizeCells, quantize } from '../../core/embedding';
 import { type Click, type EngineOptions, createSegmenter, defaultEngineOptions, percentile } from '../../core/engine';
 import type { RgbImage } from '../../core/image';
+
+const engineStep = process.argv.includes('--step') && process.argv[process.argv.indexOf('--step') + 1] === 'engine';
+const clickStep = { weights: engineStep ? null : undefined };
 
 
 function scene(seed: number, imageWidth = 1024, imageHeight = 768, stride = 4, dim = 16): { map: EmbeddingMap; image: RgbImage } {
@@ -87,7 +91,7 @@ function serveClicks(): void {
     if (request.type === 'load') {
       const { map, image } = scene(request.seed, 1024, 768, request.stride);
       segmenter?.release!();
-      segmenter = createSegmenter(map, image, request.options);
+      segmenter = createSegmenter(map, image, request.options, clickStep);
       parentPort!.postMessage({ type: 'loaded' });
       if (request.prepare) setTimeout(prepare, 0);
       return;
@@ -116,7 +120,7 @@ function serveClicks(): void {
  */
 async function roundTrips(sequences: number, clicksPerSequence: number, stride: number, options: Partial<EngineOptions>, mode: Mode) {
   // The worker runs this same file (through tsx's require hook: the bench is TypeScript).
-  const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(fileURLToPath(import.meta.url))});`, { eval: true });
+  const worker = new Worker(`require('tsx/cjs'); require(${JSON.stringify(fileURLToPath(import.meta.url))});`, { eval: true, argv: process.argv.slice(2) });
   const answer = () => new Promise<{ ms?: number[] }>((resolve) => worker.once('message', resolve));
   const times: number[] = [], inside: number[] = [], encode: number[] = [];
   try {
@@ -193,7 +197,7 @@ async function main() {
     for (let s = -1; s < sequences; s++) {
       const { map, image } = scene(1000 + s, 1024, 768, stride);
       const next = seededRandom(s + 7), keep = s >= 0;
-      const segmenter = timed('createSegmenter', keep && !prepared, () => createSegmenter(map, image, options));
+      const segmenter = timed('createSegmenter', keep && !prepared, () => createSegmenter(map, image, options, clickStep));
       if (prepared) timed('prepare (idle, whole image)', keep, () => { while (!segmenter.prepare!(1 << 30)); });
       const clicks: Click[] = [];
       for (let k = 0; k < clicksPerSequence; k++) {

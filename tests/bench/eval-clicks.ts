@@ -6,6 +6,11 @@
  *       [--param name=value ...] [--out result.json]   (an SVG plot of mIoU vs clicks is written beside --out)
  *   npx tsx tests/bench/eval-clicks.ts --dataset ../shared/data/train/VOC_coseg --model pixelwise-unet-s --box [--every K]
  *
+ * `--step engine`: the engine's own formula instead of the learned click step (core/engine/clickstep.ts, the default).
+ * `--dump file.bin`: training data for models/pwtrain/clickstep.py (train/ folders only): for the first click and
+ *   three seeded random later ones (2..15) of every object, the learned step's input features and the object's
+ *   share of each grid cell, float16 (see writeDump); panoptic folders give every object of panoptic-targets.ts.
+ * `--embed-only`: only fill the embedding cache (training data for models/pwtrain/clickstep.py), no engine run.
  * `--box`: box-only quality instead of NoC. The box is the ground-truth mask's bounding box grown by `--box-pad`
  * pixels (default 5, clipped to the image), segmented with no click; prints the mean IoU and the images below 0.5.
  * A folder with segments.json (COCO128_panoptic) gives two objects per image instead (panoptic-targets.ts).
@@ -14,12 +19,13 @@
  * Embeddings are computed once per (model, sha256, dataset, image) and cached in .cache/embeddings as float32;
  * `--precision int8` (default, what the studio stores) quantises them with core/embedding before the engine runs.
  */
-import { existsSync } from 'node:fs';
+import { appendFileSync, existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type EmbeddingMap, dequantize, quantize } from '../../core/embedding';
+import { type EmbeddingMap, dequantize, quantize, toFloat16 } from '../../core/embedding';
+import { learnedClickStep } from '../../core/engine/clickstep-default';
 import {
   type Box, ClickSimulator, type EngineOptions, boxFromCorners, type Segmenter, clickMetrics, clicksToReach, createColorPositionSegmenter, createSegmenter,
   defaultEngineOptions, percentile,
@@ -43,10 +49,13 @@ interface Arguments {
   params: Partial<EngineOptions>;
   box: boolean;
   boxPad: number;
+  embedOnly: boolean;
+  step: 'engine' | 'learned';
+  dump: string | null;
 }
 
 function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = { dataset: '', model: 'pixelwise-colorpos', engine: 'embedding', precision: 'int8', limit: Infinity, every: 1, clicks: 20, out: null, params: {}, box: false, boxPad: 5 };
+  const args: Arguments = { dataset: '', model: 'pixelwise-colorpos', engine: 'embedding', precision: 'int8', limit: Infinity, every: 1, clicks: 20, out: null, params: {}, box: false, boxPad: 5, embedOnly: false, step: 'learned', dump: null };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i], value = argv[i + 1];
     const take = () => {
@@ -63,6 +72,9 @@ function parseArguments(argv: string[]): Arguments {
     else if (flag === '--clicks') args.clicks = Number(take());
     else if (flag === '--out') args.out = take();
     else if (flag === '--box') args.box = true;
+    else if (flag === '--embed-only') args.embedOnly = true;
+    else if (flag === '--step') args.step = take() as Arguments['step'];
+    else if (flag === '--dump') args.dump = take();
     else if (flag === '--box-pad') args.boxPad = Number(take());
     else if (flag === '--param') {
       const [name, number] = take().split('=');
@@ -72,6 +84,7 @@ function parseArguments(argv: string[]): Arguments {
   }
   if (!args.dataset) throw new Error('--dataset <folder> is required');
   if (!['embedding', 'colorpos'].includes(args.engine)) throw new Error(`--engine must be embedding or colorpos`);
+  if (!['engine', 'learned'].includes(args.step)) throw new Error('--step must be engine or learned');
   if (!['int8', 'fp32'].includes(args.precision)) throw new Error(`--precision must be int8 or fp32`);
   return args;
 }
@@ -136,7 +149,50 @@ interface Latencies {
   cpu: number[];
 }
 
-function runClicks(segmenter: Segmenter, target: Awaited<ReturnType<typeof readTarget>>, maxClicks: number, latencies: Latencies): Omit<ImageResult, 'stem'> {
+/** The learned step's last input (set by createSegmenter's onFeatures) and where --dump writes it. */
+interface Dump {
+  path: string;
+  features: { data: Float32Array; width: number; height: number } | null;
+}
+
+/** A seeded choice of the rounds an object's dump keeps: the first click and three of clicks 2..15. */
+function dumpRounds(stem: string): Set<number> {
+  let seed = 0;
+  for (const char of stem) seed = (seed * 31 + char.charCodeAt(0)) >>> 0;
+  const rounds = new Set([0]);
+  while (rounds.size < 4) {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    rounds.add(1 + (seed % 14));
+  }
+  return rounds;
+}
+
+/**
+ * One record: uint32 width, height, featureCount; then features (channel-major) and the object's share of each
+ * cell (ignore pixels left out; -1 where a cell is all ignore), all float16.
+ */
+function writeDump(dump: Dump, target: Target): void {
+  const { data, width, height } = dump.features!;
+  const count = width * height, featureCount = data.length / count;
+  const object = new Float64Array(count), total = new Float64Array(count);
+  for (let y = 0; y < target.height; y++) {
+    const row = Math.min(height - 1, Math.floor((y * height) / target.height)) * width;
+    for (let x = 0; x < target.width; x++) {
+      const i = y * target.width + x;
+      if (target.ignore?.[i]) continue;
+      const cell = row + Math.min(width - 1, Math.floor((x * width) / target.width));
+      total[cell]++;
+      object[cell] += target.object[i];
+    }
+  }
+  const half = new Uint16Array(data.length + count);
+  for (let i = 0; i < data.length; i++) half[i] = toFloat16(data[i]);
+  for (let c = 0; c < count; c++) half[data.length + c] = toFloat16(total[c] ? object[c] / total[c] : -1);
+  appendFileSync(dump.path, Buffer.concat([Buffer.from(new Uint32Array([width, height, featureCount]).buffer), Buffer.from(half.buffer)]));
+}
+
+function runClicks(segmenter: Segmenter, target: Awaited<ReturnType<typeof readTarget>>, maxClicks: number, latencies: Latencies,
+  dump: Dump | null = null, rounds: Set<number> = new Set()): Omit<ImageResult, 'stem'> {
   const simulator = new ClickSimulator(target);
   const truth: Mask = { width: target.width, height: target.height, data: target.object };
   let predicted: Uint8Array = new Uint8Array(target.width * target.height);
@@ -149,6 +205,7 @@ function runClicks(segmenter: Segmenter, target: Awaited<ReturnType<typeof readT
     latencies.wall.push(performance.now() - start);
     latencies.cpu.push((used.user + used.system) / 1000);
     predicted = mask.data;
+    if (dump?.features && rounds.has(k)) writeDump(dump, target);
     ious.push(maskIou(mask, truth, target.ignore ?? undefined));
   }
   return {
@@ -232,6 +289,9 @@ async function main() {
   const results: ImageResult[] = [];
   const boxResults: Array<{ stem: string; iou: number; ms: number }> = [];
   let embedSeconds = 0;
+  if (args.dump && resolve(args.dataset).split('/').includes('eval')) throw new Error('--dump writes training data: never from an eval/ folder');
+  const dump: Dump | null = args.dump ? { path: resolve(args.dump), features: null } : null;
+  if (dump) await writeFile(dump.path, '');
   for (const [index, sample] of samples.entries()) {
     const image: RgbImage = await decodeImageFile(sample.imagePath);
     const targets = await sample.targets();
@@ -248,8 +308,15 @@ async function main() {
         embedSeconds += (performance.now() - t) / 1000;
         return computed;
       });
+      if (args.embedOnly) {
+        if ((index + 1) % 50 === 0 || index + 1 === samples.length) process.stderr.write(`embedded ${index + 1}/${samples.length}\n`);
+        continue;
+      }
       const stored = args.precision === 'int8' ? dequantize(quantize(map, 'int8')) : map;
-      segmenter = createSegmenter(stored, image, options);
+      segmenter = createSegmenter(stored, image, options, {
+        weights: args.step === 'learned' ? learnedClickStep : null,
+        onFeatures: dump ? (data, width, height) => { dump.features = { data, width, height }; } : undefined,
+      });
     }
     if (args.box) {
       for (const [number, target] of targets.entries()) {
@@ -265,6 +332,14 @@ async function main() {
       }
       continue;
     }
+    if (dump) {
+      for (const [number, target] of targets.entries()) {
+        const stem = `${sample.stem}#${number}`;
+        results.push({ stem, ...runClicks(segmenter, target, args.clicks, latencies, dump, dumpRounds(stem)) });
+      }
+      if ((index + 1) % 20 === 0) process.stderr.write(`dumped ${index + 1}/${samples.length}\n`);
+      continue;
+    }
     if (targets.length !== 1) throw new Error(`${sample.stem}: NoC needs one object per image (use --box for panoptic sets)`);
     const result = { stem: sample.stem, ...runClicks(segmenter, targets[0], args.clicks, latencies) };
     results.push(result);
@@ -273,6 +348,7 @@ async function main() {
     }
   }
   await (embedder as Embedder | null)?.close();
+  if (args.embedOnly) return;
   if (args.box) {
     reportBoxes(boxResults, args, modelInfo?.id ?? 'colorpos', started);
     return;

@@ -150,7 +150,7 @@ async function main(): Promise<void> {
   const lines: string[] = [], feedbackLines: string[] = [];
   const curves: Array<{ label: string; curve: number[] }> = [];
   // Baselines computed on the same queries by every retrieval / co-segmentation run; any row's copy will do.
-  let retrievalBaseline: any = null, cosegBaseline: any = null;
+  let retrievalBaseline: any = null, cosegBaseline: any = null, findMore: any = null;
   for (const row of rows.filter((r) => !wanted || wanted.has(r.id))) {
     if (row.model && !findModelFolder(row.model)) {
       lines.push(`| ${row.label} | ${'not available | '.repeat(10)}`);
@@ -165,13 +165,17 @@ async function main(): Promise<void> {
     const coseg = row.model && !row.sawVoc
       ? cached(`coseg-${row.id}-${sha(row.model)}-search${searchKey}`, ['tests/bench/retrieval-eval.ts', 'coseg', '--dataset', join(data, 'train', 'VOC_coseg'), '--model', row.model], '--json', runSearch)
       : null;
+    // "Find more of class X" from 5 annotated examples: the built-in model only (the studio's default).
+    if (row.id === 'pixelwise-unet-s') {
+      findMore = cached(`classes-${row.id}-${sha(row.model!)}-search${searchKey}`, ['tests/bench/retrieval-eval.ts', 'classes', '--dataset', join(data, 'eval', 'COCO_MVal'), '--model', row.model!], '--json', !values['skip-retrieval']);
+    }
     retrievalBaseline ??= retrieval;
     cosegBaseline ??= coseg;
     if (retrieval?.p20 && retrieval.seen) {
       const { full, residual } = retrieval.p20, { feedback, paging } = retrieval.seen;
       const series = (values: number[]) => values.map((v: number) => f(v, 3)).join(' / ');
       const iou = retrieval.acceptedIou;
-      feedbackLines.push(`| ${row.label} | ${series(full)} (x${f(full[3] / full[0], 1)}) | ${series(residual)} | ${series(feedback)} | ${series(paging)} | ${f(iou?.engine, 3)} / ${f(iou?.object, 3)} |`);
+      feedbackLines.push(`| ${row.label} | ${series(full)} (x${f(full[3] / full[0], 1)}) | ${series(residual)} (x${f(residual[3] / residual[0], 1)}) | ${series(feedback)} | ${series(paging)} | ${f(iou?.hit, 3)} |`);
     }
     const timing = await speed(row);
     const g = gc?.metrics, c = coco?.metrics;
@@ -221,19 +225,25 @@ async function main(): Promise<void> {
       ? `Co-segmentation baselines: centre prior ${f(cosegBaseline.jaccard.centre, 3)}, colour 2-means ${f(cosegBaseline.jaccard.colour, 3)} (mean over the 10 VOC classes).`
       : 'Co-segmentation baselines: not run.',
     '',
+    'Click steps, the engine\'s formula against the learned step (the default), with their own commands: [clicksteps.md](clicksteps.md).',
+    '',
     '## Relevance feedback (COCO_MVal, same queries as the retrieval column)',
     '',
     'Simulated labeler: each round, the 20 best hits not judged yet are accepted (same category) or rejected, and the ranking is',
-    'recomputed from that feedback (`core/search/feedback.ts`). P@20 "full" ranks every image, judged ones included (accepted hits',
+    'recomputed from that feedback: the labeler\'s class model (`core/search/classmodel.ts`: class mean + the two newest accepted',
+    'regions as queries; a region nearer to a rejected one than to any of those loses 5x the difference). P@20 "full" ranks every image, judged ones included (accepted hits',
     'rise to the top, so it grows with every round by construction); "residual" ranks only the hits not judged yet (what the labeler',
     'has still to find). "Relevant seen" is the share of each query\'s relevant images shown after judging 20, 40, 60, 80 hits, with',
     'feedback vs paging through the first ranking. "Accepted mask IoU": IoU with the true mask of the annotation that accepting the',
-    'first correct hit writes: one engine click at the hit\'s peak / the default "object" rule (the hit image\'s region leaves close to the',
-    'hit that beat that image\'s own background).',
+    'first correct hit writes (the hit\'s region as shown, upsampled along the image\'s colour edges).',
     '',
-    '| approach | P@20 full, rounds 0 / 1 / 2 / 3 (round 3 / round 0) | P@20 residual, rounds 0-3 | relevant seen, feedback, 20/40/60/80 judged | relevant seen, paging | accepted mask IoU, engine / object |',
+    '| approach | P@20 full, rounds 0 / 1 / 2 / 3 (round 3 / round 0) | P@20 residual, rounds 0-3 (round 3 / round 0) | relevant seen, feedback, 20/40/60/80 judged | relevant seen, paging | accepted mask IoU |',
     '|---|---|---|---|---|---|',
     ...feedbackLines,
+    '',
+    findMore
+      ? `"Find more of class X" (built-in model, \`retrieval-eval.ts classes\`): the first 5 images of each of the ${findMore.categories} COCO_MVal categories with at least 6 annotated as class X, then a search from the class alone: P@20 ${f(findMore.p20.classModel, 3)} against ${f(findMore.p20.single, 3)} for the first example alone; the ceiling is ${f(findMore.p20.ceiling, 3)} (1-6 images of a category are left to find), recall of those in the top 20 ${f(findMore.recall20, 3)}.`
+      : '"Find more of class X": not run.',
     '',
     '![mIoU vs clicks](comparison-miou.svg)',
     '',

@@ -13,6 +13,9 @@
  *   rejected; "full" ranks everything (judged hits included), "residual" only the unjudged ones. Finally the
  *   IoU with the true mask of accepted hits' annotation masks (engine vs object).
  *
+ * "Find more of class X" (5 annotated examples per category, the class model; see classes() below):
+ *   npx tsx tests/bench/retrieval-eval.ts classes --dataset ../shared/data/eval/COCO_MVal --model pixelwise-unet-s
+ *
  * Co-segmentation (VOC_coseg: class folders, foreground masks):
  *   npx tsx tests/bench/retrieval-eval.ts coseg --dataset ../shared/data/train/VOC_coseg --model pixelwise-colorpos \
  *       [--classes Aero,Bird] [--discovery '{"borderPenalty":0.6}']
@@ -26,7 +29,7 @@ import { join } from 'node:path';
 import type { SearchResult } from '../../core/api/search-contract';
 import { type Mask, maskIou } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
-import type { FeedbackWeights } from '../../core/search/feedback';
+import type { ClassModelOptions } from '../../core/search/classmodel';
 import { gridMaskToImage } from '../../core/search/pooling';
 import { decodeImageFile } from '../../electron/embedding/embedder';
 import type { DiscoveryServiceOptions } from '../../electron/search/discovery';
@@ -51,9 +54,9 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   const masks = await Promise.all(items.map((item) => readEvalMask(item.maskPath)));
   const dir = mkdtempSync(join(tmpdir(), 'pixelwise-retrieval-'));
   const { project, imageIds, indexMs } = await buildEvalProject(dir, modelId, items, maps);
-  const feedbackWeights = JSON.parse(argument('feedback', '{}')) as Partial<FeedbackWeights>;
   const withMasks = !process.argv.includes('--no-masks');
-  const service = createSearchService(project, { defaultModelId: modelId, feedback: feedbackWeights });
+  const classModel = JSON.parse(argument('class-model', '{}')) as Partial<ClassModelOptions>;
+  const service = createSearchService(project, { defaultModelId: modelId, classModel });
   const categoryOf = new Map(imageIds.map((id, i) => [id, items[i].category]));
   const relevantCount = (category: string) => items.filter((item) => item.category === category).length - 1;
   const queries = items.map((_, i) => i).filter((i) => i % Math.max(1, Math.floor(items.length / limit)) === 0).slice(0, limit);
@@ -122,7 +125,7 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   rmSync(dir, { recursive: true, force: true });
   const relevantShare = mean(queryItems.map((item) => relevantCount(item.category) / (items.length - 1)));
   const chance = byCategory(queryItems.map((item) => randomAp10(relevantCount(item.category), items.length - 1)), queryItems);
-  console.log(`retrieval ${dataset} model=${modelId} feedback=${JSON.stringify(feedbackWeights)} images=${items.length} queries=${queries.length} (index ${indexMs.toFixed(1)} ms/image)`);
+  console.log(`retrieval ${dataset} model=${modelId} class model ${JSON.stringify(classModel)} images=${items.length} queries=${queries.length} (index ${indexMs.toFixed(1)} ms/image)`);
   console.log(`  mAP@10 by category: stage1 ${fixed(byCategory(stage1, queryItems))}  stage1+dense ${fixed(byCategory(dense, queryItems))}  colour-hist baselines (query mask vs whole image ${fixed(byCategory(baselineWhole, queryItems))}, vs true mask ${fixed(byCategory(baseline, queryItems))})  random ranking ${fixed(chance)} (relevant share ${fixed(relevantShare)})`);
   const denseGain = pairedInterval(stage1, dense, queryItems);
   console.log(`  dense re-rank minus stage 1: ${fixed(byCategory(dense, queryItems) - byCategory(stage1, queryItems))} (95% bootstrap interval over queries ${fixed(denseGain[0])} .. ${fixed(denseGain[1])})`);
@@ -139,6 +142,45 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
     acceptedIou: { hit: mean(iouHit), n: iouHit.length },
     ms: { stage1: mean(timings.stage1), stage2: mean(timings.stage2) },
   });
+}
+
+/**
+ * "Find more of class X" from 5 annotated examples: per category with at least 6 images, its first 5 images (by
+ * name) get their true masks as annotations of class X, then search.query({ classId }) (example images left out);
+ * P@20 = hits of the category in the top 20 / 20, against the first example alone and against the ceiling
+ * min(20, relevant left) / 20 (COCO_MVal has 2-11 images per category, so few are left to find).
+ */
+async function classes(dataset: string, modelId: string): Promise<void> {
+  const items = listDataset(dataset);
+  const maps = await embedDataset(dataset, modelId, items);
+  const masks = await Promise.all(items.map((item) => readEvalMask(item.maskPath)));
+  const dir = mkdtempSync(join(tmpdir(), 'pixelwise-classes-'));
+  const { project, imageIds } = await buildEvalProject(dir, modelId, items, maps);
+  const classModel = JSON.parse(argument('class-model', '{}')) as Partial<ClassModelOptions>;
+  const service = createSearchService(project, { defaultModelId: modelId, classModel });
+  const categories = [...new Set(items.map((item) => item.category))].filter((category) => items.filter((item) => item.category === category).length >= 6);
+  const learned: number[] = [], single: number[] = [], ceiling: number[] = [], recall: number[] = [];
+  const started = performance.now();
+  for (const category of categories) {
+    const members = items.map((item, i) => (item.category === category ? i : -1)).filter((i) => i >= 0);
+    const chosen = members.slice(0, 5);
+    const classId = project.classes.create(category).id;
+    const annotationIds = project.transaction(() => chosen.map((i) => project.annotations.add(imageIds[i], { classId, rle: encodeRle(masks[i]) })));
+    const left = members.length - chosen.length;
+    const precision = (result: SearchResult) => result.hits.slice(0, 20).filter((hit) => items[imageIds.indexOf(hit.imageId)].category === category).length;
+    const byClass = precision(service.search.query({ classId, limit: 20, rerank: 100, excludeExampleImages: true }));
+    const byOne = precision(service.search.query({ examples: [{ annotationId: annotationIds[0] }], limit: 20, rerank: 100, excludeExampleImages: true, imageIds: imageIds.filter((_, i) => !chosen.includes(i)) }));
+    learned.push(byClass / 20);
+    single.push(byOne / 20);
+    ceiling.push(Math.min(20, left) / 20);
+    recall.push(byClass / left);
+    project.transaction(() => project.annotations.remove(annotationIds));
+  }
+  project.close();
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`find more of class X from 5 annotated examples, ${dataset} model=${modelId} class model ${JSON.stringify(classModel)}: ${categories.length} categories with >= 6 images`);
+  console.log(`  P@20 class model ${fixed(mean(learned))}  first example alone ${fixed(mean(single))}  ceiling ${fixed(mean(ceiling))}  (recall of the images left in the top 20: ${fixed(mean(recall))})  ${((performance.now() - started) / categories.length).toFixed(0)} ms per category`);
+  writeJson({ task: 'classes', dataset, modelId, categories: categories.length, p20: { classModel: mean(learned), single: mean(single), ceiling: mean(ceiling) }, recall20: mean(recall) });
 }
 
 async function coseg(dataset: string, modelId: string): Promise<void> {
@@ -222,7 +264,8 @@ async function main(): Promise<void> {
   const dataset = argument('dataset'), modelId = argument('model', 'pixelwise-colorpos');
   if (task === 'retrieval') await retrieval(dataset, modelId, Number(argument('limit', '100000')));
   else if (task === 'coseg') await coseg(dataset, modelId);
-  else throw new Error('usage: tsx tests/bench/retrieval-eval.ts retrieval|coseg --dataset <folder> [--model id]');
+  else if (task === 'classes') await classes(dataset, modelId);
+  else throw new Error('usage: tsx tests/bench/retrieval-eval.ts retrieval|coseg|classes --dataset <folder> [--model id]');
 }
 
 main().catch((error) => {

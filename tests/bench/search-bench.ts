@@ -17,6 +17,7 @@ import { type EmbeddingMap, quantize } from '../../core/embedding';
 import type { ModelManifest } from '../../core/manifest';
 import { encodeRle } from '../../core/rle';
 import { computeRegions, type RegionSet } from '../../core/search/regions';
+import { fitClassModel } from '../../core/search/classmodel';
 import { toInt8 } from '../../core/search/scan';
 import { nearby, objectMask, randomUnit, seededRandom, syntheticMap } from '../../core/search/synthetic';
 import { Project } from '../../db/project';
@@ -98,12 +99,29 @@ async function benchSize(count: number, target: Float32Array, fullMaps: Embeddin
   const timedRuns = Array.from({ length: 3 }, () => timed(() => service.search.query({ examples: [example], limit: 100, rerank: 100, excludeExampleImages: false })));
   const runs = timedRuns.map((run) => run[2]);
   const denseRecall = runs[0].hits.filter((hit) => plantedIds.has(hit.imageId)).length / 100;
+  // Judgements: three rounds of the simulated labeler (10 accepted, 10 rejected each), each one feedback call that
+  // refits the class model and re-ranks every image (stage 1 over all regions + dense top 100).
+  const judged: Array<[number, number, number, number, number]> = [];
+  let session = runs[0];
+  for (let round = 0; round < 3; round++) {
+    const open = session.hits.filter((hit) => hit.judgement === null);
+    const [wall, cpu, next] = timed(() => service.search.feedback({
+      sessionId: session.sessionId, accepted: open.slice(0, 10).map((hit) => hit.imageId), rejected: open.slice(-10).map((hit) => hit.imageId), limit: 100,
+    }));
+    // Stage 1 alone with the refitted model, timed again on the warm cache (wall and cpu).
+    const model = fitClassModel({ positives: [target, ...session.hits.slice(0, 10 * (round + 1)).map(() => nearby(target, 0.9, random))], negatives: Array.from({ length: 10 * (round + 1) }, () => randomUnit(dim, random)) });
+    const [stage1Wall, stage1Cpu] = timed(() => cold.scan(modelId, model.queries.slice(0, model.scanQueries), { limit: 100, negatives: { vectors: model.negatives, weight: model.negativeWeight } }));
+    judged.push([wall, cpu, next.stats.stage2Ms, stage1Wall, stage1Cpu]);
+    session = next;
+  }
   const rss = process.memoryUsage().rss;
   console.log(`N=${count} images, ${first.regions} regions (${dim}-d int8), file ${mb(fileSize)}, built in ${(buildMs / 1000).toFixed(1)} s`);
   console.log(`  stage 1 cold (SQLite stream + cache fill): ${coldWall.toFixed(1)} ms wall / ${coldCpu.toFixed(1)} ms cpu`);
   console.log(`  stage 1 warm (cached, median of 5):        ${median(warm.map((r) => r[0])).toFixed(1)} ms wall / ${median(warm.map((r) => r[1])).toFixed(1)} ms cpu  cache ${mb(cold.cachedBytes)}`);
   console.log(`  stage 1 streaming (no cache, median of 3): ${median(streamed.map((r) => r[0])).toFixed(1)} ms wall / ${median(streamed.map((r) => r[1])).toFixed(1)} ms cpu`);
   console.log(`  dense re-rank top 100 (median of 3, incl. reading maps): ${median(runs.map((r) => r.stats.stage2Ms)).toFixed(1)} ms wall; whole query (example pooling + stage 1 + 2) ${median(timedRuns.map((r) => r[0])).toFixed(1)} ms wall / ${median(timedRuns.map((r) => r[1])).toFixed(1)} ms cpu`);
+  console.log(`  a judgement (feedback call, rounds 1-3, up to 30 positives and 30 negatives), wall / cpu ms: ${judged.map(([wall, cpu, two]) => `${wall.toFixed(0)} / ${cpu.toFixed(0)} (dense ${two.toFixed(0)} wall)`).join(', ')}`);
+  console.log(`  its stage 1 re-rank of all ${count} images (class mean + 2 exemplars, 10-30 negatives), wall / cpu ms: ${judged.map(([, , , one, oneCpu]) => `${one.toFixed(1)} / ${oneCpu.toFixed(1)}`).join(', ')}`);
   console.log(`  planted objects in top 100: stage 1 ${(recall * 100).toFixed(0)}%, after re-rank ${(denseRecall * 100).toFixed(0)}%   RSS ${mb(rss)}`);
   project.close();
   rmSync(dir, { recursive: true, force: true });

@@ -43,6 +43,8 @@ export const useSearchStore = defineStore('search', () => {
   const classId = ref<number | null>(null);
   /** Batch-accept threshold on hit.score (cosine, -1..1). */
   const threshold = ref(0.8);
+  /** The class the current results were searched for ("find more of class"), null for a search by examples. */
+  const queryClassId = ref<number | null>(null);
   /** Index of the keyboard-focused hit. */
   const focusIndex = ref(0);
   /** Images whose hit became an annotation in this session (and is not undone). */
@@ -82,13 +84,33 @@ export const useSearchStore = defineStore('search', () => {
       labeled.value = new Set();
       focusIndex.value = 0;
       classId.value = examples.value[0].classId;
+      queryClassId.value = null;
       result.value = await api.search.query({
         examples: examples.value.map((item) => item.example), excludeExampleImages: true, limit: 60,
       });
     });
   }
 
-  /** Accept or reject one hit: the query moves and the hits come back re-ranked; focus follows the judged hit. */
+  /**
+   * "Find more of class X": a new session whose examples are all the class's annotations (the server learns the
+   * class from them and from the hits rejected for it before); images already holding one are left out.
+   */
+  function runClass(): Promise<boolean> {
+    const wanted = classId.value;
+    if (wanted === null) return Promise.resolve(false);
+    return guarded('query', async () => {
+      result.value = null;
+      labeled.value = new Set();
+      focusIndex.value = 0;
+      queryClassId.value = wanted;
+      result.value = await api.search.query({ classId: wanted, excludeExampleImages: true, limit: 60 });
+    });
+  }
+
+  /**
+   * Accept or reject one hit: the model is refitted and the hits come back re-ranked. Focus goes to the best hit
+   * not judged yet (the next one to look at), or stays on the judged one when every hit is judged.
+   */
   function judge(imageId: number, judgement: Judgement): Promise<boolean> {
     const session = result.value?.sessionId;
     if (!session) return Promise.resolve(false);
@@ -96,7 +118,8 @@ export const useSearchStore = defineStore('search', () => {
       result.value = await api.search.feedback({
         sessionId: session, accepted: judgement === 'accepted' ? [imageId] : [], rejected: judgement === 'rejected' ? [imageId] : [],
       });
-      const index = hits.value.findIndex((hit) => hit.imageId === imageId);
+      const next = hits.value.findIndex((hit) => hit.judgement === null);
+      const index = next >= 0 ? next : hits.value.findIndex((hit) => hit.imageId === imageId);
       if (index >= 0) focusIndex.value = index;
     });
   }
@@ -161,11 +184,12 @@ export const useSearchStore = defineStore('search', () => {
     error.value = null;
     focusIndex.value = 0;
     classId.value = null;
+    queryClassId.value = null;
   }
   onProjectChange(reset);
 
   return {
-    panel, examples, result, busy, error, classId, threshold, focusIndex, labeled, hits, aboveThreshold, acceptedPending,
-    addExample, removeExample, clearExamples, run, judge, createAnnotations, labelAccepted, labelAbove, proposal, forgetImages, reset,
+    panel, examples, result, busy, error, classId, queryClassId, threshold, focusIndex, labeled, hits, aboveThreshold, acceptedPending,
+    addExample, removeExample, clearExamples, run, runClass, judge, createAnnotations, labelAccepted, labelAbove, proposal, forgetImages, reset,
   };
 });

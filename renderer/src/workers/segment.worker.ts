@@ -52,7 +52,7 @@ function post(message: SegmentResponse, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
 }
 
-async function load(token: number, embedding: ArrayBuffer, image: Blob | null): Promise<void> {
+async function load(token: number, embedding: ArrayBuffer, image: Blob | null, step: 'engine' | 'learned' = 'learned'): Promise<void> {
   segmenter?.release?.();
   segmenter = null;
   loadedToken = token;
@@ -61,7 +61,8 @@ async function load(token: number, embedding: ArrayBuffer, image: Blob | null): 
   // The colour guide only sharpens edges; a size mismatch (a re-encoded file) must not block clicking.
   if (rgb && (rgb.width !== map.imageWidth || rgb.height !== map.imageHeight)) rgb = null;
   if (token !== loadedToken) return; // a newer image was opened while this one decoded
-  segmenter = createSegmenter(map, rgb);
+  // The click step: the learned step (core/engine/clickstep.ts) by default, the hand-made engine's formula on request.
+  segmenter = createSegmenter(map, rgb, {}, { weights: step === 'engine' ? null : undefined });
   post({ type: 'loaded', token, grid: [map.width, map.height], imageSize: [map.imageWidth, map.imageHeight], guided: rgb !== null });
   if (!warmedUp) warmUp(segmenter, map.imageWidth, map.imageHeight);
   prepareSoon();
@@ -87,7 +88,7 @@ function warmUp(target: Segmenter, width: number, height: number, left = 8): voi
 scope.onmessage = (event: MessageEvent<SegmentRequest>) => {
   const request = event.data;
   if (request.type === 'load') {
-    load(request.token, request.embedding, request.image).catch((error: unknown) => {
+    load(request.token, request.embedding, request.image, request.step).catch((error: unknown) => {
       post({ type: 'error', id: -1, token: request.token, message: error instanceof Error ? error.message : String(error) });
     });
     return;

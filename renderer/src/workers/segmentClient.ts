@@ -11,7 +11,7 @@ import type { Rle } from '../../../core/rle';
 import { blobUrl } from '../api';
 
 export type SegmentRequest =
-  | { type: 'load'; token: number; embedding: ArrayBuffer; image: Blob | null }
+  | { type: 'load'; token: number; embedding: ArrayBuffer; image: Blob | null; step?: 'engine' | 'learned' }
   | { type: 'segment' | 'preview'; id: number; token: number; clicks: Click[]; box: Box | null }
   | { type: 'trace'; id: number; rle: Rle; tolerance: number };
 

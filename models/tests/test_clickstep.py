@@ -1,0 +1,91 @@
+"""The learned click step: the dump reader, a few real training steps with checkpoint and resume, and the export's
+parity case (core/engine/clickstep.test.ts runs the TypeScript network on the shipped file's parity case)."""
+import json
+import struct
+
+import numpy as np
+import torch
+
+from models.pwtrain.clickstep import FEATURES, ClickStep, export_weights, read_dump, train
+
+
+def write_dump(path, objects=12, rounds=4, size=(20, 16), seed=0):
+    """Records like eval-clicks.ts --dump: an object whose engine logit is right inside and wrong in one corner
+    that the 'previous' feature marks, so a step that learns anything learns to fix the corner."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    with open(path, "wb") as out:
+        for _ in range(objects * rounds):
+            target = np.zeros((height, width), np.float32)
+            target[4:12, 5:15] = 1
+            features = rng.normal(0, 0.1, (len(FEATURES), height, width)).astype(np.float32)
+            features[0] = np.where(target > 0.5, 1.0, -1.0)
+            features[0, 4:8, 5:9] = -1.0  # the engine misses this corner ...
+            features[10, 4:8, 5:9] = 1.0  # ... which the previous mask had
+            target[0, 0] = -1  # an ignore cell
+            out.write(struct.pack("<3I", width, height, len(FEATURES)))
+            out.write(features.astype(np.float16).tobytes() + target.astype(np.float16).tobytes())
+
+
+def test_read_dump_round_trip(tmp_path):
+    write_dump(tmp_path / "d.bin", objects=2)
+    records = read_dump(tmp_path / "d.bin")
+    assert len(records) == 8
+    features, target = records[0]
+    assert features.shape == (len(FEATURES), 16, 20) and target.shape == (16, 20)
+    assert target[0, 0] == -1 and target[5, 10] == 1 and features[0, 5, 5] == -1
+
+
+def test_zero_step_is_the_engine():
+    model = ClickStep(8, 6)
+    features = torch.randn(1, len(FEATURES), 7, 9)
+    assert torch.allclose(model(features), torch.clamp(features[:, :1] * 6, -12, 12))
+
+
+def test_coarse_step_keeps_the_grid_size_and_starts_as_the_engine(tmp_path):
+    """coarse=2 on odd grid sizes: 2x2 means with the edge repeated, the correction back on the full grid."""
+    model = ClickStep(6, 4, coarse=2)
+    features = torch.randn(2, len(FEATURES), 7, 9)
+    out = model(features)
+    assert out.shape == (2, 1, 7, 9)
+    assert torch.allclose(out, torch.clamp(features[:, :1] * 6, -12, 12))
+    write_dump(tmp_path / "d.bin", size=(21, 15))
+    config = {"hidden": 6, "hidden2": 4, "coarse": 2, "crop": 15, "batch": 4, "lr": 0.01, "holdout_every": 4, "dumps": [str(tmp_path / "d.bin")]}
+    result = train(config, tmp_path / "run", minutes=None, steps=100, log=lambda line: None)
+    assert result["history"][-1]["loss"] < result["history"][0]["loss"]
+    exported = export_weights(ClickStep(6, 4, coarse=2), tmp_path / "w.json", {}, np.zeros((len(FEATURES), 5, 7), np.float32))
+    assert exported["coarse"] == 2
+
+
+def test_few_steps_train_resume_and_export(tmp_path):
+    torch.set_num_threads(1)
+    write_dump(tmp_path / "d.bin")
+    config = {"hidden": 8, "hidden2": 6, "crop": 16, "batch": 4, "lr": 0.01, "holdout_every": 4, "dumps": [str(tmp_path / "d.bin")]}
+    first = train(config, tmp_path / "run", minutes=None, steps=200, log=lambda line: None)
+    assert first["step"] == 200 and (tmp_path / "run" / "last.pt").exists() and (tmp_path / "run" / "best.pt").exists()
+    start, end = first["history"][0], first["history"][-1]
+    # The engine's corner error is learnable from the previous-mask feature: held-out IoU rises above the engine's.
+    assert start["iou"] == start["engine_iou"]
+    assert end["iou"] > start["engine_iou"] + 0.1 and end["loss"] < start["loss"]
+    resumed = train(config, tmp_path / "run", minutes=None, steps=400, resume=True, log=lambda line: None)
+    assert resumed["step"] == 400 and len(resumed["history"]) == len(first["history"]) + 1
+
+    model = ClickStep(8, 6)
+    model.load_state_dict(torch.load(tmp_path / "run" / "best.pt", map_location="cpu")["model"])
+    features = np.random.default_rng(1).normal(0, 1, (len(FEATURES), 5, 7)).astype(np.float32)
+    exported = export_weights(model, tmp_path / "w.json", {"steps": 400}, features)
+    on_disk = json.loads((tmp_path / "w.json").read_text())
+    assert on_disk["features"] == FEATURES and len(on_disk["w1"]) == 8 * len(FEATURES) and len(on_disk["w3"]) == 6 * 9
+    assert on_disk["parity"] == exported["parity"] and len(on_disk["parity"]["logits"]) == 35
+    # The JSON's numbers are the network's: a plain numpy forward pass from them gives PyTorch's logits.
+    w1 = np.array(on_disk["w1"]).reshape(8, -1)
+    w2 = np.array(on_disk["w2"]).reshape(6, 8)
+    w3 = np.array(on_disk["w3"]).reshape(6, 3, 3)
+    x = features.reshape(len(FEATURES), -1)
+    h = np.maximum(0, w2 @ np.maximum(0, w1 @ x + np.array(on_disk["b1"])[:, None]) + np.array(on_disk["b2"])[:, None]).reshape(6, 5, 7)
+    padded = np.pad(h, ((0, 0), (1, 1), (1, 1)))
+    out = np.clip(features[0] * 6, -12, 12) + on_disk["b3"]
+    for ky in range(3):
+        for kx in range(3):
+            out = out + np.einsum("h,hyx->yx", w3[:, ky, kx], padded[:, ky:ky + 5, kx:kx + 7])
+    assert np.allclose(out.reshape(-1), on_disk["parity"]["logits"], atol=1e-4)
