@@ -12,10 +12,11 @@ import type { StoredEmbedding } from '../core/embedding';
 import type { OpenOptions } from './connection';
 import { resolveStoredPath } from './images';
 import { Project } from './project';
+import { regionRepository } from './regions';
 import { readFile } from 'node:fs/promises';
 import {
-  type ActivityEntry, assertKnownClasses, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type Role,
-  gaveUp, maxTaskAttempts, type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
+  type ActivityEntry, assertKnownClasses, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type RegionChange,
+  type RegionVersion, type Role, gaveUp, maxTaskAttempts, regionSetOf, type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
 } from './store';
 
 const nowIso = () => new Date().toISOString();
@@ -29,6 +30,12 @@ export class SqliteStore implements Store {
   constructor(path: string, options: OpenOptions = {}) {
     this.project = new Project(path, options);
     this.location = this.project.path;
+  }
+
+  private regionCache?: ReturnType<typeof regionRepository>;
+
+  private get regionRows() {
+    return (this.regionCache ??= regionRepository(this.db));
   }
 
   private get db() {
@@ -151,14 +158,18 @@ export class SqliteStore implements Store {
     }),
     renew: async (task, leaseSeconds) => this.db.prepare(`UPDATE embed_tasks SET lease_expires_at = ?
       WHERE id = ? AND lease_token = ? AND status = 'running'`).run(later(leaseSeconds), task.id, task.leaseToken).changes === 1,
-    complete: async (task, stored: StoredEmbedding) => this.project.transaction(() => {
-      const owned = this.db.prepare(`UPDATE embed_tasks SET status = 'done', lease_expires_at = NULL
-        WHERE id = ? AND lease_token = ? AND status = 'running'`).run(task.id, task.leaseToken).changes === 1;
-      if (!owned) return false;
-      this.project.embeddings.put(task.imageId, task.modelId, stored);
-      this.project.images.refreshStatus(task.imageId);
-      return true;
-    }),
+    complete: async (task, stored: StoredEmbedding) => {
+      const regions = regionSetOf(stored);
+      return this.project.transaction(() => {
+        const owned = this.db.prepare(`UPDATE embed_tasks SET status = 'done', lease_expires_at = NULL
+          WHERE id = ? AND lease_token = ? AND status = 'running'`).run(task.id, task.leaseToken).changes === 1;
+        if (!owned) return false;
+        this.project.embeddings.put(task.imageId, task.modelId, stored);
+        this.regionRows.put(task.imageId, task.modelId, regions);
+        this.project.images.refreshStatus(task.imageId);
+        return true;
+      });
+    },
     fail: async (task, error) => void this.db.prepare(`UPDATE embed_tasks SET status = 'failed', error = ?
       WHERE id = ? AND lease_token = ?`).run(error, task.id, task.leaseToken),
     counts: async () => {
@@ -168,6 +179,16 @@ export class SqliteStore implements Store {
       }
       return counts;
     },
+  };
+
+  /** rowid is the change number: INSERT OR REPLACE gives a replaced row a new one. */
+  readonly regions: Store['regions'] = {
+    put: async (imageId, modelId, set) => this.regionRows.put(imageId, modelId, set),
+    missing: async (modelId) => this.regionRows.missing(modelId),
+    version: async (modelId) => this.db.prepare('SELECT count(*) AS rows, coalesce(max(rowid), 0) AS last, 0 AS removed FROM region_sets WHERE model_id = ?')
+      .get(modelId) as RegionVersion,
+    changes: async (modelId, afterSeq, limit) => this.db.prepare(`SELECT image_id, region_count, dim, vectors, rowid AS seq FROM region_sets
+      WHERE model_id = ? AND rowid > ? ORDER BY rowid LIMIT ?`).all(modelId, afterSeq, limit) as RegionChange[],
   };
 
   readonly users: Store['users'] = {

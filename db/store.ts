@@ -12,8 +12,10 @@
  */
 import { ApiError } from '../core/api/contract';
 import type { AnnotationDraft, AnnotationRecord, ClassRecord, ImagePage, ImageRecord, ImageStatus } from '../core/api/records';
-import type { StoredEmbedding } from '../core/embedding';
+import { dequantize, type StoredEmbedding } from '../core/embedding';
 import type { ModelManifest } from '../core/manifest';
+import { computeRegions, type RegionSet } from '../core/search/regions';
+import type { RegionVectorRow } from './regions';
 
 /** worker: an embedding worker's account (takes embed tasks, reads image bytes, nothing else). */
 export const roles = ['admin', 'labeler', 'reviewer', 'worker'] as const;
@@ -132,6 +134,29 @@ export interface ImageQuery {
   limit: number;
 }
 
+/** A region row for the stage-1 matrix, with its change number (rows come in seq order). */
+export interface RegionChange extends RegionVectorRow {
+  seq: number;
+}
+
+/**
+ * Where a model's region rows stand. Rows written by transactions that commit out of seq order can appear below
+ * `last` after it was read: readers look back a little (electron/team/search.ts) and compare `rows`.
+ */
+export interface RegionVersion {
+  rows: number;
+  /** Highest seq committed. */
+  last: number;
+  /** Rows ever removed (a reader holding removed rows must reload; SQLite: always 0, rows tells). */
+  removed: number;
+}
+
+/**
+ * The regions of a stored map, split exactly as the local indexer splits them (electron/search/indexer.ts
+ * indexStored: computeRegions on the dequantised map), so a team project and a project file search alike.
+ */
+export const regionSetOf = (stored: StoredEmbedding): RegionSet => computeRegions(dequantize(stored));
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres';
   /** Where it is, for messages and the status bar (a file path, or a URL without its password). */
@@ -173,10 +198,22 @@ export interface Store {
     claim(worker: string, leaseSeconds: number): Promise<EmbedTask | null>;
     /** Extends the lease; false when the task was taken over. */
     renew(task: EmbedTask, leaseSeconds: number): Promise<boolean>;
-    /** Stores the embedding and marks the task done in one transaction; false (nothing written) when the task was taken over. */
+    /**
+     * Stores the embedding and its regions (regionSetOf) and marks the task done in one transaction; false (nothing
+     * written) when the task was taken over.
+     */
     complete(task: EmbedTask, stored: StoredEmbedding): Promise<boolean>;
     fail(task: EmbedTask, error: string): Promise<void>;
     counts(): Promise<TaskCounts>;
+  };
+  regions: {
+    /** Stores (or replaces) an image's regions; the image must have an embedding for the model. */
+    put(imageId: number, modelId: string, set: RegionSet): Promise<void>;
+    /** Images with an embedding for the model but no regions (stored before regions were), in id order. */
+    missing(modelId: string): Promise<number[]>;
+    version(modelId: string): Promise<RegionVersion>;
+    /** Up to `limit` rows of the model with seq > afterSeq, in seq order (an image replaced since comes again). */
+    changes(modelId: string, afterSeq: number, limit: number): Promise<RegionChange[]>;
   };
   users: {
     create(name: string, role: Role, passwordHash: string): Promise<UserRecord>;

@@ -9,10 +9,12 @@ import type pg from 'pg';
 import { ApiError } from '../../core/api/contract';
 import type { AnnotationRecord, ClassRecord, ImageRecord, ImageStatus } from '../../core/api/records';
 import type { StoredEmbedding } from '../../core/embedding';
+import type { RegionSet } from '../../core/search/regions';
 import { annotationRow } from '../annotations';
+import { RegionDataError } from '../regions';
 import {
-  type ActivityEntry, assertKnownClasses, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type Role,
-  gaveUp, maxTaskAttempts, type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
+  type ActivityEntry, assertKnownClasses, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type RegionChange, type RegionVersion, type Role,
+  gaveUp, maxTaskAttempts, regionSetOf, type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
 } from '../store';
 import { type Connection, connectDatabase, databaseError, redactUrl } from './connect';
 
@@ -20,6 +22,26 @@ const palette = ['#e6194b', '#3cb44b', '#4363d8', '#f58231', '#911eb4', '#46f0f0
   '#008080', '#e6beff', '#9a6324', '#800000', '#aaffc3', '#808000', '#000075'];
 
 type Queryable = pg.Pool | pg.PoolClient;
+
+const bytesOf = (array: ArrayBufferView) => Buffer.from(array.buffer, array.byteOffset, array.byteLength);
+
+/** Replacing a row takes a new seq, so the search index sees it among the changes. */
+const putRegions = `INSERT INTO region_sets (image_id, model_id, grid_width, grid_height, image_width, image_height, dim, leaf_count,
+    region_count, labels, parents, boxes, vectors)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+  ON CONFLICT (image_id, model_id) DO UPDATE SET seq = nextval('region_sets_seq'), grid_width = excluded.grid_width,
+    grid_height = excluded.grid_height, image_width = excluded.image_width, image_height = excluded.image_height, dim = excluded.dim,
+    leaf_count = excluded.leaf_count, region_count = excluded.region_count, labels = excluded.labels, parents = excluded.parents,
+    boxes = excluded.boxes, vectors = excluded.vectors`;
+
+function regionParams(imageId: number, modelId: string, set: RegionSet): unknown[] {
+  const regionCount = set.parents.length;
+  if (set.vectors.length !== regionCount * set.dim || set.boxes.length !== regionCount * 5) {
+    throw new RegionDataError(`region set for image ${imageId} is inconsistent: ${regionCount} regions, ${set.vectors.length} vector values`);
+  }
+  return [imageId, modelId, set.gridWidth, set.gridHeight, set.imageWidth, set.imageHeight, set.dim, set.leafCount, regionCount,
+    bytesOf(set.labels), bytesOf(set.parents), bytesOf(set.boxes), bytesOf(set.vectors)];
+}
 
 /** Recomputes images.status from the facts, for the images `where` selects; run in the transaction that changed them. */
 const refreshStatus = (where: string) => `UPDATE images i SET status = CASE WHEN i.reviewed THEN 'reviewed'
@@ -283,20 +305,25 @@ export class PgStore implements Store {
     },
     renew: async (task, leaseSeconds) => (await this.query(`UPDATE embed_tasks SET lease_expires_at = now() + make_interval(secs => $3)
       WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING id`, [task.id, task.leaseToken, leaseSeconds])).length === 1,
-    complete: (task, stored) => this.transaction(async (client) => {
-      const owned = await this.query(`UPDATE embed_tasks SET status = 'done', lease_expires_at = NULL
-        WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING id`, [task.id, task.leaseToken], client);
-      if (!owned.length) return false;
-      await this.query(`INSERT INTO embeddings (image_id, model_id, grid_width, grid_height, dim, image_width, image_height, dtype, scale, data)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        ON CONFLICT (image_id, model_id) DO UPDATE SET grid_width = excluded.grid_width, grid_height = excluded.grid_height, dim = excluded.dim,
-          image_width = excluded.image_width, image_height = excluded.image_height, dtype = excluded.dtype, scale = excluded.scale,
-          data = excluded.data, created_at = now()`,
-      [task.imageId, task.modelId, stored.width, stored.height, stored.dim, stored.imageWidth, stored.imageHeight, stored.dtype, stored.scale,
-        Buffer.from(stored.bytes.buffer, stored.bytes.byteOffset, stored.bytes.byteLength)], client);
-      await this.query(refreshStatus('i.id = $1'), [task.imageId], client);
-      return true;
-    }),
+    complete: (task, stored) => {
+      // Computed before the transaction: no row lock is held while the regions are worked out.
+      const regions = regionSetOf(stored);
+      return this.transaction(async (client) => {
+        const owned = await this.query(`UPDATE embed_tasks SET status = 'done', lease_expires_at = NULL
+          WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING id`, [task.id, task.leaseToken], client);
+        if (!owned.length) return false;
+        await this.query(`INSERT INTO embeddings (image_id, model_id, grid_width, grid_height, dim, image_width, image_height, dtype, scale, data)
+          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+          ON CONFLICT (image_id, model_id) DO UPDATE SET grid_width = excluded.grid_width, grid_height = excluded.grid_height, dim = excluded.dim,
+            image_width = excluded.image_width, image_height = excluded.image_height, dtype = excluded.dtype, scale = excluded.scale,
+            data = excluded.data, created_at = now()`,
+        [task.imageId, task.modelId, stored.width, stored.height, stored.dim, stored.imageWidth, stored.imageHeight, stored.dtype, stored.scale,
+          Buffer.from(stored.bytes.buffer, stored.bytes.byteOffset, stored.bytes.byteLength)], client);
+        await this.query(putRegions, regionParams(task.imageId, task.modelId, regions), client);
+        await this.query(refreshStatus('i.id = $1'), [task.imageId], client);
+        return true;
+      });
+    },
     fail: async (task, error) => void await this.query("UPDATE embed_tasks SET status = 'failed', error = $3 WHERE id = $1 AND lease_token = $2",
       [task.id, task.leaseToken, error]),
     counts: async () => {
@@ -306,6 +333,18 @@ export class PgStore implements Store {
       }
       return counts;
     },
+  };
+
+  readonly regions: Store['regions'] = {
+    put: async (imageId, modelId, set) => void await this.query(putRegions, regionParams(imageId, modelId, set)),
+    missing: async (modelId) => (await this.query<{ image_id: number }>(`SELECT e.image_id FROM embeddings e WHERE e.model_id = $1
+      AND NOT EXISTS (SELECT 1 FROM region_sets r WHERE r.image_id = e.image_id AND r.model_id = e.model_id) ORDER BY e.image_id`, [modelId]))
+      .map((row) => row.image_id),
+    version: async (modelId) => (await this.query<RegionVersion>(
+      'SELECT rows::int, last::float8, removed::float8 FROM region_versions WHERE model_id = $1', [modelId]))[0] ?? { rows: 0, last: 0, removed: 0 },
+    changes: async (modelId, afterSeq, limit) => (await this.query<{ image_id: number; region_count: number; dim: number; vectors: Buffer; seq: number }>(
+      `SELECT image_id, region_count, dim, vectors, seq::float8 AS seq FROM region_sets WHERE model_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
+      [modelId, afterSeq, limit])).map((row): RegionChange => row),
   };
 
   readonly users: Store['users'] = {

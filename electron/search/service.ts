@@ -315,7 +315,7 @@ export function createSearchService(project: Project, options: SearchServiceOpti
  * The dense component on the embedding map's own grid (mapWidth x mapHeight, covering the image exactly): heat
  * cell (x, y) stands for map cells [x * step, (x + 1) * step) x [y * step, (y + 1) * step).
  */
-function mapGridOf(match: DenseMatch, mapWidth: number, mapHeight: number): Mask {
+export function mapGridOf(match: DenseMatch, mapWidth: number, mapHeight: number): Mask {
   const data = new Uint8Array(mapWidth * mapHeight);
   for (let y = 0; y < mapHeight; y++) {
     const row = Math.floor(y / match.step) * match.width;

@@ -7,10 +7,12 @@
 import { z } from 'zod';
 import { ApiError, annotationDraftSchema, segmentRequestSchema } from '../../core/api/contract';
 import { imageStatuses } from '../../core/api/records';
+import { searchQuerySchema } from '../../core/api/search-contract';
 import { type Role, roles, type Store, type UserRecord } from '../../db/store';
 import { describeImage } from '../jobs/import-job';
 import type { ModelRegistry } from '../models';
 import { checkPassword, hashPassword, tokenHash } from './auth';
+import { TeamRegionIndex, teamSearch } from './search';
 import { TeamSegmenter } from './segment';
 
 export interface CallContext {
@@ -54,6 +56,7 @@ export interface TeamApiOptions {
 
 export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Record<string, Call<z.ZodType>> {
   const segmenter = new TeamSegmenter(store, () => registry.defaultId());
+  const regionIndex = new TeamRegionIndex(store);
 
   /** Labelers must hold the image; nobody may write an image someone else holds. */
   async function assertMayWrite(imageId: number, user: UserRecord): Promise<void> {
@@ -183,6 +186,11 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
     'segment.clicks': call({
       roles: labelers, input: segmentRequestSchema.extend({ image: id }),
       run: (request) => segmenter.segment(request),
+    }),
+
+    'search.query': call({
+      roles: anyone, input: searchQuerySchema,
+      run: (input) => teamSearch(store, regionIndex, input, () => registry.defaultId()),
     }),
 
     'embeddings.start': call({

@@ -1,0 +1,277 @@
+/**
+ * Similar-object search on the team server. Stage 1 scans a packed in-memory matrix of a model's region vectors
+ * (the local scanner's int8 chunks and kernel: electron/search/scanner.ts packChunk, core/search/scan.ts), loaded
+ * from the database once per model and caught up before each query by reading only the region rows whose seq is
+ * past the last one held (db/pg/schema.ts region_versions says when there are any): a worker's new map adds a row,
+ * a re-embedded image's row comes again with a new seq (its old row in the matrix is marked stale). Rows removed (a
+ * model file replaced, an image deleted) make the matrix load again. Stage 2 re-ranks the best candidates on their full maps
+ * (core/search/dense.ts) as the local search does, and the answer has the local search's shape
+ * (core/api/search-contract.ts). Queries are one-shot: feedback and accept sessions are local-only for now.
+ * The scan runs on the server's event loop (about 200 ms of CPU at 100,000 images of 16-d regions,
+ * tests/bench/team-search.ts): other calls wait that long behind a search.
+ */
+import { ApiError } from '../../core/api/contract';
+import type { SearchHit, SearchQueryInput, SearchResult } from '../../core/api/search-contract';
+import { dequantize } from '../../core/embedding';
+import { decodeRle, encodeRle } from '../../core/rle';
+import { classScore, fitClassModel } from '../../core/search/classmodel';
+import { denseMatch } from '../../core/search/dense';
+import { poolMask, SearchInputError } from '../../core/search/pooling';
+import { type RegionChunk, type ScanHit, scanChunk, toInt8, TopHits } from '../../core/search/scan';
+import { type RegionChange, regionSetOf, type Store } from '../../db/store';
+import { packChunk } from '../search/scanner';
+import { mapGridOf } from '../search/service';
+
+/** Rows read per round trip while loading, and the most images in one chunk. */
+const pageRows = 8192;
+
+interface Matrix {
+  chunks: RegionChunk[];
+  /** Per chunk: images whose row there was replaced by one in a later chunk. */
+  stale: Array<Set<number>>;
+  /** Image id -> the chunk holding its live row. */
+  where: Map<number, number>;
+  /** Image id -> the seq of its live row. */
+  seqs: Map<number, number>;
+  /** Highest seq read. */
+  last: number;
+  /** region_versions.removed when loading began. */
+  removed: number;
+  bytes: number;
+}
+
+export interface Stage1Result {
+  hits: ScanHit[];
+  images: number;
+  regions: number;
+  /** Catching the matrix up with the database (a version check when nothing changed). */
+  syncMs: number;
+  ms: number;
+}
+
+const emptyMatrix = (removed: number): Matrix => ({ chunks: [], stale: [], where: new Map(), seqs: new Map(), last: 0, removed, bytes: 0 });
+
+/** Seqs re-read before the last one held: more than the writes that can be in flight at once. */
+const lookBack = 256;
+
+export class TeamRegionIndex {
+  private readonly matrices = new Map<string, Matrix>();
+  /** Per model: the refresh in progress (refreshes of one model run one at a time). */
+  private readonly locks = new Map<string, Promise<unknown>>();
+  private readonly indexedMissing = new Set<string>();
+
+  constructor(private readonly store: Store) {}
+
+  /** Bytes of region vectors held (all models). */
+  get bytes(): number {
+    let total = 0;
+    for (const matrix of this.matrices.values()) total += matrix.bytes;
+    return total;
+  }
+
+  /** The model's matrix as held now (for tests and benchmarks). */
+  held(modelId: string): { chunks: number; images: number; staleRows: number; bytes: number } | undefined {
+    const matrix = this.matrices.get(modelId);
+    return matrix && { chunks: matrix.chunks.length, images: matrix.where.size, staleRows: matrix.stale.reduce((sum, set) => sum + set.size, 0), bytes: matrix.bytes };
+  }
+
+  /** The model's matrix, up to date with the database. */
+  refresh(modelId: string): Promise<Matrix> {
+    const previous = this.locks.get(modelId) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => this.sync(modelId));
+    this.locks.set(modelId, next);
+    return next;
+  }
+
+  private async sync(modelId: string): Promise<Matrix> {
+    if (!this.indexedMissing.has(modelId)) {
+      // Maps stored before the server kept regions (schema 2) get them now, once per model and process.
+      for (const imageId of await this.store.regions.missing(modelId)) {
+        const stored = await this.store.embeddings.get(imageId, modelId);
+        if (!stored) continue; // removed meanwhile
+        await this.store.regions.put(imageId, modelId, regionSetOf(stored)).catch((error: unknown) => {
+          if (!(error instanceof ApiError && error.code === 'conflict')) throw error; // the map was removed meanwhile
+        });
+      }
+      this.indexedMissing.add(modelId);
+    }
+    let matrix = this.matrices.get(modelId) ?? emptyMatrix(0);
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const version = await this.store.regions.version(modelId);
+      if (version.removed !== matrix.removed) matrix = emptyMatrix(version.removed); // it may hold removed rows: load again
+      if (matrix.last === version.last && matrix.where.size === version.rows) break;
+      await this.catchUp(modelId, matrix);
+      if (matrix.where.size === version.rows) break;
+      if (matrix.last > version.last) continue; // rows arrived meanwhile: compare with a newer version
+      matrix = emptyMatrix(version.removed); // a row missed beyond the look-back, or removed (SQLite): load again
+    }
+    this.matrices.set(modelId, matrix);
+    return matrix;
+  }
+
+  /**
+   * Reads the rows past (last - lookBack), keeping those newer than the matrix's row of the image: a transaction
+   * that took its seq before another but committed after it shows up below the `last` read before.
+   */
+  private async catchUp(modelId: string, matrix: Matrix): Promise<void> {
+    for (let after = Math.max(0, matrix.last - lookBack); ;) {
+      const page = await this.store.regions.changes(modelId, after, pageRows);
+      if (page.length === 0) return;
+      after = page[page.length - 1].seq;
+      matrix.last = Math.max(matrix.last, after);
+      // The newest row of each image, if the matrix does not hold it yet.
+      const latest = new Map<number, RegionChange>();
+      for (const row of page) if (row.seq > (matrix.seqs.get(row.image_id) ?? 0)) latest.set(row.image_id, row);
+      if (latest.size > 0) {
+        const rows = [...latest.values()];
+        const chunk = packChunk(rows);
+        const index = matrix.chunks.length;
+        matrix.chunks.push(chunk);
+        matrix.stale.push(new Set());
+        matrix.bytes += chunk.vectors.byteLength;
+        for (const row of rows) {
+          const before = matrix.where.get(row.image_id);
+          if (before !== undefined) matrix.stale[before].add(row.image_id);
+          matrix.where.set(row.image_id, index);
+          matrix.seqs.set(row.image_id, row.seq);
+        }
+      }
+      if (page.length < pageRows) break;
+    }
+    if (matrix.chunks.length > 32 + 2 * Math.ceil(matrix.where.size / pageRows)) compact(matrix);
+  }
+
+  /** Best `limit` images by their best region against the query vectors (unit float32, max over queries). */
+  async scan(modelId: string, queries: Float32Array[], options: { limit: number; exclude?: ReadonlySet<number>; only?: ReadonlySet<number> }): Promise<Stage1Result> {
+    const syncStarted = performance.now();
+    const matrix = await this.refresh(modelId);
+    const started = performance.now();
+    const top = new TopHits(options.limit);
+    const int8 = queries.map(toInt8);
+    let regions = 0;
+    matrix.chunks.forEach((chunk, c) => {
+      if (chunk.dim !== queries[0].length) {
+        throw new ApiError('invalid-input', `the query is ${queries[0].length}-d but ${modelId} regions are ${chunk.dim}-d`);
+      }
+      regions += chunk.offsets[chunk.offsets.length - 1];
+      scanChunk(chunk, int8, top, skipped(chunk, matrix.stale[c], options.exclude, options.only));
+    });
+    return { hits: top.sorted(), images: matrix.where.size, regions, syncMs: started - syncStarted, ms: performance.now() - started };
+  }
+}
+
+/**
+ * Re-packs the live rows into full chunks: each catch-up adds a chunk (often of one image), and rows replaced
+ * since stay in theirs as stale, so a long-running server would otherwise scan more, smaller chunks over time.
+ */
+function compact(matrix: Matrix): void {
+  const chunks: RegionChunk[] = [];
+  let ids: number[] = [], spans: Array<{ chunk: RegionChunk; first: number; last: number }> = [];
+  const flush = () => {
+    if (!ids.length) return;
+    const { dim } = spans[0].chunk;
+    const offsets = new Int32Array(ids.length + 1);
+    spans.forEach((span, i) => { offsets[i + 1] = offsets[i] + span.last - span.first; });
+    const vectors = new Int8Array(offsets[ids.length] * dim);
+    spans.forEach((span, i) => vectors.set(span.chunk.vectors.subarray(span.first * dim, span.last * dim), offsets[i] * dim));
+    chunks.push({ dim, imageIds: Int32Array.from(ids), offsets, vectors });
+    ids = [];
+    spans = [];
+  };
+  matrix.chunks.forEach((chunk, c) => {
+    for (let i = 0; i < chunk.imageIds.length; i++) {
+      const imageId = chunk.imageIds[i];
+      if (matrix.stale[c].has(imageId)) continue;
+      if (ids.length && spans[0].chunk.dim !== chunk.dim) flush();
+      ids.push(imageId);
+      spans.push({ chunk, first: chunk.offsets[i], last: chunk.offsets[i + 1] });
+      if (ids.length === pageRows) flush();
+    }
+  });
+  flush();
+  matrix.chunks = chunks;
+  matrix.stale = chunks.map(() => new Set());
+  matrix.where = new Map();
+  chunks.forEach((chunk, c) => { for (const imageId of chunk.imageIds) matrix.where.set(imageId, c); });
+  matrix.bytes = chunks.reduce((sum, chunk) => sum + chunk.vectors.byteLength, 0);
+}
+
+/** Images of the chunk the scan leaves out: stale rows, excluded images, and those outside `only`. */
+function skipped(chunk: RegionChunk, stale: ReadonlySet<number>, exclude?: ReadonlySet<number>, only?: ReadonlySet<number>): ReadonlySet<number> | undefined {
+  if (!only && stale.size === 0) return exclude;
+  const out = new Set(stale);
+  if (exclude) for (const id of exclude) out.add(id);
+  if (only) for (const id of chunk.imageIds) if (!only.has(id)) out.add(id);
+  return out;
+}
+
+/**
+ * The team `search.query` call: examples (a mask on an image) -> query vector (mask-pooled embedding), stage 1 over
+ * the matrix, stage 2 on the best `rerank` candidates' maps.
+ */
+export async function teamSearch(store: Store, index: TeamRegionIndex, input: SearchQueryInput, defaultModel: () => string): Promise<SearchResult & { stats: { syncMs: number } }> {
+  const modelId = input.modelId ?? defaultModel();
+  if (input.classId !== undefined) {
+    throw new ApiError('invalid-input', '"find more of this class" works in local projects only for now; search a team project by a mask on an image');
+  }
+  const positives: Float32Array[] = [];
+  const exampleImages = new Set<number>();
+  for (const example of input.examples ?? []) {
+    if (!('imageId' in example)) {
+      throw new ApiError('invalid-input', 'a team project searches by a mask on an image ({ imageId, rle }); search by an existing annotation works in local projects only');
+    }
+    const stored = await store.embeddings.get(example.imageId, modelId);
+    if (!stored) {
+      if (!(await store.images.get(example.imageId))) throw new ApiError('not-found', `no image ${example.imageId}`);
+      throw new ApiError('not-embedded', `image ${example.imageId} has no embedding for model ${modelId} yet; start a worker (pixelwise worker)`);
+    }
+    const [height, width] = example.rle.size;
+    if (width !== stored.imageWidth || height !== stored.imageHeight) {
+      throw new ApiError('invalid-input', `example on image ${example.imageId}: the mask is ${width}x${height} but the image is ${stored.imageWidth}x${stored.imageHeight}`);
+    }
+    let mask;
+    try {
+      mask = decodeRle(example.rle);
+    } catch (error) {
+      throw new ApiError('invalid-input', `example on image ${example.imageId}: the mask is not a valid RLE (${(error as Error).message})`);
+    }
+    try {
+      positives.push(poolMask(dequantize(stored), mask));
+    } catch (error) {
+      if (error instanceof SearchInputError) throw new ApiError('invalid-input', `example on image ${example.imageId}: ${error.message}`);
+      throw error;
+    }
+    exampleImages.add(example.imageId);
+  }
+  // Scored as the local search scores a fresh query (core/search/classmodel.ts): the examples' mean and each example.
+  const model = fitClassModel({ positives, negatives: [] });
+  const queries = model.queries;
+  const stage1 = await index.scan(modelId, queries.slice(0, model.scanQueries), {
+    limit: Math.max(input.rerank, input.limit),
+    exclude: input.excludeExampleImages ? exampleImages : undefined,
+    only: input.imageIds ? new Set(input.imageIds) : undefined,
+  });
+  const started = performance.now();
+  const hits: SearchHit[] = [];
+  // A few maps at a time: each is a round trip, and re-ranking one is milliseconds.
+  for (let i = 0; i < stage1.hits.length; i += 8) {
+    const batch = stage1.hits.slice(i, i + 8);
+    const loaded = await Promise.all(batch.map(async (hit) => ({
+      hit, embedding: await store.embeddings.get(hit.imageId, modelId), image: await store.images.get(hit.imageId),
+    })));
+    for (const { hit, embedding, image } of loaded) {
+      if (!embedding || !image?.hash) continue; // removed since the matrix was read
+      const match = denseMatch(embedding, queries);
+      hits.push({
+        imageId: hit.imageId, imageHash: image.hash, score: classScore(model, match.vector), regionScore: hit.score, bbox: match.bbox,
+        peak: [Math.round(match.peak[0]), Math.round(match.peak[1])],
+        grid: encodeRle(mapGridOf(match, embedding.width, embedding.height)), judgement: null,
+      });
+    }
+  }
+  hits.sort((a, b) => b.score - a.score || a.imageId - b.imageId);
+  return {
+    sessionId: '', modelId, hits: hits.slice(0, input.limit),
+    stats: { images: stage1.images, regions: stage1.regions, stage1Ms: stage1.ms, stage2Ms: performance.now() - started, syncMs: stage1.syncMs },
+  };
+}
