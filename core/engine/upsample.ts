@@ -403,41 +403,84 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
   // Votes at the guide pixels around the quad being worked on (voteQuadCoarse), row-major.
   let guideVotes = new Float32Array(0);
   const guideScaleX = width / guideWidth, guideScaleY = height / guideHeight, spatialScale = guide ? -1 / (2 * guide.spatialSigma ** 2) : 0;
+  // Per quad: offset of its guide pixels' vote weights in `coarsePool` (`record` floats each, as voteWeights
+  // writes them), -1 = not worked out yet. They depend on the image alone, like the output pixels' weights.
+  const coarseKept = coarse ? new Int32Array(width * height).fill(-1) : new Int32Array(0);
+  let coarsePool = new Float32Array(0), coarseUsed = 0;
+  const wx = new Float32Array(taps), wy = new Float32Array(taps);
+
+  /** The guide pixels a quad's output pixels read: [gx0, gx1] x [gy0, gy1] around all of the quad's pixels. */
+  function guidePatch(x0: number, y0: number): [number, number, number, number] {
+    const xs = columns.first[x0], xe = columns.first[x0 + 1], ys = rows.first[y0], ye = rows.first[y0 + 1];
+    return [guideColumns.lower[xs], Math.min(guideWidth - 1, guideColumns.lower[xe - 1] + 1),
+      guideRows.lower[ys], Math.min(guideHeight - 1, guideRows.lower[ye - 1] + 1)];
+  }
+
+  /** Vote weights of the guide pixels of quad (x0, y0)'s patch (support colours gathered) into `into` at `at`. */
+  function guideWeights(x0: number, y0: number, into: Float32Array, at: number): void {
+    const [gx0, gx1, gy0, gy1] = guidePatch(x0, y0);
+    const cellLeft = x0 - radius + 1, cellTop = y0 - radius + 1;
+    for (let gy = gy0, o = at; gy <= gy1; gy++) {
+      const fy = (gy + 0.5) * guideScaleY - 0.5;
+      for (let k = 0; k < taps; k++) wy[k] = Math.exp((cellTop + k - fy) ** 2 * spatialScale);
+      for (let gx = gx0; gx <= gx1; gx++, o += record) {
+        const fx = (gx + 0.5) * guideScaleX - 0.5, p = (gy * guideWidth + gx) * 3;
+        for (let k = 0; k < taps; k++) wx[k] = Math.exp((cellLeft + k - fx) ** 2 * spatialScale);
+        const r = pixels[p], g = pixels[p + 1], b = pixels[p + 2];
+        let total = 0;
+        for (let ky = 0, k = 0; ky < taps; ky++) {
+          for (let kx = 0; kx < taps; kx++, k++) {
+            const dr = r - supportColors[k * 3], dg = g - supportColors[k * 3 + 1], db = b - supportColors[k * 3 + 2];
+            const index = ((dr * dr + dg * dg + db * db) * tableScale) | 0;
+            const w = supportCells[k] >= 0 && index < colorTableSize ? table[index] * wy[ky] * wx[kx] : 0;
+            into[o + 1 + k] = w;
+            total += w;
+          }
+        }
+        into[o] = total > 1e-6 ? total : -1;
+      }
+    }
+  }
 
   /**
    * voteQuad for a guide smaller than the output: the joint-bilateral vote is taken at the centres of the guide
    * pixels around the quad (its 2r x 2r support, the guide pixel's colour, spatial weights at its position), and
    * each output pixel of [xs, xe) x [ys, ye) reads the vote bilinearly, as it reads its colour. A guide pixel
-   * spans guideBlur x the cell size, so at 6000x4500 (47-pixel cells) a vote serves 25 pixels instead of one:
-   * no weights are kept, and a quad is redone whole whenever its support moved.
+   * spans guideBlur x the cell size, so at 6000x4500 (47-pixel cells) a vote serves 25 pixels instead of one. The
+   * guide pixels' weights are kept per quad (up to weightCacheFloats), so a click costs one dot product per guide
+   * pixel; a quad is redone whole whenever its support moved.
    */
-  function voteQuadCoarse(probability: Float32Array, x0: number, y0: number, xs: number, xe: number, ys: number, ye: number): void {
-    gatherColors();
-    const gx0 = guideColumns.lower[xs], gx1 = Math.min(guideWidth - 1, guideColumns.lower[xe - 1] + 1);
-    const gy0 = guideRows.lower[ys], gy1 = Math.min(guideHeight - 1, guideRows.lower[ye - 1] + 1);
-    const patchWidth = gx1 - gx0 + 1, patchHeight = gy1 - gy0 + 1;
-    if (guideVotes.length < patchWidth * patchHeight) guideVotes = new Float32Array(patchWidth * patchHeight * 2);
-    const cellLeft = x0 - radius + 1, cellTop = y0 - radius + 1, wx = new Float32Array(taps), wy = new Float32Array(taps);
-    for (let gy = gy0; gy <= gy1; gy++) {
-      const fy = (gy + 0.5) * guideScaleY - 0.5;
-      for (let k = 0; k < taps; k++) wy[k] = Math.exp((cellTop + k - fy) ** 2 * spatialScale);
-      for (let gx = gx0; gx <= gx1; gx++) {
-        const fx = (gx + 0.5) * guideScaleX - 0.5, p = (gy * guideWidth + gx) * 3;
-        for (let k = 0; k < taps; k++) wx[k] = Math.exp((cellLeft + k - fx) ** 2 * spatialScale);
-        const r = pixels[p], g = pixels[p + 1], b = pixels[p + 2];
-        let total = 0, vote = 0;
-        for (let ky = 0, k = 0; ky < taps; ky++) {
-          for (let kx = 0; kx < taps; kx++, k++) {
-            const dr = r - supportColors[k * 3], dg = g - supportColors[k * 3 + 1], db = b - supportColors[k * 3 + 2];
-            const index = ((dr * dr + dg * dg + db * db) * tableScale) | 0;
-            if (supportCells[k] < 0 || index >= colorTableSize) continue;
-            const w = table[index] * wy[ky] * wx[kx];
-            total += w;
-            vote += w * supportProbability[k];
-          }
+  function voteQuadCoarse(probability: Float32Array, q: number, x0: number, y0: number, xs: number, xe: number, ys: number, ye: number): void {
+    const [gx0, gx1, gy0, gy1] = guidePatch(x0, y0);
+    const patchWidth = gx1 - gx0 + 1, patchHeight = gy1 - gy0 + 1, patch = patchWidth * patchHeight;
+    if (guideVotes.length < patch) guideVotes = new Float32Array(patch * 2);
+    let weights = coarsePool, at = coarseKept[q];
+    if (at < 0) {
+      gatherColors();
+      if (coarseUsed + patch * record <= weightCacheFloats) {
+        if (coarseUsed + patch * record > coarsePool.length) {
+          const grown = new Float32Array(Math.min(weightCacheFloats, Math.max(1 << 16, 2 * (coarseUsed + patch * record))));
+          grown.set(coarsePool.subarray(0, coarseUsed));
+          coarsePool = weights = grown;
         }
-        guideVotes[(gy - gy0) * patchWidth + gx - gx0] = total > 1e-6 ? vote / total : cellBilinear(probability, fx, fy);
+        at = coarseKept[q] = coarseUsed;
+        coarseUsed += patch * record;
+      } else {
+        weights = new Float32Array(patch * record);
+        at = 0;
       }
+      guideWeights(x0, y0, weights, at);
+    }
+    for (let v = 0, o = at; v < patch; v++, o += record) {
+      const total = weights[o];
+      if (total < 0) {
+        const gy = gy0 + Math.floor(v / patchWidth), gx = gx0 + (v % patchWidth);
+        guideVotes[v] = cellBilinear(probability, (gx + 0.5) * guideScaleX - 0.5, (gy + 0.5) * guideScaleY - 0.5);
+        continue;
+      }
+      let vote = 0;
+      for (let k = 0; k < support; k++) vote += weights[o + 1 + k] * supportProbability[k];
+      guideVotes[v] = vote / total;
     }
     const stepRight = patchWidth > 1 ? 1 : 0, stepBelow = patchHeight > 1 ? patchWidth : 0;
     for (let y = ys; y < ye; y++) {
@@ -490,7 +533,7 @@ export function createUpsampler(width: number, height: number, imageWidth: numbe
           gatherSupport(x0, y0, probability);
           const moved = before === mixed ? drift() : -1;
           if (moved === 0) continue;
-          if (coarse) voteQuadCoarse(probability, x0, y0, xs, xe, ys, ye);
+          if (coarse) voteQuadCoarse(probability, q, x0, y0, xs, xe, ys, ye);
           else voteQuad(probability, q, x0, y0, xs, xe, ys, ye, moved);
         }
       }
