@@ -13,6 +13,11 @@
  *   rejected; "full" ranks everything (judged hits included), "residual" only the unjudged ones. Finally the
  *   IoU with the true mask of accepted hits' annotation masks (engine vs object).
  *
+ * Hit masks only (the IoU part, fast: no feedback rounds; the first correct hit's search.hitMask = what accept writes):
+ *   npx tsx tests/bench/retrieval-eval.ts hitmask --dataset ../shared/data/train/VOC_coseg --model pixelwise-unet-s \
+ *       [--limit N] [--hit-mask '{"seeds":0}']
+ *   Prints the mean IoU with the true mask and ms per hit mask; '{"seeds":0}' is the region's own mask (before).
+ *
  * "Find more of class X" (5 annotated examples per category, the class model; see classes() below):
  *   npx tsx tests/bench/retrieval-eval.ts classes --dataset ../shared/data/eval/COCO_MVal --model pixelwise-unet-s
  *
@@ -33,6 +38,7 @@ import type { ClassModelOptions } from '../../core/search/classmodel';
 import { gridMaskToImage } from '../../core/search/pooling';
 import { decodeImageFile } from '../../electron/embedding/embedder';
 import type { DiscoveryServiceOptions } from '../../electron/search/discovery';
+import type { HitMaskOptions } from '../../electron/search/hit-mask';
 import { createSearchService } from '../../electron/search/service';
 import { averagePrecisionAt10, byCategory, pairedInterval, randomAp10 } from './retrieval-metrics';
 import { buildEvalProject, embedDataset, listDataset, readEvalMask } from './search-eval-data';
@@ -142,6 +148,31 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
     acceptedIou: { hit: mean(iouHit), n: iouHit.length },
     ms: { stage1: mean(timings.stage1), stage2: mean(timings.stage2) },
   });
+}
+
+async function hitMasks(dataset: string, modelId: string, limit: number): Promise<void> {
+  const items = listDataset(dataset);
+  const maps = await embedDataset(dataset, modelId, items);
+  const masks = await Promise.all(items.map((item) => readEvalMask(item.maskPath)));
+  const dir = mkdtempSync(join(tmpdir(), 'pixelwise-hitmask-'));
+  const { project, imageIds } = await buildEvalProject(dir, modelId, items, maps);
+  const hitMask = JSON.parse(argument('hit-mask', '{}')) as Partial<HitMaskOptions>;
+  const service = createSearchService(project, { defaultModelId: modelId, hitMask });
+  const queries = items.map((_, i) => i).filter((i) => i % Math.max(1, Math.floor(items.length / limit)) === 0).slice(0, limit);
+  const ious: number[] = [], ms: number[] = [];
+  for (const q of queries) {
+    const result = service.search.query({ examples: [{ imageId: imageIds[q], rle: encodeRle(masks[q]) }], limit: 100, rerank: 100, excludeExampleImages: true });
+    const hit = result.hits.find((candidate) => items[imageIds.indexOf(candidate.imageId)].category === items[q].category);
+    if (!hit) continue;
+    const started = performance.now();
+    const { rle } = await service.search.hitMask({ sessionId: result.sessionId, imageId: hit.imageId });
+    ms.push(performance.now() - started);
+    ious.push(maskIou(decodeRle(rle), masks[imageIds.indexOf(hit.imageId)]));
+  }
+  project.close();
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`hit masks ${dataset} model=${modelId} hit mask ${JSON.stringify(hitMask)} queries=${queries.length}: IoU of the first correct hit's mask ${fixed(mean(ious))} (n=${ious.length}; >= 0.6: ${fixed(ious.filter((v) => v >= 0.6).length / Math.max(1, ious.length))})  ${fixed(mean(ms))} ms per hit mask (image decode included)`);
+  writeJson({ task: 'hitmask', dataset, modelId, hitMask, iou: mean(ious), n: ious.length, ms: mean(ms) });
 }
 
 /**
@@ -265,7 +296,8 @@ async function main(): Promise<void> {
   if (task === 'retrieval') await retrieval(dataset, modelId, Number(argument('limit', '100000')));
   else if (task === 'coseg') await coseg(dataset, modelId);
   else if (task === 'classes') await classes(dataset, modelId);
-  else throw new Error('usage: tsx tests/bench/retrieval-eval.ts retrieval|coseg|classes --dataset <folder> [--model id]');
+  else if (task === 'hitmask') await hitMasks(dataset, modelId, Number(argument('limit', '100000')));
+  else throw new Error('usage: tsx tests/bench/retrieval-eval.ts retrieval|coseg|classes|hitmask --dataset <folder> [--model id]');
 }
 
 main().catch((error) => {
