@@ -17,6 +17,8 @@
  *   npx tsx tests/bench/retrieval-eval.ts hitmask --dataset ../shared/data/train/VOC_coseg --model pixelwise-unet-s \
  *       [--limit N] [--hit-mask '{"seeds":0}']
  *   Prints the mean IoU with the true mask and ms per hit mask; '{"seeds":0}' is the region's own mask (before).
+ *   Diagnostics: the share of hits whose peak lies on the true object, and the engine's mask from one click at the
+ *   true object's most interior point (the click protocol's first click: what the best single seed would give).
  *
  * "Find more of class X" (5 annotated examples per category, the class model; see classes() below):
  *   npx tsx tests/bench/retrieval-eval.ts classes --dataset ../shared/data/eval/COCO_MVal --model pixelwise-unet-s
@@ -32,6 +34,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SearchResult } from '../../core/api/search-contract';
+import { dequantize } from '../../core/embedding';
+import { ClickSimulator, createSegmenter } from '../../core/engine';
 import { type Mask, maskIou } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
 import type { ClassModelOptions } from '../../core/search/classmodel';
@@ -159,7 +163,7 @@ async function hitMasks(dataset: string, modelId: string, limit: number): Promis
   const hitMask = JSON.parse(argument('hit-mask', '{}')) as Partial<HitMaskOptions>;
   const service = createSearchService(project, { defaultModelId: modelId, hitMask });
   const queries = items.map((_, i) => i).filter((i) => i % Math.max(1, Math.floor(items.length / limit)) === 0).slice(0, limit);
-  const ious: number[] = [], ms: number[] = [];
+  const ious: number[] = [], ms: number[] = [], onObject: number[] = [], oracle: number[] = [];
   for (const q of queries) {
     const result = service.search.query({ examples: [{ imageId: imageIds[q], rle: encodeRle(masks[q]) }], limit: 100, rerank: 100, excludeExampleImages: true });
     const hit = result.hits.find((candidate) => items[imageIds.indexOf(candidate.imageId)].category === items[q].category);
@@ -167,12 +171,17 @@ async function hitMasks(dataset: string, modelId: string, limit: number): Promis
     const started = performance.now();
     const { rle } = await service.search.hitMask({ sessionId: result.sessionId, imageId: hit.imageId });
     ms.push(performance.now() - started);
-    ious.push(maskIou(decodeRle(rle), masks[imageIds.indexOf(hit.imageId)]));
+    const index = imageIds.indexOf(hit.imageId), gt = masks[index];
+    ious.push(maskIou(decodeRle(rle), gt));
+    onObject.push(gt.data[Math.round(hit.peak[1]) * gt.width + Math.round(hit.peak[0])] ? 1 : 0);
+    const click = new ClickSimulator({ width: gt.width, height: gt.height, object: gt.data, ignore: null }).next(new Uint8Array(gt.data.length));
+    oracle.push(maskIou(createSegmenter(dequantize(maps[index]), await decodeImageFile(items[index].imagePath)).segment([click]).mask, gt));
   }
   project.close();
   rmSync(dir, { recursive: true, force: true });
   console.log(`hit masks ${dataset} model=${modelId} hit mask ${JSON.stringify(hitMask)} queries=${queries.length}: IoU of the first correct hit's mask ${fixed(mean(ious))} (n=${ious.length}; >= 0.6: ${fixed(ious.filter((v) => v >= 0.6).length / Math.max(1, ious.length))})  ${fixed(mean(ms))} ms per hit mask (image decode included)`);
-  writeJson({ task: 'hitmask', dataset, modelId, hitMask, iou: mean(ious), n: ious.length, ms: mean(ms) });
+  console.log(`  diagnostics: hit peak on the true object ${fixed(mean(onObject))}; engine, one click at the true object's most interior point ${fixed(mean(oracle))}`);
+  writeJson({ task: 'hitmask', dataset, modelId, hitMask, iou: mean(ious), n: ious.length, ms: mean(ms), peakOnObject: mean(onObject), oneClickOracle: mean(oracle) });
 }
 
 /**
