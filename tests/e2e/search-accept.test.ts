@@ -164,6 +164,7 @@ describe('search: what is labelled is what the hits showed', () => {
       judgedGrids.set(imageId, shownHit(imageId).grid);
       // The thumbnail outlines the hit's mask once the main side has it (its coarse region until then).
       await eventually(() => hit(imageId).locator('[data-outline]').getAttribute('data-outline')).toBe('mask');
+      await eventually(() => previews.has(imageId)).toBe(true);
       outlined.set(imageId, previews.get(imageId)!);
       if (round === 0) {
         await hit(imageId).getByTestId('hit-accept').click();
