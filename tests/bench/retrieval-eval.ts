@@ -142,7 +142,7 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   console.log(`  P@20 full     rounds 0..3: ${full.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  P@20 residual rounds 0..3: ${residual.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  relevant seen after judging 20, 40, 60, 80 hits: feedback ${foundFeedback.map((list) => fixed(mean(list))).join('  ')}  vs paging the first ranking ${foundPaging.map((list) => fixed(mean(list))).join('  ')}`);
-  console.log(`  accepted-hit mask IoU (first correct hit, its region as shown): ${fixed(mean(iouHit))}  (n=${iouHit.length})`);
+  console.log(`  accepted-hit mask IoU (first correct hit, its mask as shown: search.hitMask): ${fixed(mean(iouHit))}  (n=${iouHit.length})`);
   console.log(`  per query: stage1 ${fixed(mean(timings.stage1))} ms, dense top-100 ${fixed(mean(timings.stage2))} ms`);
   writeJson({
     task: 'retrieval', dataset, modelId, queries: queries.length, chance, relevantShare,
