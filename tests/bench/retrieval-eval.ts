@@ -180,8 +180,9 @@ async function hitMasks(dataset: string, modelId: string, limit: number): Promis
   project.close();
   rmSync(dir, { recursive: true, force: true });
   console.log(`hit masks ${dataset} model=${modelId} hit mask ${JSON.stringify(hitMask)} queries=${queries.length}: IoU of the first correct hit's mask ${fixed(mean(ious))} (n=${ious.length}; >= 0.6: ${fixed(ious.filter((v) => v >= 0.6).length / Math.max(1, ious.length))})  ${fixed(mean(ms))} ms per hit mask (image decode included)`);
-  console.log(`  diagnostics: hit peak on the true object ${fixed(mean(onObject))}; engine, one click at the true object's most interior point ${fixed(mean(oracle))}`);
-  writeJson({ task: 'hitmask', dataset, modelId, hitMask, iou: mean(ious), n: ious.length, ms: mean(ms), peakOnObject: mean(onObject), oneClickOracle: mean(oracle) });
+  const onIou = ious.filter((_, k) => onObject[k] === 1), offIou = ious.filter((_, k) => onObject[k] === 0);
+  console.log(`  diagnostics: hit peak on the true object ${fixed(mean(onObject))} (IoU there ${fixed(mean(onIou))}, elsewhere ${fixed(mean(offIou))}); engine, one click at the true object's most interior point ${fixed(mean(oracle))}`);
+  writeJson({ task: 'hitmask', dataset, modelId, hitMask, iou: mean(ious), n: ious.length, ms: mean(ms), peakOnObject: mean(onObject), iouPeakOnObject: mean(onIou), oneClickOracle: mean(oracle) });
 }
 
 /**
