@@ -5,9 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type EmbeddingMap, quantize } from '../../core/embedding';
 import type { ModelManifest } from '../../core/manifest';
 import type { SearchHit } from '../../core/api/search-contract';
-import { type Mask, maskIou } from '../../core/mask';
+import { maskIou } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
-import { gridMaskToImage } from '../../core/search/pooling';
 import { type PlantedObject, nearby, objectMask, randomUnit, seededRandom, syntheticMap } from '../../core/search/synthetic';
 import { Project } from '../../db/project';
 import { indexImage, regionsOf, reindexMissing } from './indexer';
@@ -162,42 +161,37 @@ describe('search service', () => {
     expect(accepted.annotationIds.every((id) => project.annotations.get(id) === undefined)).toBe(true);
   });
 
-  it('writes exactly the region each hit showed when it was judged, after the query has moved', async () => {
+  it('writes exactly the mask each hit showed when it was judged, after the query has moved', async () => {
     const service = createSearchService(project, { defaultModelId: modelId });
     // Every image is a hit (limit 40), so each judged image is on the page before and after each round.
     const first = service.search.query({ examples: [exampleOn(20, 1)], limit: 40, rerank: 40, excludeExampleImages: true });
-    // What the page got for a hit: its grid covers the whole image; without the image file (none here) the mask
-    // is that grid upsampled bilinearly, as gridMaskToImage does it.
-    const shownMask = (hit: SearchHit) => {
-      const grid = decodeRle(hit.grid);
-      return gridMaskToImage(grid.data, grid.width, grid.height, 256, 192);
-    };
-    const shown = new Map<number, Mask>();
+    // What the page got for a hit: its region's grid, and the mask the editor previews (search.hitMask).
+    const preview = async (imageId: number) => (await service.search.hitMask({ sessionId: first.sessionId, imageId })).rle;
+    const shown = new Map<number, { grid: SearchHit['grid']; rle: Awaited<ReturnType<typeof preview>> }>();
     const rounds: Array<{ accepted: number[]; rejected: number[] }> = [
       { accepted: [ids[0]], rejected: [] }, { accepted: [ids[14]], rejected: [ids[2]] },
       { accepted: [ids[8], ids[15]], rejected: [ids[3]] }, { accepted: [ids[16]], rejected: [ids[1], ids[9]] },
     ];
     let result = first;
     for (const round of rounds) {
-      for (const imageId of round.accepted) shown.set(imageId, shownMask(result.hits.find((hit) => hit.imageId === imageId)!));
+      for (const imageId of round.accepted) shown.set(imageId, { grid: result.hits.find((hit) => hit.imageId === imageId)!.grid, rle: await preview(imageId) });
       result = service.search.feedback({ sessionId: first.sessionId, ...round });
-      // A judged hit keeps the region it had when judged, whatever the moved query matches on its image now.
-      for (const [imageId, mask] of shown) {
+      // A judged hit keeps the region and mask it had when judged, whatever the moved query matches on its image now.
+      for (const [imageId, judged] of shown) {
         const hit = result.hits.find((item) => item.imageId === imageId);
-        if (hit) expect(encodeRle(shownMask(hit))).toEqual(encodeRle(mask));
+        if (hit) expect(hit.grid).toEqual(judged.grid);
+        expect(await preview(imageId)).toEqual(judged.rle);
       }
     }
     const acceptedIds = [...shown.keys()];
-    const previews = await Promise.all(acceptedIds.map((imageId) => service.search.hitMask({ sessionId: first.sessionId, imageId })));
     const written = await service.search.accept({ sessionId: first.sessionId, classId: null, imageIds: acceptedIds });
     expect(written.imageIds).toEqual(acceptedIds);
     expect(written.alreadyLabelled).toEqual([]);
     for (const [i, imageId] of acceptedIds.entries()) {
       const annotation = project.annotations.get(written.annotationIds[i])!;
       expect(annotation.imageId).toBe(imageId);
-      // Bit for bit: the written RLE is the shown region's, and the preview the editor shows.
-      expect(annotation.rle).toEqual(encodeRle(shown.get(imageId)!));
-      expect(annotation.rle).toEqual(previews[i].rle);
+      // Bit for bit the mask previewed when the hit was judged.
+      expect(annotation.rle).toEqual(shown.get(imageId)!.rle);
     }
     // The first accept (the query's own object) is that object, not a union with others of similar vectors.
     const mask = decodeRle(project.annotations.get(written.annotationIds[0])!.rle);

@@ -15,9 +15,10 @@ import type { Mask } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
 import { type ClassModel, ClassModelError, type ClassModelOptions, classScore, fitClassModel } from '../../core/search/classmodel';
 import { type DenseMatch, type DenseOptions, denseMatch } from '../../core/search/dense';
-import { SearchInputError, gridMaskToImage, poolMask } from '../../core/search/pooling';
+import { SearchInputError, poolMask } from '../../core/search/pooling';
 import type { Project } from '../../db/project';
 import { guideImage } from './guide';
+import { type HitMaskOptions, engineHitMask } from './hit-mask';
 import { type DiscoveryServiceOptions, createDiscoveryService } from './discovery';
 import { regionsOf } from './indexer';
 import { RegionScanner, type ScannerOptions } from './scanner';
@@ -39,6 +40,8 @@ export interface SearchServiceOptions {
   /** The query is the labeler's class model (core/search/classmodel.ts), refitted to examples and judgements. */
   classModel?: Partial<ClassModelOptions>;
   discovery?: Partial<DiscoveryServiceOptions>;
+  /** How a hit's mask is made from the click engine (hit-mask.ts). */
+  hitMask?: Partial<HitMaskOptions>;
   /** Sessions kept for feedback / accept. */
   maxSessions?: number;
 }
@@ -211,20 +214,15 @@ export function createSearchService(project: Project, options: SearchServiceOpti
   }
 
   /**
-   * The region as an image-sized mask: its map-grid cells upsampled along the image's colour edges (as a click's
-   * mask is), or bilinearly when the image file cannot be read. Kept with the region, so a preview and the accept
-   * that follows give the same bits.
+   * The hit's mask: the click engine seeded at the region (hit-mask.ts), on the image's pixels when its file can
+   * be read. Kept with the region, so a preview, the editor's proposal and the accept that follows give the same bits.
    */
   function maskOf(current: Session, imageId: number): Promise<Mask> {
     const region = regionOf(current, imageId);
     if (!region.mask) {
-      const { width, height, imageWidth, imageHeight } = stored(imageId, current.modelId);
-      const grid = mapGridOf(region.match, width, height).data;
-      const computed = guideImage(project, imageId, imageWidth, imageHeight).then((image) => {
-        const mask = gridMaskToImage(grid, width, height, imageWidth, imageHeight, image ?? undefined);
-        // A region of a cell or two can lose every pixel to the colour edges: then it is the cells themselves.
-        return mask.data.includes(1) || !image ? mask : gridMaskToImage(grid, width, height, imageWidth, imageHeight);
-      });
+      const embedding = stored(imageId, current.modelId);
+      const computed = guideImage(project, imageId, embedding.imageWidth, embedding.imageHeight)
+        .then((image) => engineHitMask(embedding, region.match, image, options.hitMask));
       region.mask = computed;
       computed.catch(() => { if (region.mask === computed) region.mask = undefined; });
     }

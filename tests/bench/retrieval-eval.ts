@@ -13,6 +13,13 @@
  *   rejected; "full" ranks everything (judged hits included), "residual" only the unjudged ones. Finally the
  *   IoU with the true mask of accepted hits' annotation masks (engine vs object).
  *
+ * Hit masks only (the IoU part, fast: no feedback rounds; the first correct hit's search.hitMask = what accept writes):
+ *   npx tsx tests/bench/retrieval-eval.ts hitmask --dataset ../shared/data/train/VOC_coseg --model pixelwise-unet-s \
+ *       [--limit N] [--hit-mask '{"seeds":0}']
+ *   Prints the mean IoU with the true mask and ms per hit mask; '{"seeds":0}' is the region's own mask (before).
+ *   Diagnostics: the share of hits whose peak lies on the true object, and the engine's mask from one click at the
+ *   true object's most interior point (the click protocol's first click: what the best single seed would give).
+ *
  * "Find more of class X" (5 annotated examples per category, the class model; see classes() below):
  *   npx tsx tests/bench/retrieval-eval.ts classes --dataset ../shared/data/eval/COCO_MVal --model pixelwise-unet-s
  *
@@ -27,12 +34,15 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SearchResult } from '../../core/api/search-contract';
+import { dequantize } from '../../core/embedding';
+import { ClickSimulator, createSegmenter } from '../../core/engine';
 import { type Mask, maskIou } from '../../core/mask';
 import { decodeRle, encodeRle } from '../../core/rle';
 import type { ClassModelOptions } from '../../core/search/classmodel';
 import { gridMaskToImage } from '../../core/search/pooling';
 import { decodeImageFile } from '../../electron/embedding/embedder';
 import type { DiscoveryServiceOptions } from '../../electron/search/discovery';
+import type { HitMaskOptions } from '../../electron/search/hit-mask';
 import { createSearchService } from '../../electron/search/service';
 import { averagePrecisionAt10, byCategory, pairedInterval, randomAp10 } from './retrieval-metrics';
 import { buildEvalProject, embedDataset, listDataset, readEvalMask } from './search-eval-data';
@@ -132,7 +142,7 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
   console.log(`  P@20 full     rounds 0..3: ${full.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  P@20 residual rounds 0..3: ${residual.map((list) => fixed(mean(list))).join('  ')}`);
   console.log(`  relevant seen after judging 20, 40, 60, 80 hits: feedback ${foundFeedback.map((list) => fixed(mean(list))).join('  ')}  vs paging the first ranking ${foundPaging.map((list) => fixed(mean(list))).join('  ')}`);
-  console.log(`  accepted-hit mask IoU (first correct hit, its region as shown): ${fixed(mean(iouHit))}  (n=${iouHit.length})`);
+  console.log(`  accepted-hit mask IoU (first correct hit, its mask as shown: search.hitMask): ${fixed(mean(iouHit))}  (n=${iouHit.length})`);
   console.log(`  per query: stage1 ${fixed(mean(timings.stage1))} ms, dense top-100 ${fixed(mean(timings.stage2))} ms`);
   writeJson({
     task: 'retrieval', dataset, modelId, queries: queries.length, chance, relevantShare,
@@ -142,6 +152,37 @@ async function retrieval(dataset: string, modelId: string, limit: number): Promi
     acceptedIou: { hit: mean(iouHit), n: iouHit.length },
     ms: { stage1: mean(timings.stage1), stage2: mean(timings.stage2) },
   });
+}
+
+async function hitMasks(dataset: string, modelId: string, limit: number): Promise<void> {
+  const items = listDataset(dataset);
+  const maps = await embedDataset(dataset, modelId, items);
+  const masks = await Promise.all(items.map((item) => readEvalMask(item.maskPath)));
+  const dir = mkdtempSync(join(tmpdir(), 'pixelwise-hitmask-'));
+  const { project, imageIds } = await buildEvalProject(dir, modelId, items, maps);
+  const hitMask = JSON.parse(argument('hit-mask', '{}')) as Partial<HitMaskOptions>;
+  const service = createSearchService(project, { defaultModelId: modelId, hitMask });
+  const queries = items.map((_, i) => i).filter((i) => i % Math.max(1, Math.floor(items.length / limit)) === 0).slice(0, limit);
+  const ious: number[] = [], ms: number[] = [], onObject: number[] = [], oracle: number[] = [];
+  for (const q of queries) {
+    const result = service.search.query({ examples: [{ imageId: imageIds[q], rle: encodeRle(masks[q]) }], limit: 100, rerank: 100, excludeExampleImages: true });
+    const hit = result.hits.find((candidate) => items[imageIds.indexOf(candidate.imageId)].category === items[q].category);
+    if (!hit) continue;
+    const started = performance.now();
+    const { rle } = await service.search.hitMask({ sessionId: result.sessionId, imageId: hit.imageId });
+    ms.push(performance.now() - started);
+    const index = imageIds.indexOf(hit.imageId), gt = masks[index];
+    ious.push(maskIou(decodeRle(rle), gt));
+    onObject.push(gt.data[Math.round(hit.peak[1]) * gt.width + Math.round(hit.peak[0])] ? 1 : 0);
+    const click = new ClickSimulator({ width: gt.width, height: gt.height, object: gt.data, ignore: null }).next(new Uint8Array(gt.data.length));
+    oracle.push(maskIou(createSegmenter(dequantize(maps[index]), await decodeImageFile(items[index].imagePath)).segment([click]).mask, gt));
+  }
+  project.close();
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`hit masks ${dataset} model=${modelId} hit mask ${JSON.stringify(hitMask)} queries=${queries.length}: IoU of the first correct hit's mask ${fixed(mean(ious))} (n=${ious.length}; >= 0.6: ${fixed(ious.filter((v) => v >= 0.6).length / Math.max(1, ious.length))})  ${fixed(mean(ms))} ms per hit mask (image decode included)`);
+  const onIou = ious.filter((_, k) => onObject[k] === 1), offIou = ious.filter((_, k) => onObject[k] === 0);
+  console.log(`  diagnostics: hit peak on the true object ${fixed(mean(onObject))} (IoU there ${fixed(mean(onIou))}, elsewhere ${fixed(mean(offIou))}); engine, one click at the true object's most interior point ${fixed(mean(oracle))}`);
+  writeJson({ task: 'hitmask', dataset, modelId, hitMask, iou: mean(ious), n: ious.length, ms: mean(ms), peakOnObject: mean(onObject), iouPeakOnObject: mean(onIou), oneClickOracle: mean(oracle) });
 }
 
 /**
@@ -265,7 +306,8 @@ async function main(): Promise<void> {
   if (task === 'retrieval') await retrieval(dataset, modelId, Number(argument('limit', '100000')));
   else if (task === 'coseg') await coseg(dataset, modelId);
   else if (task === 'classes') await classes(dataset, modelId);
-  else throw new Error('usage: tsx tests/bench/retrieval-eval.ts retrieval|coseg|classes --dataset <folder> [--model id]');
+  else if (task === 'hitmask') await hitMasks(dataset, modelId, Number(argument('limit', '100000')));
+  else throw new Error('usage: tsx tests/bench/retrieval-eval.ts retrieval|coseg|classes|hitmask --dataset <folder> [--model id]');
 }
 
 main().catch((error) => {

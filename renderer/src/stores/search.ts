@@ -5,7 +5,7 @@
  * grid RLE each), kept in a shallowRef and replaced whole on every answer.
  */
 import { defineStore } from 'pinia';
-import { computed, ref, shallowRef } from 'vue';
+import { computed, ref, shallowRef, watch } from 'vue';
 import type { Rle } from '../../../core/rle';
 import type { SearchHit, SearchResult } from '../../../core/api/search-contract';
 import { api } from '../api';
@@ -51,6 +51,54 @@ export const useSearchStore = defineStore('search', () => {
   const labeled = shallowRef<ReadonlySet<number>>(new Set());
 
   const hits = computed<SearchHit[]>(() => result.value?.hits ?? []);
+  /**
+   * Hit masks as accept writes them (search.hitMask: the click engine seeded at the hit, computed on the main side
+   * once per hit), for the hits whose thumbnail has been on screen: each thumbnail outlines its mask once it is
+   * here (its coarse region until then). An unjudged hit's mask follows the moved query, a judged one keeps its own.
+   */
+  const outlines = shallowRef<ReadonlyMap<number, Rle>>(new Map());
+  /** Images whose thumbnail has been on screen in this session (asked for again when the ranking moves). */
+  const onScreen = new Set<number>();
+  const wanted: number[] = [];
+  let fetching = false;
+  watch(result, (next, previous) => {
+    const kept = new Map<number, Rle>();
+    if (next && previous && next.sessionId === previous.sessionId) {
+      for (const hit of next.hits) {
+        const known = outlines.value.get(hit.imageId);
+        if (known && hit.judgement !== null) kept.set(hit.imageId, known);
+      }
+    } else {
+      onScreen.clear();
+    }
+    outlines.value = kept;
+    wanted.length = 0;
+    for (const hit of next?.hits ?? []) if (onScreen.has(hit.imageId)) wantOutline(hit.imageId);
+  });
+
+  /** Asks for the hit's mask (one request at a time, in the order the thumbnails came into view). */
+  function wantOutline(imageId: number): void {
+    onScreen.add(imageId);
+    if (!outlines.value.has(imageId) && !wanted.includes(imageId)) wanted.push(imageId);
+    if (!fetching) void fetchOutlines();
+  }
+
+  async function fetchOutlines(): Promise<void> {
+    fetching = true;
+    try {
+      while (wanted.length > 0) {
+        const imageId = wanted.shift()!;
+        const current = result.value;
+        if (!current || outlines.value.has(imageId) || !current.hits.some((hit) => hit.imageId === imageId)) continue;
+        const mask = await api.search.hitMask({ sessionId: current.sessionId, imageId }).catch(() => null);
+        // An answer for a ranking since replaced is dropped: the thumbnail asks again if it is still shown.
+        if (!mask || result.value !== current) continue;
+        outlines.value = new Map(outlines.value).set(imageId, mask.rle);
+      }
+    } finally {
+      fetching = false;
+    }
+  }
   /** What "label all above" labels: hits at or above the threshold, not rejected, not labelled yet. */
   const aboveThreshold = computed(() => hits.value.filter((hit) => hit.score >= threshold.value && hit.judgement !== 'rejected' && !labeled.value.has(hit.imageId)));
   /** Hits judged accepted and not yet turned into annotations. */
@@ -165,7 +213,7 @@ export const useSearchStore = defineStore('search', () => {
   async function proposal(imageId: number): Promise<Rle | null> {
     const session = result.value?.sessionId;
     if (!session || !hits.value.some((hit) => hit.imageId === imageId)) return null;
-    return (await api.search.hitMask({ sessionId: session, imageId })).rle;
+    return outlines.value.get(imageId) ?? (await api.search.hitMask({ sessionId: session, imageId })).rle;
   }
 
   /** Images were removed from the project: drop their examples and hits. */
@@ -190,6 +238,6 @@ export const useSearchStore = defineStore('search', () => {
 
   return {
     panel, examples, result, busy, error, classId, queryClassId, threshold, focusIndex, labeled, hits, aboveThreshold, acceptedPending,
-    addExample, removeExample, clearExamples, run, runClass, judge, createAnnotations, labelAccepted, labelAbove, proposal, forgetImages, reset,
+    outlines, wantOutline, addExample, removeExample, clearExamples, run, runClass, judge, createAnnotations, labelAccepted, labelAbove, proposal, forgetImages, reset,
   };
 });
