@@ -245,6 +245,8 @@ async function main(): Promise<void> {
       ? `"Find more of class X" (built-in model, \`retrieval-eval.ts classes\`): the first 5 images of each of the ${findMore.categories} COCO_MVal categories with at least 6 annotated as class X, then a search from the class alone: P@20 ${f(findMore.p20.classModel, 3)} against ${f(findMore.p20.single, 3)} for the first example alone; the ceiling is ${f(findMore.p20.ceiling, 3)} (1-6 images of a category are left to find), recall of those in the top 20 ${f(findMore.recall20, 3)}.`
       : '"Find more of class X": not run.',
     '',
+    'Search that learns from the labeler (class model, "find more of class X", hit masks from the click engine), with its own commands: [search-learning.md](search-learning.md).',
+    '',
     '![mIoU vs clicks](comparison-miou.svg)',
     '',
   ].join('\n');
