@@ -244,4 +244,41 @@ describe('annotate view', () => {
     await waitForSaved();
     await expect.poll(async () => (await stored())[0]?.area).toBe(before.area);
   });
+  it('switches the click step in the toolbar: the next click uses it, masks come back the same, the choice is kept', async () => {
+    const box = (await canvas().boundingBox())!;
+    const points: Array<[number, number]> = [[0.5, 0.5], [0.3, 0.35], [0.7, 0.6]];
+    /** Area of a one-click draft at each point (fractions of the canvas), the draft cancelled after each. */
+    const areas = async (): Promise<number[]> => {
+      const out: number[] = [];
+      for (const [fx, fy] of points) {
+        await page.mouse.click(box.x + box.width * fx, box.y + box.height * fy);
+        await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid="annotate-canvas"]')?.dataset.activeArea) > 0);
+        await expect.poll(() => page.getByTestId('segmenting').count()).toBe(0);
+        out.push(await activeArea());
+        await page.getByTestId('cancel-draft').click();
+        await expect.poll(activeArea).toBe(0);
+      }
+      return out;
+    };
+    await page.keyboard.press('Escape');
+    await page.keyboard.press('c'); // the click tool (the test before ends in the polygon tool)
+    const step = page.getByTestId('click-step');
+    expect(await step.inputValue()).toBe('learned');
+    const learned = await areas();
+    // By keyboard: the select takes focus and arrows change it.
+    await step.focus();
+    await page.keyboard.press('ArrowDown');
+    await expect.poll(() => step.inputValue()).toBe('engine');
+    await waitForEngine();
+    const formula = await areas();
+    expect(formula).not.toEqual(learned);
+    await page.reload();
+    await canvas().waitFor();
+    await waitForEngine();
+    expect(await page.getByTestId('click-step').inputValue()).toBe('engine');
+    expect(await areas()).toEqual(formula);
+    await page.getByTestId('click-step').selectOption('learned');
+    await waitForEngine();
+    expect(await areas()).toEqual(learned);
+  });
 });

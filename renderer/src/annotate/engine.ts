@@ -11,6 +11,7 @@ import type { Polygon } from '../../../core/polygon';
 import type { Rle } from '../../../core/rle';
 import { api, blobUrl } from '../api';
 import { useJobsStore } from '../stores/jobs';
+import { useSettingsStore } from '../stores/settings';
 import { errorMessage } from '../stores/notices';
 import { type PreviewGrid, SegmentClient, type SegmentResult } from '../workers/segmentClient';
 import type { DraftState } from './history';
@@ -30,6 +31,7 @@ const pollMs = 500;
 
 export function useAnnotateEngine(hooks: EngineHooks) {
   const jobs = useJobsStore();
+  const settings = useSettingsStore();
   const imageId = ref<number | null>(null);
   const image = shallowRef<ImageRecord | null>(null);
   const bitmap = shallowRef<ImageBitmap | null>(null);
@@ -94,7 +96,7 @@ export function useAnnotateEngine(hooks: EngineHooks) {
       // Asked per image, not once: switching the project's model (Models view) changes it while the editor is open.
       modelId = jobs.runtime?.defaultModelId ?? (await api.system.runtime()).defaultModelId;
       client ??= new SegmentClient();
-      const result = await client.open(id, hash, modelId, file);
+      const result = await client.open(id, hash, modelId, file, settings.clickStep);
       if (mine !== token) return;
       if (result.kind === 'missing') {
         engineState.value = 'missing';
@@ -109,6 +111,11 @@ export function useAnnotateEngine(hooks: EngineHooks) {
       engineError.value = errorMessage(error);
     }
   }
+
+  // Another click step reloads the open image's segmenter; the next click uses it.
+  watch(() => settings.clickStep, () => {
+    if (engineState.value === 'ready') void loadEngine(token);
+  });
 
   /** Queues an embedding job for the open image and loads the segmenter when it is done. */
   async function startEmbedding(): Promise<void> {

@@ -1,4 +1,7 @@
-/** User preferences kept in localStorage: interface language, thumbnail size, and where each project exports to. */
+/**
+ * User preferences kept in localStorage: interface language, thumbnail size, the click step, and where each project
+ * exports to.
+ */
 import { defineStore } from 'pinia';
 import { ref, watch } from 'vue';
 import type { Language } from '../i18n/index';
@@ -6,7 +9,10 @@ import type { Language } from '../i18n/index';
 const languageKey = 'pixelwise.language';
 const tileSizeKey = 'pixelwise.tileSize';
 const exportTargetsKey = 'pixelwise.exportTargets';
+const clickStepKey = 'pixelwise.clickStep';
 export const tileSizes = [120, 160, 220] as const;
+/** How a click becomes a mask: the learned step (default) or the engine's hand-made formula (core/engine). */
+export type ClickStep = 'learned' | 'engine';
 
 /** The last export target of a project: a folder for the dataset formats, a .zip file for the bundle. */
 export type ExportTargetKind = 'folder' | 'bundle';
@@ -36,12 +42,14 @@ export const useSettingsStore = defineStore('settings', () => {
   const language = ref<Language>(initialLanguage());
   /** Thumbnail tile edge in CSS pixels. */
   const tileSize = ref<number>(initialTileSize());
+  const clickStep = ref<ClickStep>(localStorage.getItem(clickStepKey) === 'engine' ? 'engine' : 'learned');
 
   watch(language, (value) => {
     localStorage.setItem(languageKey, value);
     document.documentElement.lang = value;
   }, { immediate: true });
   watch(tileSize, (value) => localStorage.setItem(tileSizeKey, String(value)));
+  watch(clickStep, (value) => localStorage.setItem(clickStepKey, value));
 
   function setLanguage(value: Language): void {
     language.value = value;
@@ -67,5 +75,5 @@ export const useSettingsStore = defineStore('settings', () => {
     localStorage.setItem(exportTargetsKey, JSON.stringify(exportTargets));
   }
 
-  return { language, tileSize, setLanguage, cycleTileSize, exportTarget, rememberExportTarget };
+  return { language, tileSize, clickStep, setLanguage, cycleTileSize, exportTarget, rememberExportTarget };
 });

@@ -61,10 +61,10 @@ export class SegmentClient {
 
   /**
    * Fetches image `imageId`'s (content `hash`, see core/api/blobs.ts) stored embedding for `modelId` and hands it, with the image file `image` (for the
-   * colour-guided upsampling; null to go without), to the worker. Resolves `missing` when the image has no
-   * embedding for that model yet.
+   * colour-guided upsampling; null to go without), to the worker, whose clicks then use `step`. Resolves `missing`
+   * when the image has no embedding for that model yet.
    */
-  async open(imageId: number, hash: string, modelId: string, image: Blob | null): Promise<OpenResult> {
+  async open(imageId: number, hash: string, modelId: string, image: Blob | null, step: 'engine' | 'learned' = 'learned'): Promise<OpenResult> {
     const token = ++this.token;
     this.failAll(new Error('superseded by another image'));
     const embedding = await fetch(blobUrl(blobPaths.embedding(imageId, hash, modelId)), { credentials: 'same-origin' });
@@ -75,7 +75,7 @@ export class SegmentClient {
     if (token !== this.token) throw new Error('superseded by another image');
     const loaded = await new Promise<SegmentResponse>((resolve, reject) => {
       this.loading = { resolve, reject };
-      this.post({ type: 'load', token, embedding: bytes, image }, [bytes]);
+      this.post({ type: 'load', token, embedding: bytes, image, step }, [bytes]);
     });
     if (loaded.type !== 'loaded') throw new Error('unexpected worker reply');
     return { kind: 'ready', grid: loaded.grid, guided: loaded.guided };

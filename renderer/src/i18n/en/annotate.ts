@@ -60,6 +60,9 @@ export default {
     loadFailed: 'Could not open the image',
     ms: '{ms} ms',
     msHint: 'Engine time of the last click',
+    step: 'Click step',
+    steps: { learned: 'Learned', engine: 'Formula' },
+    stepHint: 'How a click becomes a mask: the learned step (fewer clicks on photos) or the hand-made formula (cleaner on flat drawings, faster). Applies from the next click.',
     segmenting: 'Segmenting…',
   },
   objects: {
