@@ -188,7 +188,8 @@ def train(config: dict, out: Path, minutes: float | None, steps: int | None = No
         # Start from exported weights (a further round on new dumps); its shape must be the config's.
         init = load_weights(settings["init"])
         if (init.hidden, init.hidden2, init.coarse) != (model.hidden, model.hidden2, model.coarse):
-            raise ValueError(f"{settings['init']}: hidden {init.hidden}/{init.hidden2}, coarse {init.coarse} differ from the config's")
+            raise ValueError(f"{settings['init']}: hidden {init.hidden}/{init.hidden2}, coarse {init.coarse} "
+                             "differ from the config's")
         model.load_state_dict(init.state_dict())
     optimiser = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     out.mkdir(parents=True, exist_ok=True)

@@ -107,10 +107,13 @@ def test_load_weights_inverts_export_and_a_round_starts_from_them(tmp_path):
     loaded = load_weights(tmp_path / "w.json")
     assert (loaded.hidden, loaded.hidden2, loaded.coarse) == (8, 6, 2)
     with torch.no_grad():
-        assert torch.allclose(loaded(torch.from_numpy(features)[None]), model(torch.from_numpy(features)[None]), atol=1e-6)
+        batch = torch.from_numpy(features)[None]
+        assert torch.allclose(loaded(batch), model(batch), atol=1e-6)
     held = evaluate(loaded, first["held"])
     assert held["iou"] > held["engine_iou"] + 0.1
-    second = train({**config, "init": str(tmp_path / "w.json")}, tmp_path / "run2", minutes=None, steps=50, log=lambda line: None)
+    second = train({**config, "init": str(tmp_path / "w.json")}, tmp_path / "run2", minutes=None, steps=50,
+                   log=lambda line: None)
     assert abs(second["history"][0]["iou"] - held["iou"]) < 1e-6 and second["step"] == 50
     with pytest.raises(ValueError, match="differ from the config"):
-        train({**config, "hidden": 4, "init": str(tmp_path / "w.json")}, tmp_path / "run3", minutes=None, steps=1, log=lambda line: None)
+        train({**config, "hidden": 4, "init": str(tmp_path / "w.json")}, tmp_path / "run3", minutes=None, steps=1,
+              log=lambda line: None)
