@@ -11,6 +11,9 @@ round, RITM-style iterative training). Only train/ folders: eval-clicks refuses 
     nice -n 10 /usr/bin/python3 -m models.pwtrain.clickstep --config models/configs/clickstep.json \
         --out .cache/clickstep/run --minutes 30 [--resume] [--export core/engine/clickstep-weights.json]
 
+A further round starts from exported weights: `"init": "core/engine/clickstep-weights.json"` in the config
+(models/configs/clickstep-onpolicy.json: the engine-driven dumps plus dumps made with --step learned).
+
 Model selection: held-out objects of the training dumps (every `holdout_every`-th object), never eval/.
 """
 from __future__ import annotations
@@ -148,6 +151,23 @@ def export_weights(model: ClickStep, path: str | Path, meta: dict, parity_featur
     return out
 
 
+def load_weights(path: str | Path) -> ClickStep:
+    """A network from an exported weights JSON (the shipped core/engine/clickstep-weights.json): export's inverse."""
+    data = json.loads(Path(path).read_text())
+    if data["features"] != FEATURES:
+        raise ValueError(f"{path}: its features {data['features']} are not this trainer's {FEATURES}")
+    model = ClickStep(data["hidden"], data["hidden2"], data.get("coarse", 1))
+    tensor = lambda values, like: torch.tensor(values, dtype=torch.float32).reshape(like.shape)  # noqa: E731
+    with torch.no_grad():
+        model.conv1.weight.copy_(tensor(data["w1"], model.conv1.weight))
+        model.conv1.bias.copy_(tensor(data["b1"], model.conv1.bias))
+        model.conv2.weight.copy_(tensor(data["w2"], model.conv2.weight))
+        model.conv2.bias.copy_(tensor(data["b2"], model.conv2.bias))
+        model.conv3.weight.copy_(tensor(data["w3"], model.conv3.weight))
+        model.conv3.bias.fill_(float(data["b3"]))
+    return model
+
+
 def train(config: dict, out: Path, minutes: float | None, steps: int | None = None, resume: bool = False,
           log=print, records: list | None = None) -> dict:
     """Trains until `minutes` or `steps`; checkpoints (last.pt, best.pt by held-out IoU) and resumes from last.pt."""
@@ -164,6 +184,13 @@ def train(config: dict, out: Path, minutes: float | None, steps: int | None = No
     if not train_records or not held:
         raise ValueError("need dumped records for both training and the held-out part")
     model = ClickStep(settings["hidden"], settings["hidden2"], settings["coarse"])
+    if settings.get("init"):
+        # Start from exported weights (a further round on new dumps); its shape must be the config's.
+        init = load_weights(settings["init"])
+        if (init.hidden, init.hidden2, init.coarse) != (model.hidden, model.hidden2, model.coarse):
+            raise ValueError(f"{settings['init']}: hidden {init.hidden}/{init.hidden2}, coarse {init.coarse} "
+                             "differ from the config's")
+        model.load_state_dict(init.state_dict())
     optimiser = torch.optim.Adam(model.parameters(), lr=settings["lr"], weight_decay=settings["weight_decay"])
     out.mkdir(parents=True, exist_ok=True)
     step, best, history, seconds = 0, -1.0, [], 0.0
@@ -245,6 +272,9 @@ def main() -> None:
         meta = {"trainedOn": [Path(d).name for d in config["dumps"]], "config": Path(args.config).name,
                 "steps": state["step"], "minutes": round(state["seconds"] / 60, 1), "trainRecords": result["train"],
                 "heldOutRecords": len(result["held"]), "heldOut": best}
+        if config.get("init"):
+            meta["init"] = Path(config["init"]).name
+            meta["initHeldOut"] = state["history"][0]
         export_weights(model, args.export, meta, np.ascontiguousarray(f[:, :6, :7]).astype(np.float32))
         print(f"exported {args.export}: {json.dumps(meta)}")
 

@@ -4,9 +4,10 @@ import json
 import struct
 
 import numpy as np
+import pytest
 import torch
 
-from models.pwtrain.clickstep import FEATURES, ClickStep, export_weights, read_dump, train
+from models.pwtrain.clickstep import FEATURES, ClickStep, evaluate, export_weights, load_weights, read_dump, train
 
 
 def write_dump(path, objects=12, rounds=4, size=(20, 16), seed=0):
@@ -89,3 +90,30 @@ def test_few_steps_train_resume_and_export(tmp_path):
         for kx in range(3):
             out = out + np.einsum("h,hyx->yx", w3[:, ky, kx], padded[:, ky:ky + 5, kx:kx + 7])
     assert np.allclose(out.reshape(-1), on_disk["parity"]["logits"], atol=1e-4)
+
+
+def test_load_weights_inverts_export_and_a_round_starts_from_them(tmp_path):
+    """A further (on-policy) round: the exported JSON loads back to the same network, and train() with "init"
+    starts from it (its first held-out check is the loaded network's, not the engine's) and goes on from there."""
+    torch.set_num_threads(1)
+    write_dump(tmp_path / "d.bin")
+    config = {"hidden": 8, "hidden2": 6, "coarse": 2, "crop": 16, "batch": 4, "lr": 0.01, "holdout_every": 4,
+              "dumps": [str(tmp_path / "d.bin")]}
+    first = train(config, tmp_path / "run", minutes=None, steps=150, log=lambda line: None)
+    model = ClickStep(8, 6, coarse=2)
+    model.load_state_dict(torch.load(tmp_path / "run" / "best.pt", map_location="cpu")["model"])
+    features = np.random.default_rng(2).normal(0, 1, (len(FEATURES), 5, 7)).astype(np.float32)
+    export_weights(model, tmp_path / "w.json", {}, features)
+    loaded = load_weights(tmp_path / "w.json")
+    assert (loaded.hidden, loaded.hidden2, loaded.coarse) == (8, 6, 2)
+    with torch.no_grad():
+        batch = torch.from_numpy(features)[None]
+        assert torch.allclose(loaded(batch), model(batch), atol=1e-6)
+    held = evaluate(loaded, first["held"])
+    assert held["iou"] > held["engine_iou"] + 0.1
+    second = train({**config, "init": str(tmp_path / "w.json")}, tmp_path / "run2", minutes=None, steps=50,
+                   log=lambda line: None)
+    assert abs(second["history"][0]["iou"] - held["iou"]) < 1e-6 and second["step"] == 50
+    with pytest.raises(ValueError, match="differ from the config"):
+        train({**config, "hidden": 4, "init": str(tmp_path / "w.json")}, tmp_path / "run3", minutes=None, steps=1,
+              log=lambda line: None)
