@@ -364,7 +364,6 @@ export function createSegmenter(map: EmbeddingMap, image: RgbImage | null, optio
     if (!box) {
       if (!clicks.some((click) => click.positive)) return null;
       if (weights || step.onFeatures) return learnedProbabilities(clicks).slice();
-      if (weights || step.onFeatures) return learnedProbabilities(clicks).slice();
       return engineProbabilities(clicks).slice();
     }
     // With a box: the best-fitting candidate seed that no negative click has claimed comes first, then the clicks,
