@@ -160,3 +160,8 @@ def test_report_section_on_three_tiny_runs(tmp_path):
           lambda line: None)
     with pytest.raises(ValueError, match="equal-compute"):
         generator_results(embedder, manifest, tmp_path / "runs", tmp_path / "data", 3, tmp_path / "grid.jpg")
+
+
+def test_an_unknown_condition_is_a_clear_error():
+    with pytest.raises(ValueError, match="condition must be one of embedding, mask, none"):
+        generator_config_from_dict(tiny("segments"))
