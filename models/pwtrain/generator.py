@@ -200,12 +200,13 @@ class Generator(nn.Module):
 
 
 class ConditionalPatchDiscriminator(nn.Module):
-    """Real/fake score per grid cell (stride 4) from the image and the condition map (spectral norm)."""
+    """Real/fake score per grid cell (stride 4) from the image and the condition map."""
 
     def __init__(self, config: GeneratorConfig):
         super().__init__()
         width = config.model.discriminator
-        conv = lambda i, o, k, s: spectral_norm(nn.Conv2d(i, o, k, s, (k - 1) // 2 if s == 1 else 1))  # noqa: E731
+        wrap = spectral_norm if config.model.spectral_norm else (lambda module: module)
+        conv = lambda i, o, k, s: wrap(nn.Conv2d(i, o, k, s, (k - 1) // 2 if s == 1 else 1))  # noqa: E731
         self.net = nn.Sequential(
             conv(3 + condition_channels(config), width, 4, 2), nn.LeakyReLU(0.2, inplace=True),
             conv(width, width * 2, 4, 2), nn.LeakyReLU(0.2, inplace=True),

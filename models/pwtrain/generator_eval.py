@@ -19,6 +19,7 @@ from .decoder import normalise_image, studio_scaled
 from .generator import load_generator, make_condition
 
 GENERATOR_CONDITIONS = ("embedding", "mask", "none")
+REFERENCE = "reference: real crops (Fréchet: one half vs the other; cosine: another crop's map)"
 
 
 def eval_crops(folder: Path, limit: int, long_side: int, size: int, per_image: int = 2, seed: int = 0):
@@ -102,10 +103,11 @@ def generator_results(embedder, manifest, runs: Path, data: Path, limit: int, ti
     cells = lambda m: m.permute(0, 2, 3, 1).reshape(-1, m.shape[1]).numpy()  # noqa: E731
     pooled = lambda m: F.normalize(m.mean((2, 3)), dim=1).numpy()  # noqa: E731
     half = len(images) // 2
-    rows = {"reference: real crops, one half vs the other": {
+    rows = {REFERENCE: {
         "cells": frechet_distance(cells(real[:half]), cells(real[half:])),
         "pooled": frechet_distance(pooled(real[:half]), pooled(real[half:])),
-        "cosine": None, "iou": mean_or_none(prototype_iou(real, labels))}}
+        "cosine": float(F.cosine_similarity(real.roll(1, 0), real, dim=1).mean()),
+        "iou": mean_or_none(prototype_iou(real, labels))}}
     samples = {}
     for condition, (generator, run_config, state) in loaded.items():
         randomness = torch.Generator().manual_seed(7)
@@ -171,10 +173,11 @@ def generator_lines(result: dict) -> list[str]:
         "pixelwise-unet-s embeddings (16-d) of the real and of the generated crops - per grid cell (stride 4) and per "
         "crop (mean-pooled, renormalised). It is this project's own embedding space, not FID: no Inception weights "
         "can be had here, and the numbers are not comparable with published FIDs. Lower = closer to real images. The "
-        "reference row is the sampling floor (real against real).",
+        "reference row's distances are the sampling floor (real against real).",
         "- Re-embedding cosine: the embedder on the generated crop against its map of the real crop, mean over cells. "
         "For the embedding-conditioned generator this is how well it honours its condition; for the others it "
-        "shows how much of the real crop's content survives through a mask or nothing.",
+        "shows how much of the real crop's content survives through a mask or nothing. The reference row is the "
+        "cosine between two unrelated real crops' maps: any image scores about that.",
         "- Mask separability IoU: per crop with object and background, every cell of the generated image's map is "
         "assigned to the nearer of the object's and the background's mean embedding (under the true mask); IoU "
         "with the true mask. A stand-in for mask preservation through the studio's click engine, which was not run.",

@@ -124,7 +124,8 @@ def test_a_few_steps_then_resume(tmp_path, condition):
 
 def test_report_section_on_three_tiny_runs(tmp_path):
     """gen_report's generators section end to end: three equal-compute tiny runs, a tiny eval-shaped folder."""
-    from models.pwtrain.generator_eval import frechet_distance, generator_lines, generator_results, splice_generators
+    from models.pwtrain.generator_eval import (REFERENCE, frechet_distance, generator_lines, generator_results,
+                                               splice_generators)
 
     rng = np.random.default_rng(0)
     for name in ("GrabCut", "COCO_MVal"):
@@ -142,7 +143,7 @@ def test_report_section_on_three_tiny_runs(tmp_path):
     embedder, manifest = load_embedder(EMBEDDER)
     result = generator_results(embedder, manifest, tmp_path / "runs", tmp_path / "data", 3, tmp_path / "grid.jpg")
     assert result["crops"] == 12 and result["steps"] == 2
-    assert set(result["rows"]) == {"reference: real crops, one half vs the other", "generator, condition: embedding",
+    assert set(result["rows"]) == {REFERENCE, "generator, condition: embedding",
                                    "generator, condition: mask", "generator, condition: none"}
     for row in result["rows"].values():
         assert row["cells"] >= 0 and 0 <= row["iou"] <= 1  # outline crops hold object and background
