@@ -127,8 +127,10 @@ def generator_results(embedder, manifest, runs: Path, data: Path, limit: int, ti
     steps = loaded["embedding"][2]["step"]
     minutes = {c: s["elapsed_minutes"] for c, (_, _, s) in loaded.items()}
     parameters = {c: s["parameters"]["generator"] for c, (_, _, s) in loaded.items()}
+    final = {c: float(np.mean([e["discriminator"] for e in s["history"][-5:]])) for c, (_, _, s) in loaded.items()}
     return {"rows": rows, "crops": len(images), "size": size, "steps": steps, "batch": config.train.batch,
-            "minutes": minutes, "parameters": parameters, "limit": limit}
+            "minutes": minutes, "parameters": parameters, "limit": limit,
+            "discriminator_loss": final}
 
 
 def write_generator_grid(images, labels, samples: dict, out: Path, count: int = 6) -> None:
@@ -162,7 +164,9 @@ def generator_lines(result: dict) -> list[str]:
         + ", ".join(f"{c} {m:.0f} min" for c, m in result["minutes"].items()) + " wall; generators of "
         + ", ".join(f"{p / 1000:.0f}k" for p in result["parameters"].values()) + " parameters). Conditions: "
         "the stored int8 embedding map of the real crop; its instance masks (one channel per instance for the 6 "
-        "largest, plus the boundary); nothing (a constant map).", "",
+        "largest, plus the boundary); nothing (a constant map). Discriminator hinge loss over the last logged steps: "
+        + ", ".join(f"{c} {v:.2f}" for c, v in result["discriminator_loss"].items())
+        + " (2 = chance: near it, the discriminator barely tells real from generated).", "",
         f"Measured on {result['crops']} held-out {result['size']} px crops (first {result['limit']} images of GrabCut "
         "and of COCO_MVal, one crop on the object's outline and one at random each), each generated from that crop's own "
         "condition with fixed noise:", "",
