@@ -19,7 +19,7 @@ from .decoder import normalise_image, studio_scaled
 from .generator import load_generator, make_condition
 
 GENERATOR_CONDITIONS = ("embedding", "mask", "none")
-REFERENCE = "reference: real crops (Fréchet: one half vs the other; cosine: a crop of another image)"
+REFERENCE = "reference: real crops (Fréchet: a random half vs the other; cosine: a crop of another image)"
 
 
 def eval_crops(folder: Path, limit: int, long_side: int, size: int, per_image: int = 2, seed: int = 0):
@@ -103,10 +103,12 @@ def generator_results(embedder, manifest, runs: Path, data: Path, limit: int, ti
     cells = lambda m: m.permute(0, 2, 3, 1).reshape(-1, m.shape[1]).numpy()  # noqa: E731
     pooled = lambda m: F.normalize(m.mean((2, 3)), dim=1).numpy()  # noqa: E731
     half = len(images) // 2
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(0))  # both halves mix both sets
+    first, second = order[:half], order[half:]
     centre = real.mean((0, 2, 3), keepdim=True)  # the direction every map shares; the centred cosine leaves it out
     rows = {REFERENCE: {
-        "cells": frechet_distance(cells(real[:half]), cells(real[half:])),
-        "pooled": frechet_distance(pooled(real[:half]), pooled(real[half:])),
+        "cells": frechet_distance(cells(real[first]), cells(real[second])),
+        "pooled": frechet_distance(pooled(real[first]), pooled(real[second])),
         "cosine": float(F.cosine_similarity(real.roll(half, 0), real, dim=1).mean()),
         "centred": float(F.cosine_similarity(real.roll(half, 0) - centre, real - centre, dim=1).mean()),
         "iou": mean_or_none(prototype_iou(real, labels))}}
