@@ -193,8 +193,9 @@ def generator_lines(result: dict) -> list[str]:
         "assigned to the nearer of the object's and the background's mean embedding (under the true mask); IoU "
         "with the true mask. A stand-in for mask preservation through the studio's click engine, which was not run.",
         "", "What these numbers can and cannot say: generators of a fifth of a million parameters trained for minutes "
-        "of one CPU thread are far from converged, and their samples are blurry colour fields, not photos (the mask "
-        "and unconditioned ones mostly flat: their discriminators stayed near chance); the comparison "
+        "of one CPU thread are far from converged, and their samples are blurry colour fields, not photos (at 1500 "
+        "steps the mask-conditioned one paints flat fields with the instance outline drawn in, the unconditioned one "
+        "flat fields with stripes at the border; their discriminators stayed near chance); the comparison "
         "is between conditions at the same (small) compute, not of what a trained generator can do. The embedding "
         "map carries far more information about the target than a mask or nothing, and the Fréchet distance is "
         "measured by the same embedder that made the condition, so the embedding-conditioned generator is favoured "
