@@ -42,7 +42,7 @@ from . import set_threads
 from .data import IMAGE_SUFFIXES, read_rgb
 from .decoder import (Decoder, load_embedder, load_onnx_weights, normalise_image, quantise_like_studio, studio_scaled)
 from .decoder_config import DecoderModelConfig
-from .generator_eval import generator_lines, generator_results, splice_generators
+from .generator_eval import generator_lines, generator_results, kept_section, splice_generators
 from .onnx_utils import REPO_ROOT
 
 STRIDE, MULTIPLE = 4, 32
@@ -203,10 +203,18 @@ def main() -> None:
     set_threads()
     started = time.time()
     embedder, manifest = load_embedder(args.embedder)
-    generators = generator_results(embedder, manifest, args.generator_runs, args.data, args.generator_limit,
-                                   args.out.parent / "generation" / "generators.jpg")
+    try:
+        generators = generator_results(embedder, manifest, args.generator_runs, args.data, args.generator_limit,
+                                       args.out.parent / "generation" / "generators.jpg")
+        section = generator_lines(generators)
+    except FileNotFoundError as error:
+        if args.only == "generators":
+            raise
+        # checkpoints are not committed (4 MB each): without them the full report keeps the section it had
+        print(f"{error}; keeping the Generators section already in {args.out}")
+        generators, section = None, kept_section(args.out)
     if args.only == "generators":
-        args.out.write_text(splice_generators(args.out.read_text(), generator_lines(generators)))
+        args.out.write_text(splice_generators(args.out.read_text(), section))
         print(json.dumps({"out": str(args.out), "generators": generators}))
         return
     decoder, decoder_manifest = load_decoder_onnx(args.decoder)
@@ -280,7 +288,7 @@ def main() -> None:
         "```", "",
     ]
     text = "\n".join(line for line in lines if line is not None) + "\n"
-    args.out.write_text(splice_generators(text, generator_lines(generators)))
+    args.out.write_text(splice_generators(text, section) if section else text)
     print(json.dumps({"out": str(args.out), "reconstruction": results, "edits": edits["edits"], "generators": generators}))
 
 

@@ -225,3 +225,12 @@ def splice_generators(text: str, section: list[str]) -> str:
         lines[at:at] = section
     return "\n".join(lines).rstrip("\n") + "\n"
 
+
+def kept_section(document: Path) -> list[str]:
+    """The '## Generators' section of an existing document (empty if it has none)."""
+    lines = document.read_text().splitlines() if document.exists() else []
+    if "## Generators" not in lines:
+        return []
+    start = lines.index("## Generators")
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
+    return lines[start:end]

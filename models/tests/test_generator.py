@@ -125,7 +125,7 @@ def test_a_few_steps_then_resume(tmp_path, condition):
 def test_report_section_on_three_tiny_runs(tmp_path):
     """gen_report's generators section end to end: three equal-compute tiny runs, a tiny eval-shaped folder."""
     from models.pwtrain.generator_eval import (REFERENCE, frechet_distance, generator_lines, generator_results,
-                                               splice_generators)
+                                               kept_section, splice_generators)
 
     rng = np.random.default_rng(0)
     for name in ("GrabCut", "COCO_MVal"):
@@ -153,6 +153,8 @@ def test_report_section_on_three_tiny_runs(tmp_path):
     assert "## Generators" in once and "- Conditional generator" not in once and "- other" in once
     assert once.index("## Generators") < once.index("## Not done")
     assert splice_generators(once, generator_lines(result)) == once  # replaced in place, not added twice
+    (tmp_path / "doc.md").write_text(once)
+    assert splice_generators(doc, kept_section(tmp_path / "doc.md")) == once  # the full report without checkpoints
     a = rng.normal(size=(500, 4))
     assert frechet_distance(a, a) == pytest.approx(0, abs=1e-6)
     assert frechet_distance(a, a + 1) == pytest.approx(4, abs=1e-3)  # mean shift by 1 in 4 dims, same covariance
