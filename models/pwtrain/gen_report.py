@@ -1,6 +1,7 @@
-"""Regenerates docs/generation.md: decoding stored embedding maps back to images, and Augment's edits.
+"""Regenerates docs/generation.md: decoding stored embedding maps back to images, Augment's edits, and the
+conditional generators.
 
-    npm run report:generation -- [--data ../shared/data] [--limit 20]
+    npm run report:generation -- [--data ../shared/data] [--limit 20] [--only generators]
     /usr/bin/python3 -m models.pwtrain.gen_report --data ../shared/data --limit 20
 
 Reporting only: eval/ images are measured, never trained or tuned on. Everything runs through the shipped files:
@@ -17,6 +18,10 @@ mean colour (what a stride-4 grid could hold at best with colour alone).
 
 Edits (tests/bench/augment-eval.ts, the studio's own TypeScript path: int8 maps, core/augment, onnxruntime-node
 decoder, composition, the click engine): share of the requested shift achieved, leak, mask preservation.
+
+Generators (models/pwtrain/generator.py, checkpoints models/runs/generator_{embedding,mask,none}/last.pt, which
+must be equal-compute runs): Fréchet embedding distance (the frozen embedder's space, not FID), re-embedding
+cosine, mask separability, on held-out crops; ``--only generators`` recomputes that section alone.
 """
 from __future__ import annotations
 
@@ -37,6 +42,7 @@ from . import set_threads
 from .data import IMAGE_SUFFIXES, read_rgb
 from .decoder import (Decoder, load_embedder, load_onnx_weights, normalise_image, quantise_like_studio, studio_scaled)
 from .decoder_config import DecoderModelConfig
+from .generator_eval import generator_lines, generator_results, kept_section, splice_generators
 from .onnx_utils import REPO_ROOT
 
 STRIDE, MULTIPLE = 4, 32
@@ -189,10 +195,28 @@ def main() -> None:
     parser.add_argument("--bank-images", type=int, default=15, help="training images per folder for the baselines")
     parser.add_argument("--bank-cells", type=int, default=15_000, help="cells kept in the baselines' bank")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "docs" / "generation.md")
+    parser.add_argument("--generator-runs", type=Path, default=REPO_ROOT / "models" / "runs",
+                        help="folder with generator_{embedding,mask,none}/last.pt (models/pwtrain/generator.py)")
+    parser.add_argument("--generator-limit", type=int, default=60, help="images per eval set for the generators")
+    parser.add_argument("--only", choices=("generators",), help="recompute this section alone, keep the rest")
     args = parser.parse_args()
     set_threads()
     started = time.time()
     embedder, manifest = load_embedder(args.embedder)
+    try:
+        generators = generator_results(embedder, manifest, args.generator_runs, args.data, args.generator_limit,
+                                       args.out.parent / "generation" / "generators.jpg")
+        section = generator_lines(generators)
+    except FileNotFoundError as error:
+        if args.only == "generators":
+            raise
+        # checkpoints are not committed (4 MB each): without them the full report keeps the section it had
+        print(f"{error}; keeping the Generators section already in {args.out}")
+        generators, section = None, kept_section(args.out)
+    if args.only == "generators":
+        args.out.write_text(splice_generators(args.out.read_text(), section))
+        print(json.dumps({"out": str(args.out), "generators": generators}))
+        return
     decoder, decoder_manifest = load_decoder_onnx(args.decoder)
     train = [args.data / "train" / "VOC_coseg", args.data / "train" / "COCO128_panoptic"]
     bank = CellBank(embedder, manifest, train, args.bank_images, args.bank_cells)
@@ -251,8 +275,6 @@ def main() -> None:
         "change inside; pixels there are untouched, so any leak is the embedder's context (its global pooling) "
         "seeing the edited object.", "",
         "## Not done", "",
-        "- Conditional generator (SPADE-style modulation by the embedding map, per-pixel discriminator) against "
-        "mask-conditioned and unconditioned at equal compute, and its Fréchet distance in this embedding space.",
         "- Does augmentation help: a click-model run with and without Augment-made variants (NoC@90 on GrabCut and "
         "COCO_MVal).",
         "- Re-segmentation of objects whose boundary an edit moves: Augment changes pixels only inside the masks, "
@@ -265,8 +287,9 @@ def main() -> None:
         "npm run bench:augment",
         "```", "",
     ]
-    args.out.write_text("\n".join(line for line in lines if line is not None) + "\n")
-    print(json.dumps({"out": str(args.out), "reconstruction": results, "edits": edits["edits"]}))
+    text = "\n".join(line for line in lines if line is not None) + "\n"
+    args.out.write_text(splice_generators(text, section) if section else text)
+    print(json.dumps({"out": str(args.out), "reconstruction": results, "edits": edits["edits"], "generators": generators}))
 
 
 if __name__ == "__main__":
