@@ -33,9 +33,14 @@ def save_checkpoint(path: Path, model, optimiser, config, step, elapsed, metrics
              "elapsed_minutes": elapsed, "metrics": metrics, "history": history, "origin": origin,
              "hardware": hardware(str(next(model.parameters()).device)),
              "parameters": parameter_count(model), "model": weights, "optimiser": optimiser.state_dict()}
+    atomic_save(state, path)
+
+
+def atomic_save(state: dict, path: Path) -> None:
+    """torch.save through a temporary file renamed over `path`: a reader never sees half a checkpoint."""
     temporary = path.with_suffix(".tmp")
     torch.save(state, temporary)
-    temporary.replace(path)  # atomic: a reader never sees half a checkpoint
+    temporary.replace(path)
 
 
 def load_model(checkpoint: Path | None, config: Config | None):

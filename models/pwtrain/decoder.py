@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import set_threads
-from .checkpoint import hardware
+from .checkpoint import atomic_save, hardware
 from .config import ModelConfig
 from .data import IMAGE_SUFFIXES, read_rgb
 from .decoder_config import DecoderConfig, decoder_config_from_dict, decoder_config_to_dict, load_decoder_config
@@ -282,6 +282,15 @@ def embedder_path(config: DecoderConfig) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+def frozen_embedder(config, device: str) -> tuple[nn.Module, dict]:
+    """The config's embedder on `device`, checked against the config's map dimension."""
+    embedder, manifest = load_embedder(embedder_path(config))
+    embedder.to(device)
+    if manifest["output"]["dim"] != config.model.dim:
+        raise ValueError(f"{config.embedder} has {manifest['output']['dim']}-d maps, the config says {config.model.dim}")
+    return embedder, manifest
+
+
 @torch.no_grad()
 def validate(config, embedder, manifest, decoder, crops) -> dict:
     decoder.eval()
@@ -300,9 +309,7 @@ def save(path: Path, config, decoder, discriminator, optimisers, step, elapsed, 
              "model": {k: v.cpu() for k, v in decoder.state_dict().items()},
              "discriminator": None if discriminator is None else {k: v.cpu() for k, v in discriminator.state_dict().items()},
              "optimisers": [o.state_dict() for o in optimisers]}
-    temporary = path.with_suffix(".tmp")
-    torch.save(state, temporary)
-    temporary.replace(path)
+    atomic_save(state, path)
 
 
 def load_decoder(checkpoint: Path) -> tuple[Decoder, DecoderConfig, dict]:
@@ -317,10 +324,7 @@ def train(config: DecoderConfig, out: Path, minutes: float | None, resume: bool,
           device: str = "cpu") -> dict:
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.train.seed)
-    embedder, manifest = load_embedder(embedder_path(config))
-    embedder.to(device)
-    if manifest["output"]["dim"] != config.model.dim:
-        raise ValueError(f"{config.embedder} has {manifest['output']['dim']}-d maps, the config says {config.model.dim}")
+    embedder, manifest = frozen_embedder(config, device)
     decoder = build_decoder(config).to(device)
     discriminator = PatchDiscriminator(config.model.dim).to(device) if config.loss.adversarial else None
     optimisers = [torch.optim.AdamW(decoder.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)]

@@ -32,9 +32,9 @@ from torch import nn
 from torch.nn.utils import spectral_norm
 
 from . import set_threads
-from .checkpoint import hardware
+from .checkpoint import atomic_save, hardware
 from .data import read_rgb
-from .decoder import CropStream, embedder_path, load_embedder, random_crop, studio_map, studio_scaled
+from .decoder import CropStream, frozen_embedder, random_crop, studio_map, studio_scaled
 from .generator_config import (GeneratorConfig, generator_config_from_dict, generator_config_to_dict,
                                load_generator_config)
 from .nets import parameter_count
@@ -238,9 +238,7 @@ def save(path: Path, config, generator, discriminator, optimisers, step, elapsed
              "model": {k: v.cpu() for k, v in generator.state_dict().items()},
              "discriminator": {k: v.cpu() for k, v in discriminator.state_dict().items()},
              "optimisers": [o.state_dict() for o in optimisers]}
-    temporary = path.with_suffix(".tmp")
-    torch.save(state, temporary)
-    temporary.replace(path)
+    atomic_save(state, path)
 
 
 def load_generator(checkpoint: Path) -> tuple[Generator, GeneratorConfig, dict]:
@@ -256,10 +254,7 @@ def train(config: GeneratorConfig, out: Path, minutes: float | None, resume: boo
     """Trains until config.train.steps (or ``minutes`` more wall time, whichever first); returns the last log entry."""
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.train.seed)
-    embedder, manifest = load_embedder(embedder_path(config))
-    embedder.to(device)
-    if manifest["output"]["dim"] != config.model.dim:
-        raise ValueError(f"{config.embedder} has {manifest['output']['dim']}-d maps, the config says {config.model.dim}")
+    embedder, manifest = frozen_embedder(config, device)
     generator, discriminator = Generator(config).to(device), ConditionalPatchDiscriminator(config).to(device)
     betas = tuple(config.train.betas)
     optimisers = [torch.optim.Adam(generator.parameters(), lr=config.train.lr_generator, betas=betas),
