@@ -12,10 +12,10 @@ import { ApiError } from '../../core/api/contract';
 import { StaleVersionError, type Store } from '../../db/store';
 import type { ModelRegistry } from '../models';
 import { toApiError } from '../services/errors';
+import { readBody } from '../web/body';
 import { teamCalls, runCall } from './api';
 import { authenticate, login } from './auth';
 
-const maxBody = 64 * 1024 * 1024;
 
 export interface TeamServerOptions {
   store: Store;
@@ -100,17 +100,6 @@ export async function startTeamServer(options: TeamServerOptions) {
       server.closeAllConnections();
     },
   };
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > maxBody) throw new ApiError('too-large', `request body over ${maxBody / 1024 / 1024} MB`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function sendJson(response: ServerResponse, status: number, value: unknown): void {

@@ -10,8 +10,9 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { extname, join, normalize, sep } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseBlobPath } from '../../core/api/blobs';
-import { ApiError, dispatch } from '../../core/api/contract';
+import { dispatch } from '../../core/api/contract';
 import { toApiError } from '../services/errors';
+import { readBody } from './body';
 import { defaultDataDir, rendererDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { blobErrorStatus, readBlob } from '../services/blobs';
@@ -22,7 +23,6 @@ const contentTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.css': 'text/css', '.svg': 'image/svg+xml',
   '.png': 'image/png', '.json': 'application/json', '.woff2': 'font/woff2', '.map': 'application/json',
 };
-const maxBody = 64 * 1024 * 1024;
 
 export interface WebServerOptions {
   port: number;
@@ -89,17 +89,6 @@ export async function startWebServer(options: WebServerOptions) {
       await studio.close();
     },
   };
-}
-
-async function readBody(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    size += (chunk as Buffer).length;
-    if (size > maxBody) throw new ApiError('too-large', `request body over ${maxBody / 1024 / 1024} MB`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 function send(response: ServerResponse, status: number, type: string, body: string | Uint8Array, cache = 'no-store'): void {
