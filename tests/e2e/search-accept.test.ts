@@ -13,8 +13,7 @@ import type { Page } from 'playwright-core';
 import type { AcceptResult, DiscoveryResult, SearchHit, SearchResult } from '../../core/api/search-contract';
 import { type Mask, maskArea } from '../../core/mask';
 import { type Rle, decodeRle, encodeRle } from '../../core/rle';
-import { sampleSvg } from '../../electron/sample';
-import { type Studio, startStudio, waitUntil } from './harness';
+import { type Studio, mugBody, searchIdle, startStudio, waitUntil } from './harness';
 import type { ImageRecord } from '../../core/api/records';
 
 
@@ -39,21 +38,6 @@ let labelledGroup: AcceptResult | null = null;
 const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeout: 30_000, interval: 200 });
 const hits = () => page.getByTestId('search-hit');
 const hit = (imageId: number) => page.locator(`[data-testid="search-hit"][data-image-id="${imageId}"]`);
-
-async function searchIdle(): Promise<void> {
-  await page.waitForFunction(() => document.querySelector('[data-testid="search-panel"]')?.getAttribute('data-busy') === '', null, { timeout: 60_000 });
-}
-
-/** The mug's body (its rectangle, stroke included) on sample image `fileName`, as an image-sized mask. */
-function mugBody(image: ImageRecord): Mask {
-  const seed = Number(/sample-(\d+)/.exec(image.fileName)![1]);
-  const [, x, y, s] = [...sampleSvg(seed).matchAll(/translate\(([\d.]+) ([\d.]+)\) scale\(([\d.]+)\)/g)].at(-1)!.map(Number);
-  const data = new Uint8Array(image.width * image.height);
-  for (let py = Math.ceil(y - 52 * s); py <= Math.floor(y + 52 * s); py++) {
-    for (let px = Math.ceil(x - 42 * s); px <= Math.floor(x + 42 * s); px++) data[py * image.width + px] = 1;
-  }
-  return { width: image.width, height: image.height, data };
-}
 
 /** The hit as the page last had it before now. */
 function shownHit(imageId: number): SearchHit {
@@ -138,7 +122,7 @@ describe('search: what is labelled is what the hits showed', () => {
     await page.keyboard.press('s');
     await page.getByTestId('search-view').waitFor();
     await expect.poll(() => hits().count(), { timeout: 60_000 }).toBe(7);
-    await searchIdle();
+    await searchIdle(page);
 
     // Each hit's region is outlined in white (inside) and black (outside) over a light fill: readable on any colour.
     await eventually(() => hits().first().getByTestId('region-overlay').evaluate((canvas) => (canvas as HTMLCanvasElement).width)).toBeGreaterThan(100);
@@ -184,7 +168,7 @@ describe('search: what is labelled is what the hits showed', () => {
         await page.getByTestId('search-view').waitFor();
       }
       await eventually(() => hit(imageId).getAttribute('data-judgement')).toBe('accepted');
-      await searchIdle();
+      await searchIdle(page);
     }
     const accepted = [...judgedGrids.keys()];
     // A judged hit keeps its region while the query moves.
@@ -211,17 +195,17 @@ describe('search: what is labelled is what the hits showed', () => {
     // A new search, the same three hits accepted and labelled again: nothing is annotated twice, and the page says so.
     await page.getByTestId('search-run').click();
     await expect.poll(() => page.getByTestId('hit-labeled').count(), { timeout: 60_000 }).toBe(0);
-    await searchIdle();
+    await searchIdle(page);
     for (const imageId of accepted) {
       await hit(imageId).getByTestId('hit-score').click();
       await page.keyboard.press('a');
       await eventually(() => hit(imageId).getAttribute('data-judgement')).toBe('accepted');
-      await searchIdle();
+      await searchIdle(page);
     }
     const countBefore = labelled.flat().length;
     await page.getByTestId('search-label-accepted').click();
     await eventually(() => page.getByTestId('notice-info').filter({ hasText: 'already labelled' }).count()).toBeGreaterThan(0);
-    await searchIdle();
+    await searchIdle(page);
     expect((await Promise.all(images.map((image) => annotationsOf(image.id)))).flat()).toHaveLength(countBefore);
     expect(await page.getByTestId('hit-labeled').count()).toBeGreaterThanOrEqual(1);
   });
@@ -238,7 +222,7 @@ describe('search: what is labelled is what the hits showed', () => {
     expect(await focused()).toBe(String(order[1]));
     await page.keyboard.press('r');
     await eventually(() => hit(order[1]).getAttribute('data-judgement')).toBe('rejected');
-    await searchIdle();
+    await searchIdle(page);
     // After re-ranking, focus is on the next hit to look at: the best one not judged yet; A accepts it, and focus
     // moves on again.
     const unjudged = () => page.locator('[data-testid="search-hit"][data-judgement=""]').first().getAttribute('data-image-id');
@@ -247,7 +231,7 @@ describe('search: what is labelled is what the hits showed', () => {
     expect(await focused()).toBe(next);
     await page.keyboard.press('a');
     await eventually(() => hit(Number(next)).getAttribute('data-judgement')).toBe('accepted');
-    await searchIdle();
+    await searchIdle(page);
     expect(await focused()).toBe(await unjudged());
   });
 

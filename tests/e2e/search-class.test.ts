@@ -13,8 +13,7 @@ import type { HitMask, SearchResult } from '../../core/api/search-contract';
 import type { ImageRecord } from '../../core/api/records';
 import type { Mask } from '../../core/mask';
 import { type Rle, decodeRle, encodeRle } from '../../core/rle';
-import { sampleSvg } from '../../electron/sample';
-import { type Studio, startStudio, waitUntil } from './harness';
+import { type Studio, mugBody, searchIdle, startStudio, waitUntil } from './harness';
 
 interface StoredAnnotation {
   id: number;
@@ -35,21 +34,6 @@ const eventually = <T>(read: () => T | Promise<T>) => expect.poll(read, { timeou
 const hit = (imageId: number) => page.locator(`[data-testid="search-hit"][data-image-id="${imageId}"]`);
 const focused = () => page.locator('[data-testid="search-hit"][aria-selected="true"]').getAttribute('data-image-id');
 const annotationsOf = (imageId: number) => studio.call<StoredAnnotation[]>('annotations', 'list', { imageId });
-
-async function searchIdle(): Promise<void> {
-  await page.waitForFunction(() => document.querySelector('[data-testid="search-panel"]')?.getAttribute('data-busy') === '', null, { timeout: 60_000 });
-}
-
-/** The mug's body on a sample image, as an image-sized mask (what a labeler would have drawn). */
-function mugBody(image: ImageRecord): Mask {
-  const seed = Number(/sample-(\d+)/.exec(image.fileName)![1]);
-  const [, x, y, s] = [...sampleSvg(seed).matchAll(/translate\(([\d.]+) ([\d.]+)\) scale\(([\d.]+)\)/g)].at(-1)!.map(Number);
-  const data = new Uint8Array(image.width * image.height);
-  for (let py = Math.ceil(y - 52 * s); py <= Math.floor(y + 52 * s); py++) {
-    for (let px = Math.ceil(x - 42 * s); px <= Math.floor(x + 42 * s); px++) data[py * image.width + px] = 1;
-  }
-  return { width: image.width, height: image.height, data };
-}
 
 /** Pixels of the mask outside the hit's shown grid cells grown by one cell (0 = inside what the hit showed). */
 function outsideShown(mask: Mask, grid: Mask): number {
@@ -109,7 +93,7 @@ describe('search: find more of a class', () => {
     await page.getByTestId('search-class').selectOption(String(mugClassId));
     await findClass.click();
     await eventually(async () => Number(await page.getByTestId('search-panel').getAttribute('data-hit-count'))).toBeGreaterThanOrEqual(2);
-    await searchIdle();
+    await searchIdle(page);
     const shown = await page.getByTestId('search-hit').evaluateAll((elements) => elements.map((element) => Number(element.getAttribute('data-image-id'))));
     const annotatedIds = images.filter((image) => ['sample-01.jpg', 'sample-02.jpg'].includes(image.fileName)).map((image) => image.id);
     // The images already holding an annotated mug are left out; the others (each holds a mug) are found.
@@ -122,13 +106,13 @@ describe('search: find more of a class', () => {
     const first = shown[0];
     await hit(first).getByTestId('hit-accept').click();
     await eventually(() => hit(first).getAttribute('data-judgement')).toBe('accepted');
-    await searchIdle();
+    await searchIdle(page);
     const second = Number(await focused());
     expect(second).not.toBe(first);
     expect(await hit(second).getAttribute('data-judgement')).toBe('');
     await page.keyboard.press('a');
     await eventually(() => hit(second).getAttribute('data-judgement')).toBe('accepted');
-    await searchIdle();
+    await searchIdle(page);
     const judged = answers.at(-1)!;
 
     await page.getByTestId('search-label-accepted').click();
@@ -157,7 +141,7 @@ describe('search: find more of a class', () => {
     await page.getByTestId('search-hit').first().click();
     await page.keyboard.press('f');
     await eventually(() => answers.length).toBeGreaterThan(before);
-    await searchIdle();
+    await searchIdle(page);
     expect(answers.at(-1)!.hits.length).toBe(6);
     // Russian: the button says so in Russian (and the layout holds: screenshot for a look).
     await page.getByTestId('language-ru').click();

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { sampleSvg } from '../../electron/sample';
-import { type Studio, startStudio, waitUntil } from './harness';
+import { type Studio, searchIdle, startStudio, waitUntil } from './harness';
 import type { ImageRecord } from '../../core/api/records';
 
 interface StoredAnnotation {
@@ -69,10 +69,6 @@ async function draftSegmented(): Promise<void> {
   await eventually(() => page.getByTestId('segmenting').count()).toBe(0);
 }
 
-async function searchIdle(): Promise<void> {
-  await page.waitForFunction(() => document.querySelector('[data-testid="search-panel"]')?.getAttribute('data-busy') === '', null, { timeout: 60_000 });
-}
-
 describe('similar-object search and discovery', () => {
   beforeAll(async () => {
     studio = await startStudio();
@@ -117,7 +113,7 @@ describe('similar-object search and discovery', () => {
     await page.getByTestId('find-similar').click();
     await page.getByTestId('search-view').waitFor();
     await expect.poll(() => hits().count(), { timeout: 60_000 }).toBe(7);
-    await searchIdle();
+    await searchIdle(page);
     const shown = await hits().evaluateAll((elements) => elements.map((element) => Number(element.getAttribute('data-image-id'))));
     expect(shown).not.toContain(example.id);
     expect(await page.getByTestId('search-class').inputValue()).toBe(String(mugClassId));
@@ -126,12 +122,12 @@ describe('similar-object search and discovery', () => {
     const first = shown[0];
     await page.locator(`[data-testid="search-hit"][data-image-id="${first}"] [data-testid="hit-accept"]`).click();
     await eventually(() => page.locator(`[data-testid="search-hit"][data-image-id="${first}"]`).getAttribute('data-judgement')).toBe('accepted');
-    await searchIdle();
+    await searchIdle(page);
     const second = Number(await page.locator('[data-testid="search-hit"][data-judgement=""]').first().getAttribute('data-image-id'));
     await page.locator(`[data-testid="search-hit"][data-image-id="${second}"] [data-testid="hit-score"]`).click();
     await page.keyboard.press('a');
     await eventually(() => page.locator(`[data-testid="search-hit"][data-image-id="${second}"]`).getAttribute('data-judgement')).toBe('accepted');
-    await searchIdle();
+    await searchIdle(page);
 
     await page.getByTestId('search-label-accepted').click();
     await eventually(() => page.getByTestId('hit-labeled').count()).toBe(2);
@@ -178,7 +174,7 @@ describe('similar-object search and discovery', () => {
     expect(await page.getByTestId('search-accept-above').textContent()).toContain('7');
     await page.getByTestId('search-accept-above').click();
     await expect.poll(async () => (await allAnnotations()).length, { timeout: 30_000 }).toBe(8);
-    await searchIdle();
+    await searchIdle(page);
     await page.keyboard.press('Control+z');
     await eventually(async () => (await allAnnotations()).length).toBe(1);
 
