@@ -13,7 +13,8 @@ import type { Page } from 'playwright-core';
 import type { AcceptResult, DiscoveryResult, SearchHit, SearchResult } from '../../core/api/search-contract';
 import { type Mask, maskArea } from '../../core/mask';
 import { type Rle, decodeRle, encodeRle } from '../../core/rle';
-import { type Studio, mugBody, searchIdle, startStudio, waitUntil } from './harness';
+import { type Studio, startStudio, waitUntil } from './harness';
+import { mugBody, searchIdle } from './search-helpers';
 import type { ImageRecord } from '../../core/api/records';
 
 

@@ -13,7 +13,8 @@ import type { HitMask, SearchResult } from '../../core/api/search-contract';
 import type { ImageRecord } from '../../core/api/records';
 import type { Mask } from '../../core/mask';
 import { type Rle, decodeRle, encodeRle } from '../../core/rle';
-import { type Studio, mugBody, searchIdle, startStudio, waitUntil } from './harness';
+import { type Studio, startStudio, waitUntil } from './harness';
+import { mugBody, searchIdle } from './search-helpers';
 
 interface StoredAnnotation {
   id: number;

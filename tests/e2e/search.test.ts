@@ -9,7 +9,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { sampleSvg } from '../../electron/sample';
-import { type Studio, searchIdle, startStudio, waitUntil } from './harness';
+import { type Studio, startStudio, waitUntil } from './harness';
+import { searchIdle } from './search-helpers';
 import type { ImageRecord } from '../../core/api/records';
 
 interface StoredAnnotation {
