@@ -8,6 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { unpackEmbedding } from '../core/api/blobs';
 import { encodeRle } from '../core/rle';
 import { pgSchemaVersion } from '../db/pg/schema';
 import { Project } from '../db/project';
@@ -216,6 +217,10 @@ describe('pixelwise serve', () => {
     const clicked = await teamCall(origin, ann, 'segment.clicks', { image: 2, clicks: [[30, 30, 1]], modelId: 'pixelwise-colorpos' });
     expect(clicked.ok).toBe(true);
     expect(clicked.result.rle.size).toEqual([64, 96]);
+    // The map itself, for clients that segment locally: the stored grid, unpacked as the studio unpacks its blobs.
+    const map = unpackEmbedding(Buffer.from((await teamCall(origin, ann, 'embeddings.get', { imageId: 2, modelId: 'pixelwise-colorpos' })).result.data, 'base64'));
+    expect([map.imageWidth, map.imageHeight]).toEqual([96, 64]);
+    expect(map.bytes.length).toBe(map.width * map.height * map.dim * (map.dtype === 'int8' ? 1 : 2));
     const outside = await teamCall(origin, ann, 'segment.clicks', { image: 2, clicks: [[500, 30, 1]], modelId: 'pixelwise-colorpos' });
     expect(outside.error?.message).toBe('click (500, 30) is outside the 96x64 image');
   });

@@ -5,6 +5,7 @@
  * holds; every save names the version it was based on (db/store.ts says why).
  */
 import { z } from 'zod';
+import { packEmbedding } from '../../core/api/blobs';
 import { ApiError, annotationDraftSchema, segmentRequestSchema } from '../../core/api/contract';
 import { imageStatuses } from '../../core/api/records';
 import { searchQuerySchema } from '../../core/api/search-contract';
@@ -202,6 +203,15 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
       },
     }),
     'embeddings.status': call({ roles: anyone, input: none, run: () => store.tasks.counts() }),
+    /** The stored map as packEmbedding() bytes in base64 (clients segment locally, as the studio does); null when not embedded yet. */
+    'embeddings.get': call({
+      roles: anyone, input: z.object({ imageId: id, modelId: z.string().min(1).max(200).optional() }),
+      run: async ({ imageId, modelId }) => {
+        const model = modelId ?? registry.defaultId();
+        const stored = await store.embeddings.get(imageId, model);
+        return stored ? { modelId: model, data: Buffer.from(packEmbedding(stored)).toString('base64') } : null;
+      },
+    }),
 
     // Workers that reach the queue through the server (pixelwise worker --server): no database credentials on GPU machines.
     'tasks.claim': call({
