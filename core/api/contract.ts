@@ -17,6 +17,7 @@ import { type Method, method } from './method';
 import { searchContract } from './search-contract';
 import { modelsContract } from './models-contract';
 import { augmentContract } from './augment-contract';
+import { teamContract } from './team-contract';
 
 const id = z.number().int().positive();
 const path = z.string().min(1).max(4096);
@@ -141,6 +142,7 @@ export const contract = {
   ...searchContract,
   ...modelsContract,
   ...augmentContract,
+  ...teamContract,
 } as const;
 
 export type Contract = typeof contract;

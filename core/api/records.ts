@@ -2,6 +2,7 @@
 import type { ModelManifest } from '../manifest';
 import type { Bbox } from '../mask';
 import type { Rle } from '../rle';
+import type { TeamInfo } from './team-contract';
 
 export const imageStatuses = ['new', 'embedded', 'annotated', 'reviewed', 'failed'] as const;
 export type ImageStatus = (typeof imageStatuses)[number];
@@ -15,6 +16,8 @@ export interface ProjectInfo {
   statusCounts: Record<ImageStatus, number>;
   classCount: number;
   annotationCount: number;
+  /** Set when the project lives on a team server (`path` is then the server's address). */
+  team?: TeamInfo | null;
 }
 
 export interface RecentProject {

@@ -159,5 +159,13 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
       },
     },
     models: modelsApi(studio),
+    // Placeholder until team projects are wired (issue 26): a project file has nothing to lease.
+    team: {
+      open: () => {
+        throw new ApiError('unsupported', 'opening team projects is not available in this build yet');
+      },
+      claim: () => ({ held: true, holder: null, until: null }),
+      release: () => undefined,
+    },
   };
 }
