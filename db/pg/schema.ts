@@ -189,5 +189,15 @@ CREATE TRIGGER region_sets_deleted AFTER DELETE ON region_sets REFERENCING OLD T
   FOR EACH STATEMENT EXECUTE FUNCTION region_versions_track();
 `;
 
-export const pgMigrations: string[] = [initial, imageStatus, regionSets];
+/**
+ * Account management: an admin disables (and re-enables) accounts, and a session ended early (account disabled,
+ * password reset) keeps why until it would have expired, so its holder is told in words.
+ */
+const accounts = `
+ALTER TABLE users ADD COLUMN disabled boolean NOT NULL DEFAULT false;
+ALTER TABLE sessions ADD COLUMN ended text CHECK (ended IN ('disabled', 'password-reset'));
+CREATE INDEX sessions_user ON sessions (user_id);
+`;
+
+export const pgMigrations: string[] = [initial, imageStatus, regionSets, accounts];
 export const pgSchemaVersion = pgMigrations.length;

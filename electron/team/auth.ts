@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { ApiError } from '../../core/api/contract';
-import type { Store, UserRecord } from '../../db/store';
+import type { AccountUpdate, Role, Store, UserRecord } from '../../db/store';
 
 /**
  * scrypt's cost: N = 2^15, r = 8, p = 1 (32 MiB, 0.46 s on this 2-core machine under load): paid once per sign-in,
@@ -76,6 +76,8 @@ export async function login(store: Store, name: string, password: string, sessio
     failures.set(name.toLowerCase(), [...recent, Date.now()]);
     throw new ApiError('unauthorized', 'wrong user name or password');
   }
+  // Told only to whoever knows the password: a guesser learns nothing about the account.
+  if (found.disabled) throw new ApiError('account-disabled', `the account "${found.name}" is disabled; ask an admin to enable it`);
   const token = randomBytes(32).toString('base64url');
   const expiresAt = new Date(Date.now() + sessionHours * 3600_000);
   await store.sessions.create(found.id, tokenHash(token), expiresAt);
@@ -87,6 +89,28 @@ export async function authenticate(store: Store, authorization: string | undefin
   const token = /^Bearer ([A-Za-z0-9_-]{20,100})$/.exec(authorization ?? '')?.[1];
   if (!token) throw new ApiError('unauthorized', 'sign in first (no session token was sent)');
   const user = await store.sessions.user(tokenHash(token));
-  if (!user) throw new ApiError('unauthorized', 'your session has expired or was ended; sign in again');
-  return user;
+  if (user) return user;
+  const ended = await store.sessions.ended(tokenHash(token));
+  if (ended === 'disabled') throw new ApiError('account-disabled', 'an admin disabled your account, which ended your session; ask an admin to enable it');
+  if (ended === 'password-reset') throw new ApiError('unauthorized', 'an admin reset your password, which ended your session; sign in with the new password');
+  throw new ApiError('unauthorized', 'your session has expired or was ended; sign in again');
+}
+
+/** What an admin asks to change on an account (users.update, pixelwise users); the password in clear, hashed here. */
+export interface AccountRequest {
+  role?: Role;
+  password?: string;
+  disabled?: boolean;
+}
+
+/**
+ * Changes the account named `name` for an admin (`by`; null for the command line on the server machine). An admin
+ * cannot disable their own account (they would end their own session with nobody to undo it from there).
+ */
+export async function updateAccount(store: Store, name: string, request: AccountRequest, by: UserRecord | null): Promise<AccountUpdate> {
+  const account = await store.users.find(name);
+  if (!account) throw new ApiError('not-found', `no user named "${name}"`);
+  if (by && account.id === by.id && request.disabled) throw new ApiError('forbidden', 'you cannot disable your own account; another admin can');
+  const passwordHash = request.password === undefined ? undefined : await hashPassword(request.password);
+  return store.users.update(account.id, { role: request.role, disabled: request.disabled, passwordHash }, by?.id ?? null);
 }
