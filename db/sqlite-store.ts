@@ -255,6 +255,15 @@ export class SqliteStore implements Store {
     remove: async (tokenHash) => void this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash),
   };
 
+  readonly signIns: Store['signIns'] = {
+    failures: async (name, since) => (this.db.prepare('SELECT at FROM sign_in_failures WHERE name = ? AND at >= ? ORDER BY at').pluck()
+      .all(name, since.toISOString()) as string[]).map((at) => Date.parse(at)),
+    fail: async (name, at, forgetBefore) => this.project.transaction(() => {
+      this.db.prepare('DELETE FROM sign_in_failures WHERE at < ?').run(forgetBefore.toISOString());
+      this.db.prepare('INSERT INTO sign_in_failures (name, at) VALUES (?, ?)').run(name, at.toISOString());
+    }),
+  };
+
   readonly leases: Store['leases'] = {
     claim: async (imageId, userId, seconds) => this.project.transaction(() => {
       if (!this.project.images.get(imageId)) throw new ApiError('not-found', `no image ${imageId}`);

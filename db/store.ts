@@ -272,6 +272,13 @@ export interface Store {
     ended(tokenHash: string): Promise<SessionEnd | undefined>;
     remove(tokenHash: string): Promise<void>;
   };
+  /** Failed sign-ins by the name tried (electron/team/auth.ts keys them lower-cased and decides the lockout). */
+  signIns: {
+    /** When sign-ins as `name` failed since `since`, oldest first (ms since the epoch). */
+    failures(name: string, since: Date): Promise<number[]>;
+    /** Records a failure at `at`, and forgets every name's failures before `forgetBefore` (none is needed then). */
+    fail(name: string, at: Date, forgetBefore: Date): Promise<void>;
+  };
   leases: {
     /** Claims or renews the image for the user; LeaseHeldError when another user holds an unexpired lease. */
     claim(imageId: number, userId: number, seconds: number): Promise<Lease>;

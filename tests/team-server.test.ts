@@ -122,6 +122,20 @@ describe('pixelwise serve', () => {
     expect([locked.status, locked.error?.message]).toEqual([429, 'too many failed sign-ins as "admin"; try again in 10 minutes']);
   });
 
+  it('the lockout is kept in the database: another server process on it (or this one restarted) refuses the name too', async () => {
+    const port = await freePort();
+    const second = spawnCli(['serve', '--database', database, '--port', String(port)]);
+    try {
+      await waitForOutput(second, /Pixelwise team server/);
+      const locked = await teamCall(`http://127.0.0.1:${port}`, null, 'auth.login', { name: 'ADMIN', password });
+      expect([locked.status, locked.error?.message]).toEqual([429, 'too many failed sign-ins as "ADMIN"; try again in 10 minutes']);
+      expect((await cluster.query(database, "SELECT count(*)::int AS n FROM sign_in_failures WHERE name = 'admin'"))[0].n).toBe(5);
+    } finally {
+      second.process.kill('SIGTERM');
+      await second.exited;
+    }
+  });
+
   it('roles: each call is for the roles the table lists, everything else is refused', async () => {
     for (const [name, role] of [['ann', 'labeler'], ['bob', 'labeler'], ['rita', 'reviewer']]) {
       expect((await teamCall(origin, admin, 'users.create', { name, role, password: `${name} password 1` })).ok).toBe(true);
@@ -278,6 +292,7 @@ describe('pixelwise serve', () => {
     expect([again.status, again.error?.message]).toEqual([403, 'the account "dora" is disabled; ask an admin to enable it']);
     expect((await teamCall(origin, null, 'auth.login', { name: 'dora', password: 'not her password' })).error?.message).toBe('wrong user name or password');
     expect((await teamCall(origin, admin, 'users.list')).result.find((u: { name: string }) => u.name === 'dora')).toMatchObject({ role: 'labeler', disabled: true });
+    expect((await teamCall(origin, admin, 'leases.assign', { imageId: 3, user: 'dora' })).error?.message).toBe("dora's account is disabled; enable it first (users.update)");
     // Her image is free at once, and the log says why.
     expect((await teamCall(origin, ann, 'leases.claim', { imageId: 3 })).result.userName).toBe('ann');
     await teamCall(origin, ann, 'leases.release', { imageId: 3 });

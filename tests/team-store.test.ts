@@ -211,6 +211,22 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     expect((await store.images.list({ status: 'annotated', offset: 0, limit: 10 })).total).toBe(2);
   });
 
+  it('sign-in failures: kept per name, oldest first; older ones forgotten as new ones come', async () => {
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000);
+    await store.signIns.fail('ann', at(30), at(60));
+    await store.signIns.fail('ann', at(5), at(60));
+    await store.signIns.fail('bob', at(4), at(60));
+    await store.signIns.fail('ann', at(1), at(60));
+    const recent = await store.signIns.failures('ann', at(10));
+    expect(recent).toHaveLength(2);
+    expect(Math.round((Date.now() - recent[0]) / 60_000)).toBe(5);
+    expect(await store.signIns.failures('ann', at(60))).toHaveLength(3);
+    await store.signIns.fail('bob', at(0), at(10)); // forgets ann's of 30 minutes ago
+    expect(await store.signIns.failures('ann', at(60))).toHaveLength(2);
+    expect(await store.signIns.failures('bob', at(60))).toHaveLength(2);
+    expect(await store.signIns.failures('carol', at(60))).toEqual([]);
+  });
+
   it('embeddings: a map computed elsewhere is stored with its regions and status, and its given-up task is done with', async () => {
     const modelId = 'pixelwise-colorpos';
     expect(await store.embeddings.stored(modelId, [...ids, 99_999])).toHaveLength(2);
@@ -324,6 +340,8 @@ describe('PostgreSQL store: bad addresses, newer schema, dropped connection', ()
     expect(await store.sessions.user('ann-old')).toEqual({ id: 2, name: 'ann', role: 'labeler' });
     await store.users.update(2, { disabled: true }, 1);
     expect([await store.sessions.user('ann-old'), await store.sessions.ended('ann-old')]).toEqual([undefined, 'disabled']);
+    await store.signIns.fail('ann', new Date(), new Date(0));
+    expect(await store.signIns.failures('ann', new Date(0))).toHaveLength(1);
     expect(await cluster.query(url, 'SELECT version FROM pixelwise_schema')).toEqual([{ version: pgSchemaVersion }]);
     await store.close();
   });

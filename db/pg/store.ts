@@ -415,6 +415,15 @@ export class PgStore implements Store {
     remove: async (tokenHash) => void await this.query('DELETE FROM sessions WHERE token_hash = $1', [tokenHash]),
   };
 
+  readonly signIns: Store['signIns'] = {
+    failures: async (name, since) => (await this.query<{ at: Date }>('SELECT at FROM sign_in_failures WHERE name = $1 AND at >= $2 ORDER BY at',
+      [name, since])).map((row) => row.at.getTime()),
+    fail: async (name, at, forgetBefore) => {
+      await this.query('DELETE FROM sign_in_failures WHERE at < $1', [forgetBefore]);
+      await this.query('INSERT INTO sign_in_failures (name, at) VALUES ($1, $2)', [name, at]);
+    },
+  };
+
   readonly leases: Store['leases'] = {
     claim: (imageId, userId, seconds) => this.transaction(async (client) => {
       if (!(await this.query('SELECT 1 FROM images WHERE id = $1 FOR UPDATE', [imageId], client)).length) throw new ApiError('not-found', `no image ${imageId}`);

@@ -183,6 +183,7 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
       run: async ({ imageId, user: name, hours }, { user }) => {
         const labeler = await store.users.find(name);
         if (labeler?.role !== 'labeler') throw new ApiError('not-found', `no labeler named "${name}"`);
+        if (labeler.disabled) throw new ApiError('account-disabled', `${labeler.name}'s account is disabled; enable it first (users.update)`);
         const lease = await store.leases.claim(imageId, labeler.id, hours * 3600);
         await store.activity.log(imageId, user.id, 'assign', { to: labeler.name, until: lease.expiresAt });
         return lease;

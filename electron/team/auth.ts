@@ -48,32 +48,26 @@ let decoy: Promise<string> | null = null;
 /**
  * Failed sign-ins per account name in the last window: after `failureLimit` of them the name is refused until the
  * oldest one leaves the window, so a password cannot be guessed at scrypt's speed (about 2 a second per core) for
- * long. Kept in the server's memory: one server process per database, as `pixelwise serve` runs.
+ * long. Kept in the database (Store.signIns), so restarting the server does not reset it and servers sharing one
+ * database share it.
  */
 const failureLimit = 5;
 const failureWindowMs = 10 * 60_000;
-const failures = new Map<string, number[]>();
-
-function recentFailures(name: string): number[] {
-  const key = name.toLowerCase();
-  const recent = (failures.get(key) ?? []).filter((at) => Date.now() - at < failureWindowMs);
-  if (recent.length) failures.set(key, recent);
-  else failures.delete(key);
-  return recent;
-}
 
 /** Checks the name and password; returns a new session's token. Wrong name or password: one message for both. */
 export async function login(store: Store, name: string, password: string, sessionHours: number): Promise<{ token: string; user: UserRecord; expiresAt: string }> {
-  const recent = recentFailures(name);
+  const key = name.toLowerCase();
+  const recent = await store.signIns.failures(key, new Date(Date.now() - failureWindowMs));
   if (recent.length >= failureLimit) {
-    const minutes = Math.ceil((recent[0] + failureWindowMs - Date.now()) / 60_000);
+    // Below the limit again once all but limit - 1 of them have left the window.
+    const minutes = Math.ceil((recent[recent.length - failureLimit] + failureWindowMs - Date.now()) / 60_000);
     throw new ApiError('too-many-attempts', `too many failed sign-ins as "${name}"; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`);
   }
   const found = await store.users.find(name);
   decoy ??= hashPassword('decoy password, never valid');
   const ok = await verifyPassword(password, found?.passwordHash ?? (await decoy));
   if (!found || !ok) {
-    failures.set(name.toLowerCase(), [...recent, Date.now()]);
+    await store.signIns.fail(key, new Date(), new Date(Date.now() - failureWindowMs));
     throw new ApiError('unauthorized', 'wrong user name or password');
   }
   // Told only to whoever knows the password: a guesser learns nothing about the account.
