@@ -12,7 +12,7 @@
  */
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join, sep } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { ApiError } from '../../core/api/contract';
 import { unpackEmbedding } from '../../core/api/blobs';
 import type { AnnotationRecord, ClassRecord, ImagePage, ImageRecord } from '../../core/api/records';
@@ -158,9 +158,17 @@ async function pullableModels(project: Project, client: TeamClient, report: Tran
   return models;
 }
 
-/** A pulled map (packEmbedding bytes in base64), its search regions and the image's status, in one transaction. */
+/**
+ * A pulled map (packEmbedding bytes in base64), its search regions and the image's status, in one transaction;
+ * a map that does not fit the image (a damaged answer) is refused before anything is written.
+ */
 function storeMap(project: Project, imageId: number, modelId: string, data: string): void {
   const stored = unpackEmbedding(Buffer.from(data, 'base64'));
+  const image = project.images.get(imageId)!;
+  const cellBytes = stored.dtype === 'int8' ? 1 : stored.dtype === 'float16' ? 2 : NaN;
+  if (stored.bytes.length !== stored.width * stored.height * stored.dim * cellBytes || stored.imageWidth !== image.width || stored.imageHeight !== image.height) {
+    throw new ApiError('invalid-input', `the server sent a map of model ${modelId} that does not fit ${image.path} (${image.width}x${image.height}); nothing of it was written`);
+  }
   const regions = regionSetOf(stored);
   project.transaction(() => {
     project.embeddings.put(imageId, modelId, stored);
@@ -170,7 +178,9 @@ function storeMap(project: Project, imageId: number, modelId: string, data: stri
 }
 
 export async function pull(client: TeamClient, projectFile: string, progress: Progress = () => undefined): Promise<TransferReport> {
-  const project = new Project(projectFile, { create: !existsSync(projectFile) });
+  const create = !existsSync(projectFile);
+  if (create) mkdirSync(dirname(resolve(projectFile)), { recursive: true });
+  const project = new Project(projectFile, { create });
   try {
     const folder = join(project.dir, `${basename(project.path).replace(/\.[^.]+$/, '')}-images`);
     const classIds = new Map<number, number>();
