@@ -5,10 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEmbedding } from '../core/embedding';
 import { encodeRle } from '../core/rle';
+import { applicationId } from '../db/connection';
+import { migrations } from '../db/migrations';
 import { connectDatabase } from '../db/pg/connect';
 import { pgMigrations, pgSchemaVersion } from '../db/pg/schema';
 import { PgStore } from '../db/pg/store';
@@ -287,6 +290,30 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     await store.users.update(admin, { role: 'admin' }, bob);
     await store.users.update(bob, { role: 'labeler' }, admin);
     await expect(store.users.update(99_999, { disabled: true }, admin)).rejects.toMatchObject({ code: 'not-found' });
+  });
+});
+
+describe('SQLite store: a project file of schema 6 (before accounts could be disabled)', () => {
+  it('is upgraded: its users enabled, their sessions live, sign-in failures kept', async () => {
+    const file = join(tempDir(), 'old-team.pixelwise');
+    const raw = new Database(file);
+    raw.transaction(() => {
+      for (const migration of migrations.slice(0, 6)) raw.exec(migration);
+      raw.pragma(`application_id = ${applicationId}`);
+      raw.pragma('user_version = 6');
+      raw.prepare("INSERT INTO users (name, role, password_hash) VALUES ('root', 'admin', 'h'), ('ann', 'labeler', 'h')").run();
+      raw.prepare('INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, 2, ?)').run('ann-old', new Date(Date.now() + 3600_000).toISOString());
+    })();
+    raw.close();
+    const store = new SqliteStore(file);
+    expect(await store.users.list()).toEqual([{ id: 1, name: 'root', role: 'admin', disabled: false }, { id: 2, name: 'ann', role: 'labeler', disabled: false }]);
+    expect(await store.sessions.user('ann-old')).toEqual({ id: 2, name: 'ann', role: 'labeler' });
+    await store.users.update(2, { disabled: true }, 1);
+    expect([await store.sessions.user('ann-old'), await store.sessions.ended('ann-old')]).toEqual([undefined, 'disabled']);
+    await store.signIns.fail('ann', new Date(), new Date(0));
+    expect(await store.signIns.failures('ann', new Date(0))).toHaveLength(1);
+    expect(store.project.db.pragma('user_version', { simple: true })).toBe(migrations.length);
+    await store.close();
   });
 });
 
