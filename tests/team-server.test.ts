@@ -321,6 +321,23 @@ describe('pixelwise serve', () => {
     expect((await teamCall(origin, admin, 'auth.me')).result.role).toBe('admin');
   });
 
+  it('a worker whose account is disabled stops at once, in words, leaving its tasks to others', async () => {
+    const live = async () => (await cluster.query<{ n: number }>(database,
+      "SELECT count(*)::int AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = 'gpu1' AND s.ended IS NULL AND s.expires_at > now()"))[0].n;
+    const before = await live();
+    const worker = spawnCli(['worker', '--server', origin, '--user', 'gpu1', '--name', 'idle'], { PIXELWISE_PASSWORD: 'gpu1 password 1' });
+    for (let waited = 0; await live() === before; waited += 50) {
+      expect(worker.process.exitCode, worker.stderr()).toBeNull();
+      if (waited > 30_000) throw new Error('the worker never signed in');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await teamCall(origin, admin, 'users.update', { name: 'gpu1', disabled: true })).result.endedSessions).toBeGreaterThanOrEqual(1);
+    expect(await worker.exited).toBe(1);
+    expect(worker.stderr().trim()).toBe('pixelwise: an admin disabled your account, which ended your session; ask an admin to enable it');
+    expect((await teamCall(origin, admin, 'embeddings.status')).result.failed).toBe(0);
+    await teamCall(origin, admin, 'users.update', { name: 'gpu1', disabled: false });
+  });
+
   it('pixelwise users: the admin on the server machine lists and changes accounts on the database', async () => {
     const listed = spawnCli(['users', 'list', '--database', database]);
     expect(await listed.exited).toBe(0);
