@@ -44,7 +44,7 @@ export function useAnnotateSaving(options: SavingOptions) {
       background.delete(changed);
       changed.dispose();
     }
-    backgroundFailures.value = [...background].filter((item) => item.state === 'error').length;
+    backgroundFailures.value = [...background].filter((item) => item.state === 'error' || item.stopped !== null).length;
     if (changed.state === 'error') void checkClasses(changed);
     if (saveState.value === 'saved' && backgroundFailures.value === 0) notices.resolve('save');
   }
@@ -83,10 +83,37 @@ export function useAnnotateSaving(options: SavingOptions) {
     saveError.value = null;
   }
 
+  /** True once image `imageId`'s objects left behind are stored (at once when nothing is unsaved), false when they cannot be yet. */
+  async function whenStored(imageId: number): Promise<boolean> {
+    const pending = [...background].filter((item) => item.imageId === imageId && item.dirty);
+    const results = await Promise.all(pending.map((item) => item.flush().then(() => true, () => false)));
+    return results.every(Boolean);
+  }
+
   /** Starts saving image `imageId`, whose stored objects have the given database ids (by editor uid). */
   function startSaving(imageId: number, ids: Map<number, number>): void {
     detachSaver();
     saver = new Saver(imageId, ids, onChange);
+  }
+
+  /** After a stopped save (conflict, lease): save this image's objects over what is stored (Keep mine). */
+  async function resumeSaving(): Promise<boolean> {
+    try {
+      await saver?.resume();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The stored version replaces the unsaved one (Load their version): `ids` of its objects by editor uid. */
+  function adoptStored(ids: Map<number, number>): void {
+    saver?.adopt(ids);
+  }
+
+  /** Why this image's saving stopped, when it did ('conflict', 'leased'), else null. */
+  function stoppedBy(): 'conflict' | 'leased' | null {
+    return saver?.stopped ?? null;
   }
 
   function scheduleSave(objects: readonly ObjectState[]): void {
@@ -140,5 +167,6 @@ export function useAnnotateSaving(options: SavingOptions) {
 
   return {
     saveState, saveError, backgroundFailures, detachSaver, startSaving, scheduleSave, flushSaves, flushAll, hasUnsaved, unsavedBodies, savedIdOf,
+    resumeSaving, adoptStored, stoppedBy, whenStored,
   };
 }
