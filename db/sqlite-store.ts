@@ -80,6 +80,8 @@ export class SqliteStore implements Store {
       return id === undefined ? [] : [[hash, id]];
     })),
     list: async (query) => this.project.images.list(query),
+    neighbors: async (id, status) => this.project.images.neighbors(id, status),
+    counts: async () => ({ byStatus: this.project.images.counts(), annotations: this.project.info().annotationCount }),
     bytes: async (id) => {
       const image = this.project.images.get(id);
       if (!image?.hash) return undefined;

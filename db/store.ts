@@ -169,6 +169,10 @@ export interface Store {
     /** The ids of the images with these content hashes, by hash (absent ones left out). */
     findByHashes(hashes: string[]): Promise<Record<string, number>>;
     list(query: ImageQuery): Promise<ImagePage>;
+    /** The ids before and after `id` in list order (id order), among the images of `status` when given. */
+    neighbors(id: number, status?: ImageStatus): Promise<{ previous: number | null; next: number | null }>;
+    /** How many images have each status, and how many objects there are in all (for a project's summary). */
+    counts(): Promise<{ byStatus: Record<ImageStatus, number>; annotations: number }>;
     bytes(id: number): Promise<Uint8Array | undefined>;
     thumbnail(id: number): Promise<Uint8Array | undefined>;
     setReviewed(id: number, reviewed: boolean): Promise<void>;

@@ -81,6 +81,9 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     expect((await store.images.list({ search: 'SCENE-2', offset: 0, limit: 10 })).items.map((i) => i.id)).toEqual([ids[2]]);
     await store.images.setReviewed(ids[2], true);
     expect((await store.images.list({ status: 'reviewed', offset: 0, limit: 10 })).items.map((i) => i.id)).toEqual([ids[2]]);
+    expect(await store.images.neighbors(ids[1])).toEqual({ previous: ids[0], next: ids[2] });
+    expect(await store.images.neighbors(ids[0], 'reviewed')).toEqual({ previous: null, next: ids[2] });
+    expect(await store.images.counts()).toEqual({ byStatus: { new: 2, embedded: 0, annotated: 0, reviewed: 1, failed: 0 }, annotations: 0 });
     await store.images.setReviewed(ids[2], false);
   });
 

@@ -21,10 +21,14 @@ export interface ProjectInfo {
 }
 
 export interface RecentProject {
+  /** The project file, or a team project's server address. */
   path: string;
   name: string;
   openedAt: string;
+  /** The file exists (always true for a team project: the server is asked only when it is opened). */
   exists: boolean;
+  /** Set for a team project: where and as whom to sign in again (the password is asked for again, never kept). */
+  team?: { server: string; user: string } | null;
 }
 
 export interface ImageRecord {

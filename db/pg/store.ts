@@ -168,6 +168,21 @@ export class PgStore implements Store {
         [...params, limit, offset]);
       return { items: rows.map(toImage), total };
     },
+    neighbors: async (id, status) => {
+      const and = status ? 'AND status = $2' : '';
+      const params = status ? [id, status] : [id];
+      const [previous] = await this.query<{ id: number }>(`SELECT id FROM images WHERE id < $1 ${and} ORDER BY id DESC LIMIT 1`, params);
+      const [next] = await this.query<{ id: number }>(`SELECT id FROM images WHERE id > $1 ${and} ORDER BY id LIMIT 1`, params);
+      return { previous: previous?.id ?? null, next: next?.id ?? null };
+    },
+    counts: async () => {
+      const byStatus: Record<ImageStatus, number> = { new: 0, embedded: 0, annotated: 0, reviewed: 0, failed: 0 };
+      for (const row of await this.query<{ status: ImageStatus; n: number }>('SELECT status, count(*)::int AS n FROM images GROUP BY status')) {
+        byStatus[row.status] = row.n;
+      }
+      const [{ n }] = await this.query<{ n: number }>('SELECT count(*)::int AS n FROM annotations');
+      return { byStatus, annotations: n };
+    },
     findByHashes: async (hashes) => Object.fromEntries((await this.query<{ id: number; hash: string }>(
       'SELECT id, hash FROM images WHERE hash = ANY($1::text[])', [hashes])).map((row) => [row.hash, row.id])),
     bytes: async (id) => (await this.query<{ data: Buffer }>('SELECT data FROM images WHERE id = $1', [id]))[0]?.data,

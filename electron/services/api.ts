@@ -1,4 +1,7 @@
-/** The API implementation: each contract method mapped onto the Studio and the open project. */
+/**
+ * The API implementation: each contract method mapped onto the Studio and the open project, a project file's
+ * (here) or a team project's (electron/team/studio-api.ts), chosen per call by which one is open.
+ */
 import { ApiError, type ApiImplementation, type PickPurpose } from '../../core/api/contract';
 import type { Project } from '../../db/project';
 import type { Studio } from './studio';
@@ -10,6 +13,7 @@ import { searchServiceFor } from '../search/service';
 import { SegmentService } from './segment';
 import { modelsApi } from './models-api';
 import { undoAugment } from '../augment/job';
+import { teamApi } from '../team/studio-api';
 
 export interface DialogProvider {
   pickPaths(purpose: PickPurpose): Promise<string[] | null>;
@@ -42,6 +46,22 @@ function assertMaskFits(project: Project, imageId: number, rle: { size: [number,
 }
 
 export function createApiImplementation(studio: Studio, dialogs: DialogProvider | null): ApiImplementation {
+  const local = projectApi(studio, dialogs);
+  const team = teamApi(() => studio.team!, local);
+  return routed(() => (studio.team ? team : local), local);
+}
+
+/** The one switch: every method calls the same method of the implementation `pick` gives at the time of the call. */
+function routed(pick: () => ApiImplementation, shape: ApiImplementation): ApiImplementation {
+  type Services = Record<string, Record<string, (input: unknown) => unknown>>;
+  const current = () => pick() as unknown as Services;
+  return Object.fromEntries(Object.entries(shape as unknown as Services).map(([service, methods]) => [service, Object.fromEntries(
+    Object.keys(methods).map((name) => [name, (input: unknown) => current()[service][name](input)]),
+  )])) as unknown as ApiImplementation;
+}
+
+/** The API on a project file (and the calls that need no project). */
+function projectApi(studio: Studio, dialogs: DialogProvider | null): ApiImplementation {
   const project = () => studio.project;
   const segment = new SegmentService(project, () => studio.modelId());
   const search = () => searchServiceFor(project(), { defaultModelId: () => studio.modelId() });
@@ -59,7 +79,7 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
       open: async ({ path }) => (await studio.openProject(path, false)).info(),
       openSample: async () => (await studio.openSample()).info(),
       close: () => studio.closeProject(),
-      current: () => studio.current?.info() ?? null,
+      current: () => studio.currentInfo(),
       recent: () => studio.recent(),
     },
     images: {
@@ -159,11 +179,9 @@ export function createApiImplementation(studio: Studio, dialogs: DialogProvider 
       },
     },
     models: modelsApi(studio),
-    // Placeholder until team projects are wired (issue 26): a project file has nothing to lease.
+    // A project file has one labeler: nothing to lease.
     team: {
-      open: () => {
-        throw new ApiError('unsupported', 'opening team projects is not available in this build yet');
-      },
+      open: ({ server, user, password }) => studio.openTeam(server, user, password),
       claim: () => ({ held: true, holder: null, until: null }),
       release: () => undefined,
     },

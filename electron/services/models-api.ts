@@ -42,7 +42,7 @@ export function modelsApi(studio: Studio): ApiImplementation['models'] {
         rows.push({ path: open.path, name: open.info().name, open: true, activeModelId: studio.modelId(), embeddings, error: null });
       }
       for (const recent of studio.recent()) {
-        if (recent.path === open?.path || !recent.exists) continue;
+        if (recent.path === open?.path || !recent.exists || recent.team) continue;
         rows.push(projectModelUsage(recent.path, studio.options.nativeBinding));
       }
       return rows;

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'no
 import { basename, join, resolve } from 'node:path';
 import { ApiError } from '../../core/api/contract';
 import type { ProjectModelState } from '../../core/api/models-contract';
-import type { JobRecord, RecentProject } from '../../core/api/records';
+import type { JobRecord, ProjectInfo, RecentProject } from '../../core/api/records';
 import { ProjectFileError } from '../../db/connection';
 import { Project } from '../../db/project';
 import { EmbeddingWorker } from '../embedding/worker-client';
@@ -24,6 +24,7 @@ import { writeSampleImages } from '../sample';
 import { augmentHandler, type AugmentPayload } from '../augment/job';
 import type { z } from 'zod';
 import type { augmentRequestSchema } from '../../core/api/augment-contract';
+import { TeamProject } from '../team/connection';
 
 export interface StudioOptions {
   /** The user's data folder: recent projects, user models, the sample project. */
@@ -39,6 +40,8 @@ export class Studio {
   /** Models being added (downloads with progress), for the Models view. */
   readonly installs: ModelInstalls;
   private open: { project: Project; runner: JobRunner; release: () => void } | null = null;
+  /** The team project open instead of a project file (at most one of the two is open). */
+  private teamProject: TeamProject | null = null;
 
   constructor(readonly options: StudioOptions) {
     mkdirSync(options.dataDir, { recursive: true });
@@ -61,6 +64,34 @@ export class Studio {
 
   get current(): Project | null {
     return this.open?.project ?? null;
+  }
+
+  get team(): TeamProject | null {
+    return this.teamProject;
+  }
+
+  /** What projects.current answers: the open project file's or team project's summary, or null. */
+  async currentInfo(): Promise<ProjectInfo | null> {
+    return this.teamProject ? this.teamProject.info() : this.open?.project.info() ?? null;
+  }
+
+  /**
+   * Signs in to a team server and makes its project the current one. As with a file, the open project is closed
+   * only once the new one is open: a wrong password or an unreachable server leaves it open.
+   */
+  async openTeam(server: string, user: string, password: string): Promise<ProjectInfo> {
+    const team = await TeamProject.open(server, user, password);
+    let info: ProjectInfo;
+    try {
+      info = await team.info();
+      await this.closeProject();
+    } catch (error) {
+      await team.close();
+      throw error;
+    }
+    this.teamProject = team;
+    this.remember(team.team.server, { server: team.team.server, user: team.team.user });
+    return info;
   }
 
   /**
@@ -125,8 +156,10 @@ export class Studio {
   }
 
   async closeProject(): Promise<void> {
-    const open = this.open;
+    const [open, team] = [this.open, this.teamProject];
     this.open = null;
+    this.teamProject = null;
+    await team?.close();
     if (!open) return;
     await open.runner.close();
     open.project.close();
@@ -152,6 +185,7 @@ export class Studio {
    * arrives), else the registry's default.
    */
   modelId(): string {
+    if (this.teamProject) return this.teamProject.modelId;
     const project = this.open?.project;
     const usable = new Set(this.registry.list().filter((m) => m.available).map((m) => m.id));
     const chosen = project?.settings.get<string>('model');
@@ -235,18 +269,22 @@ export class Studio {
     return join(this.options.dataDir, 'recent.json');
   }
 
+  /** Project files and team projects opened lately, newest first; a team project's entry has no password. */
   recent(): RecentProject[] {
     try {
-      const list = JSON.parse(readFileSync(this.recentFile(), 'utf8')) as Array<{ path: string; openedAt: string }>;
-      return list.map((entry) => ({ ...entry, name: basename(entry.path).replace(/\.[^.]+$/, ''), exists: existsSync(entry.path) }));
+      const list = JSON.parse(readFileSync(this.recentFile(), 'utf8')) as Array<{ path: string; openedAt: string; team?: RecentProject['team'] }>;
+      return list.map(({ path, openedAt, team }) => (team
+        ? { path, openedAt, team: { server: team.server, user: team.user }, name: `${team.user} @ ${new URL(team.server).host}`, exists: true }
+        : { path, openedAt, name: basename(path).replace(/\.[^.]+$/, ''), exists: existsSync(path) }));
     } catch {
       return [];
     }
   }
 
-  private remember(path: string): void {
-    const list = [{ path, openedAt: new Date().toISOString() }, ...this.recent().filter((e) => e.path !== path)]
-      .slice(0, 12).map(({ path, openedAt }) => ({ path, openedAt }));
+  private remember(path: string, team?: { server: string; user: string }): void {
+    const same = (entry: RecentProject) => entry.path === path && entry.team?.user === team?.user;
+    const list = [{ path, openedAt: new Date().toISOString(), team }, ...this.recent().filter((e) => !same(e))]
+      .slice(0, 12).map(({ path, openedAt, team }) => (team ? { path, openedAt, team } : { path, openedAt }));
     try {
       writeFileSync(this.recentFile(), JSON.stringify(list, null, 2));
     } catch {

@@ -16,6 +16,12 @@ import { checkPassword, hashPassword, tokenHash } from './auth';
 import { TeamRegionIndex, teamSearch } from './search';
 import { TeamSegmenter } from './segment';
 
+/**
+ * The version of this table as clients see it: raised when a call changes so that an older client would misread it.
+ * A studio refuses to open a server whose version is higher than the one it was built with (electron/team/connection.ts).
+ */
+export const teamApiVersion = 1;
+
 export interface CallContext {
   user: UserRecord;
   /** The bearer token's hash (for logout). */
@@ -80,6 +86,22 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
     'auth.me': call({ roles, input: none, run: async (_input, { user }) => ({ ...user, server: store.location }) }),
     'auth.logout': call({ roles, input: none, run: async (_input, { session }) => store.sessions.remove(session) }),
 
+    /** What a studio shows for the project: the call table's version, the model workers embed with, and counts. */
+    'project.info': call({
+      roles: anyone, input: none,
+      run: async () => {
+        const [counts, classes] = await Promise.all([store.images.counts(), store.classes.list()]);
+        // The model with the most maps (as a studio picks a project's model), so clients ask for maps that exist.
+        const usable = registry.list().filter((model) => model.available);
+        const stored = await Promise.all(usable.map(async (model) => ({ id: model.id, count: await store.embeddings.count(model.id) })));
+        const modelId = stored.reduce((best, model) => (model.count > best.count ? model : best), { id: registry.defaultId(), count: 0 }).id;
+        return {
+          apiVersion: teamApiVersion, modelId, statusCounts: counts.byStatus,
+          imageCount: Object.values(counts.byStatus).reduce((sum, n) => sum + n, 0), classCount: classes.length, annotationCount: counts.annotations,
+        };
+      },
+    }),
+
     'users.list': call({ roles: admins, input: none, run: () => store.users.list() }),
     'users.create': call({
       roles: admins,
@@ -114,6 +136,10 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
         if (!image) throw new ApiError('not-found', `no image ${imageId}`);
         return { ...image, lease: (await store.leases.get(imageId)) ?? null };
       },
+    }),
+    'images.neighbors': call({
+      roles: anyone, input: z.object({ id, status: z.enum(imageStatuses).optional() }),
+      run: ({ id: imageId, status }) => store.images.neighbors(imageId, status),
     }),
     'images.find': call({
       roles: anyone, input: z.object({ hashes: z.array(z.string().regex(/^[0-9a-f]{64}$/)).max(1000) }),
