@@ -83,9 +83,13 @@ export class Saver {
     this.arm(0);
   }
 
-  /** Saves the unsaved state again after a stop (Keep mine; or the image is held again). */
-  resume(): Promise<void> {
+  /**
+   * Saves the unsaved state again after a stop (Keep mine; or the image is held again). `stored`: the ids the image
+   * holds now (after a conflict); objects whose ids it no longer has are written as new ones.
+   */
+  resume(stored?: ReadonlySet<number>): Promise<void> {
     this.stopped = null;
+    if (stored) this.ids = new Map([...this.ids].filter(([, id]) => stored.has(id)));
     if (this.unsaved === null) return Promise.resolve();
     this.setState('pending');
     return this.flush();

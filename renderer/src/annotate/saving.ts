@@ -97,9 +97,9 @@ export function useAnnotateSaving(options: SavingOptions) {
   }
 
   /** After a stopped save (conflict, lease): save this image's objects over what is stored (Keep mine). */
-  async function resumeSaving(): Promise<boolean> {
+  async function resumeSaving(stored?: ReadonlySet<number>): Promise<boolean> {
     try {
-      await saver?.resume();
+      await saver?.resume(stored);
       return true;
     } catch {
       return false;

@@ -432,8 +432,18 @@ export const useAnnotateStore = defineStore('annotate', () => {
     apply({ objects: stored, draft: null, selected: null }, true, false);
   }
 
-  /** Conflict, Keep mine: the shown objects are saved over the stored ones (true when they are). */
-  const keepMine = () => saving.resumeSaving();
+  /**
+   * Conflict, Keep mine: the shown objects are saved over the stored ones (true when they are). The main side
+   * bases a save on the version last listed, so the stored objects are listed first; those of ours they still
+   * hold keep their ids, the others are written anew.
+   */
+  async function keepMine(): Promise<boolean> {
+    const id = engine.imageId.value;
+    if (id === null) return false;
+    const stored = await api.annotations.list({ imageId: id });
+    if (engine.imageId.value !== id) return false;
+    return saving.resumeSaving(new Set(stored.map((record) => record.id)));
+  }
 
   return {
     readOnly, readOnlyReason, claim: claims.claim, claimError: claims.claimError, recheckClaim: claims.recheck, loadTheirs, keepMine,
