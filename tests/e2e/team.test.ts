@@ -73,8 +73,8 @@ beforeAll(async () => {
   await waitForOutput(server, /Pixelwise team server: http/);
   origin = `http://127.0.0.1:${port}`;
   admin = await signIn(origin, 'admin', adminPassword);
-  for (const [name, password] of [['ann', annPassword], ['bob', 'bob password 1']]) {
-    const created = await teamCall(origin, admin, 'users.create', { name, role: 'labeler', password });
+  for (const [name, role, password] of [['ann', 'labeler', annPassword], ['bob', 'labeler', 'bob password 1'], ['rita', 'reviewer', 'rita password 1']]) {
+    const created = await teamCall(origin, admin, 'users.create', { name, role, password });
     if (!created.ok) throw new Error(created.error?.message);
   }
   imageIds = [];
@@ -180,7 +180,7 @@ describe('team project in the studio', () => {
     await notice.waitFor({ timeout: 20_000 });
     expect(await saveState()).toBe('conflict');
     expect(await page.getByTestId('object-item').count()).toBe(2);
-    expect(await notice.screenshot({ path: join(screenshots, 'team-conflict.png') })).toBeTruthy();
+    await page.locator('.annotate-view').screenshot({ path: join(screenshots, 'team-conflict.png') });
     await page.getByTestId('conflict-mine').click();
     await expect.poll(saveState, { timeout: 20_000 }).toBe('saved');
     const mine = await onServer(imageIds[0]);
@@ -199,5 +199,30 @@ describe('team project in the studio', () => {
     await expect.poll(() => page.getByTestId('object-item').count()).toBe(2);
     await expect.poll(saveState, { timeout: 20_000 }).toBe('saved');
     await waitUntil(() => onServer(imageIds[0]), (stored) => stored.annotations.length === 2, 'her objects back on the server', 20_000);
+  });
+
+  it('a recent team project asks for the password again; a reviewer accepts from the editor and has no drawing tools', async () => {
+    await page.getByTestId('back-to-grid').click();
+    await page.getByTestId('project-close').click();
+    const recent = page.locator('[data-testid="recent-project"][data-team="yes"]');
+    await recent.waitFor();
+    expect(await recent.textContent()).toContain(`ann on ${new URL(origin).host}`);
+    await recent.click();
+    await page.getByTestId('team-dialog').waitFor();
+    expect(await page.getByTestId('team-server').inputValue()).toBe(origin);
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('team-password');
+    await page.getByTestId('team-user').fill('rita');
+    await page.getByTestId('team-password').focus();
+    await page.keyboard.type('rita password 1');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('images-view').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('project-user').textContent()).toBe('rita (reviewer)');
+
+    await openImage(imageIds[0]);
+    await page.getByTestId('review-banner').waitFor();
+    expect(await page.getByTestId('tool-brush').isDisabled()).toBe(true);
+    expect(await page.getByTestId('object-delete').first().isDisabled()).toBe(true);
+    await page.getByTestId('review-accept').click();
+    await waitUntil(async () => (await teamCall(origin, admin, 'images.get', { id: imageIds[0] })).result.status, (status) => status === 'reviewed', 'the image reviewed on the server', 20_000);
   });
 });

@@ -47,7 +47,7 @@ export default {
     theirsHint: 'Shows their objects; yours stay one Undo (Ctrl+Z) away.',
     mine: 'Keep mine',
     mineHint: 'Saves your objects over theirs.',
-    loadFailed: 'Could not load their version',
+    failed: 'That did not go through; your objects are still on screen',
   },
   review: {
     accept: 'Accept',
