@@ -201,6 +201,28 @@ describe('team project in the studio', () => {
     await waitUntil(() => onServer(imageIds[0]), (stored) => stored.annotations.length === 2, 'her objects back on the server', 20_000);
   });
 
+  it('an image taken over while open: the save stops with a read-only banner, nothing lost; once it is back, Check again saves', async () => {
+    expect(await page.getByTestId('conflict-notice').count()).toBe(0);
+    const before = await onServer(imageIds[0]);
+    // The admin takes the image from ann and gives it to bob.
+    await teamCall(origin, admin, 'leases.revoke', { imageId: imageIds[0] });
+    const assigned = await teamCall(origin, admin, 'leases.assign', { imageId: imageIds[0], user: 'bob', hours: 1 });
+    expect(assigned.ok).toBe(true);
+    await page.getByTestId('object-visibility').first().click();
+    const banner = page.getByTestId('claim-banner');
+    await banner.waitFor({ timeout: 20_000 });
+    expect(await saveState()).toBe('leased');
+    await expect.poll(() => banner.textContent()).toMatch(/Being labeled by bob until/);
+    expect(await page.getByTestId('tool-clicks').isDisabled()).toBe(true);
+    expect(await page.getByTestId('object-item').count()).toBe(2);
+    expect((await onServer(imageIds[0])).version).toBe(before.version);
+    await teamCall(origin, admin, 'leases.revoke', { imageId: imageIds[0] });
+    await page.getByTestId('claim-recheck').click();
+    await expect.poll(saveState, { timeout: 20_000 }).toBe('saved');
+    expect(await banner.count()).toBe(0);
+    expect((await onServer(imageIds[0])).version).toBe(before.version + 1);
+  });
+
   it('a recent team project asks for the password again; a reviewer accepts from the editor and has no drawing tools', async () => {
     await page.getByTestId('back-to-grid').click();
     await page.getByTestId('project-close').click();

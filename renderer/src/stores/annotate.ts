@@ -86,6 +86,10 @@ export const useAnnotateStore = defineStore('annotate', () => {
     },
     stored: saving.whenStored,
   });
+  // A save refused because someone else holds the image: ask who (and until when) for the banner.
+  watch(saving.saveState, (state) => {
+    if (state === 'leased') claims.recheck();
+  });
   /** Why nothing here may change, or null: 'role' (a reviewer), 'held' (someone else holds the image), 'claiming'. */
   const readOnlyReason = computed<'role' | 'held' | 'claiming' | null>(() => {
     if (project.capabilities.draw !== null) return 'role';
