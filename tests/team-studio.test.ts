@@ -7,7 +7,7 @@
  * Pixelwise exists to run), a wrong password, a worker account. Faults: the answer to a save lost on the way back
  * (an HTTP relay in front of the server drops it), and the server killed and started again while a save waits.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -144,6 +144,8 @@ describe('a team project in the studio', () => {
   });
 
   it('bad input: a wrong address, nothing listening, not Pixelwise, a newer server, a wrong password, a worker account', async () => {
+    // Each refusal leaves the project that was open as it was.
+    const file = (await ann.call('projects.create', { path: join(dir, 'local.pixelwise') })).path;
     const open = (server: string, user = 'ann', secret = 'ann password 1') => ann.call('team.open', { server, user, password: secret });
     await expect(open('ftp://studio.example.com')).rejects.toMatchObject({ code: 'invalid-input', message: 'ftp://studio.example.com is not a team server address (it should start with https:// or http://)' });
     const nowhere = await freePort();
@@ -171,11 +173,15 @@ describe('a team project in the studio', () => {
     await expect(open(origin, 'gpu', 'gpu password 1')).rejects.toMatchObject({
       code: 'forbidden', message: 'gpu is a worker account, and a worker account cannot label: sign in with a labeler, reviewer or admin account',
     });
-    expect(await ann.call('projects.current')).toBeNull();
+    const current = await ann.call('projects.current');
+    expect([current.path, current.team ?? null]).toEqual([file, null]);
+    expect(existsSync(`${file}.lock`)).toBe(true);
   });
 
   it('team.open makes the server project current; recent keeps the server and user, never the password; close', async () => {
     const info = await ann.call('team.open', { server: `${relay.origin}/`, user: 'ann', password: 'ann password 1' });
+    // The project file was closed: its lock is given back.
+    expect(existsSync(join(dir, 'local.pixelwise.lock'))).toBe(false);
     expect(info).toMatchObject({ path: relay.origin, imageCount: 2, classCount: 1, annotationCount: 0, team: { server: relay.origin, user: 'ann', role: 'labeler' } });
     expect(await ann.call('projects.current')).toMatchObject({ path: relay.origin, team: { user: 'ann' } });
     const recent = await ann.call('projects.recent');

@@ -181,6 +181,10 @@ export type ApiImplementation = {
  * - project files: 'missing', 'not-a-project', 'newer-version', 'is-a-folder', 'read-only', 'permission-denied',
  *   'damaged', 'open-failed', 'invalid-bundle';
  * - resources: 'disk-full';
+ * - team projects (electron/team/studio-api.ts): 'team-unsupported' (a call a team project does not offer),
+ *   'unavailable' (the server cannot be reached), 'unauthorized' (wrong user name or password), 'forbidden' (the
+ *   account's role may not), 'leased' / 'lease-required' (another user holds the image / claim it first),
+ *   'too-many-attempts', 'newer-version' / 'older-version' (the server's team API), 'conflict' (a stale save);
  * - 'internal': a fault of ours (HTTP 500); everything else is the user's or the input's (HTTP 4xx).
  * electron/services/errors.ts maps Node, SQLite and V8 errors onto these.
  */

@@ -47,7 +47,11 @@ function assertMaskFits(project: Project, imageId: number, rle: { size: [number,
 
 export function createApiImplementation(studio: Studio, dialogs: DialogProvider | null): ApiImplementation {
   const local = projectApi(studio, dialogs);
-  const team = teamApi(() => studio.team!, local);
+  // A call that was routed to the team project before it closed (a poll in flight) ends as on no project.
+  const team = teamApi(() => {
+    if (!studio.team) throw new ApiError('no-project', 'no project is open');
+    return studio.team;
+  }, local);
   return routed(() => (studio.team ? team : local), local);
 }
 
