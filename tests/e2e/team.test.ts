@@ -152,6 +152,9 @@ describe('team project in the studio', () => {
     await openImage(imageIds[1]);
     const banner = page.getByTestId('claim-banner');
     await banner.waitFor();
+    // Ann left the first image: it was given back, so bob could take it now.
+    await waitUntil(() => teamCall(origin, bob, 'leases.claim', { imageId: imageIds[0] }), (reply) => reply.ok, 'the image ann left released', 10_000);
+    await teamCall(origin, bob, 'leases.release', { imageId: imageIds[0] });
     expect(await banner.textContent()).toMatch(/Being labeled by bob until/);
     expect(await page.getByTestId('tool-clicks').isDisabled()).toBe(true);
     await page.locator('.annotate-view').screenshot({ path: join(screenshots, 'team-read-only.png') });
