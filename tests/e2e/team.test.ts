@@ -5,9 +5,11 @@
  * words in the dialog), sees the server and herself in the status bar, makes a mask with a click and finds it on the
  * server as version 1; an image another labeler holds opens read-only with who and until when; a save that lost a
  * race shows the conflict notice with both ways out, and neither loses anything. Screenshots of the dialog, the
- * status bar and the banner go to docs/screenshots/ (team-*.png).
+ * status bar, the read-only banner and the conflict go to the temp folder, or to the README's folder with
+ *   PIXELWISE_SCREENSHOTS=docs/screenshots npx vitest run tests/e2e/team.test.ts
  */
-import { writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
@@ -16,7 +18,7 @@ import { freePort, type PgCluster, startPgCluster } from '../pg-cluster';
 import { type CliProcess, signIn, spawnCli, teamCall, waitForOutput } from '../team-cli';
 import { type Studio, startStudio, waitUntil } from './harness';
 
-const screenshots = resolve(__dirname, '../../docs/screenshots');
+const screenshots = resolve(process.env.PIXELWISE_SCREENSHOTS ?? join(tmpdir(), 'pixelwise-team'));
 const adminPassword = 'correct horse battery';
 const annPassword = 'ann password 1';
 
@@ -64,6 +66,7 @@ async function clickObject(fx: number, fy: number): Promise<void> {
 }
 
 beforeAll(async () => {
+  mkdirSync(screenshots, { recursive: true });
   cluster = await startPgCluster();
   const database = await cluster.createDatabase('team');
   const dir = tempDir();
