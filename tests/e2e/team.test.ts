@@ -229,6 +229,22 @@ describe('team project in the studio', () => {
     expect((await onServer(imageIds[0])).version).toBe(before.version + 1);
   });
 
+  it('the claim is renewed every 2 minutes while the image stays open (the page\'s clock jumps ahead)', async () => {
+    await page.clock.install();
+    await page.reload();
+    await canvas().waitFor();
+    const lease = async () => (await teamCall(origin, admin, 'images.get', { id: imageIds[0] })).result.lease as { userName: string; expiresAt: string } | null;
+    // Settled: the claim made when the image opened again has landed, and nothing renews it in the next second.
+    const [first] = await waitUntil(async () => {
+      const before = await lease();
+      await new Promise((resolveWait) => setTimeout(resolveWait, 1000));
+      return [before, await lease()] as const;
+    }, ([before, after]) => before?.userName === 'ann' && before.expiresAt === after?.expiresAt, 'ann holding the image after the reload', 15_000);
+    await page.clock.fastForward('02:01');
+    const renewed = await waitUntil(lease, (held) => held !== null && Date.parse(held.expiresAt) > Date.parse(first!.expiresAt), 'the lease renewed', 10_000);
+    expect(renewed!.userName).toBe('ann');
+  });
+
   it('a recent team project asks for the password again; a reviewer accepts from the editor and has no drawing tools', async () => {
     await page.getByTestId('back-to-grid').click();
     await page.getByTestId('project-close').click();
