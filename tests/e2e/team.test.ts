@@ -4,7 +4,8 @@
  * The labeler opens the team project through the dialog by keyboard alone (a wrong password first: the server's
  * words in the dialog), sees the server and herself in the status bar, makes a mask with a click and finds it on the
  * server as version 1; an image another labeler holds opens read-only with who and until when; a save that lost a
- * race shows the conflict notice with both ways out, and neither loses anything. Screenshots of the dialog, the
+ * race shows the conflict notice with both ways out, and neither loses anything; a reviewer reviews and does not
+ * draw, an admin edits classes. Screenshots of the dialog, the
  * status bar, the read-only banner and the conflict go to the temp folder, or to the README's folder with
  *   PIXELWISE_SCREENSHOTS=docs/screenshots npx vitest run tests/e2e/team.test.ts
  */
@@ -268,5 +269,23 @@ describe('team project in the studio', () => {
     expect(await page.getByTestId('object-delete').first().isDisabled()).toBe(true);
     await page.getByTestId('review-accept').click();
     await waitUntil(async () => (await teamCall(origin, admin, 'images.get', { id: imageIds[0] })).result.status, (status) => status === 'reviewed', 'the image reviewed on the server', 20_000);
+  });
+
+  it('an admin is offered image import and edits classes (stored on the server); the dataset menu stays off for every role', async () => {
+    await page.getByTestId('back-to-grid').click();
+    await page.getByTestId('project-close').click();
+    await page.locator('[data-testid="recent-project"][data-team="yes"]').first().click();
+    await page.getByTestId('team-user').fill('admin');
+    await page.getByTestId('team-password').fill(adminPassword);
+    await page.getByTestId('team-submit').click();
+    await page.getByTestId('images-view').waitFor({ timeout: 30_000 });
+    expect(await page.getByTestId('project-user').textContent()).toBe('admin (admin)');
+    expect(await page.getByTestId('import-open').isDisabled()).toBe(false);
+    expect(await page.getByTestId('dataset-menu').isDisabled()).toBe(true);
+    await page.getByTestId('class-name-input').fill('mug');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.getByTestId('class-item').count()).toBe(1);
+    const classes = await teamCall<Array<{ name: string }>>(origin, admin, 'classes.list');
+    expect(classes.result.map((item) => item.name)).toEqual(['mug']);
   });
 });
