@@ -188,6 +188,12 @@ describe('team project in the studio', () => {
     expect(await saveState()).toBe('conflict');
     expect(await page.getByTestId('object-item').count()).toBe(2);
     await page.locator('.annotate-view').screenshot({ path: join(screenshots, 'team-conflict.png') });
+    // Left by the header's tab (which does not wait for saves) and opened again: her objects and the choice come back.
+    await page.getByTestId('view-images').click();
+    await page.locator(`[data-testid="image-tile"][data-id="${imageIds[0]}"]`).dblclick();
+    await notice.waitFor();
+    expect(await page.getByTestId('object-item').count()).toBe(2);
+    expect((await onServer(imageIds[0])).annotations).toHaveLength(0);
     await page.getByTestId('conflict-mine').click();
     await expect.poll(saveState, { timeout: 20_000 }).toBe('saved');
     const mine = await onServer(imageIds[0]);

@@ -71,6 +71,11 @@ export class Saver {
     return this.unsaved ? { imageId: this.imageId, annotations: this.drafts(this.unsaved) } : null;
   }
 
+  /** The objects not stored yet, as the editor last showed them (null when everything is stored). */
+  unsavedObjects(): readonly ObjectState[] | null {
+    return this.unsaved;
+  }
+
   /** The class ids the unsaved objects refer to. */
   unsavedClassIds(): Set<number> {
     return new Set((this.unsaved ?? []).flatMap((object) => (object.classId === null ? [] : [object.classId])));
@@ -90,7 +95,10 @@ export class Saver {
   resume(stored?: ReadonlySet<number>): Promise<void> {
     this.stopped = null;
     if (stored) this.ids = new Map([...this.ids].filter(([, id]) => stored.has(id)));
-    if (this.unsaved === null) return Promise.resolve();
+    if (this.unsaved === null) {
+      this.setState('saved');
+      return Promise.resolve();
+    }
     this.setState('pending');
     return this.flush();
   }

@@ -90,10 +90,19 @@ export function useAnnotateSaving(options: SavingOptions) {
     return results.every(Boolean);
   }
 
-  /** Starts saving image `imageId`, whose stored objects have the given database ids (by editor uid). */
-  function startSaving(imageId: number, ids: Map<number, number>): void {
+  /**
+   * Starts saving image `imageId`, whose stored objects have the given database ids (by editor uid). When the
+   * image was left with a save stopped by a conflict or a lease (it waits for the labeler's choice), that saver
+   * comes back instead and its unsaved objects are returned: the editor shows them, with the choice, rather than
+   * the stored ones (a stopped saver left in the background would otherwise hold the project open for good).
+   */
+  function startSaving(imageId: number, ids: Map<number, number>): readonly ObjectState[] | null {
     detachSaver();
-    saver = new Saver(imageId, ids, onChange);
+    const stopped = [...background].find((item) => item.imageId === imageId && item.stopped !== null);
+    if (stopped) background.delete(stopped);
+    saver = stopped ?? new Saver(imageId, ids, onChange);
+    onChange(saver);
+    return stopped?.unsavedObjects() ?? null;
   }
 
   /** After a stopped save (conflict, lease): save this image's objects over what is stored (Keep mine). */

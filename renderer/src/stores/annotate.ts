@@ -235,8 +235,8 @@ export const useAnnotateStore = defineStore('annotate', () => {
       const stored: ObjectState[] = records.map((record) => ({
         uid: newUid(), classId: record.classId, rle: record.rle, score: record.score, visible: record.visible, source: record.source,
       }));
-      saving.startSaving(id, new Map(stored.map((object, index) => [object.uid, records[index].id])));
-      reset(stored);
+      const unsaved = saving.startSaving(id, new Map(stored.map((object, index) => [object.uid, records[index].id])));
+      reset(unsaved ? [...unsaved] : stored);
     } catch (error) {
       if (mine !== opening || error instanceof SupersededError) return;
       loadError.value = errorMessage(error);
