@@ -224,6 +224,9 @@ describe('a team project in the studio', () => {
     await ann.call('projects.current');
     expect((await ann.call('system.runtime')).defaultModelId).toBe(model);
     expect((await ann.call('segment.clicks', { image: first.id, clicks: [[30, 30, 1]] })).rle.size).toEqual([64, 96]);
+    const found = await ann.call('search.query', { examples: [{ imageId: first.id, rle: mask(96, 64, 30) }] });
+    expect(found.modelId).toBe(model);
+    expect(found.hits.map((hit: { imageId: number; imageHash: string }) => [hit.imageId, hit.imageHash])).toContainEqual([second.id, second.hash]);
   });
 
   it('claims and versioned saves: the holder saves, the other labeler sees who holds it; a stale save is a conflict in words', async () => {
@@ -240,6 +243,15 @@ describe('a team project in the studio', () => {
     // Autosaves one after another build on each other (each save's version is remembered).
     const again = await ann.call('annotations.save', { imageId: first, annotations: [{ ...saved[0], rle: mask(96, 64, 12) }] });
     expect([again[0].id, again[0].area]).toEqual([saved[0].id, 96]);
+
+    // Objects added (search, discovery) and removed (their undo) go onto what is stored; the editor's next save
+    // is still based on the version it listed, so it cannot drop them unseen.
+    const [added] = await ann.call('annotations.add', { items: [{ imageId: first, classId: null, rle: mask(96, 64, 40) }] });
+    expect(added).toMatchObject({ imageId: first, area: 320 });
+    await expect(ann.call('annotations.save', { imageId: first, annotations: again })).rejects.toMatchObject({ code: 'conflict' });
+    expect((await ann.call('annotations.list', { imageId: first })).map((a: { id: number }) => a.id)).toEqual([again[0].id, added.id]);
+    await ann.call('annotations.remove', { ids: [added.id] });
+    expect((await ann.call('annotations.list', { imageId: first })).map((a: { id: number }) => a.id)).toEqual([again[0].id]);
 
     // Bob looks at the second image (version 0) while ann labels it; she saves and leaves; bob's save is refused.
     expect(await bob.call('annotations.list', { imageId: second })).toEqual([]);

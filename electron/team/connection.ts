@@ -235,7 +235,7 @@ export class TeamProject {
     const current = error.detail as VersionedAnnotations;
     const activity = await this.client.call<ActivityEntry[]>('activity.list', { imageId }).catch(() => []);
     const saver = activity.filter((entry) => entry.action === 'save').at(-1)?.userName ?? 'someone else';
-    const who = saver === this.team.user ? 'you (in another window)' : saver;
+    const who = saver === this.team.user ? 'you (from another window or view)' : saver;
     return new ApiError('conflict', `image ${imageId} was saved by ${who} meanwhile (version ${current.version}; your edit was based on version ${baseVersion}). Your objects are kept in the editor and were not saved: reload the image to see the stored ones, then save again.`);
   }
 
