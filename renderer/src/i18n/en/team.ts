@@ -4,6 +4,8 @@ import type { MessageTree } from '../messages';
 export default {
   open: {
     button: 'Open team project…',
+    sectionTitle: 'Team project',
+    sectionText: 'A project on a team server that many labelers share. Sign in with your account (Alt+T).',
     title: 'Open team project',
     intro: 'A project on a team server (pixelwise serve). Sign in with the account your admin gave you; the password is not stored.',
     server: 'Server address',
