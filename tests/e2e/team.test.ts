@@ -258,6 +258,7 @@ describe('team project in the studio', () => {
     const recent = page.locator('[data-testid="recent-project"][data-team="yes"]');
     await recent.waitFor();
     expect(await recent.textContent()).toContain(`ann on ${new URL(origin).host}`);
+    await page.getByTestId('projects-view').screenshot({ path: join(screenshots, 'team-recent.png') });
     await recent.click();
     await page.getByTestId('team-dialog').waitFor();
     expect(await page.getByTestId('team-server').inputValue()).toBe(origin);
@@ -271,6 +272,7 @@ describe('team project in the studio', () => {
 
     await openImage(imageIds[0]);
     await page.getByTestId('review-banner').waitFor();
+    await page.locator('.annotate-view').screenshot({ path: join(screenshots, 'team-reviewer.png') });
     expect(await page.getByTestId('tool-brush').isDisabled()).toBe(true);
     expect(await page.getByTestId('object-delete').first().isDisabled()).toBe(true);
     await page.getByTestId('review-accept').click();
