@@ -10,8 +10,8 @@
 import { ApiError, type ApiImplementation } from '../../core/api/contract';
 import type { AnnotationRecord, ClassRecord, ImagePage, ImageRecord, JobRecord } from '../../core/api/records';
 import type { SearchResult } from '../../core/api/search-contract';
-import type { ImageClaim } from '../../core/api/team-contract';
-import type { Lease, TaskCounts } from '../../db/store';
+import type { ImageClaim, TeamAccount } from '../../core/api/team-contract';
+import type { AccountRecord, AccountUpdate, Lease, TaskCounts, UserRecord } from '../../db/store';
 import type { TeamProject } from './connection';
 
 /** Calls a team project does not offer, each with what it is in a labeler's words. */
@@ -33,6 +33,9 @@ function refusals(): Refused {
     }]),
   )])) as Refused;
 }
+
+/** An account as the studio shows it (the server's id stays on the server: accounts are named). */
+const teamAccount = ({ name, role, disabled }: AccountRecord): TeamAccount => ({ name, role, disabled });
 
 /** The embedding queue's job id in jobs.list (upload jobs count from 2). */
 const queueJobId = 1;
@@ -61,7 +64,7 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
     const team = open();
     if (team.team.role === 'reviewer') return { held: true, holder: null, until: null };
     try {
-      const lease = await call<Lease>('leases.claim', { imageId });
+      const lease = await team.claim(imageId);
       return { held: true, holder: lease.userName, until: lease.expiresAt };
     } catch (error) {
       if (!(error instanceof ApiError && error.code === 'leased')) throw error;
@@ -173,7 +176,13 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
       open: shared.team.open,
       claim: ({ imageId }) => claim(imageId),
       release: async ({ imageId }) => {
-        if (open().team.role !== 'reviewer') await call('leases.release', { imageId });
+        if (open().team.role !== 'reviewer') await open().release(imageId);
+      },
+      users: async () => (await call<AccountRecord[]>('users.list')).map(teamAccount),
+      createUser: async (input) => teamAccount({ ...(await call<UserRecord>('users.create', input)), disabled: false }),
+      updateUser: async (input) => {
+        const { user, endedSessions, freedLeases } = await call<AccountUpdate>('users.update', input);
+        return { account: teamAccount(user), endedSessions, freedImages: freedLeases };
       },
     },
   };
