@@ -20,13 +20,14 @@ const offered = (team: Parameters<typeof capabilitiesOf>[0]) =>
 const server = 'https://studio.example.com:8443';
 
 describe('team capabilities', () => {
-  it('a project file offers everything', () => {
-    expect(offered(null)).toEqual([...projectActions]);
-    expect(offered(undefined)).toEqual([...projectActions]);
+  it('a project file offers everything but accounts (it has none)', () => {
+    expect(offered(null)).toEqual(projectActions.filter((action) => action !== 'manageAccounts'));
+    expect(offered(undefined)).toEqual(offered(null));
+    expect(capabilitiesOf(null).manageAccounts).toBe('team.why.teamOnly');
   });
 
   it('a team project never offers what the server does not serve; each role what the server allows it', () => {
-    expect(offered({ server, user: 'root', role: 'admin' })).toEqual(['importImages', 'embed', 'editClasses', 'draw', 'review']);
+    expect(offered({ server, user: 'root', role: 'admin' })).toEqual(['importImages', 'embed', 'editClasses', 'draw', 'review', 'manageAccounts']);
     expect(offered({ server, user: 'ann', role: 'labeler' })).toEqual(['draw']);
     expect(offered({ server, user: 'rita', role: 'reviewer' })).toEqual(['review']);
   });
@@ -34,8 +35,9 @@ describe('team capabilities', () => {
   it('says why, in words the team strings hold', () => {
     const reviewer = capabilitiesOf({ server, user: 'rita', role: 'reviewer' });
     expect([reviewer.draw, reviewer.augment, reviewer.editClasses]).toEqual(['team.why.labelersOnly', 'team.why.unsupported', 'team.why.adminOnly']);
+    expect(reviewer.manageAccounts).toBe('team.why.adminOnly');
     const english = flatten(en);
-    for (const why of Object.values(reviewer)) if (why) expect(english[why.replace(/^team\./, '')]).toBeTruthy();
+    for (const why of [...Object.values(reviewer), ...Object.values(capabilitiesOf(null))]) if (why) expect(english[why.replace(/^team\./, '')]).toBeTruthy();
   });
 
   it('the status bar shows the server by its host', () => {

@@ -6,6 +6,9 @@
  *
  * Claims: labelers and admins take the image's lease (leases.claim); a reviewer only reads and reviews, so their
  * claim is always held and takes no lease (a lease would lock the labeler out while the reviewer looks).
+ *
+ * Accounts (team.users, createUser, updateUser) are the server's users calls, for admins; the server keeps its
+ * rules (password length, the last enabled admin) and says them.
  */
 import { ApiError, type ApiImplementation } from '../../core/api/contract';
 import type { AnnotationRecord, ClassRecord, ImagePage, ImageRecord, JobRecord } from '../../core/api/records';
@@ -181,7 +184,12 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
       users: async () => (await call<AccountRecord[]>('users.list')).map(teamAccount),
       createUser: async (input) => teamAccount({ ...(await call<UserRecord>('users.create', input)), disabled: false }),
       updateUser: async (input) => {
+        const team = open().team;
+        const own = input.name === team.user;
+        if (own && input.role === 'worker') throw new ApiError('invalid-input', 'a worker account cannot use a studio: another admin can make yours one');
         const { user, endedSessions, freedLeases } = await call<AccountUpdate>('users.update', input);
+        // The studio's idea of its own role follows (projects.current then offers what the new role may do).
+        if (own && user.role !== 'worker') team.role = user.role;
         return { account: teamAccount(user), endedSessions, freedImages: freedLeases };
       },
     },

@@ -9,25 +9,22 @@
  * status bar, the read-only banner and the conflict go to the temp folder, or to the README's folder with
  *   PIXELWISE_SCREENSHOTS=docs/screenshots npx vitest run tests/e2e/team.test.ts
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
-import { tempDir, writeImages } from '../fixtures';
-import { freePort, type PgCluster, startPgCluster } from '../pg-cluster';
-import { type CliProcess, signIn, spawnCli, teamCall, waitForOutput } from '../team-cli';
-import { type Studio, startStudio, waitUntil } from './harness';
+import { signIn, teamCall } from '../team-cli';
+import { waitUntil } from './harness';
+import { startTeamWorld, type TeamWorld } from './team-setup';
 
 const screenshots = resolve(process.env.PIXELWISE_SCREENSHOTS ?? join(tmpdir(), 'pixelwise-team'));
 const adminPassword = 'correct horse battery';
 const annPassword = 'ann password 1';
 
-let cluster: PgCluster;
-let server: CliProcess;
+let world: TeamWorld | undefined;
 let origin: string;
 let admin: string;
-let studio: Studio;
 let page: Page;
 let imageIds: number[];
 
@@ -68,37 +65,15 @@ async function clickObject(fx: number, fy: number): Promise<void> {
 
 beforeAll(async () => {
   mkdirSync(screenshots, { recursive: true });
-  cluster = await startPgCluster();
-  const database = await cluster.createDatabase('team');
-  const dir = tempDir();
-  writeFileSync(join(dir, 'admin-password'), `${adminPassword}\n`, { mode: 0o600 });
-  const port = await freePort();
-  server = spawnCli(['serve', '--database', database, '--port', String(port), '--admin-password-file', join(dir, 'admin-password')]);
-  await waitForOutput(server, /Pixelwise team server: http/);
-  origin = `http://127.0.0.1:${port}`;
-  admin = await signIn(origin, 'admin', adminPassword);
-  for (const [name, role, password] of [['ann', 'labeler', annPassword], ['bob', 'labeler', 'bob password 1'], ['rita', 'reviewer', 'rita password 1']]) {
-    const created = await teamCall(origin, admin, 'users.create', { name, role, password });
-    if (!created.ok) throw new Error(created.error?.message);
-  }
-  imageIds = [];
-  for (const file of await writeImages(join(dir, 'images'), 3)) {
-    const uploaded = await teamCall(origin, admin, 'images.upload', { path: `shelf/${file.split('/').pop()}`, data: readFileSync(file).toString('base64') });
-    if (!uploaded.ok) throw new Error(uploaded.error?.message);
-    imageIds.push(uploaded.result.id as number);
-  }
-  await teamCall(origin, admin, 'embeddings.start', {});
-  const worker = spawnCli(['worker', '--database', database, '--exit-when-idle']);
-  if ((await worker.exited) !== 0) throw new Error(`worker failed: ${worker.stderr()}`);
-  studio = await startStudio();
-  page = studio.page;
+  world = await startTeamWorld({
+    adminPassword, images: 3, embed: true,
+    users: [['ann', 'labeler', annPassword], ['bob', 'labeler', 'bob password 1'], ['rita', 'reviewer', 'rita password 1']],
+  });
+  ({ origin, admin, page, imageIds } = world);
 }, 300_000);
 
 afterAll(async () => {
-  await studio?.close();
-  server?.process.kill('SIGTERM');
-  await server?.exited;
-  await cluster?.stop();
+  await world?.stop();
 });
 
 describe('team project in the studio', () => {

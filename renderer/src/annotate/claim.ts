@@ -2,12 +2,12 @@
  * The editor's hold on the open image. On a team project that is a lease on the server (team.claim), so two
  * labelers do not work on one image unknowingly: claimed when the image opens, renewed every 2 minutes while it
  * stays open (the server's lease lasts longer, so one lost renewal costs nothing), given back (team.release) when
- * the editor leaves the image, once its objects are stored. Someone else's hold is `claim.held === false`: the
+ * the editor leaves the image, once its objects are stored, or when the page goes away (leaveWithPage). Someone else's hold is `claim.held === false`: the
  * editor then shows who holds it until when and changes nothing. A project file always answers held.
  */
 import { ref, shallowRef } from 'vue';
 import type { ImageClaim } from '../../../core/api/team-contract';
-import { api } from '../api';
+import { api, sendWhileLeaving } from '../api';
 import { errorMessage } from '../stores/notices';
 
 export const claimRenewMs = 120_000;
@@ -79,5 +79,18 @@ export function useImageClaim(hooks: ClaimHooks) {
     return id !== null && held ? giveBack(id) : Promise.resolve();
   }
 
-  return { claim, claimError, take, recheck, leave };
+  /**
+   * The page is going away (web mode's pagehide), after its last saves were sent: the held image goes back with a
+   * request that outlives the page, so the next labeler need not wait for the lease to run out. The main side runs
+   * it after the image's saves already on their way (electron/team/connection.ts release). A page kept in the
+   * back/forward cache and shown again asks again (recheck). In Electron the window's close closes the team
+   * project, which gives back what it holds.
+   */
+  function leaveWithPage(): void {
+    const held = claim.value;
+    // until is null on a project file: nothing is leased there.
+    if (imageId !== null && held?.held && held.until !== null) sendWhileLeaving('team', 'release', { imageId });
+  }
+
+  return { claim, claimError, take, recheck, leave, leaveWithPage };
 }

@@ -450,7 +450,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
   }
 
   return {
-    readOnly, readOnlyReason, claim: claims.claim, claimError: claims.claimError, recheckClaim: claims.recheck, loadTheirs, keepMine,
+    readOnly, readOnlyReason, claim: claims.claim, claimError: claims.claimError, recheckClaim: claims.recheck, releaseWithPage: claims.leaveWithPage, loadTheirs, keepMine,
     snapshot, objects, draft, selected, selectedObject, canUndo, canRedo, tool, brushSize, activeClassId, fillOpacity, outlineOnly,
     activeMask, activeUid, activeRevision, activeColor, takeActiveDirty, colorOf, objectColor, setFillOpacity,
     loadError, open, close, addClick, setBox, commitDraft, cancelDraft, select, selectAt, setClass, toggleVisible, removeObject, moveObject,
