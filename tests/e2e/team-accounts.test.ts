@@ -3,7 +3,7 @@
  * real `pixelwise serve`, the studio in web mode and Debian's Chromium). An admin opens Accounts by keyboard (Alt+U)
  * and adds a labeler (the server's password rule first, in its words), who then signs in; disabling her, after the
  * confirmation that says what happens, ends her session and frees the image she held; demoting the last admin shows
- * the server's words and changes nothing. An image held in the editor is free for someone else right after the page
+ * the server's words and changes nothing; a password reset ends the account's sessions. An image held in the editor is free for someone else right after the page
  * goes away (the page navigates off: a real pagehide). The panel's screenshot goes to the temp folder, or with
  *   PIXELWISE_SCREENSHOTS=docs/screenshots npx vitest run tests/e2e/team-accounts.test.ts
  * to the README's folder.
@@ -99,6 +99,21 @@ describe('accounts of a team project', () => {
     expect((await teamCall(world.origin, lena, 'auth.login', { name: 'lena', password: lenaPassword })).error?.code).toBe('account-disabled');
   });
 
+  it('a password reset asks first, ends the account\'s sessions, and the new password signs in', async () => {
+    const before = await signIn(world.origin, 'ann', 'ann password 1');
+    await row('ann').getByTestId('account-reset').click();
+    await page.getByTestId('accounts-reset-form').waitFor();
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('accounts-reset-password');
+    await page.keyboard.type('ann password 2');
+    await page.keyboard.press('Enter');
+    await page.getByTestId('confirm-dialog').waitFor();
+    await page.getByTestId('confirm-ok').click();
+    await expect.poll(() => page.getByTestId('accounts-done').textContent()).toBe('The password of ann was reset.');
+    expect(await page.getByTestId('accounts-reset-form').count()).toBe(0);
+    expect((await teamCall(world.origin, before, 'auth.me')).error?.message).toContain('an admin reset your password');
+    expect((await teamCall(world.origin, null, 'auth.login', { name: 'ann', password: 'ann password 2' })).ok).toBe(true);
+  });
+
   it('demoting the last admin shows the server\'s words and leaves the role as it was', async () => {
     const select = row('admin').getByTestId('account-role');
     await select.selectOption('reviewer');
@@ -122,7 +137,7 @@ describe('accounts of a team project', () => {
     await page.goto('about:blank');
     // Without the release the lease would last its 15 minutes.
     await waitUntil(() => holder(image), (name) => name === null, 'the image given back', 5_000);
-    const ann = await signIn(world.origin, 'ann', 'ann password 1');
+    const ann = await signIn(world.origin, 'ann', 'ann password 2');
     expect((await teamCall(world.origin, ann, 'leases.claim', { imageId: image })).result.userName).toBe('ann');
   });
 });
