@@ -362,6 +362,15 @@ describe('a team project in the studio', () => {
       code: 'last-admin', message: 'admin is the only enabled admin; make another account an admin first',
     });
     expect(await admin.call('team.updateUser', { name: 'lena', disabled: false, role: 'reviewer' })).toMatchObject({ account: { name: 'lena', role: 'reviewer', disabled: false } });
+
+    // With a second admin, the first may step down: the studio then offers what a reviewer may do.
+    await admin.call('team.createUser', { name: 'ops', role: 'admin', password: 'ops password 1' });
+    await expect(admin.call('team.updateUser', { name: 'admin', role: 'worker' })).rejects.toMatchObject({ code: 'invalid-input' });
+    await admin.call('team.updateUser', { name: 'admin', role: 'reviewer' });
+    expect((await admin.call('projects.current')).team).toMatchObject({ user: 'admin', role: 'reviewer' });
+    await expect(admin.call('team.users')).rejects.toMatchObject({ code: 'forbidden' });
+    const ops = await signIn(origin, 'ops', 'ops password 1');
+    expect((await teamCall(origin, ops, 'users.update', { name: 'admin', role: 'admin' })).ok).toBe(true);
   });
 
   it('closing a team project gives back the images its studio holds, so nobody waits for the lease to run out', async () => {

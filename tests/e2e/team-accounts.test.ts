@@ -129,6 +129,18 @@ describe('accounts of a team project', () => {
     expect(await page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('project-user');
   });
 
+  it('speaks Russian too', async () => {
+    await page.getByTestId('language-ru').click();
+    await page.keyboard.press('Alt+u');
+    const dialog = page.getByTestId('accounts-dialog');
+    await dialog.waitFor();
+    expect(await dialog.locator('h2').textContent()).toBe('Учётные записи');
+    expect(await row('lena').getByTestId('account-disable').textContent()).toContain('Включить');
+    await dialog.screenshot({ path: join(tmpdir(), 'pixelwise-team', 'team-accounts-ru.png') });
+    await page.keyboard.press('Escape');
+    await page.getByTestId('language-en').click();
+  });
+
   it('an image held in the editor is free for another labeler right after the page goes away', async () => {
     const image = world.imageIds[1];
     await page.locator(`[data-testid="image-tile"][data-id="${image}"]`).dblclick();
