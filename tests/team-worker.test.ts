@@ -65,7 +65,9 @@ describe('embedding workers', () => {
     const done = lines.filter((line) => line.outcome === 'done').map((line) => line.image as number);
     expect(done).toHaveLength(imageCount);
     expect(new Set(done).size).toBe(imageCount);
-    expect(lines.filter((line) => line.outcome !== 'done')).toEqual([]);
+    // On a loaded machine a slow worker can miss its 3-second lease and lose its task to another (taken-over: its
+    // result is refused, the other's stored); never a failure, and each image is still stored once (above and below).
+    expect(lines.filter((line) => line.outcome !== 'done' && line.outcome !== 'taken-over')).toEqual([]);
     expect(await store.tasks.counts()).toEqual({ queued: 0, running: 0, done: imageCount, failed: 0 });
     expect(await store.embeddings.count('pixelwise-colorpos')).toBe(imageCount);
     const [retried] = await cluster.query<{ worker: string; attempts: number }>(database, 'SELECT worker, attempts FROM embed_tasks WHERE id = $1', [orphaned[0]]);

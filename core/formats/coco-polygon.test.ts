@@ -84,9 +84,11 @@ describe('cocoPolygonsToRle', () => {
   it('rasterises the audit\'s zigzag (3000 vertices, 10000 x 10000) only within the budget, and fast either way', () => {
     const ring: number[] = [];
     for (let i = 0; i < 3000; i++) ring.push(...(i % 2 === 0 ? [0, 0] : [9999, 9999 - (i % 7)]));
+    // Hang guards, not speed targets (the audit's file held the importer for minutes): the refusal comes before the
+    // walk (a few ms), generous bounds so a loaded CI machine does not fail them.
     const started = performance.now();
     expect(() => cocoPolygonsToRle([ring], 10000, 10000, new OutlineBudget(20_000_000))).toThrow(/object outlines are too long/);
-    expect(performance.now() - started).toBeLessThan(100);
+    expect(performance.now() - started).toBeLessThan(1000);
     const small = ring.slice(0, 2 * 100); // 1 million crossings
     const rle = cocoPolygonsToRle([small], 10000, 10000, new OutlineBudget(20_000_000));
     expect(rle.size).toEqual([10000, 10000]);
