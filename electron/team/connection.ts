@@ -160,6 +160,11 @@ export class TeamProject {
     return this.serial(imageId, async () => this.remember(await this.client.call<VersionedAnnotations>('annotations.get', { imageId })));
   }
 
+  /** Objects written by the server (search.accept), as [annotation id, image id]: annotations.remove finds them. */
+  rememberObjects(objects: Array<[number, number]>): void {
+    for (const [annotationId, imageId] of objects) this.imageOfAnnotation.set(annotationId, imageId);
+  }
+
   /** The image whose object `id` is (from the lists and saves seen), for annotations.remove. */
   imageOf(annotationId: number): number | undefined {
     return this.imageOfAnnotation.get(annotationId);

@@ -9,7 +9,7 @@
  */
 import { ApiError, type ApiImplementation } from '../../core/api/contract';
 import type { AnnotationRecord, ClassRecord, ImagePage, ImageRecord, JobRecord } from '../../core/api/records';
-import type { SearchResult } from '../../core/api/search-contract';
+import type { AcceptResult, SearchResult } from '../../core/api/search-contract';
 import type { ImageClaim } from '../../core/api/team-contract';
 import type { Lease, TaskCounts } from '../../db/store';
 import type { TeamProject } from './connection';
@@ -18,7 +18,6 @@ import type { TeamProject } from './connection';
 export const unsupportedOnTeam = {
   images: { remove: 'Removing images' },
   datasets: { export: 'Exporting a dataset', import: 'Importing a dataset' },
-  search: { feedback: 'Refining a search with accepted and rejected hits', accept: 'Turning search hits into objects', hitMask: 'A search hit\'s mask' },
   discovery: { run: 'Object discovery', label: 'Object discovery' },
   augment: { start: 'Augment', undo: 'Augment' },
   models: { use: 'Switching the model', removeEmbeddings: 'Removing embeddings' },
@@ -56,6 +55,11 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
   const call = <T>(name: string, input: unknown = {}) => open().client.call<T>(name, input);
   const refused = refusals();
   const embedQueue = async () => queueJob(open(), await call<TaskCounts>('embeddings.status'));
+
+  const ranked = (result: SearchResult) => {
+    open().rememberImages(result.hits.map((hit) => ({ id: hit.imageId, hash: hit.imageHash })));
+    return result;
+  };
 
   async function claim(imageId: number): Promise<ImageClaim> {
     const team = open();
@@ -154,11 +158,15 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
       },
     },
     datasets: { ...refused.datasets, formats: shared.datasets.formats, openBundle: shared.datasets.openBundle },
+    // The server holds the sessions (electron/team/search-sessions.ts says why); the hits' hashes make blob links,
+    // and accepted objects' images are remembered so that annotations.remove undoes an accept as locally.
     search: {
-      ...refused.search,
-      query: async (input) => {
-        const result = await call<SearchResult>('search.query', { ...input, modelId: input.modelId ?? open().modelId });
-        open().rememberImages(result.hits.map((hit) => ({ id: hit.imageId, hash: hit.imageHash })));
+      query: async (input) => ranked(await call<SearchResult>('search.query', { ...input, modelId: input.modelId ?? open().modelId })),
+      feedback: async (input) => ranked(await call<SearchResult>('search.feedback', input)),
+      hitMask: (input) => call('search.hitMask', input),
+      accept: async (input) => {
+        const result = await call<AcceptResult>('search.accept', input);
+        open().rememberObjects(result.annotationIds.map((id, i) => [id, result.imageIds[i]]));
         return result;
       },
     },
