@@ -17,7 +17,7 @@ import type { TeamInfo, TeamRole } from '../../core/api/team-contract';
 import type { ActivityEntry, Lease, VersionedAnnotations } from '../../db/store';
 import { teamApiVersion } from './api';
 import { TeamCallError, TeamClient } from './client';
-import { UploadJobs } from './uploads';
+import { TeamJobs } from './jobs';
 
 export interface TeamProjectInfo {
   apiVersion: number;
@@ -73,7 +73,8 @@ class ByteCache {
 }
 
 export class TeamProject {
-  readonly uploads: UploadJobs;
+  /** Uploads and exports running in this studio. */
+  readonly jobs = new TeamJobs();
   readonly openedAt = new Date().toISOString();
   /** The model the server's maps are made with (project.info), for blobs, clicks and search. */
   modelId: string;
@@ -86,7 +87,6 @@ export class TeamProject {
 
   private constructor(readonly client: TeamClient, readonly team: TeamInfo, info: TeamProjectInfo) {
     this.modelId = info.modelId;
-    this.uploads = new UploadJobs(client);
   }
 
   /**
@@ -130,7 +130,7 @@ export class TeamProject {
   }
 
   async close(): Promise<void> {
-    await this.uploads.close();
+    await this.jobs.close();
     await this.client.signOut();
   }
 

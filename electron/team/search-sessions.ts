@@ -93,12 +93,16 @@ export class TeamSearch {
     if (input.classId !== null && !(await this.store.classes.list()).some((entry) => entry.id === input.classId)) {
       throw new ApiError('not-found', `no class with id ${input.classId}`);
     }
-    const result: Required<AcceptResult> = { annotationIds: [], imageIds: [], alreadyLabelled: [], skipped: [] };
-    const written: number[] = [];
+    // Every mask first, so that a hit that cannot be made (no map) refuses the accept before anything is written.
+    const proposed: Array<{ imageId: number; mask: Mask; draft: AnnotationDraft }> = [];
     for (const imageId of imageIds) {
       const maps = await this.maps(current.modelId, [imageId]);
       const mask = await this.sessions.hitMask(current, imageId, maps, this.guide(imageId));
-      const draft: AnnotationDraft = { classId: input.classId, rle: encodeRle(mask), score: this.sessions.score(current, imageId, maps), source: 'search' };
+      proposed.push({ imageId, mask, draft: { classId: input.classId, rle: encodeRle(mask), score: this.sessions.score(current, imageId, maps), source: 'search' } });
+    }
+    const result: Required<AcceptResult> = { annotationIds: [], imageIds: [], alreadyLabelled: [], skipped: [] };
+    const written: number[] = [];
+    for (const { imageId, mask, draft } of proposed) {
       const outcome = await this.write(imageId, mask, draft, user);
       if (outcome.kind === 'written') {
         result.annotationIds.push(outcome.annotationId);

@@ -7,17 +7,21 @@
  * Claims: labelers and admins take the image's lease (leases.claim); a reviewer only reads and reviews, so their
  * claim is always held and takes no lease (a lease would lock the labeler out while the reviewer looks).
  */
+import { resolve } from 'node:path';
 import { ApiError, type ApiImplementation } from '../../core/api/contract';
 import type { AnnotationRecord, ClassRecord, ImagePage, ImageRecord, JobRecord } from '../../core/api/records';
 import type { AcceptResult, SearchResult } from '../../core/api/search-contract';
 import type { ImageClaim } from '../../core/api/team-contract';
 import type { Lease, TaskCounts } from '../../db/store';
+import { exportPayload } from '../jobs/dataset-jobs';
 import type { TeamProject } from './connection';
+import { exportTeamDataset } from './export';
+import { uploadFiles } from './uploads';
 
 /** Calls a team project does not offer, each with what it is in a labeler's words. */
 export const unsupportedOnTeam = {
   images: { remove: 'Removing images' },
-  datasets: { export: 'Exporting a dataset', import: 'Importing a dataset' },
+  datasets: { import: 'Importing a dataset' },
   discovery: { run: 'Object discovery', label: 'Object discovery' },
   augment: { start: 'Augment', undo: 'Augment' },
   models: { use: 'Switching the model', removeEmbeddings: 'Removing embeddings' },
@@ -84,7 +88,8 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
         if (open().team.role !== 'admin') {
           throw new ApiError('forbidden', `${open().team.user} is a ${open().team.role}; only an admin adds images to a team project`);
         }
-        return open().uploads.start(paths);
+        const team = open(), roots = paths.map((path) => resolve(path));
+        return team.jobs.start('import', (job) => uploadFiles(team.client, job, roots));
       },
       list: async (query) => {
         const page = await call<ImagePage>('images.list', query);
@@ -144,11 +149,11 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
     jobs: {
       list: async ({ activeOnly }) => {
         const queue = await embedQueue();
-        return [...(queue && (!activeOnly || queue.status === 'running') ? [queue] : []), ...open().uploads.list(activeOnly)];
+        return [...(queue && (!activeOnly || queue.status === 'running') ? [queue] : []), ...open().jobs.list(activeOnly)];
       },
       cancel: ({ id }) => {
         if (id === queueJobId) throw new ApiError('team-unsupported', 'the embedding queue is the team server\'s, shared by everyone: it cannot be cancelled from a studio');
-        open().uploads.cancel(id);
+        open().jobs.cancel(id);
       },
     },
     segment: {
@@ -157,7 +162,15 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
         return call('segment.clicks', { ...request, image, modelId: modelId ?? open().modelId });
       },
     },
-    datasets: { ...refused.datasets, formats: shared.datasets.formats, openBundle: shared.datasets.openBundle },
+    datasets: {
+      ...refused.datasets,
+      formats: shared.datasets.formats,
+      openBundle: shared.datasets.openBundle,
+      export: (input) => {
+        const team = open();
+        return team.jobs.start('dataset-export', (job) => exportTeamDataset(team.client, job, exportPayload(input), (id) => team.hashOf(id)));
+      },
+    },
     // The server holds the sessions (electron/team/search-sessions.ts says why); the hits' hashes make blob links,
     // and accepted objects' images are remembered so that annotations.remove undoes an accept as locally.
     search: {
