@@ -10,7 +10,7 @@ import type {
 } from '../../core/api/search-contract';
 import { dequantize } from '../../core/embedding';
 import type { Mask } from '../../core/mask';
-import { decodeRle, encodeRle } from '../../core/rle';
+import { decodeRle } from '../../core/rle';
 import type { ClassModelOptions } from '../../core/search/classmodel';
 import type { DenseOptions } from '../../core/search/dense';
 import { SearchInputError, poolMask } from '../../core/search/pooling';
@@ -142,8 +142,8 @@ export function createSearchService(project: Project, options: SearchServiceOpti
       async hitMask(input: SearchHitMaskInput): Promise<HitMask> {
         const current = sessions.get(input.sessionId);
         const maps = mapsOf(current.modelId);
-        const mask = await sessions.hitMask(current, input.imageId, maps, guide(input.imageId));
-        return { imageId: input.imageId, rle: encodeRle(mask), score: sessions.score(current, input.imageId, maps) };
+        const rle = await sessions.hitMask(current, input.imageId, maps, guide(input.imageId));
+        return { imageId: input.imageId, rle, score: sessions.score(current, input.imageId, maps) };
       },
       /**
        * Each hit's mask as shown (one image decoded at a time), then written in one transaction, leaving out masks
@@ -156,7 +156,7 @@ export function createSearchService(project: Project, options: SearchServiceOpti
         if (input.classId !== null) project.classes.get(input.classId);
         const proposed: ProposedAnnotation[] = [];
         for (const imageId of imageIds) {
-          proposed.push({ imageId, mask: await sessions.hitMask(current, imageId, maps, guide(imageId)), score: sessions.score(current, imageId, maps) });
+          proposed.push({ imageId, mask: decodeRle(await sessions.hitMask(current, imageId, maps, guide(imageId))), score: sessions.score(current, imageId, maps) });
         }
         const result = writeAnnotations(project, proposed, input.classId, 'search');
         sessions.judge(current, imageIds, [], maps);

@@ -15,7 +15,7 @@ import type { SearchAcceptInput, SearchHit, SearchResult } from '../../core/api/
 import type { StoredEmbedding } from '../../core/embedding';
 import type { RgbImage } from '../../core/image';
 import type { Mask } from '../../core/mask';
-import { encodeRle } from '../../core/rle';
+import { encodeRle, type Rle } from '../../core/rle';
 import { type ClassModel, ClassModelError, type ClassModelOptions, classScore, fitClassModel } from '../../core/search/classmodel';
 import { type DenseMatch, type DenseOptions, denseMatch } from '../../core/search/dense';
 import type { ScanHit } from '../../core/search/scan';
@@ -38,8 +38,12 @@ export class SearchError extends ApiError {
 interface HitRegion {
   match: DenseMatch;
   regionScore: number;
-  /** The image-sized mask (computed on first preview or accept, then kept: the same bits every time). */
-  mask?: Promise<Mask>;
+  /**
+   * The image-sized mask (computed on first preview or accept, then kept: the same bits every time), as its RLE:
+   * a server holds 64 sessions, and raw masks of 1024x768 photos, five per session, held 250 MB there
+   * (tests/bench/team-search-sessions.ts).
+   */
+  mask?: Promise<Rle>;
 }
 
 /** What the labeler has said: the query's examples, and the vectors of the regions judged so far. */
@@ -236,14 +240,14 @@ export class SearchSessions {
   }
 
   /**
-   * The hit's mask: the click engine seeded at the region (hit-mask.ts), on the image's pixels when `guide` gives
-   * them. Kept with the region, so a preview, the editor's proposal and the accept that follows give the same bits.
+   * The hit's mask (RLE): the click engine seeded at the region (hit-mask.ts), on the image's pixels when `guide`
+   * gives them. Kept with the region, so a preview, the editor's proposal and the accept that follows give the same bits.
    */
-  hitMask(current: Session, imageId: number, maps: MapLookup, guide: (width: number, height: number) => Promise<RgbImage | null>): Promise<Mask> {
+  hitMask(current: Session, imageId: number, maps: MapLookup, guide: (width: number, height: number) => Promise<RgbImage | null>): Promise<Rle> {
     const region = this.regionOf(current, imageId, maps);
     if (!region.mask) {
       const embedding = stored(maps, imageId, current.modelId);
-      const computed = guide(embedding.imageWidth, embedding.imageHeight).then((image) => engineHitMask(embedding, region.match, image, this.options.hitMask));
+      const computed = guide(embedding.imageWidth, embedding.imageHeight).then((image) => encodeRle(engineHitMask(embedding, region.match, image, this.options.hitMask)));
       region.mask = computed;
       computed.catch(() => { if (region.mask === computed) region.mask = undefined; });
     }

@@ -19,8 +19,7 @@ import type {
   AcceptResult, HitMask, SearchAcceptInput, SearchFeedbackInput, SearchHitMaskInput, SearchQueryInput, SearchResult,
 } from '../../core/api/search-contract';
 import { dequantize, type StoredEmbedding } from '../../core/embedding';
-import type { Mask } from '../../core/mask';
-import { decodeRle, encodeRle } from '../../core/rle';
+import { decodeRle } from '../../core/rle';
 import { poolMask, SearchInputError } from '../../core/search/pooling';
 import { LeaseHeldError, StaleVersionError, type Store, type UserRecord } from '../../db/store';
 import { decodeImage } from '../embedding/image-io';
@@ -82,8 +81,8 @@ export class TeamSearch {
   async hitMask(input: SearchHitMaskInput, user: UserRecord): Promise<HitMask> {
     const current = this.sessions.get(input.sessionId, user.id);
     const maps = await this.maps(current.modelId, [input.imageId]);
-    const mask = await this.sessions.hitMask(current, input.imageId, maps, this.guide(input.imageId));
-    return { imageId: input.imageId, rle: encodeRle(mask), score: this.sessions.score(current, input.imageId, maps) };
+    const rle = await this.sessions.hitMask(current, input.imageId, maps, this.guide(input.imageId));
+    return { imageId: input.imageId, rle, score: this.sessions.score(current, input.imageId, maps) };
   }
 
   /** Each hit's mask as shown, written onto what is stored now; accepting counts as judging the hits accepted. */
@@ -94,16 +93,16 @@ export class TeamSearch {
       throw new ApiError('not-found', `no class with id ${input.classId}`);
     }
     // Every mask first, so that a hit that cannot be made (no map) refuses the accept before anything is written.
-    const proposed: Array<{ imageId: number; mask: Mask; draft: AnnotationDraft }> = [];
+    const proposed: Array<{ imageId: number; draft: AnnotationDraft }> = [];
     for (const imageId of imageIds) {
       const maps = await this.maps(current.modelId, [imageId]);
-      const mask = await this.sessions.hitMask(current, imageId, maps, this.guide(imageId));
-      proposed.push({ imageId, mask, draft: { classId: input.classId, rle: encodeRle(mask), score: this.sessions.score(current, imageId, maps), source: 'search' } });
+      const rle = await this.sessions.hitMask(current, imageId, maps, this.guide(imageId));
+      proposed.push({ imageId, draft: { classId: input.classId, rle, score: this.sessions.score(current, imageId, maps), source: 'search' } });
     }
     const result: Required<AcceptResult> = { annotationIds: [], imageIds: [], alreadyLabelled: [], skipped: [] };
     const written: number[] = [];
-    for (const { imageId, mask, draft } of proposed) {
-      const outcome = await this.write(imageId, mask, draft, user);
+    for (const { imageId, draft } of proposed) {
+      const outcome = await this.write(imageId, draft, user);
       if (outcome.kind === 'written') {
         result.annotationIds.push(outcome.annotationId);
         result.imageIds.push(imageId);
@@ -120,7 +119,7 @@ export class TeamSearch {
   }
 
   /** One accepted hit onto the image's stored objects, under the user's lease, through the versioned save. */
-  private async write(imageId: number, mask: Mask, draft: AnnotationDraft, user: UserRecord):
+  private async write(imageId: number, draft: AnnotationDraft, user: UserRecord):
     Promise<{ kind: 'written'; annotationId: number } | { kind: 'covered' } | { kind: 'skipped'; reason: string }> {
     const held = (await this.store.leases.get(imageId))?.userId === user.id;
     if (!held) {
@@ -131,6 +130,7 @@ export class TeamSearch {
         return { kind: 'skipped', reason: `${error.lease.userName} is labeling image ${imageId} until ${error.lease.expiresAt}: it was left as it was` };
       }
     }
+    const mask = decodeRle(draft.rle);
     try {
       for (let attempt = 1; ; attempt++) {
         const current = await this.store.annotations.get(imageId);
