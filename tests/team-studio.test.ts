@@ -379,6 +379,10 @@ describe('a team project in the studio', () => {
     expect(await finished(bob, cancelled.id)).toMatchObject({ status: 'cancelled', error: null });
     expect(snapshots()).toEqual(before);
     await expect(bob.call('jobs.cancel', { id: 999 })).rejects.toMatchObject({ code: 'not-found' });
+    // A folder that is not empty is refused at once, before anything is pulled.
+    const refused = await bob.call('datasets.export', { format: 'coco', target });
+    expect(await finished(bob, refused.id)).toMatchObject({ status: 'failed', total: 0, error: expect.stringContaining('is not empty; choose an empty folder or allow overwriting') });
+    expect(snapshots()).toEqual(before);
   }, 60_000);
 });
 

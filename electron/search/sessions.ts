@@ -72,7 +72,12 @@ export interface Session {
    * on), shared by the class's sessions. Null for a search by examples.
    */
   remembered: Map<number, Float32Array> | null;
-  /** Regions of the current ranking's candidates and of every judged image, by image. */
+  /**
+   * Regions of every judged image, and of hits previewed or accepted since the last ranking, by image. A shown
+   * hit's region is the current query's until it is judged, so it is made again when needed (denseMatch gives the
+   * same bits) rather than kept: 100 candidates' regions of 1024x768 photos held 5.6 MB per session, and a team
+   * server keeps 64 sessions (tests/bench/team-search-sessions.ts: 64 sessions held 360 MB, now 21 MB).
+   */
   regions: Map<number, HitRegion>;
   hits: SearchHit[];
   usedAt: number;
@@ -206,11 +211,10 @@ export class SearchSessions {
     return {
       add: (hit, embedding, imageHash) => {
         if (!embedding || !imageHash) return; // deleted since the scan read it
-        let region = current.regions.get(hit.imageId);
-        if (!region) current.regions.set(hit.imageId, (region = { match: denseMatch(embedding, model.queries, this.options.dense), regionScore: hit.score }));
-        const { match } = region;
+        const judged = current.regions.get(hit.imageId);
+        const match = judged?.match ?? denseMatch(embedding, model.queries, this.options.dense);
         hits.push({
-          imageId: hit.imageId, imageHash, score: classScore(model, match.vector), regionScore: region.regionScore, bbox: match.bbox,
+          imageId: hit.imageId, imageHash, score: classScore(model, match.vector), regionScore: judged?.regionScore ?? hit.score, bbox: match.bbox,
           peak: [Math.round(match.peak[0]), Math.round(match.peak[1])],
           grid: encodeRle(mapGridOf(match, embedding.width, embedding.height)),
           judgement: current.judgements.get(hit.imageId) ?? null,
@@ -254,12 +258,16 @@ export class SearchSessions {
     return region.mask;
   }
 
-  /** The image's region in this session; an image judged or accepted without having been shown gets one now. */
+  /**
+   * The image's region in this session: the one it was judged on, else the current query's (what a shown hit was
+   * shown with; an image judged or accepted without having been shown gets one too).
+   */
   private regionOf(current: Session, imageId: number, maps: MapLookup): HitRegion {
     let region = current.regions.get(imageId);
     if (!region) {
       const match = denseMatch(stored(maps, imageId, current.modelId), current.model.queries, this.options.dense);
-      current.regions.set(imageId, (region = { match, regionScore: match.objectScore }));
+      const shown = current.hits.find((hit) => hit.imageId === imageId);
+      current.regions.set(imageId, (region = { match, regionScore: shown?.regionScore ?? match.objectScore }));
     }
     return region;
   }

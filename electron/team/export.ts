@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Project } from '../../db/project';
 import { exportDataset } from '../formats';
+import { prepareOutDir } from '../formats/collect';
 import type { DatasetExportPayload } from '../jobs/dataset-jobs';
 import type { TeamClient } from './client';
 import type { TeamJob } from './jobs';
@@ -26,6 +27,8 @@ export async function exportTeamDataset(client: TeamClient, job: TeamJob, payloa
   const stop = () => {
     if (job.cancelled) throw new ExportCancelled('cancelled');
   };
+  // A folder that is not empty is refused before the pull rather than after it.
+  if (format !== 'bundle') await prepareOutDir(target, options.overwrite);
   // The images to export, by content hash (the snapshot's ids are its own).
   const hashes = options.imageIds && await Promise.all(options.imageIds.map(hashOf));
   const work = mkdtempSync(join(tmpdir(), 'pixelwise-team-export-'));

@@ -140,7 +140,8 @@ export class TeamSearch {
           const saved = await this.store.annotations.save({ imageId, baseVersion: current.version, annotations: [...current.annotations.map(toDraft), draft], userId: user.id });
           return { kind: 'written', annotationId: saved.annotations.find((annotation) => !before.has(annotation.id))!.id };
         } catch (error) {
-          if (!(error instanceof StaleVersionError) || attempt >= saveAttempts) throw error;
+          if (!(error instanceof StaleVersionError)) throw error;
+          if (attempt >= saveAttempts) return { kind: 'skipped', reason: `image ${imageId} was saved by others ${saveAttempts} times while this hit was written: accept it again` };
         }
       }
     } finally {
