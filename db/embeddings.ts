@@ -52,6 +52,8 @@ export function embeddingRepository(db: Db) {
         dtype: row.dtype, scale: row.scale, bytes: new Uint8Array(row.data.buffer, row.data.byteOffset, row.data.byteLength),
       };
     },
+    /** The sha256 of the model file the project's maps of `modelId` were computed with; undefined when it was never registered. */
+    modelSha256: (modelId: string) => modelSha.get(modelId) as string | undefined,
     has: (imageId: number, modelId: string) => has.get(imageId, modelId) === 1,
     /** Images (readable ones) with no embedding for the model, in id order. */
     missing: (modelId: string) => missing.all(modelId) as number[],

@@ -15,7 +15,7 @@ import { Project } from './project';
 import { regionRepository } from './regions';
 import { readFile } from 'node:fs/promises';
 import {
-  type ActivityEntry, assertKnownClasses, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type RegionChange,
+  type AccountRecord, type AccountUpdate, type ActivityEntry, assertKnownClasses, lastAdminError, leaseRoles, type SessionEnd, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type RegionChange,
   type RegionVersion, type Role, gaveUp, maxTaskAttempts, regionSetOf, type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
 } from './store';
 
@@ -58,6 +58,13 @@ export class SqliteStore implements Store {
     const row = this.db.prepare(`SELECT l.image_id, l.user_id, u.name, l.expires_at FROM image_leases l JOIN users u ON u.id = l.user_id
       WHERE l.image_id = ? AND l.expires_at > ?`).get(imageId, nowIso()) as { image_id: number; user_id: number; name: string; expires_at: string } | undefined;
     return row && { imageId: row.image_id, userId: row.user_id, userName: row.name, expiresAt: row.expires_at };
+  }
+
+  /** An image's map, its regions and its status; inside the caller's transaction. */
+  private writeMap(imageId: number, modelId: string, stored: StoredEmbedding, regions: ReturnType<typeof regionSetOf>): void {
+    this.project.embeddings.put(imageId, modelId, stored);
+    this.regionRows.put(imageId, modelId, regions);
+    this.project.images.refreshStatus(imageId);
   }
 
   readonly images: Store['images'] = {
@@ -137,6 +144,16 @@ export class SqliteStore implements Store {
     registerModel: async (manifest) => this.project.embeddings.registerModel(manifest),
     get: async (imageId, modelId) => this.project.embeddings.get(imageId, modelId),
     count: async (modelId) => this.project.embeddings.stats(modelId).count,
+    stored: async (modelId, imageIds) => imageIds.filter((id) => this.project.embeddings.has(id, modelId)),
+    put: async (imageId, modelId, stored) => {
+      const regions = regionSetOf(stored);
+      this.project.transaction(() => {
+        if (!this.project.images.get(imageId)) throw new ApiError('not-found', `no image ${imageId}`);
+        this.writeMap(imageId, modelId, stored, regions);
+        this.db.prepare(`UPDATE embed_tasks SET status = 'done', lease_expires_at = NULL WHERE image_id = ? AND model_id = ? AND status IN ('queued', 'failed')`)
+          .run(imageId, modelId);
+      });
+    },
   };
 
   readonly tasks: Store['tasks'] = {
@@ -166,9 +183,7 @@ export class SqliteStore implements Store {
         const owned = this.db.prepare(`UPDATE embed_tasks SET status = 'done', lease_expires_at = NULL
           WHERE id = ? AND lease_token = ? AND status = 'running'`).run(task.id, task.leaseToken).changes === 1;
         if (!owned) return false;
-        this.project.embeddings.put(task.imageId, task.modelId, stored);
-        this.regionRows.put(task.imageId, task.modelId, regions);
-        this.project.images.refreshStatus(task.imageId);
+        this.writeMap(task.imageId, task.modelId, stored, regions);
         return true;
       });
     },
@@ -199,8 +214,35 @@ export class SqliteStore implements Store {
       const id = Number(this.db.prepare('INSERT INTO users (name, role, password_hash) VALUES (?, ?, ?)').run(name, role, passwordHash).lastInsertRowid);
       return { id, name, role };
     },
-    find: async (name) => this.db.prepare('SELECT id, name, role, password_hash AS passwordHash FROM users WHERE name = ?').get(name) as StoredUser | undefined,
-    list: async () => this.db.prepare('SELECT id, name, role FROM users ORDER BY id').all() as UserRecord[],
+    find: async (name) => {
+      const row = this.db.prepare('SELECT id, name, role, disabled, password_hash AS passwordHash FROM users WHERE name = ?').get(name) as
+        (Omit<StoredUser, 'disabled'> & { disabled: number }) | undefined;
+      return row && { ...row, disabled: row.disabled === 1 };
+    },
+    list: async () => (this.db.prepare('SELECT id, name, role, disabled FROM users ORDER BY id').all() as Array<UserRecord & { disabled: number }>)
+      .map((row): AccountRecord => ({ ...row, disabled: row.disabled === 1 })),
+    update: async (id, changes, by) => this.project.transaction((): AccountUpdate => {
+      const before = this.db.prepare('SELECT id, name, role, disabled FROM users WHERE id = ?').get(id) as (UserRecord & { disabled: number }) | undefined;
+      if (!before) throw new ApiError('not-found', `no user with id ${id}`);
+      const role = changes.role ?? before.role;
+      const disabled = changes.disabled ?? before.disabled === 1;
+      this.db.prepare('UPDATE users SET role = ?, disabled = ?, password_hash = coalesce(?, password_hash) WHERE id = ?')
+        .run(role, disabled ? 1 : 0, changes.passwordHash ?? null, id);
+      if (before.role === 'admin' && !before.disabled && (role !== 'admin' || disabled)
+        && !this.db.prepare("SELECT 1 FROM users WHERE role = 'admin' AND disabled = 0").get()) throw lastAdminError(before.name);
+      const ended: SessionEnd | null = changes.disabled && !before.disabled ? 'disabled' : changes.passwordHash ? 'password-reset' : null;
+      const endedSessions = ended
+        ? this.db.prepare('UPDATE sessions SET ended = ? WHERE user_id = ? AND ended IS NULL AND expires_at > ?').run(ended, id, nowIso()).changes : 0;
+      let freedLeases: number[] = [];
+      if (disabled || !leaseRoles.includes(role)) {
+        freedLeases = this.db.prepare('DELETE FROM image_leases WHERE user_id = ? AND expires_at > ? RETURNING image_id').pluck().all(id, nowIso()) as number[];
+        this.db.prepare('DELETE FROM image_leases WHERE user_id = ?').run(id); // expired ones too: nothing to log
+        const log = this.db.prepare("INSERT INTO activity (image_id, user_id, action, detail) VALUES (?, ?, 'revoke', ?)");
+        const reason = disabled ? 'account disabled' : `now a ${role}`;
+        for (const imageId of freedLeases.sort((a, b) => a - b)) log.run(imageId, by, JSON.stringify({ from: before.name, reason }));
+      }
+      return { user: { id, name: before.name, role, disabled }, endedSessions, freedLeases };
+    }),
   };
 
   readonly sessions: Store['sessions'] = {
@@ -209,8 +251,19 @@ export class SqliteStore implements Store {
       this.db.prepare('INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, ?, ?)').run(tokenHash, userId, expiresAt.toISOString());
     }),
     user: async (tokenHash) => this.db.prepare(`SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id
-      WHERE s.token_hash = ? AND s.expires_at > ?`).get(tokenHash, nowIso()) as UserRecord | undefined,
+      WHERE s.token_hash = ? AND s.expires_at > ? AND s.ended IS NULL AND u.disabled = 0`).get(tokenHash, nowIso()) as UserRecord | undefined,
+    ended: async (tokenHash) => (this.db.prepare('SELECT ended FROM sessions WHERE token_hash = ? AND expires_at > ?').pluck()
+      .get(tokenHash, nowIso()) as SessionEnd | null | undefined) ?? undefined,
     remove: async (tokenHash) => void this.db.prepare('DELETE FROM sessions WHERE token_hash = ?').run(tokenHash),
+  };
+
+  readonly signIns: Store['signIns'] = {
+    failures: async (name, since) => (this.db.prepare('SELECT at FROM sign_in_failures WHERE name = ? AND at >= ? ORDER BY at').pluck()
+      .all(name, since.toISOString()) as string[]).map((at) => Date.parse(at)),
+    fail: async (name, at, forgetBefore) => this.project.transaction(() => {
+      this.db.prepare('DELETE FROM sign_in_failures WHERE at < ?').run(forgetBefore.toISOString());
+      this.db.prepare('INSERT INTO sign_in_failures (name, at) VALUES (?, ?)').run(name, at.toISOString());
+    }),
   };
 
   readonly leases: Store['leases'] = {

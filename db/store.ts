@@ -27,10 +27,40 @@ export interface UserRecord {
   role: Role;
 }
 
-export interface StoredUser extends UserRecord {
+/** A user as an admin sees it (users.list). */
+export interface AccountRecord extends UserRecord {
+  /** A disabled account cannot sign in; disabling it ended its sessions and freed its image leases. */
+  disabled: boolean;
+}
+
+export interface StoredUser extends AccountRecord {
   /** scrypt$N$r$p$salt$hash (electron/team/auth.ts). */
   passwordHash: string;
 }
+
+/** What an admin changes on an account (users.update); absent fields stay as they are. */
+export interface AccountChanges {
+  role?: Role;
+  passwordHash?: string;
+  disabled?: boolean;
+}
+
+export interface AccountUpdate {
+  user: AccountRecord;
+  /** Sessions ended: all of them when the account was disabled or its password reset. */
+  endedSessions: number;
+  /** Images whose lease the account held and lost (disabled, or a role that cannot label), each logged as a revoke. */
+  freedLeases: number[];
+}
+
+/**
+ * Why a session ended before it expired, so a client holding its token is told in words (sessions.ended):
+ * 'disabled' (an admin disabled the account) or 'password-reset' (an admin set a new password).
+ */
+export type SessionEnd = 'disabled' | 'password-reset';
+
+/** Roles that claim images and save objects (the others' leases are freed when an account changes to them). */
+export const leaseRoles: readonly Role[] = ['admin', 'labeler'];
 
 export interface NewTeamImage {
   /** A name for people ('/'-separated path as uploaded); unique in the project. */
@@ -194,6 +224,14 @@ export interface Store {
     registerModel(manifest: ModelManifest): Promise<void>;
     get(imageId: number, modelId: string): Promise<StoredEmbedding | undefined>;
     count(modelId: string): Promise<number>;
+    /** The ids among imageIds that have a map of the model. */
+    stored(modelId: string, imageIds: number[]): Promise<number[]>;
+    /**
+     * Stores (or replaces) an image's map with its regions (regionSetOf) and status in one transaction, as
+     * tasks.complete does, for maps computed elsewhere (pixelwise push); a queued embed task of the image is done
+     * with. The model must be registered.
+     */
+    put(imageId: number, modelId: string, stored: StoredEmbedding): Promise<void>;
   };
   tasks: {
     /** Queues an embed task for each image (all readable images when null) without an embedding; failed tasks are queued again. Returns how many. */
@@ -222,13 +260,28 @@ export interface Store {
   users: {
     create(name: string, role: Role, passwordHash: string): Promise<UserRecord>;
     find(name: string): Promise<StoredUser | undefined>;
-    list(): Promise<UserRecord[]>;
+    list(): Promise<AccountRecord[]>;
+    /**
+     * Changes an account in one transaction: disabling ends its sessions and frees its image leases, a password
+     * reset ends its sessions, a role that cannot label frees its leases; each freed lease is logged (a revoke by
+     * `by`, null for the command line). Refused in words when no enabled admin would be left.
+     */
+    update(id: number, changes: AccountChanges, by: number | null): Promise<AccountUpdate>;
   };
   sessions: {
     create(userId: number, tokenHash: string, expiresAt: Date): Promise<void>;
-    /** The session's user, if the session exists and has not expired. */
+    /** The session's user, if the session exists, has not expired and was not ended, and the account is enabled. */
     user(tokenHash: string): Promise<UserRecord | undefined>;
+    /** Why the session was ended early (until it would have expired); undefined for live, expired or unknown ones. */
+    ended(tokenHash: string): Promise<SessionEnd | undefined>;
     remove(tokenHash: string): Promise<void>;
+  };
+  /** Failed sign-ins by the name tried (electron/team/auth.ts keys them lower-cased and decides the lockout). */
+  signIns: {
+    /** When sign-ins as `name` failed since `since`, oldest first (ms since the epoch). */
+    failures(name: string, since: Date): Promise<number[]>;
+    /** Records a failure at `at`, and forgets every name's failures before `forgetBefore` (none is needed then). */
+    fail(name: string, at: Date, forgetBefore: Date): Promise<void>;
   };
   leases: {
     /** Claims or renews the image for the user; LeaseHeldError when another user holds an unexpired lease. */
@@ -240,6 +293,11 @@ export interface Store {
     log(imageId: number, userId: number | null, action: string, detail?: unknown): Promise<void>;
     list(imageId: number): Promise<ActivityEntry[]>;
   };
+}
+
+/** The refusal when a change would leave the team without an enabled admin (nobody could manage accounts). */
+export function lastAdminError(name: string): ApiError {
+  return new ApiError('last-admin', `${name} is the only enabled admin; make another account an admin first`);
 }
 
 export function assertSaveId(saveId: string | undefined): void {

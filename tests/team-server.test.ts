@@ -122,6 +122,20 @@ describe('pixelwise serve', () => {
     expect([locked.status, locked.error?.message]).toEqual([429, 'too many failed sign-ins as "admin"; try again in 10 minutes']);
   });
 
+  it('the lockout is kept in the database: another server process on it (or this one restarted) refuses the name too', async () => {
+    const port = await freePort();
+    const second = spawnCli(['serve', '--database', database, '--port', String(port)]);
+    try {
+      await waitForOutput(second, /Pixelwise team server/);
+      const locked = await teamCall(`http://127.0.0.1:${port}`, null, 'auth.login', { name: 'ADMIN', password });
+      expect([locked.status, locked.error?.message]).toEqual([429, 'too many failed sign-ins as "ADMIN"; try again in 10 minutes']);
+      expect((await cluster.query(database, "SELECT count(*)::int AS n FROM sign_in_failures WHERE name = 'admin'"))[0].n).toBe(5);
+    } finally {
+      second.process.kill('SIGTERM');
+      await second.exited;
+    }
+  });
+
   it('roles: each call is for the roles the table lists, everything else is refused', async () => {
     for (const [name, role] of [['ann', 'labeler'], ['bob', 'labeler'], ['rita', 'reviewer']]) {
       expect((await teamCall(origin, admin, 'users.create', { name, role, password: `${name} password 1` })).ok).toBe(true);
@@ -260,5 +274,90 @@ describe('pixelwise serve', () => {
     expect((await teamCall(origin, admin, 'embeddings.status')).result).toEqual({ queued: 0, running: 0, done: 3, failed: 0 });
     const clicked = await teamCall(origin, ann, 'segment.clicks', { image: 3, clicks: [[40, 30, 1]], modelId: 'pixelwise-colorpos' });
     expect(clicked.result.rle.size).toEqual([60, 80]);
+  });
+
+  it('accounts: an admin disables (ending sessions, freeing leases), enables, resets a password and changes a role; a labeler cannot', async () => {
+    expect((await teamCall(origin, admin, 'users.create', { name: 'dora', role: 'labeler', password: 'dora password 1' })).ok).toBe(true);
+    const dora = await signIn(origin, 'dora', 'dora password 1');
+    const ann = await signIn(origin, 'ann', 'ann password 1');
+    const refused = await teamCall(origin, ann, 'users.update', { name: 'dora', disabled: true });
+    expect([refused.status, refused.error?.message]).toEqual([403, 'ann is a labeler; "users.update" is for admin accounts']);
+    expect((await teamCall(origin, dora, 'leases.claim', { imageId: 3 })).ok).toBe(true);
+
+    const disabled = await teamCall(origin, admin, 'users.update', { name: 'dora', disabled: true });
+    expect(disabled.result).toEqual({ user: { id: expect.any(Number), name: 'dora', role: 'labeler', disabled: true }, endedSessions: 1, freedLeases: [3] });
+    const ended = await teamCall(origin, dora, 'annotations.get', { imageId: 3 });
+    expect([ended.status, ended.error?.message]).toEqual([403, 'an admin disabled your account, which ended your session; ask an admin to enable it']);
+    const again = await teamCall(origin, null, 'auth.login', { name: 'dora', password: 'dora password 1' });
+    expect([again.status, again.error?.message]).toEqual([403, 'the account "dora" is disabled; ask an admin to enable it']);
+    expect((await teamCall(origin, null, 'auth.login', { name: 'dora', password: 'not her password' })).error?.message).toBe('wrong user name or password');
+    expect((await teamCall(origin, admin, 'users.list')).result.find((u: { name: string }) => u.name === 'dora')).toMatchObject({ role: 'labeler', disabled: true });
+    expect((await teamCall(origin, admin, 'leases.assign', { imageId: 3, user: 'dora' })).error?.message).toBe("dora's account is disabled; enable it first (users.update)");
+    // Her image is free at once, and the log says why.
+    expect((await teamCall(origin, ann, 'leases.claim', { imageId: 3 })).result.userName).toBe('ann');
+    await teamCall(origin, ann, 'leases.release', { imageId: 3 });
+    const log = (await teamCall(origin, admin, 'activity.list', { imageId: 3 })).result;
+    expect(log.map((a: { action: string; userName: string }) => `${a.action}:${a.userName}`)).toEqual(['claim:dora', 'revoke:admin', 'claim:ann']);
+    expect(log[1].detail).toEqual({ from: 'dora', reason: 'account disabled' });
+
+    expect((await teamCall(origin, admin, 'users.update', { name: 'dora', disabled: false })).result.user.disabled).toBe(false);
+    const back = await signIn(origin, 'dora', 'dora password 1');
+    const reset = await teamCall(origin, admin, 'users.update', { name: 'dora', password: 'dora password 2' });
+    expect(reset.result).toMatchObject({ endedSessions: 1, freedLeases: [] });
+    const stale = await teamCall(origin, back, 'classes.list');
+    expect([stale.status, stale.error?.message]).toEqual([401, 'an admin reset your password, which ended your session; sign in with the new password']);
+    expect((await teamCall(origin, null, 'auth.login', { name: 'dora', password: 'dora password 1' })).status).toBe(401);
+    const fresh = await signIn(origin, 'dora', 'dora password 2');
+    expect((await teamCall(origin, admin, 'users.update', { name: 'dora', role: 'reviewer' })).result.user.role).toBe('reviewer');
+    expect((await teamCall(origin, fresh, 'leases.claim', { imageId: 3 })).error?.message).toBe('dora is a reviewer; "leases.claim" is for admin or labeler accounts');
+
+    // Refusals in words: a short password, an unknown name, nothing to change, the admin's own account, the last admin.
+    expect((await teamCall(origin, admin, 'users.update', { name: 'dora', password: 'short' })).error?.message).toBe('a password needs at least 10 characters');
+    expect((await teamCall(origin, admin, 'users.update', { name: 'nobody', disabled: true })).error?.message).toBe('no user named "nobody"');
+    expect((await teamCall(origin, admin, 'users.update', { name: 'dora' })).error?.message).toBe('users.update: input: give a role, a password or disabled');
+    expect((await teamCall(origin, admin, 'users.update', { name: 'admin', disabled: true })).error?.message).toBe('you cannot disable your own account; another admin can');
+    const last = await teamCall(origin, admin, 'users.update', { name: 'admin', role: 'labeler' });
+    expect([last.status, last.error?.message]).toEqual([409, 'admin is the only enabled admin; make another account an admin first']);
+    expect((await teamCall(origin, admin, 'auth.me')).result.role).toBe('admin');
+  });
+
+  it('a worker whose account is disabled stops at once, in words, leaving its tasks to others', async () => {
+    const live = async () => (await cluster.query<{ n: number }>(database,
+      "SELECT count(*)::int AS n FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = 'gpu1' AND s.ended IS NULL AND s.expires_at > now()"))[0].n;
+    const before = await live();
+    const worker = spawnCli(['worker', '--server', origin, '--user', 'gpu1', '--name', 'idle'], { PIXELWISE_PASSWORD: 'gpu1 password 1' });
+    for (let waited = 0; await live() === before; waited += 50) {
+      expect(worker.process.exitCode, worker.stderr()).toBeNull();
+      if (waited > 30_000) throw new Error('the worker never signed in');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect((await teamCall(origin, admin, 'users.update', { name: 'gpu1', disabled: true })).result.endedSessions).toBeGreaterThanOrEqual(1);
+    expect(await worker.exited).toBe(1);
+    expect(worker.stderr().trim()).toBe('pixelwise: an admin disabled your account, which ended your session; ask an admin to enable it');
+    expect((await teamCall(origin, admin, 'embeddings.status')).result.failed).toBe(0);
+    await teamCall(origin, admin, 'users.update', { name: 'gpu1', disabled: false });
+  });
+
+  it('pixelwise users: the admin on the server machine lists and changes accounts on the database', async () => {
+    const listed = spawnCli(['users', 'list', '--database', database]);
+    expect(await listed.exited).toBe(0);
+    expect(JSON.parse(listed.stdout()).find((u: { name: string }) => u.name === 'bob')).toMatchObject({ role: 'labeler', disabled: false });
+    const bob = await signIn(origin, 'bob', 'bob password 1');
+    const disable = spawnCli(['users', 'disable', 'bob', '--database', database]);
+    expect(await disable.exited).toBe(0);
+    const disabled = JSON.parse(disable.stdout());
+    expect(disabled.user).toMatchObject({ name: 'bob', disabled: true });
+    expect(disabled.endedSessions).toBeGreaterThanOrEqual(1); // this test's and the earlier tests' sessions of bob's
+    expect((await teamCall(origin, bob, 'classes.list')).status).toBe(403);
+    const enable = spawnCli(['users', 'enable', 'bob', '--database', database]);
+    expect(await enable.exited).toBe(0);
+    const reset = spawnCli(['users', 'reset-password', 'bob', '--database', database], { PIXELWISE_PASSWORD: 'bob password 2' });
+    expect(await reset.exited).toBe(0);
+    expect((await teamCall(origin, (await signIn(origin, 'bob', 'bob password 2')), 'auth.me')).result.name).toBe('bob');
+    const wrongRole = spawnCli(['users', 'set-role', 'bob', 'boss', '--database', database]);
+    expect(await wrongRole.exited).toBe(2);
+    expect(wrongRole.stderr()).toMatch(/^"boss" is not a role; roles: admin, labeler, reviewer, worker\n/);
+    const last = spawnCli(['users', 'set-role', 'admin', 'labeler', '--database', database]);
+    expect([await last.exited, last.stderr().trim()]).toEqual([1, 'pixelwise: admin is the only enabled admin; make another account an admin first']);
   });
 });

@@ -5,10 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredEmbedding } from '../core/embedding';
 import { encodeRle } from '../core/rle';
+import { applicationId } from '../db/connection';
+import { migrations } from '../db/migrations';
 import { connectDatabase } from '../db/pg/connect';
 import { pgMigrations, pgSchemaVersion } from '../db/pg/schema';
 import { PgStore } from '../db/pg/store';
@@ -167,7 +170,7 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
 
   it('users and sessions: names are unique regardless of case; expired and removed sessions find no one', async () => {
     await expect(store.users.create('ANN', 'reviewer', 'x')).rejects.toMatchObject({ code: 'exists' });
-    expect(await store.users.find('ADMIN')).toEqual({ id: admin, name: 'Admin', role: 'admin', passwordHash: 'hash-a' });
+    expect(await store.users.find('ADMIN')).toEqual({ id: admin, name: 'Admin', role: 'admin', disabled: false, passwordHash: 'hash-a' });
     await store.sessions.create(ann, 'live', new Date(Date.now() + 60_000));
     await store.sessions.create(bob, 'old', new Date(Date.now() - 1000));
     expect(await store.sessions.user('live')).toEqual({ id: ann, name: 'ann', role: 'labeler' });
@@ -213,6 +216,105 @@ describe.each(implementations)('Store contract: %s', (_name, open) => {
     expect((await store.images.list({ status: 'embedded', offset: 0, limit: 10 })).items.map((i) => i.id)).toEqual([ids[1]]);
     expect((await store.images.list({ status: 'annotated', offset: 0, limit: 10 })).total).toBe(2);
   });
+
+  it('sign-in failures: kept per name, oldest first; older ones forgotten as new ones come', async () => {
+    const at = (minutesAgo: number) => new Date(Date.now() - minutesAgo * 60_000);
+    await store.signIns.fail('ann', at(30), at(60));
+    await store.signIns.fail('ann', at(5), at(60));
+    await store.signIns.fail('bob', at(4), at(60));
+    await store.signIns.fail('ann', at(1), at(60));
+    const recent = await store.signIns.failures('ann', at(10));
+    expect(recent).toHaveLength(2);
+    expect(Math.round((Date.now() - recent[0]) / 60_000)).toBe(5);
+    expect(await store.signIns.failures('ann', at(60))).toHaveLength(3);
+    await store.signIns.fail('bob', at(0), at(10)); // forgets ann's of 30 minutes ago
+    expect(await store.signIns.failures('ann', at(60))).toHaveLength(2);
+    expect(await store.signIns.failures('bob', at(60))).toHaveLength(2);
+    expect(await store.signIns.failures('carol', at(60))).toEqual([]);
+  });
+
+  it('embeddings: a map computed elsewhere is stored with its regions and status, and its given-up task is done with', async () => {
+    const modelId = 'pixelwise-colorpos';
+    expect(await store.embeddings.stored(modelId, [...ids, 99_999])).toHaveLength(2);
+    const without: number[] = [];
+    for (const id of ids) if (!(await store.embeddings.get(id, modelId))) without.push(id);
+    expect(without).toHaveLength(1);
+    const map = { ...embedding(), bytes: Uint8Array.from({ length: 24 }, (_, i) => i * 5 - 60) };
+    await store.embeddings.put(without[0], modelId, map);
+    const stored = (await store.embeddings.get(without[0], modelId))!;
+    expect({ ...stored, bytes: [...stored.bytes] }).toEqual({ ...map, bytes: [...map.bytes] });
+    expect((await store.embeddings.stored(modelId, ids)).sort()).toEqual([...ids].sort());
+    expect((await store.regions.version(modelId)).rows).toBe(3);
+    expect(await store.regions.missing(modelId)).toEqual([]);
+    expect(await store.tasks.counts()).toEqual({ queued: 0, running: 0, done: 3, failed: 0 });
+    expect(await store.tasks.enqueueEmbed(modelId, null)).toBe(0);
+    // Stored again (a repeated push): replaced, still one map and one region row.
+    await store.embeddings.put(without[0], modelId, map);
+    expect([await store.embeddings.count(modelId), (await store.regions.version(modelId)).rows]).toEqual([3, 3]);
+    await expect(store.embeddings.put(99_999, modelId, map)).rejects.toMatchObject({ code: 'not-found' });
+  });
+
+  it('accounts: disabling ends the sessions and frees the leases (logged); a reset ends sessions; the last admin stays', async () => {
+    await store.sessions.create(ann, 'ann-1', new Date(Date.now() + 60_000));
+    await store.sessions.create(bob, 'bob-1', new Date(Date.now() + 60_000));
+    await store.leases.claim(ids[0], ann, 60);
+    await store.leases.claim(ids[2], ann, 60);
+    expect(await store.users.update(ann, { disabled: true }, admin)).toEqual({
+      user: { id: ann, name: 'ann', role: 'labeler', disabled: true }, endedSessions: 1, freedLeases: [ids[0], ids[2]] });
+    expect([await store.sessions.user('ann-1'), await store.sessions.ended('ann-1')]).toEqual([undefined, 'disabled']);
+    expect([await store.leases.get(ids[0]), await store.leases.get(ids[2])]).toEqual([undefined, undefined]);
+    expect((await store.activity.list(ids[0])).at(-1)).toMatchObject({ action: 'revoke', userName: 'Admin', detail: { from: 'ann', reason: 'account disabled' } });
+    expect((await store.users.list()).map((u) => [u.name, u.disabled])).toEqual([['Admin', false], ['ann', true], ['bob', false]]);
+    expect((await store.users.find('ann'))!.disabled).toBe(true);
+    // Enabled again: the ended session stays ended; a new one works.
+    expect((await store.users.update(ann, { disabled: false }, admin)).endedSessions).toBe(0);
+    expect(await store.sessions.user('ann-1')).toBeUndefined();
+    await store.sessions.create(ann, 'ann-2', new Date(Date.now() + 60_000));
+    expect(await store.sessions.user('ann-2')).toEqual({ id: ann, name: 'ann', role: 'labeler' });
+
+    // A password reset ends the sessions; a role that cannot label loses its leases but keeps its sessions.
+    expect(await store.users.update(bob, { passwordHash: 'hash-new' }, null)).toMatchObject({ endedSessions: 1, freedLeases: [] });
+    expect([await store.sessions.ended('bob-1'), (await store.users.find('bob'))!.passwordHash]).toEqual(['password-reset', 'hash-new']);
+    await store.sessions.create(bob, 'bob-2', new Date(Date.now() + 60_000));
+    await store.leases.claim(ids[1], bob, 60);
+    expect(await store.users.update(bob, { role: 'reviewer' }, null)).toMatchObject({ endedSessions: 0, freedLeases: [ids[1]] });
+    expect(await store.sessions.user('bob-2')).toEqual({ id: bob, name: 'bob', role: 'reviewer' });
+    expect((await store.activity.list(ids[1])).at(-1)).toMatchObject({ action: 'revoke', userId: null, detail: { from: 'bob', reason: 'now a reviewer' } });
+
+    // Nobody could manage accounts without an enabled admin: refused, nothing changed.
+    await expect(store.users.update(admin, { role: 'labeler' }, admin)).rejects.toMatchObject({ code: 'last-admin', message: 'Admin is the only enabled admin; make another account an admin first' });
+    await expect(store.users.update(admin, { disabled: true }, null)).rejects.toMatchObject({ code: 'last-admin' });
+    expect(await store.users.find('admin')).toMatchObject({ role: 'admin', disabled: false });
+    await store.users.update(bob, { role: 'admin' }, admin);
+    expect((await store.users.update(admin, { role: 'reviewer' }, bob)).user.role).toBe('reviewer');
+    await store.users.update(admin, { role: 'admin' }, bob);
+    await store.users.update(bob, { role: 'labeler' }, admin);
+    await expect(store.users.update(99_999, { disabled: true }, admin)).rejects.toMatchObject({ code: 'not-found' });
+  });
+});
+
+describe('SQLite store: a project file of schema 6 (before accounts could be disabled)', () => {
+  it('is upgraded: its users enabled, their sessions live, sign-in failures kept', async () => {
+    const file = join(tempDir(), 'old-team.pixelwise');
+    const raw = new Database(file);
+    raw.transaction(() => {
+      for (const migration of migrations.slice(0, 6)) raw.exec(migration);
+      raw.pragma(`application_id = ${applicationId}`);
+      raw.pragma('user_version = 6');
+      raw.prepare("INSERT INTO users (name, role, password_hash) VALUES ('root', 'admin', 'h'), ('ann', 'labeler', 'h')").run();
+      raw.prepare('INSERT INTO sessions (token_hash, user_id, expires_at) VALUES (?, 2, ?)').run('ann-old', new Date(Date.now() + 3600_000).toISOString());
+    })();
+    raw.close();
+    const store = new SqliteStore(file);
+    expect(await store.users.list()).toEqual([{ id: 1, name: 'root', role: 'admin', disabled: false }, { id: 2, name: 'ann', role: 'labeler', disabled: false }]);
+    expect(await store.sessions.user('ann-old')).toEqual({ id: 2, name: 'ann', role: 'labeler' });
+    await store.users.update(2, { disabled: true }, 1);
+    expect([await store.sessions.user('ann-old'), await store.sessions.ended('ann-old')]).toEqual([undefined, 'disabled']);
+    await store.signIns.fail('ann', new Date(), new Date(0));
+    expect(await store.signIns.failures('ann', new Date(0))).toHaveLength(1);
+    expect(store.project.db.pragma('user_version', { simple: true })).toBe(migrations.length);
+    await store.close();
+  });
 });
 
 describe('PostgreSQL store: bad addresses, newer schema, dropped connection', () => {
@@ -251,6 +353,26 @@ describe('PostgreSQL store: bad addresses, newer schema, dropped connection', ()
     await client.end();
     const store = await PgStore.open(url);
     expect((await store.images.list({ offset: 0, limit: 10 })).items.map((i) => i.status)).toEqual(['annotated', 'new', 'reviewed']);
+    await store.close();
+  });
+
+  it('a database of schema 3 (before accounts could be disabled) is upgraded: its users enabled, their sessions live', async () => {
+    const url = await cluster.createDatabase('schema3');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    for (const migration of pgMigrations.slice(0, 3)) await client.query(migration);
+    await client.query('CREATE TABLE pixelwise_schema (version integer NOT NULL); INSERT INTO pixelwise_schema VALUES (3)');
+    await client.query("INSERT INTO users (name, role, password_hash) VALUES ('root', 'admin', 'h'), ('ann', 'labeler', 'h')");
+    await client.query("INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ('ann-old', 2, now() + interval '1 hour')");
+    await client.end();
+    const store = await PgStore.open(url);
+    expect(await store.users.list()).toEqual([{ id: 1, name: 'root', role: 'admin', disabled: false }, { id: 2, name: 'ann', role: 'labeler', disabled: false }]);
+    expect(await store.sessions.user('ann-old')).toEqual({ id: 2, name: 'ann', role: 'labeler' });
+    await store.users.update(2, { disabled: true }, 1);
+    expect([await store.sessions.user('ann-old'), await store.sessions.ended('ann-old')]).toEqual([undefined, 'disabled']);
+    await store.signIns.fail('ann', new Date(), new Date(0));
+    expect(await store.signIns.failures('ann', new Date(0))).toHaveLength(1);
+    expect(await cluster.query(url, 'SELECT version FROM pixelwise_schema')).toEqual([{ version: pgSchemaVersion }]);
     await store.close();
   });
 

@@ -384,6 +384,54 @@ describe('a team project in the studio', () => {
     expect(await finished(bob, refused.id)).toMatchObject({ status: 'failed', total: 0, error: expect.stringContaining('is not empty; choose an empty folder or allow overwriting') });
     expect(snapshots()).toEqual(before);
   }, 60_000);
+
+  it('accounts for an admin: the list, a new labeler (the server\'s password rule first), disabling ends her session and frees her image; the last admin in words', async () => {
+    const nothingOpen = await studio();
+    await expect(nothingOpen.call('team.users')).rejects.toMatchObject({ code: 'team-only' });
+    await expect(ann.call('team.users')).rejects.toMatchObject({ code: 'forbidden', message: 'ann is a labeler; "users.list" is for admin accounts' });
+    const admin = await studio();
+    await admin.call('team.open', { server: origin, user: 'admin', password });
+    expect(await admin.call('team.users')).toEqual(expect.arrayContaining([
+      { name: 'admin', role: 'admin', disabled: false }, { name: 'ann', role: 'labeler', disabled: false }, { name: 'gpu', role: 'worker', disabled: false },
+    ]));
+    await expect(admin.call('team.createUser', { name: 'lena', role: 'labeler', password: 'too short' })).rejects.toMatchObject({
+      code: 'invalid-input', message: 'a password needs at least 10 characters',
+    });
+    expect(await admin.call('team.createUser', { name: 'lena', role: 'labeler', password: 'lena password 1' })).toEqual({ name: 'lena', role: 'labeler', disabled: false });
+    const lena = await studio();
+    await lena.call('team.open', { server: origin, user: 'lena', password: 'lena password 1' });
+    const second = imageIds[1];
+    expect(await lena.call('team.claim', { imageId: second })).toMatchObject({ held: true, holder: 'lena' });
+
+    expect(await admin.call('team.updateUser', { name: 'lena', disabled: true })).toEqual({
+      account: { name: 'lena', role: 'labeler', disabled: true }, endedSessions: 1, freedImages: [second],
+    });
+    await expect(lena.call('images.list', {})).rejects.toMatchObject({ code: 'account-disabled' });
+    expect(await bob.call('team.claim', { imageId: second })).toMatchObject({ held: true, holder: 'bob' });
+    await bob.call('team.release', { imageId: second });
+    await expect(admin.call('team.updateUser', { name: 'admin', role: 'reviewer' })).rejects.toMatchObject({
+      code: 'last-admin', message: 'admin is the only enabled admin; make another account an admin first',
+    });
+    expect(await admin.call('team.updateUser', { name: 'lena', disabled: false, role: 'reviewer' })).toMatchObject({ account: { name: 'lena', role: 'reviewer', disabled: false } });
+
+    // With a second admin, the first may step down: the studio then offers what a reviewer may do.
+    await admin.call('team.createUser', { name: 'ops', role: 'admin', password: 'ops password 1' });
+    await expect(admin.call('team.updateUser', { name: 'admin', role: 'worker' })).rejects.toMatchObject({ code: 'invalid-input' });
+    await admin.call('team.updateUser', { name: 'admin', role: 'reviewer' });
+    expect((await admin.call('projects.current')).team).toMatchObject({ user: 'admin', role: 'reviewer' });
+    await expect(admin.call('team.users')).rejects.toMatchObject({ code: 'forbidden' });
+    const ops = await signIn(origin, 'ops', 'ops password 1');
+    expect((await teamCall(origin, ops, 'users.update', { name: 'admin', role: 'admin' })).ok).toBe(true);
+  });
+
+  it('closing a team project gives back the images its studio holds, so nobody waits for the lease to run out', async () => {
+    const first = imageIds[0];
+    await ann.call('team.claim', { imageId: first });
+    expect(await bob.call('team.claim', { imageId: first })).toMatchObject({ held: false, holder: 'ann' });
+    await ann.call('projects.close');
+    expect(await bob.call('team.claim', { imageId: first })).toMatchObject({ held: true, holder: 'bob' });
+    await bob.call('team.release', { imageId: first });
+  });
 });
 
 /** The job once it has ended (within 20 s). */

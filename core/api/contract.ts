@@ -184,7 +184,10 @@ export type ApiImplementation = {
  * - team projects (electron/team/studio-api.ts): 'team-unsupported' (a call a team project does not offer),
  *   'unavailable' (the server cannot be reached), 'unauthorized' (wrong user name or password), 'forbidden' (the
  *   account's role may not), 'leased' / 'lease-required' (another user holds the image / claim it first),
- *   'too-many-attempts', 'newer-version' / 'older-version' (the server's team API), 'conflict' (a stale save);
+ *   'too-many-attempts', 'newer-version' / 'older-version' (the server's team API), 'conflict' (a stale save),
+ *   'account-disabled' (an admin disabled the account; its sessions ended), 'last-admin' (a change that would leave
+ *   no enabled admin), 'model-mismatch' (a pushed map computed by another file of the model than the server's), 'team-only' (accounts,
+ *   asked of a project file);
  * - 'internal': a fault of ours (HTTP 500); everything else is the user's or the input's (HTTP 4xx).
  * electron/services/errors.ts maps Node, SQLite and V8 errors onto these.
  */

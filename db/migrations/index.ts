@@ -8,5 +8,6 @@ import { jobResults } from './003-job-results';
 import { projectSettings } from './004-project-settings';
 import { synthetic } from './005-synthetic';
 import { team } from './006-team';
+import { accounts } from './007-accounts';
 
-export const migrations: string[] = [initial, regions, jobResults, projectSettings, synthetic, team];
+export const migrations: string[] = [initial, regions, jobResults, projectSettings, synthetic, team, accounts];

@@ -189,5 +189,23 @@ CREATE TRIGGER region_sets_deleted AFTER DELETE ON region_sets REFERENCING OLD T
   FOR EACH STATEMENT EXECUTE FUNCTION region_versions_track();
 `;
 
-export const pgMigrations: string[] = [initial, imageStatus, regionSets];
+/**
+ * Account management: an admin disables (and re-enables) accounts; a session ended early (account disabled,
+ * password reset) keeps why until it would have expired, so its holder is told in words; and failed sign-ins are
+ * kept in the database (electron/team/auth.ts), so a restart does not reset the lockout and servers on one database
+ * share it.
+ */
+const accounts = `
+ALTER TABLE users ADD COLUMN disabled boolean NOT NULL DEFAULT false;
+ALTER TABLE sessions ADD COLUMN ended text CHECK (ended IN ('disabled', 'password-reset'));
+CREATE INDEX sessions_user ON sessions (user_id);
+
+CREATE TABLE sign_in_failures (
+  name text NOT NULL,                      -- the name tried, lower-cased
+  at timestamptz NOT NULL
+);
+CREATE INDEX sign_in_failures_name ON sign_in_failures (name, at);
+`;
+
+export const pgMigrations: string[] = [initial, imageStatus, regionSets, accounts];
 export const pgSchemaVersion = pgMigrations.length;

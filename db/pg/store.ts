@@ -13,7 +13,7 @@ import type { RegionSet } from '../../core/search/regions';
 import { annotationRow } from '../annotations';
 import { RegionDataError } from '../regions';
 import {
-  type ActivityEntry, assertKnownClasses, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type RegionChange, type RegionVersion, type Role,
+  type AccountRecord, type AccountUpdate, type ActivityEntry, assertKnownClasses, lastAdminError, leaseRoles, type SessionEnd, assertSaveId, type EmbedTask, type Lease, LeaseHeldError, type NewTeamImage, type RegionChange, type RegionVersion, type Role,
   gaveUp, maxTaskAttempts, regionSetOf, type SaveRequest, StaleVersionError, type Store, type StoredUser, type TaskCounts, type UserRecord, type VersionedAnnotations,
 } from '../store';
 import { type Connection, connectDatabase, databaseError, redactUrl } from './connect';
@@ -145,6 +145,18 @@ export class PgStore implements Store {
     const [row] = await this.query<{ image_id: number; user_id: number; name: string; expires_at: Date }>(`SELECT l.image_id, l.user_id, u.name, l.expires_at
       FROM image_leases l JOIN users u ON u.id = l.user_id WHERE l.image_id = $1 AND l.expires_at > now()`, [imageId], on);
     return row && { imageId: row.image_id, userId: row.user_id, userName: row.name, expiresAt: row.expires_at.toISOString() };
+  }
+
+  /** An image's map, its regions and its status, in the caller's transaction. */
+  private async writeMap(client: pg.PoolClient, imageId: number, modelId: string, stored: StoredEmbedding, regions: RegionSet): Promise<void> {
+    await this.query(`INSERT INTO embeddings (image_id, model_id, grid_width, grid_height, dim, image_width, image_height, dtype, scale, data)
+      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+      ON CONFLICT (image_id, model_id) DO UPDATE SET grid_width = excluded.grid_width, grid_height = excluded.grid_height, dim = excluded.dim,
+        image_width = excluded.image_width, image_height = excluded.image_height, dtype = excluded.dtype, scale = excluded.scale,
+        data = excluded.data, created_at = now()`,
+    [imageId, modelId, stored.width, stored.height, stored.dim, stored.imageWidth, stored.imageHeight, stored.dtype, stored.scale, bytesOf(stored.bytes)], client);
+    await this.query(putRegions, regionParams(imageId, modelId, regions), client);
+    await this.query(refreshStatus('i.id = $1'), [imageId], client);
   }
 
   readonly images: Store['images'] = {
@@ -296,6 +308,18 @@ export class PgStore implements Store {
       };
     },
     count: async (modelId) => (await this.query<{ n: number }>('SELECT count(*)::int AS n FROM embeddings WHERE model_id = $1', [modelId]))[0].n,
+    stored: async (modelId, imageIds) => (await this.query<{ image_id: number }>(
+      'SELECT image_id FROM embeddings WHERE model_id = $1 AND image_id = ANY($2::int[]) ORDER BY image_id', [modelId, imageIds])).map((row) => row.image_id),
+    put: (imageId, modelId, stored) => {
+      // Computed before the transaction, as in tasks.complete: no row lock is held while the regions are worked out.
+      const regions = regionSetOf(stored);
+      return this.transaction(async (client) => {
+        if (!(await this.query('SELECT 1 FROM images WHERE id = $1 FOR UPDATE', [imageId], client)).length) throw new ApiError('not-found', `no image ${imageId}`);
+        await this.writeMap(client, imageId, modelId, stored, regions);
+        await this.query(`UPDATE embed_tasks SET status = 'done', lease_expires_at = NULL WHERE image_id = $1 AND model_id = $2
+          AND status IN ('queued', 'failed')`, [imageId, modelId], client);
+      });
+    },
   };
 
   readonly tasks: Store['tasks'] = {
@@ -327,15 +351,7 @@ export class PgStore implements Store {
         const owned = await this.query(`UPDATE embed_tasks SET status = 'done', lease_expires_at = NULL
           WHERE id = $1 AND lease_token = $2 AND status = 'running' RETURNING id`, [task.id, task.leaseToken], client);
         if (!owned.length) return false;
-        await this.query(`INSERT INTO embeddings (image_id, model_id, grid_width, grid_height, dim, image_width, image_height, dtype, scale, data)
-          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-          ON CONFLICT (image_id, model_id) DO UPDATE SET grid_width = excluded.grid_width, grid_height = excluded.grid_height, dim = excluded.dim,
-            image_width = excluded.image_width, image_height = excluded.image_height, dtype = excluded.dtype, scale = excluded.scale,
-            data = excluded.data, created_at = now()`,
-        [task.imageId, task.modelId, stored.width, stored.height, stored.dim, stored.imageWidth, stored.imageHeight, stored.dtype, stored.scale,
-          Buffer.from(stored.bytes.buffer, stored.bytes.byteOffset, stored.bytes.byteLength)], client);
-        await this.query(putRegions, regionParams(task.imageId, task.modelId, regions), client);
-        await this.query(refreshStatus('i.id = $1'), [task.imageId], client);
+        await this.writeMap(client, task.imageId, task.modelId, stored, regions);
         return true;
       });
     },
@@ -370,9 +386,36 @@ export class PgStore implements Store {
       });
       return row;
     },
-    find: async (name) => (await this.query<StoredUser>(`SELECT id, name, role, password_hash AS "passwordHash" FROM users
+    find: async (name) => (await this.query<StoredUser>(`SELECT id, name, role, disabled, password_hash AS "passwordHash" FROM users
       WHERE lower(name) = lower($1)`, [name]))[0],
-    list: async () => this.query<UserRecord>('SELECT id, name, role FROM users ORDER BY id'),
+    list: async () => this.query<AccountRecord>('SELECT id, name, role, disabled FROM users ORDER BY id'),
+    update: (id, changes, by) => this.transaction(async (client): Promise<AccountUpdate> => {
+      // Admins are locked in id order by every update, so two changing admins at once cannot both pass the last-admin check.
+      await this.query("SELECT id FROM users WHERE role = 'admin' OR id = $1 ORDER BY id FOR UPDATE", [id], client);
+      const [before] = await this.query<AccountRecord>('SELECT id, name, role, disabled FROM users WHERE id = $1', [id], client);
+      if (!before) throw new ApiError('not-found', `no user with id ${id}`);
+      const role = changes.role ?? before.role;
+      const disabled = changes.disabled ?? before.disabled;
+      await this.query('UPDATE users SET role = $2, disabled = $3, password_hash = coalesce($4, password_hash) WHERE id = $1',
+        [id, role, disabled, changes.passwordHash ?? null], client);
+      if (before.role === 'admin' && !before.disabled && (role !== 'admin' || disabled)
+        && !(await this.query("SELECT 1 FROM users WHERE role = 'admin' AND NOT disabled", [], client)).length) throw lastAdminError(before.name);
+      const ended: SessionEnd | null = changes.disabled && !before.disabled ? 'disabled' : changes.passwordHash ? 'password-reset' : null;
+      const endedSessions = ended ? (await this.query('UPDATE sessions SET ended = $2 WHERE user_id = $1 AND ended IS NULL AND expires_at > now() RETURNING 1',
+        [id, ended], client)).length : 0;
+      let freedLeases: number[] = [];
+      if (disabled || !leaseRoles.includes(role)) {
+        const freed = await this.query<{ image_id: number; live: boolean }>('DELETE FROM image_leases WHERE user_id = $1 RETURNING image_id, expires_at > now() AS live',
+          [id], client);
+        freedLeases = freed.filter((row) => row.live).map((row) => row.image_id).sort((a, b) => a - b);
+        const reason = disabled ? 'account disabled' : `now a ${role}`;
+        for (const imageId of freedLeases) {
+          await this.query("INSERT INTO activity (image_id, user_id, action, detail) VALUES ($1, $2, 'revoke', $3)",
+            [imageId, by, JSON.stringify({ from: before.name, reason })], client);
+        }
+      }
+      return { user: { id, name: before.name, role, disabled }, endedSessions, freedLeases };
+    }),
   };
 
   readonly sessions: Store['sessions'] = {
@@ -381,8 +424,19 @@ export class PgStore implements Store {
       await this.query('INSERT INTO sessions (token_hash, user_id, expires_at) VALUES ($1, $2, $3)', [tokenHash, userId, expiresAt]);
     },
     user: async (tokenHash) => (await this.query<UserRecord>(`SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id
-      WHERE s.token_hash = $1 AND s.expires_at > now()`, [tokenHash]))[0],
+      WHERE s.token_hash = $1 AND s.expires_at > now() AND s.ended IS NULL AND NOT u.disabled`, [tokenHash]))[0],
+    ended: async (tokenHash) => (await this.query<{ ended: SessionEnd | null }>('SELECT ended FROM sessions WHERE token_hash = $1 AND expires_at > now()',
+      [tokenHash]))[0]?.ended ?? undefined,
     remove: async (tokenHash) => void await this.query('DELETE FROM sessions WHERE token_hash = $1', [tokenHash]),
+  };
+
+  readonly signIns: Store['signIns'] = {
+    failures: async (name, since) => (await this.query<{ at: Date }>('SELECT at FROM sign_in_failures WHERE name = $1 AND at >= $2 ORDER BY at',
+      [name, since])).map((row) => row.at.getTime()),
+    fail: async (name, at, forgetBefore) => {
+      await this.query('DELETE FROM sign_in_failures WHERE at < $1', [forgetBefore]);
+      await this.query('INSERT INTO sign_in_failures (name, at) VALUES ($1, $2)', [name, at]);
+    },
   };
 
   readonly leases: Store['leases'] = {

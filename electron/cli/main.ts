@@ -18,7 +18,7 @@ import { defaultDataDir } from '../paths';
 import { createApiImplementation } from '../services/api';
 import { toApiError } from '../services/errors';
 import { Studio } from '../services/studio';
-import { teamCommand, TeamUsageError, teamUsage } from '../team/cli';
+import { teamCommand, teamCommands, TeamUsageError, teamUsage } from '../team/cli';
 
 const usage = `Usage:
   pixelwise import <project-file> <files or folders...>   add images (creates the project if missing)
@@ -84,7 +84,7 @@ async function segmentStream(studio: Studio): Promise<void> {
 }
 
 export async function run(argv: string[]): Promise<void> {
-  if (['serve', 'worker', 'push', 'pull'].includes(argv[0])) return teamCommand(argv);
+  if (teamCommands.includes(argv[0])) return teamCommand(argv);
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

@@ -66,6 +66,11 @@ function routed(pick: () => ApiImplementation, shape: ApiImplementation): ApiImp
 }
 
 /** The API on a project file (and the calls that need no project). */
+/** Accounts live on a team server; a project file has one labeler and none. */
+function teamOnly(): never {
+  throw new ApiError('team-only', 'accounts belong to a team project (a team server); this project is a file on this computer and has none');
+}
+
 function projectApi(studio: Studio, dialogs: DialogProvider | null): ApiImplementation {
   const project = () => studio.project;
   const segment = new SegmentService(project, () => studio.modelId());
@@ -185,6 +190,9 @@ function projectApi(studio: Studio, dialogs: DialogProvider | null): ApiImplemen
       open: ({ server, user, password }) => studio.openTeam(server, user, password),
       claim: () => ({ held: true, holder: null, until: null }),
       release: () => undefined,
+      users: teamOnly,
+      createUser: teamOnly,
+      updateUser: teamOnly,
     },
   };
 }

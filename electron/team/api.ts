@@ -8,11 +8,13 @@ import { z } from 'zod';
 import { packEmbedding } from '../../core/api/blobs';
 import { ApiError, annotationDraftSchema, segmentRequestSchema } from '../../core/api/contract';
 import { imageStatuses } from '../../core/api/records';
+import type { StoredEmbedding } from '../../core/embedding';
+import { inputGeometry } from '../../core/manifest';
 import { searchAcceptSchema, searchFeedbackSchema, searchHitMaskSchema, searchQuerySchema } from '../../core/api/search-contract';
 import { type Role, roles, type Store, type UserRecord } from '../../db/store';
 import { describeImage } from '../jobs/import-job';
-import type { ModelRegistry } from '../models';
-import { checkPassword, hashPassword, tokenHash } from './auth';
+import type { ModelEntry, ModelRegistry } from '../models';
+import { checkPassword, hashPassword, tokenHash, updateAccount } from './auth';
 import { TeamRegionIndex } from './search';
 import { TeamSearch } from './search-sessions';
 import { TeamSegmenter } from './segment';
@@ -55,6 +57,14 @@ const embeddingSchema = z.object({
 });
 const call = <S extends z.ZodType>(spec: Call<S>) => spec as unknown as Call<z.ZodType>;
 
+/** The map a call sends, its byte count checked against its shape before anything is stored. */
+function storedEmbedding({ data, ...shape }: z.infer<typeof embeddingSchema>): StoredEmbedding {
+  const bytes = Buffer.from(data, 'base64');
+  const cells = shape.width * shape.height * shape.dim * (shape.dtype === 'int8' ? 1 : 2);
+  if (bytes.length !== cells) throw new ApiError('invalid-input', `the embedding holds ${bytes.length} bytes; ${shape.width}x${shape.height}x${shape.dim} ${shape.dtype} needs ${cells}`);
+  return { ...shape, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
+}
+
 export interface TeamApiOptions {
   store: Store;
   registry: ModelRegistry;
@@ -65,6 +75,27 @@ export interface TeamApiOptions {
 export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Record<string, Call<z.ZodType>> {
   const segmenter = new TeamSegmenter(store, () => registry.defaultId());
   const search = new TeamSearch(store, new TeamRegionIndex(store), () => registry.defaultId(), leaseSeconds);
+
+  /** A model of the server's registry, or a not-found in words. */
+  function knownModel(modelId: string): ModelEntry {
+    try {
+      return registry.get(modelId);
+    } catch (error) {
+      throw new ApiError('not-found', (error as Error).message);
+    }
+  }
+
+  /** Registers a model's manifest once per server process (maps reference it); the same file registers as a no-op. */
+  const registered = new Map<string, Promise<void>>();
+  function register(model: ModelEntry): Promise<void> {
+    let done = registered.get(model.id);
+    if (!done) {
+      done = store.embeddings.registerModel(model.manifest);
+      done.catch(() => registered.delete(model.id));
+      registered.set(model.id, done);
+    }
+    return done;
+  }
 
   /** Labelers must hold the image; nobody may write an image someone else holds. */
   async function assertMayWrite(imageId: number, user: UserRecord): Promise<void> {
@@ -104,6 +135,13 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
     }),
 
     'users.list': call({ roles: admins, input: none, run: () => store.users.list() }),
+    /** Role, password reset, disable or enable; disabling ends the account's sessions and frees its image leases (logged). */
+    'users.update': call({
+      roles: admins,
+      input: z.object({ name: z.string().min(1).max(100), role: z.enum(roles).optional(), password: z.string().optional(), disabled: z.boolean().optional() })
+        .strict().refine((input) => input.role !== undefined || input.password !== undefined || input.disabled !== undefined, 'give a role, a password or disabled'),
+      run: ({ name, ...request }, { user }) => updateAccount(store, name, request, user),
+    }),
     'users.create': call({
       roles: admins,
       input: z.object({ name: z.string().trim().min(1).max(100), role: z.enum(roles), password: z.string() }),
@@ -172,6 +210,7 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
       run: async ({ imageId, user: name, hours }, { user }) => {
         const labeler = await store.users.find(name);
         if (labeler?.role !== 'labeler') throw new ApiError('not-found', `no labeler named "${name}"`);
+        if (labeler.disabled) throw new ApiError('account-disabled', `${labeler.name}'s account is disabled; enable it first (users.update)`);
         const lease = await store.leases.claim(imageId, labeler.id, hours * 3600);
         await store.activity.log(imageId, user.id, 'assign', { to: labeler.name, until: lease.expiresAt });
         return lease;
@@ -241,6 +280,43 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
       },
     }),
 
+    /** The models this server embeds with (push uploads maps of these only, pull fetches them), with how many maps each has. */
+    'embeddings.models': call({
+      roles: anyone, input: none,
+      run: async () => Promise.all(registry.list().filter((entry) => entry.available).map(async ({ id: modelId, manifest }) => ({
+        id: modelId, sha256: manifest.sha256, manifest, stored: await store.embeddings.count(modelId),
+      }))),
+    }),
+    /** Which of these images have a map of the model (push and pull skip what is there already). */
+    'embeddings.stored': call({
+      roles: anyone, input: z.object({ modelId: z.string().min(1).max(200), imageIds: z.array(id).max(1000) }),
+      run: ({ modelId, imageIds }) => store.embeddings.stored(modelId, imageIds),
+    }),
+    /**
+     * A map computed elsewhere (pixelwise push): checked against the server's model file (sha256, dim, grid) and the
+     * image's size, stored with its regions as tasks.complete stores a worker's, so search and clicks work at once.
+     */
+    'embeddings.put': call({
+      roles: admins,
+      input: z.object({ imageId: id, modelId: z.string().min(1).max(200), sha256: z.string().regex(/^[0-9a-f]{64}$/), embedding: embeddingSchema }),
+      run: async ({ imageId, modelId, sha256, embedding }) => {
+        const model = knownModel(modelId);
+        if (model.manifest.sha256 !== sha256) {
+          throw new ApiError('model-mismatch', `this map of image ${imageId} was computed by another file of model ${modelId} than the server's; embed it on the server instead`);
+        }
+        const image = await store.images.get(imageId);
+        if (!image) throw new ApiError('not-found', `no image ${imageId}`);
+        const stored = storedEmbedding(embedding);
+        const grid = inputGeometry(model.manifest, image.width, image.height);
+        if (stored.dim !== model.manifest.output.dim || stored.imageWidth !== image.width || stored.imageHeight !== image.height
+          || stored.width > grid.gridWidth || stored.height > grid.gridHeight) {
+          throw new ApiError('invalid-input', `a ${stored.width}x${stored.height}x${stored.dim} map of a ${stored.imageWidth}x${stored.imageHeight} image does not fit image ${imageId} (${image.width}x${image.height}) and model ${modelId} (${grid.gridWidth}x${grid.gridHeight}x${model.manifest.output.dim})`);
+        }
+        await register(model);
+        await store.embeddings.put(imageId, model.id, stored);
+      },
+    }),
+
     // Workers that reach the queue through the server (pixelwise worker --server): no database credentials on GPU machines.
     'tasks.claim': call({
       roles: workers, input: z.object({ worker: z.string().min(1).max(200), leaseSeconds: z.number().min(1).max(3600) }),
@@ -252,12 +328,7 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
     }),
     'tasks.complete': call({
       roles: workers, input: z.object({ task: taskSchema, embedding: embeddingSchema }),
-      run: ({ task, embedding: { data, ...shape } }) => {
-        const bytes = Buffer.from(data, 'base64');
-        const cells = shape.width * shape.height * shape.dim * (shape.dtype === 'int8' ? 1 : 2);
-        if (bytes.length !== cells) throw new ApiError('invalid-input', `the embedding holds ${bytes.length} bytes; ${shape.width}x${shape.height}x${shape.dim} ${shape.dtype} needs ${cells}`);
-        return store.tasks.complete(task, { ...shape, bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) });
-      },
+      run: ({ task, embedding }) => store.tasks.complete(task, storedEmbedding(embedding)),
     }),
     'tasks.fail': call({
       roles: workers, input: z.object({ task: taskSchema, error: z.string().max(2000) }),

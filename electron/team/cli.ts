@@ -12,7 +12,8 @@ import { acquireProjectLock } from '../services/project-lock';
 import type { Store } from '../../db/store';
 import { ModelRegistry } from '../models';
 import { builtinModelsDir, defaultDataDir } from '../paths';
-import { hashPassword } from './auth';
+import { type AccountRequest, hashPassword, updateAccount } from './auth';
+import { roles, type Role } from '../../db/store';
 import { startTeamServer } from './server';
 import { runWorker, type WorkerStore } from './worker';
 import { remoteQueue } from './remote-queue';
@@ -30,7 +31,15 @@ export const teamUsage = `  pixelwise serve --database <postgres://user:pass@hos
                                                           upload a project's images, classes and annotations
   pixelwise pull <server-url> <project-file> --user <name> [--password-file <file>]
                                                           make or update a local project file from a server
-                                                          (password from the file or PIXELWISE_PASSWORD; both resume)`;
+                                                          (password from the file or PIXELWISE_PASSWORD; both resume)
+  pixelwise users list --database <url | project-file>    the accounts, as JSON
+  pixelwise users <set-role <name> <role> | reset-password <name> | disable <name> | enable <name>> --database <...>
+                  [--password-file <file>]                change an account on the server machine (the new password
+                                                          from the file or PIXELWISE_PASSWORD); disabling ends its
+                                                          sessions and frees its image leases`;
+
+/** The commands teamCommand runs. */
+export const teamCommands = ['serve', 'worker', 'push', 'pull', 'users'];
 
 export class TeamUsageError extends Error {}
 
@@ -86,6 +95,7 @@ async function ensureAdmin(store: Store, name: string, passwordFile: string | un
 export async function teamCommand(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   if (command === 'push' || command === 'pull') return transferCommand(command, rest);
+  if (command === 'users') return usersCommand(rest);
   const { values } = parseArgs({
     args: rest,
     options: {
@@ -178,4 +188,31 @@ async function transferCommand(command: 'push' | 'pull', argv: string[]): Promis
   const report = command === 'push' ? await push(projectFile, client, progress) : await pull(client, projectFile, progress);
   if (shown) process.stderr.write('\n');
   console.log(JSON.stringify(report, null, 2));
+}
+
+/**
+ * `pixelwise users ...`: account changes for the admin on the server machine, straight on the database (no session
+ * needed: whoever holds the database address holds the data anyway). Same rules as the users.update call.
+ */
+async function usersCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true, options: { database: { type: 'string' }, 'password-file': { type: 'string' } },
+  });
+  const [action, name, role] = positionals;
+  const arity: Record<string, number> = { list: 1, 'set-role': 3, 'reset-password': 2, disable: 2, enable: 2 };
+  if (arity[action] === undefined || positionals.length !== arity[action]) {
+    throw new TeamUsageError('usage: pixelwise users <list | set-role <name> <role> | reset-password <name> | disable <name> | enable <name>> --database <url | project-file>');
+  }
+  if (!values.database) throw new TeamUsageError(`users ${action} needs --database <postgres://... or project file>`);
+  if (action === 'set-role' && !roles.includes(role as Role)) throw new TeamUsageError(`"${role}" is not a role; roles: ${roles.join(', ')}`);
+  const request: AccountRequest | null = action === 'list' ? null : action === 'set-role' ? { role: role as Role }
+    : action === 'reset-password' ? { password: readSecret('--password-file', values['password-file'], 'PIXELWISE_PASSWORD') }
+      : { disabled: action === 'disable' };
+  const store = await openLocked(values.database);
+  try {
+    const result = request ? await updateAccount(store, name, request, null) : await store.users.list();
+    console.log(JSON.stringify(result, null, 2));
+  } finally {
+    await store.close();
+  }
 }

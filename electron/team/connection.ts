@@ -84,6 +84,8 @@ export class TeamProject {
   private readonly unanswered = new Map<number, string>();
   private readonly queues = new Map<number, Promise<unknown>>();
   private readonly cache = new ByteCache(cacheBytes);
+  /** Images this studio holds the lease on (claimed, not given back yet): given back when the project closes. */
+  private readonly held = new Set<number>();
 
   private constructor(readonly client: TeamClient, readonly team: TeamInfo, info: TeamProjectInfo) {
     this.modelId = info.modelId;
@@ -129,9 +131,32 @@ export class TeamProject {
     };
   }
 
+  /**
+   * Closing (the project closed, the app quitting, the web server stopping) gives back the images still held, so
+   * nobody waits for the leases to run out; one try each (a server that is gone lets them run out by themselves).
+   */
   async close(): Promise<void> {
     await this.jobs.close();
+    await Promise.all([...this.held].map((imageId) => this.release(imageId, []).catch(() => undefined)));
     await this.client.signOut();
+  }
+
+  /** Claims (or renews the claim on) the image; 'leased' when someone else holds it. */
+  async claim(imageId: number): Promise<Lease> {
+    const lease = await this.client.call<Lease>('leases.claim', { imageId });
+    this.held.add(imageId);
+    return lease;
+  }
+
+  /**
+   * Gives the image back once the saves of it already on their way are done: a page that goes away sends its last
+   * save and then this, and the release must not land first (the save would then claim the image again).
+   */
+  release(imageId: number, retryDelaysMs?: readonly number[]): Promise<void> {
+    return this.serial(imageId, async () => {
+      await this.client.call('leases.release', { imageId }, { retryDelaysMs });
+      this.held.delete(imageId);
+    });
   }
 
   /** Runs fn after the image's earlier list and save calls have finished. */
@@ -222,7 +247,7 @@ export class TeamProject {
       } catch (error) {
         // The labeler's lease ran out while they worked (or they never claimed): claim it now and save.
         if (!(error instanceof ApiError && error.code === 'lease-required')) throw error;
-        await this.client.call<Lease>('leases.claim', { imageId });
+        await this.claim(imageId);
         return await send();
       }
     } catch (error) {

@@ -1,7 +1,7 @@
 /**
  * "Export a dataset" on a team project: the export a project file runs (electron/formats, every format), on a
- * snapshot of the server's project. The snapshot is what `pixelwise pull` makes (transfer.ts): images, classes and
- * objects in a project file in a temporary folder; the export runs on it, and the folder is removed after, whether
+ * snapshot of the server's project. The snapshot is what `pixelwise pull` makes (transfer.ts): images, classes,
+ * objects and embedding maps in a project file in a temporary folder; the export runs on it, and the folder is removed after, whether
  * the job finished, failed or was cancelled. One mechanism, so a team export is byte for byte the export of a pulled
  * copy, at the cost of downloading the images once per export (the server has no export of its own to keep in step
  * with the formats).
@@ -46,14 +46,13 @@ export async function exportTeamDataset(client: TeamClient, job: TeamJob, payloa
     const project = new Project(file);
     try {
       const imageIds = hashes?.map((hash) => project.images.findByHash(hash)).filter((id): id is number => id !== undefined);
-      const warnings = options.embeddings ? ['embedding maps stay on the team server: the bundle holds none (the studio that opens it computes them)'] : [];
       const result = await exportDataset(project, format, target, { ...options, imageIds }, ({ done, total }) => {
         stop();
         job.total = pulled + total;
         job.done = pulled + done;
       });
       job.done = job.total;
-      job.result = { ...result, warnings: [...result.warnings, ...warnings] };
+      job.result = result;
     } finally {
       project.close();
     }

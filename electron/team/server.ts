@@ -31,7 +31,7 @@ export interface TeamServerOptions {
 export const loopbackHosts = ['127.0.0.1', 'localhost', '::1'];
 
 const statusByCode: Record<string, number> = {
-  unauthorized: 401, forbidden: 403, 'not-found': 404, exists: 409, conflict: 409, leased: 409, 'lease-required': 409,
+  unauthorized: 401, forbidden: 403, 'account-disabled': 403, 'last-admin': 409, 'model-mismatch': 409, 'not-found': 404, exists: 409, conflict: 409, leased: 409, 'lease-required': 409,
   'newer-version': 409, 'too-large': 413, 'too-many-attempts': 429, unavailable: 503, 'disk-full': 507, internal: 500,
 };
 

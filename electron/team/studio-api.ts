@@ -6,13 +6,16 @@
  *
  * Claims: labelers and admins take the image's lease (leases.claim); a reviewer only reads and reviews, so their
  * claim is always held and takes no lease (a lease would lock the labeler out while the reviewer looks).
+ *
+ * Accounts (team.users, createUser, updateUser) are the server's users calls, for admins; the server keeps its
+ * rules (password length, the last enabled admin) and says them.
  */
 import { resolve } from 'node:path';
 import { ApiError, type ApiImplementation } from '../../core/api/contract';
 import type { AnnotationRecord, ClassRecord, ImagePage, ImageRecord, JobRecord } from '../../core/api/records';
 import type { AcceptResult, SearchResult } from '../../core/api/search-contract';
-import type { ImageClaim } from '../../core/api/team-contract';
-import type { Lease, TaskCounts } from '../../db/store';
+import type { ImageClaim, TeamAccount } from '../../core/api/team-contract';
+import type { AccountRecord, AccountUpdate, Lease, TaskCounts, UserRecord } from '../../db/store';
 import { exportPayload } from '../jobs/dataset-jobs';
 import type { TeamProject } from './connection';
 import { exportTeamDataset } from './export';
@@ -36,6 +39,9 @@ function refusals(): Refused {
     }]),
   )])) as Refused;
 }
+
+/** An account as the studio shows it (the server's id stays on the server: accounts are named). */
+const teamAccount = ({ name, role, disabled }: AccountRecord): TeamAccount => ({ name, role, disabled });
 
 /** The embedding queue's job id in jobs.list (upload jobs count from 2). */
 const queueJobId = 1;
@@ -69,7 +75,7 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
     const team = open();
     if (team.team.role === 'reviewer') return { held: true, holder: null, until: null };
     try {
-      const lease = await call<Lease>('leases.claim', { imageId });
+      const lease = await team.claim(imageId);
       return { held: true, holder: lease.userName, until: lease.expiresAt };
     } catch (error) {
       if (!(error instanceof ApiError && error.code === 'leased')) throw error;
@@ -194,7 +200,18 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
       open: shared.team.open,
       claim: ({ imageId }) => claim(imageId),
       release: async ({ imageId }) => {
-        if (open().team.role !== 'reviewer') await call('leases.release', { imageId });
+        if (open().team.role !== 'reviewer') await open().release(imageId);
+      },
+      users: async () => (await call<AccountRecord[]>('users.list')).map(teamAccount),
+      createUser: async (input) => teamAccount({ ...(await call<UserRecord>('users.create', input)), disabled: false }),
+      updateUser: async (input) => {
+        const team = open().team;
+        const own = input.name === team.user;
+        if (own && input.role === 'worker') throw new ApiError('invalid-input', 'a worker account cannot use a studio: another admin can make yours one');
+        const { user, endedSessions, freedLeases } = await call<AccountUpdate>('users.update', input);
+        // The studio's idea of its own role follows (projects.current then offers what the new role may do).
+        if (own && user.role !== 'worker') team.role = user.role;
+        return { account: teamAccount(user), endedSessions, freedImages: freedLeases };
       },
     },
   };

@@ -61,8 +61,9 @@ export async function runWorker(options: WorkerOptions): Promise<{ done: number;
         options.onTask?.({ task, outcome: completed ? 'done' : 'taken-over', ms: performance.now() - started });
       } catch (error) {
         const message = (error as Error).message;
-        // The database being away is not the image's fault: leave the task to be claimed again.
-        if ((error as { code?: string }).code === 'unavailable') throw error;
+        // The database being away, or the worker's account disabled or signed out, is not the image's fault: leave
+        // the task to be claimed again.
+        if (['unavailable', 'unauthorized', 'account-disabled'].includes((error as { code?: string }).code ?? '')) throw error;
         await store.tasks.fail(task, message);
         failed++;
         options.onTask?.({ task, outcome: 'failed', ms: performance.now() - started, error: message });

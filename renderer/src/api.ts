@@ -37,13 +37,19 @@ function takeWebToken(): string {
 
 const webToken = takeWebToken();
 
-async function httpInvoke(service: string, method: string, input: unknown): Promise<unknown> {
-  const response = await fetch(`/api/${service}/${method}`, {
+/** One API request as the web server expects it (request-guard.ts): JSON body, the access token in a header. */
+function apiRequest(service: string, method: string, body: string, keepalive = false): Promise<Response> {
+  return fetch(`/api/${service}/${method}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${webToken}` },
-    body: JSON.stringify(input ?? {}),
+    body,
     credentials: 'same-origin',
+    keepalive,
   });
+}
+
+async function httpInvoke(service: string, method: string, input: unknown): Promise<unknown> {
+  const response = await apiRequest(service, method, JSON.stringify(input ?? {}));
   const body = (await response.json().catch(() => null)) as { ok: boolean; result?: unknown; error?: { code: string; message: string } } | null;
   if (!body) throw new ApiError('transport', `${service}.${method}: HTTP ${response.status}`);
   if (!body.ok) throw new ApiError(body.error?.code ?? 'error', body.error?.message ?? 'unknown error');
@@ -60,3 +66,14 @@ export function blobUrl(path: string): string {
 }
 
 export const mode: 'electron' | 'web' = window.pixelwise ? 'electron' : 'web';
+
+/**
+ * Web mode, while the page goes away: sends one call that outlives the page (keepalive) and is not waited for.
+ * Browsers cap such bodies at 64 KiB; false when this one is larger (the caller relies on the beforeunload prompt).
+ */
+export function sendWhileLeaving(service: string, method: string, input: unknown): boolean {
+  const body = JSON.stringify(input);
+  if (mode !== 'web' || body.length >= 60_000) return false;
+  void apiRequest(service, method, body, true).catch(() => undefined);
+  return true;
+}

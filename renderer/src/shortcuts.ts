@@ -22,6 +22,7 @@ export const shortcuts: Shortcut[] = [
   { keys: 'Alt+3', description: 'app.shortcuts.viewAnnotate', view: 'global' },
   { keys: 'Alt+4', description: 'search.shortcuts.viewSearch', view: 'global' },
   { keys: 'Alt+5', description: 'models.shortcut', view: 'global' },
+  { keys: 'Alt+T', description: 'team.open.shortcut', view: 'projects' },
   { keys: 'Up / Down', description: 'models.shortcutList', view: 'models' },
   { keys: 'Home / End', description: 'models.shortcutEnds', view: 'models' },
   { keys: 'Arrow keys', description: 'dataset.shortcuts.move', view: 'images' },

@@ -281,4 +281,23 @@ describe('annotate view', () => {
     await waitForEngine();
     expect(await areas()).toEqual(learned);
   });
+
+  it('sends what is not saved yet, with the access token, when the page goes away', async () => {
+    const box = (await canvas().boundingBox())!;
+    const before = (await stored()).length;
+    // Saves fail while the object is made, so it is only on screen when the page goes.
+    await page.route('**/api/annotations/save', (route) => route.abort());
+    await page.mouse.click(box.x + box.width * 0.3, box.y + box.height * 0.35);
+    await page.waitForFunction(() => Number(document.querySelector<HTMLElement>('[data-testid="annotate-canvas"]')?.dataset.activeArea) > 0);
+    await page.keyboard.press('n');
+    await page.waitForFunction(() => document.querySelector<HTMLElement>('[data-testid="save-state"]')?.dataset.state === 'error');
+    await page.unroute('**/api/annotations/save');
+    const replies: number[] = [];
+    page.on('response', (response) => {
+      if (response.url().endsWith('/api/annotations/save')) replies.push(response.status());
+    });
+    await page.evaluate(() => window.dispatchEvent(new PageTransitionEvent('pagehide')));
+    await expect.poll(async () => (await stored()).length).toBe(before + 1);
+    expect(replies.every((status) => status === 200)).toBe(true);
+  });
 });

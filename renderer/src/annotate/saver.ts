@@ -3,12 +3,22 @@
  * through api.annotations.save (which replaces the image's objects in one transaction), one request at a time.
  * A failed save keeps the unsaved state, reports `error` and retries by itself every few seconds; `flush()` saves
  * now and resolves only when everything scheduled is stored (or throws the error).
+ *
+ * On a team project two refusals are not retried, since a retry would not be the labeler's choice: 'conflict'
+ * (someone saved the image since it was loaded; the main side then knows the newer version, so a plain retry would
+ * overwrite it) and 'leased' (someone else holds the image). The saver stops there, keeping the unsaved state,
+ * until the labeler decides: `resume()` saves over it (Keep mine, or the image is held again), `adopt()` takes the
+ * stored version instead (Load their version).
  */
+import { ApiError } from '../../../core/api/contract';
 import type { AnnotationDraft } from '../../../core/api/records';
 import { api } from '../api';
 import type { ObjectState } from './history';
 
-export type SaveState = 'saved' | 'pending' | 'saving' | 'error';
+export type SaveState = 'saved' | 'pending' | 'saving' | 'error' | 'conflict' | 'leased';
+
+/** Error codes that stop the saver until the labeler decides (see above); 'lease-required': the lease ran out. */
+const stopping = new Map<string, 'conflict' | 'leased'>([['conflict', 'conflict'], ['leased', 'leased'], ['lease-required', 'leased']]);
 
 export const saveDebounceMs = 300;
 const retryMs = 5000;
@@ -22,6 +32,8 @@ export class Saver {
   state: SaveState = 'saved';
   /** What the last failed save threw (an ApiError from the server, or a network error); null after a success. */
   error: unknown = null;
+  /** Set by a refusal that is not retried ('conflict', 'leased'): nothing is sent until resume() or adopt(). */
+  stopped: 'conflict' | 'leased' | null = null;
 
   constructor(readonly imageId: number, ids: Map<number, number>, private readonly onChange: (saver: Saver) => void) {
     this.ids = new Map(ids);
@@ -39,6 +51,7 @@ export class Saver {
   /** Records `objects` as the state to store, saved after the debounce delay. */
   schedule(objects: readonly ObjectState[]): void {
     this.unsaved = objects;
+    if (this.stopped) return; // kept for when the labeler decides
     if (this.state !== 'error') this.setState('pending');
     this.arm(saveDebounceMs);
   }
@@ -46,6 +59,7 @@ export class Saver {
   /** Saves whatever is scheduled now; resolves when all of it is stored, throws when a save fails. */
   async flush(): Promise<void> {
     this.disarm();
+    if (this.stopped) throw this.error;
     while (this.unsaved !== null || this.running !== null) {
       if (!this.running) this.running = this.run().finally(() => (this.running = null));
       await this.running;
@@ -55,6 +69,11 @@ export class Saver {
   /** The request body for the scheduled state, or null when nothing is unsaved (for keepalive on unload). */
   pendingBody(): { imageId: number; annotations: AnnotationDraft[] } | null {
     return this.unsaved ? { imageId: this.imageId, annotations: this.drafts(this.unsaved) } : null;
+  }
+
+  /** The objects not stored yet, as the editor last showed them (null when everything is stored). */
+  unsavedObjects(): readonly ObjectState[] | null {
+    return this.unsaved;
   }
 
   /** The class ids the unsaved objects refer to. */
@@ -67,6 +86,31 @@ export class Saver {
     if (!this.unsaved) return;
     this.unsaved = this.unsaved.map((object) => (object.classId !== null && gone.has(object.classId) ? { ...object, classId: null } : object));
     this.arm(0);
+  }
+
+  /**
+   * Saves the unsaved state again after a stop (Keep mine; or the image is held again). `stored`: the ids the image
+   * holds now (after a conflict); objects whose ids it no longer has are written as new ones.
+   */
+  resume(stored?: ReadonlySet<number>): Promise<void> {
+    this.stopped = null;
+    if (stored) this.ids = new Map([...this.ids].filter(([, id]) => stored.has(id)));
+    if (this.unsaved === null) {
+      this.setState('saved');
+      return Promise.resolve();
+    }
+    this.setState('pending');
+    return this.flush();
+  }
+
+  /** Drops the unsaved state for what is stored (Load their version): `ids` of the stored objects by editor uid. */
+  adopt(ids: Map<number, number>): void {
+    this.disarm();
+    this.stopped = null;
+    this.unsaved = null;
+    this.ids = new Map(ids);
+    this.error = null;
+    this.setState('saved');
   }
 
   dispose(): void {
@@ -102,8 +146,9 @@ export class Saver {
     } catch (error) {
       this.unsaved ??= objects;
       this.error = error;
-      this.setState('error');
-      this.arm(retryMs);
+      this.stopped = error instanceof ApiError ? stopping.get(error.code) ?? null : null;
+      this.setState(this.stopped ?? 'error');
+      if (!this.stopped) this.arm(retryMs);
       throw error;
     }
   }

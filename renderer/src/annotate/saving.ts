@@ -44,7 +44,7 @@ export function useAnnotateSaving(options: SavingOptions) {
       background.delete(changed);
       changed.dispose();
     }
-    backgroundFailures.value = [...background].filter((item) => item.state === 'error').length;
+    backgroundFailures.value = [...background].filter((item) => item.state === 'error' || item.stopped !== null).length;
     if (changed.state === 'error') void checkClasses(changed);
     if (saveState.value === 'saved' && backgroundFailures.value === 0) notices.resolve('save');
   }
@@ -83,10 +83,46 @@ export function useAnnotateSaving(options: SavingOptions) {
     saveError.value = null;
   }
 
-  /** Starts saving image `imageId`, whose stored objects have the given database ids (by editor uid). */
-  function startSaving(imageId: number, ids: Map<number, number>): void {
+  /** True once image `imageId`'s objects left behind are stored (at once when nothing is unsaved), false when they cannot be yet. */
+  async function whenStored(imageId: number): Promise<boolean> {
+    const pending = [...background].filter((item) => item.imageId === imageId && item.dirty);
+    const results = await Promise.all(pending.map((item) => item.flush().then(() => true, () => false)));
+    return results.every(Boolean);
+  }
+
+  /**
+   * Starts saving image `imageId`, whose stored objects have the given database ids (by editor uid). When the
+   * image was left with a save stopped by a conflict or a lease (it waits for the labeler's choice), that saver
+   * comes back instead and its unsaved objects are returned: the editor shows them, with the choice, rather than
+   * the stored ones (a stopped saver left in the background would otherwise hold the project open for good).
+   */
+  function startSaving(imageId: number, ids: Map<number, number>): readonly ObjectState[] | null {
     detachSaver();
-    saver = new Saver(imageId, ids, onChange);
+    const stopped = [...background].find((item) => item.imageId === imageId && item.stopped !== null);
+    if (stopped) background.delete(stopped);
+    saver = stopped ?? new Saver(imageId, ids, onChange);
+    onChange(saver);
+    return stopped?.unsavedObjects() ?? null;
+  }
+
+  /** After a stopped save (conflict, lease): save this image's objects over what is stored (Keep mine). */
+  async function resumeSaving(stored?: ReadonlySet<number>): Promise<boolean> {
+    try {
+      await saver?.resume(stored);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The stored version replaces the unsaved one (Load their version): `ids` of its objects by editor uid. */
+  function adoptStored(ids: Map<number, number>): void {
+    saver?.adopt(ids);
+  }
+
+  /** Why this image's saving stopped, when it did ('conflict', 'leased'), else null. */
+  function stoppedBy(): 'conflict' | 'leased' | null {
+    return saver?.stopped ?? null;
   }
 
   function scheduleSave(objects: readonly ObjectState[]): void {
@@ -140,5 +176,6 @@ export function useAnnotateSaving(options: SavingOptions) {
 
   return {
     saveState, saveError, backgroundFailures, detachSaver, startSaving, scheduleSave, flushSaves, flushAll, hasUnsaved, unsavedBodies, savedIdOf,
+    resumeSaving, adoptStored, stoppedBy, whenStored,
   };
 }

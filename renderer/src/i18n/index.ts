@@ -12,12 +12,14 @@ import enAnnotate from './en/annotate';
 import enSearch from './en/search';
 import enDatasets from './en/datasets';
 import enModels from './en/models';
+import enTeam from './en/team';
 import ruApp from './ru/app';
 import ruDataset from './ru/dataset';
 import ruAnnotate from './ru/annotate';
 import ruSearch from './ru/search';
 import ruDatasets from './ru/datasets';
 import ruModels from './ru/models';
+import ruTeam from './ru/team';
 import type { MessageTree } from './messages';
 
 export const languages = ['en', 'ru'] as const;
@@ -26,8 +28,8 @@ export type Language = (typeof languages)[number];
 export type MessageParams = Record<string, string | number>;
 
 const messages: Record<Language, Record<string, MessageTree>> = {
-  en: { app: enApp, dataset: enDataset, annotate: enAnnotate, search: enSearch, datasets: enDatasets, models: enModels },
-  ru: { app: ruApp, dataset: ruDataset, annotate: ruAnnotate, search: ruSearch, datasets: ruDatasets, models: ruModels },
+  en: { app: enApp, dataset: enDataset, annotate: enAnnotate, search: enSearch, datasets: enDatasets, models: enModels, team: enTeam },
+  ru: { app: ruApp, dataset: ruDataset, annotate: ruAnnotate, search: ruSearch, datasets: ruDatasets, models: ruModels, team: ruTeam },
 };
 
 const pluralOrder = ['zero', 'one', 'two', 'few', 'many', 'other'] as const;

@@ -2,6 +2,10 @@
  * The Annotate view's state: the open image, its objects and the object being built (as undoable snapshots, see
  * annotate/history.ts), the segmenter worker, tools and autosave. Masks are image-sized (image pixel coordinates);
  * large buffers live in shallowRefs and plain variables, never in deep reactivity.
+ *
+ * Read-only (`readOnly`): on a team project when someone else holds the image (annotate/claim.ts), when a save was
+ * refused because someone else holds it, or for a reviewer. Every change of objects or of the object being built
+ * goes through `apply`, which then refuses it; undo, redo and strokes check it before they start.
  */
 import { defineStore } from 'pinia';
 import { computed, ref, shallowRef, watch } from 'vue';
@@ -16,6 +20,9 @@ import { SupersededError, useAnnotateEngine } from '../annotate/engine';
 import { errorMessage } from './notices';
 import { useAnnotateSaving } from '../annotate/saving';
 import { onProjectChange, onProjectLeave } from './projectScope';
+import { useProjectStore } from './project';
+import { useImageClaim } from '../annotate/claim';
+import { api } from '../api';
 
 export type Tool = 'clicks' | 'box' | 'brush' | 'eraser' | 'polygon';
 export const tools: readonly Tool[] = ['clicks', 'box', 'brush', 'eraser', 'polygon'];
@@ -71,15 +78,39 @@ export const useAnnotateStore = defineStore('annotate', () => {
 
   const engine = useAnnotateEngine({ onSegmented: applySegmentation, draft: () => snapshot.value.draft });
   const saving = useAnnotateSaving({ dropClasses });
+  const project = useProjectStore();
+  const claims = useImageClaim({
+    canDraw: () => project.capabilities.draw === null,
+    onHeld: () => {
+      if (saving.stoppedBy() === 'leased') void saving.resumeSaving();
+    },
+    stored: saving.whenStored,
+  });
+  // A save refused because someone else holds the image: ask who (and until when) for the banner.
+  watch(saving.saveState, (state) => {
+    if (state === 'leased') claims.recheck();
+  });
+  /** Why nothing here may change, or null: 'role' (a reviewer), 'held' (someone else holds the image), 'claiming'. */
+  const readOnlyReason = computed<'role' | 'held' | 'claiming' | null>(() => {
+    if (project.capabilities.draw !== null) return 'role';
+    const claim = claims.claim.value;
+    if ((claim && !claim.held) || saving.saveState.value === 'leased') return 'held';
+    // A team project's image is not changed before the server said it is ours (a project file always says so).
+    if (!claim && project.team !== null && engine.imageId.value !== null) return 'claiming';
+    return null;
+  });
+  const readOnly = computed(() => readOnlyReason.value !== null);
   // The class of new objects is a class of this project: none after a switch, none once it is deleted.
   onProjectChange(() => (activeClassId.value = null));
   watch(() => classes.byId, (byId) => {
     if (activeClassId.value !== null && !byId.has(activeClassId.value)) activeClassId.value = null;
   });
   // Before the project closes or changes: the object being built is kept and everything is stored.
-  onProjectLeave(() => {
+  onProjectLeave(async () => {
     commitDraft();
-    return saving.flushAll();
+    const stored = await saving.flushAll();
+    await claims.leave();
+    return stored;
   });
 
   function colorOf(classId: number | null): string {
@@ -142,18 +173,22 @@ export const useAnnotateStore = defineStore('annotate', () => {
     setActive(draftMask(next, width, height));
   }
 
-  /** Makes `next` current: a history entry when `record`, autosave when the objects changed. */
-  function apply(next: Snapshot, record = true): void {
+  /**
+   * Makes `next` current: a history entry when `record`, autosave when the objects changed (unless `save` is false:
+   * they are what is stored). Read-only, only the selection may change.
+   */
+  function apply(next: Snapshot, record = true, save = true): void {
     const previous = snapshot.value;
+    if (readOnly.value && (next.objects !== previous.objects || next.draft !== previous.draft)) return;
     snapshot.value = record ? history.push(next) : history.replace(next);
-    afterChange(previous);
+    afterChange(previous, save);
   }
 
-  function afterChange(previous: Snapshot): void {
+  function afterChange(previous: Snapshot, save = true): void {
     canUndo.value = history.canUndo;
     canRedo.value = history.canRedo;
     refreshActive(previous.draft, snapshot.value.draft);
-    if (objectsChanged(previous, snapshot.value)) saving.scheduleSave(snapshot.value.objects);
+    if (save && objectsChanged(previous, snapshot.value)) saving.scheduleSave(snapshot.value.objects);
     engine.ensureSegmented(snapshot.value.draft);
   }
 
@@ -191,6 +226,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
     const mine = ++opening;
     commitDraft();
     saving.detachSaver();
+    claims.take(id);
     reset([]);
     loadError.value = null;
     try {
@@ -199,8 +235,8 @@ export const useAnnotateStore = defineStore('annotate', () => {
       const stored: ObjectState[] = records.map((record) => ({
         uid: newUid(), classId: record.classId, rle: record.rle, score: record.score, visible: record.visible, source: record.source,
       }));
-      saving.startSaving(id, new Map(stored.map((object, index) => [object.uid, records[index].id])));
-      reset(stored);
+      const unsaved = saving.startSaving(id, new Map(stored.map((object, index) => [object.uid, records[index].id])));
+      reset(unsaved ? [...unsaved] : stored);
     } catch (error) {
       if (mine !== opening || error instanceof SupersededError) return;
       loadError.value = errorMessage(error);
@@ -212,6 +248,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
     opening++;
     commitDraft();
     saving.detachSaver();
+    void claims.leave();
     engine.closeEngine();
     reset([]);
   }
@@ -333,7 +370,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
    * the selected object, else (brush only) starts a drawn draft.
    */
   function beginStroke(x: number, y: number, value: 0 | 1): void {
-    if (stroke || !engine.image.value) return;
+    if (stroke || !engine.image.value || readOnly.value) return;
     const current = snapshot.value;
     const object = current.draft ? null : selectedObject.value;
     if (object) {
@@ -368,7 +405,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
   }
 
   function undo(): void {
-    if (stroke) return;
+    if (stroke || readOnly.value) return;
     const previous = snapshot.value;
     const restored = history.undo();
     if (!restored) return;
@@ -377,7 +414,7 @@ export const useAnnotateStore = defineStore('annotate', () => {
   }
 
   function redo(): void {
-    if (stroke) return;
+    if (stroke || readOnly.value) return;
     const previous = snapshot.value;
     const restored = history.redo();
     if (!restored) return;
@@ -385,7 +422,35 @@ export const useAnnotateStore = defineStore('annotate', () => {
     afterChange(previous);
   }
 
+  /** Conflict, Load their version: the stored objects replace the shown ones; the labeler's stay one Undo away. */
+  async function loadTheirs(): Promise<void> {
+    const id = engine.imageId.value;
+    if (id === null) return;
+    commitDraft();
+    const records = await api.annotations.list({ imageId: id });
+    if (engine.imageId.value !== id) return;
+    const stored: ObjectState[] = records.map((record) => ({
+      uid: newUid(), classId: record.classId, rle: record.rle, score: record.score, visible: record.visible, source: record.source,
+    }));
+    saving.adoptStored(new Map(stored.map((object, index) => [object.uid, records[index].id])));
+    apply({ objects: stored, draft: null, selected: null }, true, false);
+  }
+
+  /**
+   * Conflict, Keep mine: the shown objects are saved over the stored ones (true when they are). The main side
+   * bases a save on the version last listed, so the stored objects are listed first; those of ours they still
+   * hold keep their ids, the others are written anew.
+   */
+  async function keepMine(): Promise<boolean> {
+    const id = engine.imageId.value;
+    if (id === null) return false;
+    const stored = await api.annotations.list({ imageId: id });
+    if (engine.imageId.value !== id) return false;
+    return saving.resumeSaving(new Set(stored.map((record) => record.id)));
+  }
+
   return {
+    readOnly, readOnlyReason, claim: claims.claim, claimError: claims.claimError, recheckClaim: claims.recheck, releaseWithPage: claims.leaveWithPage, loadTheirs, keepMine,
     snapshot, objects, draft, selected, selectedObject, canUndo, canRedo, tool, brushSize, activeClassId, fillOpacity, outlineOnly,
     activeMask, activeUid, activeRevision, activeColor, takeActiveDirty, colorOf, objectColor, setFillOpacity,
     loadError, open, close, addClick, setBox, commitDraft, cancelDraft, select, selectAt, setClass, toggleVisible, removeObject, moveObject,

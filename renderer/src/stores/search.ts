@@ -15,6 +15,7 @@ import { translate } from '../i18n/index';
 import { useNoticesStore } from './notices';
 import { useSettingsStore } from './settings';
 import { onProjectChange } from './projectScope';
+import { useProjectStore } from './project';
 
 /** One query example: a saved annotation, or a mask as drawn (image-sized RLE). */
 export type SearchExample = { annotationId: number } | { imageId: number; rle: Rle };
@@ -161,7 +162,8 @@ export const useSearchStore = defineStore('search', () => {
    */
   function judge(imageId: number, judgement: Judgement): Promise<boolean> {
     const session = result.value?.sessionId;
-    if (!session) return Promise.resolve(false);
+    // A team project ranks hits but does not refit on feedback or write them as objects (team/capabilities.ts).
+    if (!session || useProjectStore().capabilities.refineSearch !== null) return Promise.resolve(false);
     return guarded('feedback', async () => {
       result.value = await api.search.feedback({
         sessionId: session, accepted: judgement === 'accepted' ? [imageId] : [], rejected: judgement === 'rejected' ? [imageId] : [],
@@ -184,7 +186,7 @@ export const useSearchStore = defineStore('search', () => {
   /** The hits on these images -> annotations of the chosen class (false when there is nothing to label). */
   function createAnnotations(imageIds: number[]): Promise<boolean> {
     const session = result.value?.sessionId;
-    if (!session || imageIds.length === 0) return Promise.resolve(false);
+    if (!session || imageIds.length === 0 || useProjectStore().capabilities.refineSearch !== null) return Promise.resolve(false);
     return guarded('accept', async () => {
       const created = await api.search.accept({ sessionId: session, classId: classId.value, imageIds });
       const sessionNow = session;

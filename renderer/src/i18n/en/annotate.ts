@@ -42,6 +42,8 @@ export default {
     pending: 'Unsaved changes',
     saving: 'Saving…',
     error: 'Not saved',
+    conflict: 'Not saved: changed by someone else',
+    leased: 'Not saved: someone else holds this image',
     retry: 'Retry',
     background: 'Changes of another image are not saved yet: retrying.',
     leaveFailed: 'Could not save this image; staying here so nothing is lost.',
