@@ -3,9 +3,10 @@
  * export, against the same export run on an already pulled copy; on a throwaway PostgreSQL cluster with the server in
  * this process.
  *
- *   npx tsx tests/bench/team-export.ts [--images 200] [--format coco]
+ *   npx tsx tests/bench/team-export.ts [--images 200] [--format coco] [--maps]
  *
- * N photos of 1024x768 (JPEG and PNG), two objects on each, one class. Prints wall seconds of the team export job
+ * N photos of 1024x768 (JPEG and PNG), two objects on each, one class; with --maps each also has a 0.8 MB map of
+ * the built-in model (generated, stored as a worker's are), which the snapshot pull fetches too. Prints wall seconds of the team export job
  * (pull + export), of the export alone on a pulled copy, how many progress values the job showed, and that the
  * snapshot folder was removed. The machine may be shared: compare runs on one machine only.
  */
@@ -13,10 +14,13 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { quantize } from '../../core/embedding';
 import type { FormatId } from '../../core/formats/types';
 import { encodeRle } from '../../core/rle';
+import { randomUnit, seededRandom, syntheticMap } from '../../core/search/synthetic';
 import { PgStore } from '../../db/pg/store';
 import { Project } from '../../db/project';
+import { readManifest } from '../../electron/embedding/embedder';
 import { exportDataset } from '../../electron/formats';
 import { describeImage } from '../../electron/jobs/import-job';
 import { ModelRegistry } from '../../electron/models';
@@ -30,7 +34,7 @@ import { pull } from '../../electron/team/transfer';
 import { tempDir, writeImages } from '../fixtures';
 import { startPgCluster } from '../pg-cluster';
 
-const { values } = parseArgs({ options: { images: { type: 'string', default: '200' }, format: { type: 'string', default: 'coco' } } });
+const { values } = parseArgs({ options: { images: { type: 'string', default: '200' }, format: { type: 'string', default: 'coco' }, maps: { type: 'boolean', default: false } } });
 const imageCount = Number(values.images), format = values.format as FormatId;
 const password = 'correct horse battery';
 const width = 1024, height = 768;
@@ -55,6 +59,15 @@ async function main(): Promise<void> {
       await store.annotations.save({ imageId, baseVersion: 0, userId: admin.id, annotations: [
         { classId: cup.id, rle: box(10 + i, 20, 200, 150) }, { classId: cup.id, rle: box(400, 300 + (i % 50), 120, 220) },
       ] });
+    }
+    if (values.maps) {
+      const modelId = 'pixelwise-colorpos', random = seededRandom(5);
+      await store.embeddings.registerModel(await readManifest(join(builtinModelsDir(), modelId)));
+      await store.tasks.enqueueEmbed(modelId, null);
+      for (let task = await store.tasks.claim('bench', 600); task; task = await store.tasks.claim('bench', 600)) {
+        await store.tasks.complete(task, quantize(syntheticMap({ width: 256, height: 192, dim: 16, stride: 4,
+          background: [randomUnit(16, random), randomUnit(16, random)], objects: [{ vector: randomUnit(16, random), x: 10, y: 10, width: 30, height: 20 }], random })));
+      }
     }
     server = await startTeamServer({ store, registry: new ModelRegistry([{ dir: builtinModelsDir(), builtin: true }]), host: '127.0.0.1', port: 0 });
     const client = new TeamClient(`http://127.0.0.1:${server.port}`);
@@ -84,7 +97,7 @@ async function main(): Promise<void> {
     await client.signOut();
 
     console.log(JSON.stringify({
-      images: imageCount, imageSize: `${width}x${height}`, format,
+      images: imageCount, imageSize: `${width}x${height}`, format, maps: values.maps,
       teamExportSeconds: seconds(teamMs), pullAloneSeconds: seconds(pullMs), exportOfPulledCopySeconds: seconds(localMs),
       sameCounts: JSON.stringify([(job.result as { images: number }).images, (job.result as { annotations: number }).annotations]) === JSON.stringify([local.images, local.annotations]),
       progressValuesSeen: seen.size, finalProgress: `${job.done}/${job.total}`, snapshotRemoved: snapshots() === before && existsSync(target),
