@@ -7,7 +7,8 @@
  * Pixelwise exists to run), a wrong password, a worker account. Faults: the answer to a save lost on the way back
  * (an HTTP relay in front of the server drops it), and the server killed and started again while a save waits.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type IncomingMessage, request as httpRequest, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -274,8 +275,8 @@ describe('a team project in the studio', () => {
   it('roles and what a team project does not offer: the server\'s words for a labeler changing classes; unsupported calls say what to do', async () => {
     await expect(ann.call('classes.create', { name: 'dog' })).rejects.toMatchObject({ code: 'forbidden', message: 'ann is a labeler; "classes.create" is for admin accounts' });
     await expect(ann.call('images.import', { paths: [dir] })).rejects.toMatchObject({ code: 'forbidden' });
-    await expect(ann.call('datasets.export', { format: 'coco', target: join(dir, 'out') })).rejects.toMatchObject({
-      code: 'team-unsupported', message: 'Exporting a dataset is not available on a team project; pull a local copy with `pixelwise pull`',
+    await expect(ann.call('datasets.import', { format: 'coco', path: join(dir, 'out') })).rejects.toMatchObject({
+      code: 'team-unsupported', message: 'Importing a dataset is not available on a team project; pull a local copy with `pixelwise pull`',
     });
     await expect(ann.call('images.remove', { ids: [imageIds[0]] })).rejects.toMatchObject({ code: 'team-unsupported' });
     await expect(ann.call('augment.start', { imageIds: [imageIds[0]], variants: 1 })).rejects.toMatchObject({ code: 'team-unsupported' });
@@ -334,6 +335,56 @@ describe('a team project in the studio', () => {
     expect(await ann.call('annotations.list', { imageId: first })).toHaveLength(before.length + 2);
   }, 60_000);
 
+  it('exports a dataset as a job with progress: COCO of what the server holds, from a snapshot removed after; cancel stops it', async () => {
+    const snapshots = () => readdirSync(tmpdir()).filter((name) => name.startsWith('pixelwise-team-export-'));
+    const before = snapshots();
+    const target = join(dir, 'coco');
+    const job = await bob.call('datasets.export', { format: 'coco', target, segmentation: 'rle' });
+    expect(job).toMatchObject({ kind: 'dataset-export' });
+    const done = await finished(bob, job.id);
+    expect(done).toMatchObject({ status: 'done', error: null, result: { path: target, images: 3 } });
+    expect(done.done).toBe(done.total);
+    expect(done.total).toBeGreaterThan(3);
+    expect(snapshots()).toEqual(before);
+
+    // What the server holds, asked directly.
+    const admin = await signIn(origin, 'admin', password);
+    const images = (await teamCall(origin, admin, 'images.list', { limit: 100 })).result.items as Array<{ id: number; path: string; width: number; height: number }>;
+    const classes = (await teamCall(origin, admin, 'classes.list')).result as Array<{ id: number; name: string }>;
+    const coco = JSON.parse(readFileSync(join(target, 'annotations.json'), 'utf8'));
+    expect(coco.categories.map((category: { name: string }) => category.name)).toEqual(classes.map((entry) => entry.name));
+    expect(coco.images.map((image: any) => [image.file_name, image.width, image.height]))
+      .toEqual(images.map((image) => [image.path.split('/').pop(), image.width, image.height]));
+    const served: Array<[string | undefined, string | null, string, number, number[]]> = [];
+    for (const image of images) {
+      const bytes = Buffer.from((await teamCall(origin, admin, 'images.download', { id: image.id })).result.data, 'base64');
+      expect(readFileSync(join(target, 'images', image.path.split('/').pop()!)).equals(bytes)).toBe(true);
+      for (const annotation of (await teamCall(origin, admin, 'annotations.get', { imageId: image.id })).result.annotations) {
+        served.push([image.path.split('/').pop(), classes.find((entry) => entry.id === annotation.classId)?.name ?? null, annotation.rle.counts, annotation.area, annotation.bbox]);
+      }
+    }
+    // COCO has no place for an object without a class: the export says how many it left out, as a project file's does.
+    const classless = served.filter(([, name]) => name === null);
+    expect(done.result.warnings).toEqual([`${classless.length} object(s) without a class were not exported (COCO needs a category)`]);
+    const withClass = served.filter(([, name]) => name !== null);
+    expect(withClass.length).toBeGreaterThan(1);
+    const names = new Map(coco.images.map((image: any) => [image.id, image.file_name]));
+    const categories = new Map(coco.categories.map((category: any) => [category.id, category.name]));
+    expect(coco.annotations.map((annotation: any) => [names.get(annotation.image_id), categories.get(annotation.category_id) ?? null,
+      annotation.segmentation.counts, annotation.area, annotation.bbox])).toEqual(withClass);
+
+    // Cancelled while it pulls: the job ends cancelled and its snapshot is removed.
+    const cancelled = await bob.call('datasets.export', { format: 'yolo', target: join(dir, 'yolo') });
+    await bob.call('jobs.cancel', { id: cancelled.id });
+    expect(await finished(bob, cancelled.id)).toMatchObject({ status: 'cancelled', error: null });
+    expect(snapshots()).toEqual(before);
+    await expect(bob.call('jobs.cancel', { id: 999 })).rejects.toMatchObject({ code: 'not-found' });
+    // A folder that is not empty is refused at once, before anything is pulled.
+    const refused = await bob.call('datasets.export', { format: 'coco', target });
+    expect(await finished(bob, refused.id)).toMatchObject({ status: 'failed', total: 0, error: expect.stringContaining('is not empty; choose an empty folder or allow overwriting') });
+    expect(snapshots()).toEqual(before);
+  }, 60_000);
+
   it('accounts for an admin: the list, a new labeler (the server\'s password rule first), disabling ends her session and frees her image; the last admin in words', async () => {
     const nothingOpen = await studio();
     await expect(nothingOpen.call('team.users')).rejects.toMatchObject({ code: 'team-only' });
@@ -382,3 +433,13 @@ describe('a team project in the studio', () => {
     await bob.call('team.release', { imageId: first });
   });
 });
+
+/** The job once it has ended (within 20 s). */
+async function finished(studio: { call: <T = any>(name: string, input?: unknown) => Promise<T> }, id: number): Promise<any> {
+  for (let i = 0; i < 400; i++) {
+    const job = (await studio.call<any[]>('jobs.list', {})).find((entry) => entry.id === id);
+    if (job && !['queued', 'running'].includes(job.status)) return job;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`job ${id} did not end`);
+}

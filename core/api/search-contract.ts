@@ -106,6 +106,8 @@ export interface AcceptResult {
   imageIds: number[];
   /** Images left alone: an object already there covers the mask (IoU >= 0.8), so it would be annotated twice. */
   alreadyLabelled: number[];
+  /** Images left as they were, each with why in the labeler's words (a team project: another labeler holds it). */
+  skipped?: Array<{ imageId: number; reason: string }>;
 }
 
 export interface HitMask {

@@ -2,6 +2,8 @@
  * Dataset import and export as jobs, so the UI shows their progress and the CLI waits for them like any other.
  * An import commits in one transaction at its end: a job killed half-way changed nothing and simply runs again.
  */
+import { resolve } from 'node:path';
+import type { ApiImplementation } from '../../core/api/contract';
 import type { FormatId } from '../../core/formats/types';
 import { type DatasetExportOptions, exportDataset, type ImportOptions } from '../formats';
 import { importDatasetInWorker } from '../formats/import-worker-client';
@@ -11,6 +13,15 @@ export interface DatasetExportPayload {
   format: FormatId;
   target: string;
   options: DatasetExportOptions;
+}
+
+/** datasets.export's input as the export job's payload (a project file's job, or a team project's: team/export.ts). */
+export function exportPayload({ format, target, ...options }: Parameters<ApiImplementation['datasets']['export']>[0]): DatasetExportPayload {
+  return {
+    format, target: resolve(target),
+    // labelme has no RLE: its exact form is the 'mask' shape, so the one 'segmentation' choice maps onto 'shapes'.
+    options: format === 'labelme' && options.segmentation ? { ...options, shapes: options.segmentation === 'rle' ? 'mask' : 'polygon' } : options,
+  };
 }
 
 export interface DatasetImportPayload {

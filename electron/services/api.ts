@@ -14,6 +14,7 @@ import { SegmentService } from './segment';
 import { modelsApi } from './models-api';
 import { undoAugment } from '../augment/job';
 import { teamApi } from '../team/studio-api';
+import { exportPayload } from '../jobs/dataset-jobs';
 
 export interface DialogProvider {
   pickPaths(purpose: PickPurpose): Promise<string[] | null>;
@@ -150,11 +151,7 @@ function projectApi(studio: Studio, dialogs: DialogProvider | null): ApiImplemen
     },
     datasets: {
       formats: () => formatIds.map((format) => ({ id: format, losses: LOSSES[format] })),
-      // labelme has no RLE: its exact form is the 'mask' shape, so the one 'segmentation' choice maps onto 'shapes'.
-      export: ({ format, target, ...options }) => studio.runner.enqueue('dataset-export', {
-        format, target: resolve(target),
-        options: format === 'labelme' && options.segmentation ? { ...options, shapes: options.segmentation === 'rle' ? 'mask' : 'polygon' } : options,
-      }, 0),
+      export: (input) => studio.runner.enqueue('dataset-export', exportPayload(input), 0),
       import: ({ format, path, ...options }) => studio.runner.enqueue('dataset-import', { format, path: resolve(path), options }, 0),
       openBundle: async ({ file, targetDir }) => {
         const opened = await openBundle(resolve(file), resolve(targetDir)).catch((error) => {

@@ -10,12 +10,13 @@ import { ApiError, annotationDraftSchema, segmentRequestSchema } from '../../cor
 import { imageStatuses } from '../../core/api/records';
 import type { StoredEmbedding } from '../../core/embedding';
 import { inputGeometry } from '../../core/manifest';
-import { searchQuerySchema } from '../../core/api/search-contract';
+import { searchAcceptSchema, searchFeedbackSchema, searchHitMaskSchema, searchQuerySchema } from '../../core/api/search-contract';
 import { type Role, roles, type Store, type UserRecord } from '../../db/store';
 import { describeImage } from '../jobs/import-job';
 import type { ModelEntry, ModelRegistry } from '../models';
 import { checkPassword, hashPassword, tokenHash, updateAccount } from './auth';
-import { TeamRegionIndex, teamSearch } from './search';
+import { TeamRegionIndex } from './search';
+import { TeamSearch } from './search-sessions';
 import { TeamSegmenter } from './segment';
 
 /**
@@ -73,7 +74,7 @@ export interface TeamApiOptions {
 
 export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Record<string, Call<z.ZodType>> {
   const segmenter = new TeamSegmenter(store, () => registry.defaultId());
-  const regionIndex = new TeamRegionIndex(store);
+  const search = new TeamSearch(store, new TeamRegionIndex(store), () => registry.defaultId(), leaseSeconds);
 
   /** A model of the server's registry, or a not-found in words. */
   function knownModel(modelId: string): ModelEntry {
@@ -254,10 +255,11 @@ export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Re
       run: (request) => segmenter.segment(request),
     }),
 
-    'search.query': call({
-      roles: anyone, input: searchQuerySchema,
-      run: (input) => teamSearch(store, regionIndex, input, () => registry.defaultId()),
-    }),
+    // Search sessions are the user's own (search-sessions.ts); accepting hits writes objects, as a save does.
+    'search.query': call({ roles: anyone, input: searchQuerySchema, run: (input, { user }) => search.query(input, user) }),
+    'search.feedback': call({ roles: anyone, input: searchFeedbackSchema, run: (input, { user }) => search.feedback(input, user) }),
+    'search.hitMask': call({ roles: anyone, input: searchHitMaskSchema, run: (input, { user }) => search.hitMask(input, user) }),
+    'search.accept': call({ roles: labelers, input: searchAcceptSchema, run: (input, { user }) => search.accept(input, user) }),
 
     'embeddings.start': call({
       roles: admins, input: z.object({ modelId: z.string().optional() }),

@@ -17,7 +17,7 @@ import type { TeamInfo, TeamRole } from '../../core/api/team-contract';
 import type { ActivityEntry, Lease, VersionedAnnotations } from '../../db/store';
 import { teamApiVersion } from './api';
 import { TeamCallError, TeamClient } from './client';
-import { UploadJobs } from './uploads';
+import { TeamJobs } from './jobs';
 
 export interface TeamProjectInfo {
   apiVersion: number;
@@ -73,7 +73,8 @@ class ByteCache {
 }
 
 export class TeamProject {
-  readonly uploads: UploadJobs;
+  /** Uploads and exports running in this studio. */
+  readonly jobs = new TeamJobs();
   readonly openedAt = new Date().toISOString();
   /** The model the server's maps are made with (project.info), for blobs, clicks and search. */
   modelId: string;
@@ -88,7 +89,6 @@ export class TeamProject {
 
   private constructor(readonly client: TeamClient, readonly team: TeamInfo, info: TeamProjectInfo) {
     this.modelId = info.modelId;
-    this.uploads = new UploadJobs(client);
   }
 
   /**
@@ -136,7 +136,7 @@ export class TeamProject {
    * nobody waits for the leases to run out; one try each (a server that is gone lets them run out by themselves).
    */
   async close(): Promise<void> {
-    await this.uploads.close();
+    await this.jobs.close();
     await Promise.all([...this.held].map((imageId) => this.release(imageId, []).catch(() => undefined)));
     await this.client.signOut();
   }
@@ -183,6 +183,11 @@ export class TeamProject {
   /** The image's objects as stored now; the version they are at becomes the base of the image's next save. */
   list(imageId: number): Promise<AnnotationRecord[]> {
     return this.serial(imageId, async () => this.remember(await this.client.call<VersionedAnnotations>('annotations.get', { imageId })));
+  }
+
+  /** Objects written by the server (search.accept), as [annotation id, image id]: annotations.remove finds them. */
+  rememberObjects(objects: Array<[number, number]>): void {
+    for (const [annotationId, imageId] of objects) this.imageOfAnnotation.set(annotationId, imageId);
   }
 
   /** The image whose object `id` is (from the lists and saves seen), for annotations.remove. */

@@ -4,23 +4,16 @@
  * from the database once per model and caught up before each query by reading only the region rows whose seq is
  * past the last one held (db/pg/schema.ts region_versions says when there are any): a worker's new map adds a row,
  * a re-embedded image's row comes again with a new seq (its old row in the matrix is marked stale). Rows removed (a
- * model file replaced, an image deleted) make the matrix load again. Stage 2 re-ranks the best candidates on their full maps
- * (core/search/dense.ts) as the local search does, and the answer has the local search's shape
- * (core/api/search-contract.ts). Queries are one-shot: feedback and accept sessions are local-only for now.
+ * model file replaced, an image deleted) make the matrix load again. Stage 2 re-ranks the best candidates on their full
+ * maps (core/search/dense.ts) with the local search's session engine, and the answer has the local search's shape
+ * (core/api/search-contract.ts): search-sessions.ts.
  * The scan runs on the server's event loop (about 200 ms of CPU at 100,000 images of 16-d regions,
  * tests/bench/team-search.ts): other calls wait that long behind a search.
  */
 import { ApiError } from '../../core/api/contract';
-import type { SearchHit, SearchQueryInput, SearchResult } from '../../core/api/search-contract';
-import { dequantize } from '../../core/embedding';
-import { decodeRle, encodeRle } from '../../core/rle';
-import { classScore, fitClassModel } from '../../core/search/classmodel';
-import { denseMatch } from '../../core/search/dense';
-import { poolMask, SearchInputError } from '../../core/search/pooling';
 import { type RegionChunk, type ScanHit, scanChunk, toInt8, TopHits } from '../../core/search/scan';
 import { type RegionChange, regionSetOf, type Store } from '../../db/store';
 import { packChunk } from '../search/scanner';
-import { mapGridOf } from '../search/service';
 
 /** Rows read per round trip while loading, and the most images in one chunk. */
 const pageRows = 8192;
@@ -142,19 +135,22 @@ export class TeamRegionIndex {
   }
 
   /** Best `limit` images by their best region against the query vectors (unit float32, max over queries). */
-  async scan(modelId: string, queries: Float32Array[], options: { limit: number; exclude?: ReadonlySet<number>; only?: ReadonlySet<number> }): Promise<Stage1Result> {
+  async scan(modelId: string, queries: Float32Array[], options: {
+    limit: number; exclude?: ReadonlySet<number>; only?: ReadonlySet<number>; negatives?: { vectors: Float32Array[]; weight: number };
+  }): Promise<Stage1Result> {
     const syncStarted = performance.now();
     const matrix = await this.refresh(modelId);
     const started = performance.now();
     const top = new TopHits(options.limit);
     const int8 = queries.map(toInt8);
+    const negatives = options.negatives && { vectors: options.negatives.vectors.map(toInt8), weight: options.negatives.weight };
     let regions = 0;
     matrix.chunks.forEach((chunk, c) => {
       if (chunk.dim !== queries[0].length) {
         throw new ApiError('invalid-input', `the query is ${queries[0].length}-d but ${modelId} regions are ${chunk.dim}-d`);
       }
       regions += chunk.offsets[chunk.offsets.length - 1];
-      scanChunk(chunk, int8, top, skipped(chunk, matrix.stale[c], options.exclude, options.only));
+      scanChunk(chunk, int8, top, skipped(chunk, matrix.stale[c], options.exclude, options.only), negatives);
     });
     return { hits: top.sorted(), images: matrix.where.size, regions, syncMs: started - syncStarted, ms: performance.now() - started };
   }
@@ -203,75 +199,4 @@ function skipped(chunk: RegionChunk, stale: ReadonlySet<number>, exclude?: Reado
   if (exclude) for (const id of exclude) out.add(id);
   if (only) for (const id of chunk.imageIds) if (!only.has(id)) out.add(id);
   return out;
-}
-
-/**
- * The team `search.query` call: examples (a mask on an image) -> query vector (mask-pooled embedding), stage 1 over
- * the matrix, stage 2 on the best `rerank` candidates' maps.
- */
-export async function teamSearch(store: Store, index: TeamRegionIndex, input: SearchQueryInput, defaultModel: () => string): Promise<SearchResult & { stats: { syncMs: number } }> {
-  const modelId = input.modelId ?? defaultModel();
-  if (input.classId !== undefined) {
-    throw new ApiError('invalid-input', '"find more of this class" works in local projects only for now; search a team project by a mask on an image');
-  }
-  const positives: Float32Array[] = [];
-  const exampleImages = new Set<number>();
-  for (const example of input.examples ?? []) {
-    if (!('imageId' in example)) {
-      throw new ApiError('invalid-input', 'a team project searches by a mask on an image ({ imageId, rle }); search by an existing annotation works in local projects only');
-    }
-    const stored = await store.embeddings.get(example.imageId, modelId);
-    if (!stored) {
-      if (!(await store.images.get(example.imageId))) throw new ApiError('not-found', `no image ${example.imageId}`);
-      throw new ApiError('not-embedded', `image ${example.imageId} has no embedding for model ${modelId} yet; start a worker (pixelwise worker)`);
-    }
-    const [height, width] = example.rle.size;
-    if (width !== stored.imageWidth || height !== stored.imageHeight) {
-      throw new ApiError('invalid-input', `example on image ${example.imageId}: the mask is ${width}x${height} but the image is ${stored.imageWidth}x${stored.imageHeight}`);
-    }
-    let mask;
-    try {
-      mask = decodeRle(example.rle);
-    } catch (error) {
-      throw new ApiError('invalid-input', `example on image ${example.imageId}: the mask is not a valid RLE (${(error as Error).message})`);
-    }
-    try {
-      positives.push(poolMask(dequantize(stored), mask));
-    } catch (error) {
-      if (error instanceof SearchInputError) throw new ApiError('invalid-input', `example on image ${example.imageId}: ${error.message}`);
-      throw error;
-    }
-    exampleImages.add(example.imageId);
-  }
-  // Scored as the local search scores a fresh query (core/search/classmodel.ts): the examples' mean and each example.
-  const model = fitClassModel({ positives, negatives: [] });
-  const queries = model.queries;
-  const stage1 = await index.scan(modelId, queries.slice(0, model.scanQueries), {
-    limit: Math.max(input.rerank, input.limit),
-    exclude: input.excludeExampleImages ? exampleImages : undefined,
-    only: input.imageIds ? new Set(input.imageIds) : undefined,
-  });
-  const started = performance.now();
-  const hits: SearchHit[] = [];
-  // A few maps at a time: each is a round trip, and re-ranking one is milliseconds.
-  for (let i = 0; i < stage1.hits.length; i += 8) {
-    const batch = stage1.hits.slice(i, i + 8);
-    const loaded = await Promise.all(batch.map(async (hit) => ({
-      hit, embedding: await store.embeddings.get(hit.imageId, modelId), image: await store.images.get(hit.imageId),
-    })));
-    for (const { hit, embedding, image } of loaded) {
-      if (!embedding || !image?.hash) continue; // removed since the matrix was read
-      const match = denseMatch(embedding, queries);
-      hits.push({
-        imageId: hit.imageId, imageHash: image.hash, score: classScore(model, match.vector), regionScore: hit.score, bbox: match.bbox,
-        peak: [Math.round(match.peak[0]), Math.round(match.peak[1])],
-        grid: encodeRle(mapGridOf(match, embedding.width, embedding.height)), judgement: null,
-      });
-    }
-  }
-  hits.sort((a, b) => b.score - a.score || a.imageId - b.imageId);
-  return {
-    sessionId: '', modelId, hits: hits.slice(0, input.limit),
-    stats: { images: stage1.images, regions: stage1.regions, stage1Ms: stage1.ms, stage2Ms: performance.now() - started, syncMs: stage1.syncMs },
-  };
 }

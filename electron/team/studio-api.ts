@@ -10,18 +10,21 @@
  * Accounts (team.users, createUser, updateUser) are the server's users calls, for admins; the server keeps its
  * rules (password length, the last enabled admin) and says them.
  */
+import { resolve } from 'node:path';
 import { ApiError, type ApiImplementation } from '../../core/api/contract';
 import type { AnnotationRecord, ClassRecord, ImagePage, ImageRecord, JobRecord } from '../../core/api/records';
-import type { SearchResult } from '../../core/api/search-contract';
+import type { AcceptResult, SearchResult } from '../../core/api/search-contract';
 import type { ImageClaim, TeamAccount } from '../../core/api/team-contract';
 import type { AccountRecord, AccountUpdate, Lease, TaskCounts, UserRecord } from '../../db/store';
+import { exportPayload } from '../jobs/dataset-jobs';
 import type { TeamProject } from './connection';
+import { exportTeamDataset } from './export';
+import { uploadFiles } from './uploads';
 
 /** Calls a team project does not offer, each with what it is in a labeler's words. */
 export const unsupportedOnTeam = {
   images: { remove: 'Removing images' },
-  datasets: { export: 'Exporting a dataset', import: 'Importing a dataset' },
-  search: { feedback: 'Refining a search with accepted and rejected hits', accept: 'Turning search hits into objects', hitMask: 'A search hit\'s mask' },
+  datasets: { import: 'Importing a dataset' },
   discovery: { run: 'Object discovery', label: 'Object discovery' },
   augment: { start: 'Augment', undo: 'Augment' },
   models: { use: 'Switching the model', removeEmbeddings: 'Removing embeddings' },
@@ -63,6 +66,11 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
   const refused = refusals();
   const embedQueue = async () => queueJob(open(), await call<TaskCounts>('embeddings.status'));
 
+  const ranked = (result: SearchResult) => {
+    open().rememberImages(result.hits.map((hit) => ({ id: hit.imageId, hash: hit.imageHash })));
+    return result;
+  };
+
   async function claim(imageId: number): Promise<ImageClaim> {
     const team = open();
     if (team.team.role === 'reviewer') return { held: true, holder: null, until: null };
@@ -86,7 +94,8 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
         if (open().team.role !== 'admin') {
           throw new ApiError('forbidden', `${open().team.user} is a ${open().team.role}; only an admin adds images to a team project`);
         }
-        return open().uploads.start(paths);
+        const team = open(), roots = paths.map((path) => resolve(path));
+        return team.jobs.start('import', (job) => uploadFiles(team.client, job, roots));
       },
       list: async (query) => {
         const page = await call<ImagePage>('images.list', query);
@@ -146,11 +155,11 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
     jobs: {
       list: async ({ activeOnly }) => {
         const queue = await embedQueue();
-        return [...(queue && (!activeOnly || queue.status === 'running') ? [queue] : []), ...open().uploads.list(activeOnly)];
+        return [...(queue && (!activeOnly || queue.status === 'running') ? [queue] : []), ...open().jobs.list(activeOnly)];
       },
       cancel: ({ id }) => {
         if (id === queueJobId) throw new ApiError('team-unsupported', 'the embedding queue is the team server\'s, shared by everyone: it cannot be cancelled from a studio');
-        open().uploads.cancel(id);
+        open().jobs.cancel(id);
       },
     },
     segment: {
@@ -159,12 +168,24 @@ export function teamApi(open: () => TeamProject, shared: ApiImplementation): Api
         return call('segment.clicks', { ...request, image, modelId: modelId ?? open().modelId });
       },
     },
-    datasets: { ...refused.datasets, formats: shared.datasets.formats, openBundle: shared.datasets.openBundle },
+    datasets: {
+      ...refused.datasets,
+      formats: shared.datasets.formats,
+      openBundle: shared.datasets.openBundle,
+      export: (input) => {
+        const team = open();
+        return team.jobs.start('dataset-export', (job) => exportTeamDataset(team.client, job, exportPayload(input), (id) => team.hashOf(id)));
+      },
+    },
+    // The server holds the sessions (electron/team/search-sessions.ts says why); the hits' hashes make blob links,
+    // and accepted objects' images are remembered so that annotations.remove undoes an accept as locally.
     search: {
-      ...refused.search,
-      query: async (input) => {
-        const result = await call<SearchResult>('search.query', { ...input, modelId: input.modelId ?? open().modelId });
-        open().rememberImages(result.hits.map((hit) => ({ id: hit.imageId, hash: hit.imageHash })));
+      query: async (input) => ranked(await call<SearchResult>('search.query', { ...input, modelId: input.modelId ?? open().modelId })),
+      feedback: async (input) => ranked(await call<SearchResult>('search.feedback', input)),
+      hitMask: (input) => call('search.hitMask', input),
+      accept: async (input) => {
+        const result = await call<AcceptResult>('search.accept', input);
+        open().rememberObjects(result.annotationIds.map((id, i) => [id, result.imageIds[i]]));
         return result;
       },
     },
