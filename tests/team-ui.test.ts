@@ -27,9 +27,9 @@ describe('team capabilities', () => {
   });
 
   it('a team project never offers what the server does not serve; each role what the server allows it', () => {
-    expect(offered({ server, user: 'root', role: 'admin' })).toEqual(['importImages', 'embed', 'editClasses', 'draw', 'review', 'manageAccounts']);
-    expect(offered({ server, user: 'ann', role: 'labeler' })).toEqual(['draw']);
-    expect(offered({ server, user: 'rita', role: 'reviewer' })).toEqual(['review']);
+    expect(offered({ server, user: 'root', role: 'admin' })).toEqual(['exportDataset', 'refineSearch', 'acceptHits', 'importImages', 'embed', 'editClasses', 'draw', 'review', 'manageAccounts']);
+    expect(offered({ server, user: 'ann', role: 'labeler' })).toEqual(['exportDataset', 'refineSearch', 'acceptHits', 'draw']);
+    expect(offered({ server, user: 'rita', role: 'reviewer' })).toEqual(['exportDataset', 'refineSearch', 'review']);
   });
 
   it('says why, in words the team strings hold', () => {

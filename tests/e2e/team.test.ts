@@ -9,7 +9,7 @@
  * status bar, the read-only banner and the conflict go to the temp folder, or to the README's folder with
  *   PIXELWISE_SCREENSHOTS=docs/screenshots npx vitest run tests/e2e/team.test.ts
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -105,9 +105,13 @@ describe('team project in the studio', () => {
     expect(await page.getByTestId('project-user').textContent()).toBe('ann (labeler)');
     await page.getByTestId('jobs-panel').screenshot({ path: join(screenshots, 'team-status-bar.png') });
 
-    // What a team project does not offer is off, with the reason; a labeler edits no classes.
-    expect(await page.getByTestId('dataset-menu').isDisabled()).toBe(true);
-    expect(await page.getByTestId('dataset-menu').getAttribute('title')).toContain('team project does not offer');
+    // What a team project does not offer is off, with the reason (importing a dataset; exporting is offered); a
+    // labeler edits no classes.
+    await page.getByTestId('dataset-menu').click();
+    expect(await page.getByTestId('export-open').isDisabled()).toBe(false);
+    expect(await page.getByTestId('dataset-import-open').isDisabled()).toBe(true);
+    expect(await page.getByTestId('dataset-import-open').getAttribute('title')).toContain('team project does not offer');
+    await page.keyboard.press('Escape');
     expect(await page.getByTestId('class-add').count()).toBe(0);
     await expect.poll(() => page.getByTestId('image-tile').count()).toBe(3);
   });
@@ -254,7 +258,7 @@ describe('team project in the studio', () => {
     await waitUntil(async () => (await teamCall(origin, admin, 'images.get', { id: imageIds[0] })).result.status, (status) => status === 'reviewed', 'the image reviewed on the server', 20_000);
   });
 
-  it('an admin is offered image import and edits classes (stored on the server); the dataset menu stays off for every role', async () => {
+  it('an admin is offered image import, edits classes (stored on the server) and exports what the server holds as COCO', async () => {
     await page.getByTestId('back-to-grid').click();
     await page.getByTestId('project-close').click();
     await page.locator('[data-testid="recent-project"][data-team="yes"]').first().click();
@@ -264,11 +268,34 @@ describe('team project in the studio', () => {
     await page.getByTestId('images-view').waitFor({ timeout: 30_000 });
     expect(await page.getByTestId('project-user').textContent()).toBe('admin (admin)');
     expect(await page.getByTestId('import-open').isDisabled()).toBe(false);
-    expect(await page.getByTestId('dataset-menu').isDisabled()).toBe(true);
     await page.getByTestId('class-name-input').fill('mug');
     await page.keyboard.press('Enter');
     await expect.poll(() => page.getByTestId('class-item').count()).toBe(1);
     const classes = await teamCall<Array<{ name: string }>>(origin, admin, 'classes.list');
     expect(classes.result.map((item) => item.name)).toEqual(['mug']);
+
+    // COCO keeps only objects with a class: the admin gives one image's objects the new class on the server.
+    const mug = (classes.result as Array<{ id: number; name: string }>)[0].id;
+    const labelled = (await Promise.all(imageIds.map(async (imageId) => ({ imageId, ...(await onServer(imageId)) })))).find((image) => image.annotations.length > 0)!;
+    expect((await teamCall(origin, admin, 'leases.claim', { imageId: labelled.imageId })).ok).toBe(true);
+    const saved = await teamCall(origin, admin, 'annotations.save', { imageId: labelled.imageId, baseVersion: labelled.version,
+      annotations: labelled.annotations.map((annotation) => ({ ...annotation, classId: mug })) });
+    expect(saved.ok, saved.error?.message).toBe(true);
+    await teamCall(origin, admin, 'leases.release', { imageId: labelled.imageId });
+
+    const target = join(screenshots, `export-${Date.now()}`);
+    await page.getByTestId('dataset-menu').click();
+    await page.getByTestId('export-open').click();
+    await page.getByTestId('export-dialog').waitFor();
+    await page.getByTestId('export-format').selectOption('coco');
+    await page.getByTestId('export-target').fill(target);
+    await page.getByTestId('export-target').press('Enter');
+    const result = page.getByTestId('export-result');
+    await result.waitFor({ timeout: 60_000 });
+    expect(await result.getAttribute('data-images')).toBe(String(imageIds.length));
+    const coco = JSON.parse(readFileSync(join(target, 'annotations.json'), 'utf8')) as { images: unknown[]; annotations: Array<{ category_id: number }>; categories: Array<{ id: number; name: string }> };
+    expect([coco.images.length, coco.annotations.length]).toEqual([imageIds.length, labelled.annotations.length]);
+    expect(coco.categories.find((category) => category.id === coco.annotations[0].category_id)?.name).toBe('mug');
+    await page.keyboard.press('Escape');
   });
 });

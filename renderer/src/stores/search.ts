@@ -162,7 +162,6 @@ export const useSearchStore = defineStore('search', () => {
    */
   function judge(imageId: number, judgement: Judgement): Promise<boolean> {
     const session = result.value?.sessionId;
-    // A team project ranks hits but does not refit on feedback or write them as objects (team/capabilities.ts).
     if (!session || useProjectStore().capabilities.refineSearch !== null) return Promise.resolve(false);
     return guarded('feedback', async () => {
       result.value = await api.search.feedback({
@@ -186,13 +185,15 @@ export const useSearchStore = defineStore('search', () => {
   /** The hits on these images -> annotations of the chosen class (false when there is nothing to label). */
   function createAnnotations(imageIds: number[]): Promise<boolean> {
     const session = result.value?.sessionId;
-    if (!session || imageIds.length === 0 || useProjectStore().capabilities.refineSearch !== null) return Promise.resolve(false);
+    if (!session || imageIds.length === 0 || useProjectStore().capabilities.acceptHits !== null) return Promise.resolve(false);
     return guarded('accept', async () => {
       const created = await api.search.accept({ sessionId: session, classId: classId.value, imageIds });
       const sessionNow = session;
       // Hits of objects annotated before were not written again: they count as labelled, outside the undo batch.
       markLabeled([...created.imageIds, ...created.alreadyLabelled], true);
       if (created.alreadyLabelled.length > 0) useNoticesStore().info(label('search.alreadyLabelled', { count: created.alreadyLabelled.length }));
+      // A team project: images another labeler holds were left alone; the server's words say who and until when.
+      for (const { reason } of created.skipped ?? []) useNoticesStore().info(reason);
       recordAnnotationBatch(label('search.undo.accept', { count: created.annotationIds.length }), created, {
         undone: (imageIds) => { if (result.value?.sessionId === sessionNow) markLabeled(imageIds, false); },
         redone: (imageIds) => { if (result.value?.sessionId === sessionNow) markLabeled(imageIds, true); },

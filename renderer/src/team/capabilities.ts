@@ -1,16 +1,15 @@
 /**
  * What the open project offers, in one place: a project file offers everything but accounts (manageAccounts: it
  * has one labeler and no accounts); a team project (ProjectInfo.team)
- * lacks what the team server does not serve (its calls answer 'team-unsupported': augment, dataset export and
- * import, removing images, refining a search or turning its hits into objects, discovery, model changes; the list
- * is electron/team/studio-api.ts unsupportedOnTeam) and what the signed-in role may not do (the server refuses those with
+ * lacks what the team server does not serve (its calls answer 'team-unsupported': augment, dataset import,
+ * removing images, discovery, model changes; the list is electron/team/studio-api.ts unsupportedOnTeam) and what the signed-in role may not do (the server refuses those with
  * 'forbidden' anyway; the studio does not offer them). Views ask `capabilities` and show the reason as a tooltip
  * instead of testing the role themselves.
  */
 import type { TeamInfo, TeamRole } from '../../../core/api/team-contract';
 
 export const projectActions = [
-  'augment', 'exportDataset', 'importDataset', 'removeImages', 'refineSearch', 'discover', 'changeModel',
+  'augment', 'exportDataset', 'importDataset', 'removeImages', 'refineSearch', 'acceptHits', 'discover', 'changeModel',
   'importImages', 'embed', 'editClasses', 'draw', 'review', 'manageAccounts',
 ] as const;
 export type ProjectAction = (typeof projectActions)[number];
@@ -19,9 +18,7 @@ export type ProjectAction = (typeof projectActions)[number];
 export type Capabilities = Record<ProjectAction, string | null>;
 
 /** Not served by a team server at all, whatever the role. */
-const notOnTeamServer: ReadonlySet<ProjectAction> = new Set([
-  'augment', 'exportDataset', 'importDataset', 'removeImages', 'refineSearch', 'discover', 'changeModel',
-]);
+const notOnTeamServer: ReadonlySet<ProjectAction> = new Set(['augment', 'importDataset', 'removeImages', 'discover', 'changeModel']);
 
 /** Only a team project has it: a project file has one labeler and no accounts. */
 const onlyOnTeam: ReadonlySet<ProjectAction> = new Set(['manageAccounts']);
@@ -32,6 +29,8 @@ const rolesFor: Partial<Record<ProjectAction, { roles: readonly TeamRole[]; why:
   embed: { roles: ['admin'], why: 'team.why.adminOnly' },
   editClasses: { roles: ['admin'], why: 'team.why.adminOnly' },
   draw: { roles: ['admin', 'labeler'], why: 'team.why.labelersOnly' },
+  // Turning search hits into objects writes them; judging hits (refineSearch) only re-ranks, for every role.
+  acceptHits: { roles: ['admin', 'labeler'], why: 'team.why.labelersOnly' },
   review: { roles: ['admin', 'reviewer'], why: 'team.why.reviewersOnly' },
   manageAccounts: { roles: ['admin'], why: 'team.why.adminOnly' },
 };
