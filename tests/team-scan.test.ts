@@ -3,11 +3,13 @@
  * real project file (SQLite) whose region rows are generated: 6,000 images of 1-40 regions drawn from a small set of
  * vectors, so many images tie at the cut of the best 100; then 400 of them re-embedded (their first rows go stale) and
  * 300 images added. The worker path must give the same hits bit for bit, ties, stale rows, exclude and only included,
- * with the worker built for development (tsx) and, when built, the bundle's out/team-scan-worker.cjs. A worker that
- * cannot start, or dies mid-scan, is said in words and the scan is done on the event loop with the same answer.
+ * with the worker built for development (tsx) and, when built (npm run build), the bundle's out/team-scan-worker.cjs,
+ * also as `pixelwise serve` finds it. A worker that cannot start, or dies mid-scan, is said in words and the scan is
+ * done on the event loop with the same answer.
  */
+import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUnit, seededRandom } from '../core/search/synthetic';
 import { toInt8 } from '../core/search/scan';
@@ -16,7 +18,10 @@ import { readManifest } from '../electron/embedding/embedder';
 import { builtinModelsDir, outFile } from '../electron/paths';
 import { ScanPool } from '../electron/team/scan-pool';
 import { TeamRegionIndex } from '../electron/team/search';
+import { encodeRle } from '../core/rle';
 import { tempDir } from './fixtures';
+import { freePort } from './pg-cluster';
+import { signIn, teamCall } from './team-cli';
 
 const modelId = 'pixelwise-colorpos', dim = 16;
 const random = seededRandom(2626);
@@ -31,7 +36,7 @@ const pools: ScanPool[] = [];
 function putRegions(ids: number[]): void {
   const db = store.project.db;
   const embedding = db.prepare(`INSERT OR REPLACE INTO embeddings (image_id, model_id, grid_width, grid_height, dim, image_width, image_height, dtype, scale, data)
-    VALUES (?, ?, 1, 1, ?, 640, 480, 'int8', 1, ?)`);
+    VALUES (?, ?, 1, 1, ?, 640, 480, 'int8', 1.0 / 127, ?)`);
   const regions = db.prepare(`INSERT OR REPLACE INTO region_sets (image_id, model_id, grid_width, grid_height, image_width, image_height, dim, leaf_count,
     region_count, labels, parents, boxes, vectors) VALUES (?, ?, 1, 1, 640, 480, ?, 1, ?, ?, ?, ?, ?)`);
   db.transaction(() => {
@@ -39,7 +44,7 @@ function putRegions(ids: number[]): void {
       const count = 1 + Math.floor(random() * 40);
       const vectors = Buffer.alloc(count * dim);
       for (let r = 0; r < count; r++) Buffer.from(palette[Math.floor(random() * palette.length)].buffer).copy(vectors, r * dim);
-      embedding.run(id, modelId, dim, Buffer.alloc(dim));
+      embedding.run(id, modelId, dim, Buffer.from(palette[id % palette.length].buffer));
       regions.run(id, modelId, dim, count, Buffer.alloc(1), Buffer.alloc(2 * count), Buffer.alloc(10 * count), vectors);
     }
   })();
@@ -104,8 +109,36 @@ describe('stage 1 in worker threads', () => {
   });
 
   it('the bundle\'s worker (out/team-scan-worker.cjs, npm run build) gives the same hits', async (context) => {
-    if (!existsSync(outFile('team-scan-worker.cjs'))) return context.skip();
+    if (!existsSync(outFile('cli.cjs'))) return context.skip(); // not built
     await expectSameHits(new TeamRegionIndex(store, pool({ threads: 2, workerFile: outFile('team-scan-worker.cjs') })), 2);
+  });
+
+  it('pixelwise serve from the bundle (bin/pixelwise.cjs) finds its scan thread: a search answers with no fallback said', async (context) => {
+    if (!existsSync(outFile('cli.cjs'))) return context.skip(); // not built
+    const port = await freePort();
+    const server = spawn(process.execPath, [resolve(__dirname, '..', 'bin', 'pixelwise.cjs'), 'serve', '--database', store.location, '--port', String(port), '--scan-threads', '2'], {
+      env: { ...process.env, PIXELWISE_ADMIN_PASSWORD: 'bundle test password' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    server.stdout.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    server.stderr.on('data', (chunk: Buffer) => { output += chunk.toString(); });
+    try {
+      for (let i = 0; !output.includes('Pixelwise team server'); i++) {
+        if (i > 600 || server.exitCode !== null) throw new Error(`the server did not start:\n${output}`);
+        await new Promise((done) => setTimeout(done, 50));
+      }
+      const origin = `http://127.0.0.1:${port}`;
+      const admin = await signIn(origin, 'admin', 'bundle test password');
+      const rle = encodeRle({ width: 640, height: 480, data: new Uint8Array(640 * 480).fill(1) });
+      const reply = await teamCall(origin, admin, 'search.query', { examples: [{ imageId: 5, rle }], modelId, limit: 20 });
+      expect(reply.error).toBeUndefined();
+      expect(reply.result.hits).toHaveLength(20);
+      expect(reply.result.stats.images).toBe((store.project.db.prepare('SELECT count(*) AS n FROM region_sets').get() as { n: number }).n);
+      expect(output).not.toMatch(/scan thread/);
+    } finally {
+      server.kill('SIGTERM');
+      await new Promise((done) => server.once('exit', done));
+    }
   });
 
   it('a worker that cannot start is said once and every scan runs on the event loop, with the same hits', async () => {
