@@ -2,12 +2,12 @@
  * Stage 1 of team search in worker threads (electron/team/scan-pool.ts) against the same scan on the event loop, on a
  * real project file (SQLite) whose region rows are generated: 6,000 images of 1-40 regions drawn from a small set of
  * vectors, so many images tie at the cut of the best 100; then 400 of them re-embedded (their first rows go stale) and
- * 300 images added. The worker path must give the same hits bit for bit, ties, stale rows, exclude and only included,
- * with the worker built for development (tsx) and, when built (npm run build), the bundle's out/team-scan-worker.cjs,
- * also as `pixelwise serve` finds it. A worker that cannot start, or dies mid-scan, is said in words and the scan is
- * done on the event loop with the same answer.
+ * 300 images added. The worker path must give the same hits bit for bit (ties, stale rows, exclude, only, negative
+ * examples), with the worker built for development (tsx) and, when built (npm run build), the bundle's
+ * out/team-scan-worker.cjs, also as `pixelwise serve` finds it. A worker that cannot start, or dies mid-scan, is
+ * said in words and the scan is done on the event loop with the same answer.
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,7 +78,8 @@ function pool(options: ConstructorParameters<typeof ScanPool>[0]): ScanPool {
 async function expectSameHits(threaded: TeamRegionIndex, threads: number, plain = new TeamRegionIndex(store)): Promise<void> {
   const exclude = new Set(Array.from({ length: 500 }, (_, i) => 1 + i * 7));
   const only = new Set(Array.from({ length: 3000 }, (_, i) => 2 + i * 2));
-  for (const options of [{ limit: 100 }, { limit: 100, exclude }, { limit: 37, only }, { limit: 100, exclude, only }, { limit: 1 }]) {
+  const negatives = { vectors: [randomUnit(dim, random), randomUnit(dim, random)], weight: 0.5 };
+  for (const options of [{ limit: 100 }, { limit: 100, exclude }, { limit: 37, only }, { limit: 100, exclude, only }, { limit: 1 }, { limit: 100, negatives }]) {
     for (const vectors of [[queries[0]], queries]) {
       const [want, got] = [await plain.scan(modelId, vectors, options), await threaded.scan(modelId, vectors, options)];
       expect(want.threads).toBe(0);
@@ -139,6 +140,15 @@ describe('stage 1 in worker threads', () => {
       server.kill('SIGTERM');
       await new Promise((done) => server.once('exit', done));
     }
+  });
+
+  it('pixelwise serve refuses a --scan-threads that is not a whole number, in words', (context) => {
+    if (!existsSync(outFile('cli.cjs'))) return context.skip(); // not built
+    const result = spawnSync(process.execPath, [resolve(__dirname, '..', 'bin', 'pixelwise.cjs'), 'serve', '--database', join(tempDir(), 'refused.pixelwise'), '--scan-threads', 'two'], {
+      env: { ...process.env, PIXELWISE_ADMIN_PASSWORD: 'bundle test password' }, encoding: 'utf8', timeout: 60_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('--scan-threads takes a whole number of threads (0: search scans on the event loop), not "two"');
   });
 
   it('a worker that cannot start is said once and every scan runs on the event loop, with the same hits', async () => {

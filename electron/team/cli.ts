@@ -76,6 +76,13 @@ function number(name: string, text: string | undefined, fallback: number): numbe
   return value;
 }
 
+/** --scan-threads: a whole number, 0 for scans on the event loop. */
+function scanThreads(text: string | undefined): number {
+  if (text === undefined) return defaultScanThreads();
+  if (!/^\d+$/.test(text.trim())) throw new TeamUsageError(`--scan-threads takes a whole number of threads (0: search scans on the event loop), not "${text}"`);
+  return Number(text);
+}
+
 /** Creates the first admin when the project has no accounts; a password is required then. */
 async function ensureAdmin(store: Store, name: string, passwordFile: string | undefined): Promise<void> {
   if ((await store.users.list()).length > 0) return;
@@ -109,6 +116,7 @@ export async function teamCommand(argv: string[]): Promise<void> {
   });
   if (command === 'worker') return workerCommand(values);
   if (!values.database) throw new TeamUsageError('serve needs --database <postgres://... or project file>');
+  const threads = scanThreads(values['scan-threads']);
   const store = await openLocked(values.database);
   try {
     await ensureAdmin(store, values['admin-name']!, values['admin-password-file']);
@@ -116,7 +124,7 @@ export async function teamCommand(argv: string[]): Promise<void> {
     const server = await startTeamServer({
       store, registry: registry(values['data-dir']), host: values.host!, port,
       sessionHours: number('--session-hours', values['session-hours'], 12), leaseSeconds: 60 * number('--lease-minutes', values['lease-minutes'], 15),
-      scanThreads: values['scan-threads'] === '0' ? 0 : Math.floor(number('--scan-threads', values['scan-threads'], defaultScanThreads())),
+      scanThreads: threads,
     });
     console.log(`Pixelwise team server: ${server.url} (database ${store.location})`);
     await new Promise<void>((resolve) => {

@@ -8,8 +8,10 @@
  * (core/search/dense.ts) as the local search does, and the answer has the local search's shape
  * (core/api/search-contract.ts). Queries are one-shot: feedback and accept sessions are local-only for now.
  * The scan runs in worker threads (scan-pool.ts) on the matrix's chunks in shared memory, so other calls no longer
- * wait behind it on the event loop (it was about 200 ms of CPU there at 100,000 images of 16-d regions,
- * tests/bench/team-search.ts); without a pool, or when its threads fail, it runs here as before.
+ * wait behind it: at 100,000 images of 16-d regions (tests/bench/team-search.ts, 2 cores at load average 7-8, one scan
+ * thread) stage 1 took p50 320 ms in the thread and 367 ms on the event loop, and the event loop stalled p50 6 ms
+ * (p95 33) per search instead of 368 ms (p95 433); idle it stalls p50 3 ms (p95 11) there. Without a pool
+ * (--scan-threads 0), or when its threads fail, the scan runs on the event loop as before.
  */
 import { ApiError } from '../../core/api/contract';
 import type { SearchHit, SearchQueryInput, SearchResult } from '../../core/api/search-contract';
@@ -150,11 +152,14 @@ export class TeamRegionIndex {
   }
 
   /** Best `limit` images by their best region against the query vectors (unit float32, max over queries). */
-  async scan(modelId: string, queries: Float32Array[], options: { limit: number; exclude?: ReadonlySet<number>; only?: ReadonlySet<number> }): Promise<Stage1Result> {
+  async scan(modelId: string, queries: Float32Array[], options: {
+    limit: number; exclude?: ReadonlySet<number>; only?: ReadonlySet<number>; negatives?: { vectors: Float32Array[]; weight: number };
+  }): Promise<Stage1Result> {
     const syncStarted = performance.now();
     const matrix = await this.refresh(modelId);
     const started = performance.now();
     const int8 = queries.map(toInt8);
+    const negatives = options.negatives && { vectors: options.negatives.vectors.map(toInt8), weight: options.negatives.weight };
     let regions = 0;
     for (const chunk of matrix.chunks) {
       if (chunk.dim !== queries[0].length) {
@@ -167,7 +172,7 @@ export class TeamRegionIndex {
     });
     if (this.pool && !this.pool.disabled && regions > 0) {
       const parts = splitChunks(matrix.chunks, matrix.stale, this.pool.threads).map((segments) => ({
-        segments, queries: int8, limit: options.limit, exclude: options.exclude && [...options.exclude], only: options.only && [...options.only],
+        segments, queries: int8, negatives, limit: options.limit, exclude: options.exclude && [...options.exclude], only: options.only && [...options.only],
       }));
       try {
         return done(mergeParts(await this.pool.scan(parts), options.limit), parts.length);
@@ -177,7 +182,7 @@ export class TeamRegionIndex {
       }
     }
     const top = new TopHits(options.limit);
-    matrix.chunks.forEach((chunk, c) => scanChunk(chunk, int8, top, skipped(chunk, matrix.stale[c], options.exclude, options.only)));
+    matrix.chunks.forEach((chunk, c) => scanChunk(chunk, int8, top, skipped(chunk, matrix.stale[c], options.exclude, options.only), negatives));
     return done(top.sorted(), 0);
   }
 }

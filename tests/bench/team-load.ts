@@ -300,12 +300,14 @@ async function searchLoad(): Promise<Record<string, unknown>> {
             return reply;
           };
           let labeling = true, similarHitsPlanted = 0;
+          const stages = { stage1Ms: [] as number[], stage2Ms: [] as number[] };
           const loadBefore = loadavg();
           const started = performance.now();
           const searching = withSearches ? Array.from({ length: searchers }, async () => {
             while (labeling) {
               const reply = await timedCall(admin, 'similar', 'search.query', query);
               similarHitsPlanted = reply.ok ? reply.result.hits.filter((hit: { imageId: number }) => planted.has(hit.imageId)).length : 0;
+              if (reply.ok) for (const stage of ['stage1Ms', 'stage2Ms'] as const) stages[stage].push(reply.result.stats[stage]);
             }
           }) : [];
           await Promise.all(tokens.map(async (token, i) => {
@@ -322,7 +324,11 @@ async function searchLoad(): Promise<Record<string, unknown>> {
           await Promise.all(searching);
           const load = [loadBefore[0], loadavg()[0]].map((value) => Math.round(value * 100) / 100);
           const summary = Object.fromEntries(kinds.filter((kind) => times[kind].length).map((kind) => [kind, { calls: times[kind].length, p50_ms: percentile(times[kind], 50), p95_ms: percentile(times[kind], 95) }]));
-          return { seconds: Math.round((performance.now() - started) / 100) / 10, loadAverage1m: load, errors: failures.length, firstErrors: failures.slice(0, 3), ...summary, ...(withSearches ? { similarPlantedInTop20: similarHitsPlanted } : {}) };
+          return { seconds: Math.round((performance.now() - started) / 100) / 10, loadAverage1m: load, errors: failures.length, firstErrors: failures.slice(0, 3), ...summary, ...(withSearches ? {
+            similarPlantedInTop20: similarHitsPlanted,
+            // Inside a search, as the server timed them: the scan (queued behind the other searcher's included) and the re-ranking.
+            similarStages: Object.fromEntries(Object.entries(stages).map(([stage, list]) => [stage, { p50: percentile(list, 50), p95: percentile(list, 95) }])),
+          } : {}) };
         };
         if (name === 'eventLoop') runs.labelersAlone = await measure(false);
         runs[name] = { scanThreads: threads, withSearches: await measure(true) };
