@@ -8,6 +8,7 @@ const entries = {
   preload: 'electron/main/preload.ts',
   'embed-worker': 'electron/embedding/worker.ts',
   'import-worker': 'electron/formats/import-worker.ts',
+  'team-scan-worker': 'electron/team/scan-worker.ts',
   web: 'electron/web/server.ts',
   cli: 'electron/cli/main.ts',
 };

@@ -15,6 +15,7 @@ import { type Role, roles, type Store, type UserRecord } from '../../db/store';
 import { describeImage } from '../jobs/import-job';
 import type { ModelEntry, ModelRegistry } from '../models';
 import { checkPassword, hashPassword, tokenHash, updateAccount } from './auth';
+import type { ScanPool } from './scan-pool';
 import { TeamRegionIndex } from './search';
 import { TeamSearch } from './search-sessions';
 import { TeamSegmenter } from './segment';
@@ -70,11 +71,13 @@ export interface TeamApiOptions {
   registry: ModelRegistry;
   /** How long a claim on an image lasts unless renewed. */
   leaseSeconds: number;
+  /** Threads for search's stage 1 (none: it scans on the event loop). */
+  scanPool?: ScanPool;
 }
 
-export function teamCalls({ store, registry, leaseSeconds }: TeamApiOptions): Record<string, Call<z.ZodType>> {
+export function teamCalls({ store, registry, leaseSeconds, scanPool }: TeamApiOptions): Record<string, Call<z.ZodType>> {
   const segmenter = new TeamSegmenter(store, () => registry.defaultId());
-  const search = new TeamSearch(store, new TeamRegionIndex(store), () => registry.defaultId(), leaseSeconds);
+  const search = new TeamSearch(store, new TeamRegionIndex(store, scanPool), () => registry.defaultId(), leaseSeconds);
 
   /** A model of the server's registry, or a not-found in words. */
   function knownModel(modelId: string): ModelEntry {

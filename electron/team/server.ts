@@ -15,6 +15,7 @@ import { toApiError } from '../services/errors';
 import { readBody } from '../web/body';
 import { teamCalls, runCall } from './api';
 import { authenticate, login } from './auth';
+import { defaultScanThreads, ScanPool } from './scan-pool';
 
 
 export interface TeamServerOptions {
@@ -26,6 +27,8 @@ export interface TeamServerOptions {
   leaseSeconds?: number;
   /** Where the loud warning about plain HTTP off loopback goes (stderr by default). */
   warn?: (message: string) => void;
+  /** Worker threads for search's stage 1 (default: the cores but one, at least one; 0: on the event loop). */
+  scanThreads?: number;
 }
 
 export const loopbackHosts = ['127.0.0.1', 'localhost', '::1'];
@@ -40,7 +43,9 @@ const loginInput = z.object({ name: z.string().min(1).max(100), password: z.stri
 export async function startTeamServer(options: TeamServerOptions) {
   const { store } = options;
   const sessionHours = options.sessionHours ?? 12;
-  const calls = teamCalls({ store, registry: options.registry, leaseSeconds: options.leaseSeconds ?? 15 * 60 });
+  const scanThreads = options.scanThreads ?? defaultScanThreads();
+  const scanPool = scanThreads > 0 ? new ScanPool({ threads: scanThreads }) : undefined;
+  const calls = teamCalls({ store, registry: options.registry, leaseSeconds: options.leaseSeconds ?? 15 * 60, scanPool });
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');
@@ -98,6 +103,7 @@ export async function startTeamServer(options: TeamServerOptions) {
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await scanPool?.close();
     },
   };
 }

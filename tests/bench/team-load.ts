@@ -15,24 +15,37 @@
  * Part 3: image list calls on a database of --list-images (default 100,000) rows made in SQL (tiny placeholder
  * bytes; a third annotated): first page, a page deep in, filtered by status, searched by name.
  *
+ * Part 4: other calls while similar-object searches run, on --search-images (default 100,000) images with generated
+ * region rows (tests/bench/region-rows.ts, 78 16-d regions each). 8 labelers each save, list a page and search by
+ * name in a loop (--search-rounds rounds, default 40) while 2 searchers run search.query (a mask on an image) until
+ * the labelers are done; once on a server whose search scans on the event loop (--scan-threads 0, as before
+ * electron/team/scan-pool.ts) and once on one with the default scan threads, one after the other on the same
+ * database, after a round of the labelers alone. p50/p95 of each call kind, with the load average.
+ *
  * Run: npx tsx tests/bench/team-load.ts [--labelers 20] [--saves 200] [--images 1000] [--workers 3] [--list-images 100000]
- *      [--only labeling|workers|list]
+ *      [--search-images 100000] [--search-rounds 40] [--only labeling|workers|list|search]
  */
 import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { encodeRle } from '../../core/rle';
+import { toInt8 } from '../../core/search/scan';
+import { randomUnit, seededRandom } from '../../core/search/synthetic';
 import { PgStore } from '../../db/pg/store';
 import { readManifest } from '../../electron/embedding/embedder';
 import { describeImage } from '../../electron/jobs/import-job';
 import { builtinModelsDir } from '../../electron/paths';
+import { defaultScanThreads } from '../../electron/team/scan-pool';
 import { tempDir, writeImages } from '../fixtures';
 import { freePort, startPgCluster } from '../pg-cluster';
 import { type Reply, signIn, spawnCli, teamCall, waitForOutput } from '../team-cli';
+import { insertImages, insertRegions, plantedIdsOf } from './region-rows';
 
 const { values } = parseArgs({
   options: { labelers: { type: 'string', default: '20' }, saves: { type: 'string', default: '200' }, images: { type: 'string', default: '1000' },
-    workers: { type: 'string', default: '3' }, 'list-images': { type: 'string', default: '100000' }, only: { type: 'string' } },
+    workers: { type: 'string', default: '3' }, 'list-images': { type: 'string', default: '100000' }, only: { type: 'string' },
+    'search-images': { type: 'string', default: '100000' }, 'search-rounds': { type: 'string', default: '40' } },
 });
 const labelers = Number(values.labelers), saves = Number(values.saves), workerImages = Number(values.images), workerCount = Number(values.workers);
 const width = 96, height = 64, model = 'pixelwise-colorpos';
@@ -232,10 +245,109 @@ async function listAtScale(): Promise<Record<string, unknown>> {
   }
 }
 
+/** Part 4: each call kind's latency with searches running, the scan on the event loop and in threads. */
+async function searchLoad(): Promise<Record<string, unknown>> {
+  const images = Number(values['search-images']), rounds = Number(values['search-rounds']), searchLabelers = 8, searchers = 2;
+  const dim = 16, random = seededRandom(27);
+  const target = randomUnit(dim, random);
+  const cluster = await startPgCluster();
+  const database = await cluster.createDatabase('searching');
+  const password = 'bench admin password';
+  try {
+    const store = await PgStore.open(database);
+    await store.embeddings.registerModel(await readManifest(join(builtinModelsDir(), model)));
+    await store.close();
+    await insertImages(cluster, database, images);
+    await insertRegions(cluster, database, { modelId: model, regionsPerImage: 78, dim, target, plantedIds: plantedIdsOf(images, 100), random }, 1, images);
+    // The example image's map holds the target in every cell: a mask over the whole image pools to it.
+    const cell = Buffer.from(toInt8(target).buffer);
+    await cluster.query(database, 'UPDATE embeddings SET data = $2, scale = $3 WHERE image_id = $1 AND model_id = $4', [1, Buffer.concat(Array(12).fill(cell)), 1 / 127, model]);
+    await cluster.query(database, 'ANALYZE');
+    const wholeImage = encodeRle({ width: 640, height: 480, data: new Uint8Array(640 * 480).fill(1) });
+    const saveMask = (w: number) => {
+      const pixels = new Uint8Array(640 * 480);
+      for (let y = 0; y < 8; y++) pixels.fill(1, y * 640, y * 640 + w);
+      return encodeRle({ width: 640, height: 480, data: pixels });
+    };
+    const runs: Record<string, unknown> = { images, regionsPerImage: 78, dim, cores: cpus().length, labelers: searchLabelers, roundsPerLabeler: rounds, searchers };
+    let classId = 0;
+    const versions = new Map<number, number>();
+    for (const [name, threads] of [['eventLoop', 0], ['workers', defaultScanThreads()]] as const) {
+      const port = await freePort();
+      const server = spawnCli(['serve', '--database', database, '--port', String(port), '--scan-threads', String(threads)], { PIXELWISE_ADMIN_PASSWORD: password });
+      try {
+        await waitForOutput(server, /Pixelwise team server/);
+        const origin = `http://127.0.0.1:${port}`;
+        const admin = await signIn(origin, 'admin', password);
+        if (!classId) {
+          classId = (await teamCall(origin, admin, 'classes.create', { name: 'object' })).result.id as number;
+          for (let i = 0; i < searchLabelers; i++) await teamCall(origin, admin, 'users.create', { name: `labeler${i}`, role: 'labeler', password: `labeler ${i} password` });
+        }
+        const tokens = await Promise.all(Array.from({ length: searchLabelers }, (_, i) => signIn(origin, `labeler${i}`, `labeler ${i} password`)));
+        for (let i = 0; i < searchLabelers; i++) await teamCall(origin, tokens[i], 'leases.claim', { imageId: 2 + i });
+        const query = { examples: [{ imageId: 1, rle: wholeImage }], modelId: model, limit: 20 };
+        const warm = await teamCall(origin, admin, 'search.query', query); // loads the matrix
+        if (!warm.ok) throw new Error(`search failed: ${warm.error?.message}`);
+        const planted = plantedIdsOf(images, 100);
+        const kinds = ['save', 'list', 'searchByName', 'similar'];
+        const measure = async (withSearches: boolean) => {
+          const times: Record<string, number[]> = Object.fromEntries(kinds.map((kind) => [kind, []]));
+          const failures: string[] = [];
+          const timedCall = async (token: string, kind: string, call: string, input: unknown) => {
+            const reply = await teamCall(origin, token, call, input);
+            times[kind].push(reply.ms);
+            if (!reply.ok) failures.push(`${call}: ${reply.status} ${reply.error?.message}`);
+            return reply;
+          };
+          let labeling = true, similarHitsPlanted = 0;
+          const stages = { stage1Ms: [] as number[], stage2Ms: [] as number[] };
+          const loadBefore = loadavg();
+          const started = performance.now();
+          const searching = withSearches ? Array.from({ length: searchers }, async () => {
+            while (labeling) {
+              const reply = await timedCall(admin, 'similar', 'search.query', query);
+              similarHitsPlanted = reply.ok ? reply.result.hits.filter((hit: { imageId: number }) => planted.has(hit.imageId)).length : 0;
+              if (reply.ok) for (const stage of ['stage1Ms', 'stage2Ms'] as const) stages[stage].push(reply.result.stats[stage]);
+            }
+          }) : [];
+          await Promise.all(tokens.map(async (token, i) => {
+            const imageId = 2 + i;
+            for (let n = 0; n < rounds; n++) {
+              const base = versions.get(imageId) ?? 0;
+              const reply = await timedCall(token, 'save', 'annotations.save', { imageId, baseVersion: base, annotations: [{ classId, rle: saveMask(1 + ((i * 7 + n) % 600)), source: 'clicks' }] });
+              if (reply.ok) versions.set(imageId, reply.result.version);
+              await timedCall(token, 'list', 'images.list', { offset: (n * 10) % 40, limit: 20 });
+              await timedCall(token, 'searchByName', 'images.list', { search: `scene-${1000 + n}` });
+            }
+          }));
+          labeling = false;
+          await Promise.all(searching);
+          const load = [loadBefore[0], loadavg()[0]].map((value) => Math.round(value * 100) / 100);
+          const summary = Object.fromEntries(kinds.filter((kind) => times[kind].length).map((kind) => [kind, { calls: times[kind].length, p50_ms: percentile(times[kind], 50), p95_ms: percentile(times[kind], 95) }]));
+          return { seconds: Math.round((performance.now() - started) / 100) / 10, loadAverage1m: load, errors: failures.length, firstErrors: failures.slice(0, 3), ...summary, ...(withSearches ? {
+            similarPlantedInTop20: similarHitsPlanted,
+            // Inside a search, as the server timed them: the scan (queued behind the other searcher's included) and the re-ranking.
+            similarStages: Object.fromEntries(Object.entries(stages).map(([stage, list]) => [stage, { p50: percentile(list, 50), p95: percentile(list, 95) }])),
+          } : {}) };
+        };
+        if (name === 'eventLoop') runs.labelersAlone = await measure(false);
+        runs[name] = { scanThreads: threads, withSearches: await measure(true) };
+      } finally {
+        server.process.kill('SIGTERM');
+        await server.exited;
+      }
+    }
+    return runs;
+  } finally {
+    await cluster.stop();
+  }
+}
+
 async function main(): Promise<void> {
   if (!values.only || values.only === 'labeling') console.log(JSON.stringify({ labelingLoad: await labelingLoad() }, null, 2));
   if (!values.only || values.only === 'workers') console.log(JSON.stringify({ workerLoad: await workerLoad() }, null, 2));
   if (!values.only || values.only === 'list') console.log(JSON.stringify({ listAtScale: await listAtScale() }, null, 2));
+  if (!values.only || values.only === 'search') console.log(JSON.stringify({ searchLoad: await searchLoad() }, null, 2));
 }
 
 main().catch((error: unknown) => {

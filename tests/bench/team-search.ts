@@ -1,65 +1,66 @@
 /**
  * Stage 1 of team-server search at scale, on a throwaway PostgreSQL cluster (tests/pg-cluster.ts).
  *
- *   npx tsx tests/bench/team-search.ts [--images 100000] [--regions 78] [--dim 16] [--queries 50] [--added 1000]
+ *   npx tsx tests/bench/team-search.ts [--images 100000] [--regions 78] [--dim 16] [--queries 50] [--added 1000] [--threads <cores - 1>]
  *
- * N images with generated region rows (R random unit int8 vectors each; R = 78 is what the indexer gives for a
- * 64x43 region grid with 40 leaves, dim 16 is the built-in models' width), inserted straight into region_sets with
- * unnest() batches (images and tiny 4x3 embedding rows made in SQL, for the foreign keys); 100 of them hold a
- * planted region at cosine ~0.9 to the first query. Then, as the server does it (electron/team/search.ts):
+ * N images with generated region rows (tests/bench/region-rows.ts: R random unit int8 vectors each); 100 of them
+ * hold a planted region at cosine ~0.9 to the first query. Then, as the server does it (electron/team/search.ts),
+ * on two indexes of the same rows: one scanning on the event loop (as before scan-pool.ts), one in `--threads`
+ * worker threads (the server's default), each query run on both, one after the other, so both see the same load:
  *   cold load = the first refresh of a fresh TeamRegionIndex (the missing-regions check plus reading every row);
- *   warm stage 1 = scan() of Q queries against the loaded matrix (ms = the scan, sync = the version check before it,
- *     cpu = this process's CPU time for the call);
- *   catch-up = the refresh after `--added` new rows were inserted.
- * Prints wall milliseconds and RSS; the machine may be shared, so compare runs on one machine only.
+ *   warm stage 1 = scan() of Q queries against the loaded matrix (ms = the scan, sync = the version check before it);
+ *   event loop stall = the longest the event loop went without running a 1 ms timer during the call (what any
+ *     other call on the server waits behind a search); idle stall = the same over 100 ms of doing nothing;
+ *   catch-up = the refresh after `--added` new rows were inserted (threaded index).
+ * The hits of both are compared on every query. Prints wall milliseconds, RSS and the load average; the machine may
+ * be shared, so compare runs on one machine only.
  */
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { nearby, randomUnit, seededRandom } from '../../core/search/synthetic';
-import { toInt8 } from '../../core/search/scan';
+import { randomUnit, seededRandom } from '../../core/search/synthetic';
 import { PgStore } from '../../db/pg/store';
 import { readManifest } from '../../electron/embedding/embedder';
 import { builtinModelsDir } from '../../electron/paths';
-import { TeamRegionIndex } from '../../electron/team/search';
-import { type PgCluster, startPgCluster } from '../pg-cluster';
+import { defaultScanThreads, ScanPool } from '../../electron/team/scan-pool';
+import { type Stage1Result, TeamRegionIndex } from '../../electron/team/search';
+import { startPgCluster } from '../pg-cluster';
+import { insertImages, insertRegions, plantedIdsOf, type RegionRows } from './region-rows';
 
 const { values } = parseArgs({
   options: { images: { type: 'string', default: '100000' }, regions: { type: 'string', default: '78' }, dim: { type: 'string', default: '16' },
-    queries: { type: 'string', default: '50' }, added: { type: 'string', default: '1000' } },
+    queries: { type: 'string', default: '50' }, added: { type: 'string', default: '1000' }, threads: { type: 'string', default: String(defaultScanThreads()) } },
 });
-const imageCount = Number(values.images), regionsPerImage = Number(values.regions), dim = Number(values.dim);
-const queryCount = Number(values.queries), added = Number(values.added);
-const modelId = 'pixelwise-colorpos', planted = 100, batch = 2000;
+const imageCount = Number(values.images), queryCount = Number(values.queries), added = Number(values.added), threads = Number(values.threads);
 const random = seededRandom(26);
-const target = randomUnit(dim, random);
-const plantedIds = new Set(Array.from({ length: planted }, (_, i) => 1 + Math.floor(((i + 0.5) * imageCount) / planted)));
+const rows: RegionRows = {
+  modelId: 'pixelwise-colorpos', regionsPerImage: Number(values.regions), dim: Number(values.dim), random,
+  target: randomUnit(Number(values.dim), random), plantedIds: plantedIdsOf(imageCount, 100),
+};
+const { modelId, dim, target, plantedIds } = rows;
 
 const percentile = (list: number[], p: number) => {
   const sorted = [...list].sort((a, b) => a - b);
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 10) / 10;
 };
 const mb = (bytes: number) => Math.round(bytes / 1024 / 1024);
+const load = () => loadavg().map((value) => Math.round(value * 100) / 100);
 
-/** One image's region vectors: random unit int8, with a region near the target on planted images. */
-function vectorsOf(imageId: number): Buffer {
-  const out = Buffer.alloc(regionsPerImage * dim);
-  const view = new Int8Array(out.buffer, out.byteOffset, out.byteLength);
-  for (let r = 0; r < regionsPerImage; r++) view.set(toInt8(randomUnit(dim, random)), r * dim);
-  if (plantedIds.has(imageId)) view.set(toInt8(nearby(target, 0.9, random)), Math.floor(random() * regionsPerImage) * dim);
-  return out;
-}
-
-/** Embedding rows (tiny, for the foreign key) and region rows of images from..to. */
-async function insertRegions(cluster: PgCluster, url: string, from: number, to: number): Promise<void> {
-  await cluster.query(url, `INSERT INTO embeddings (image_id, model_id, grid_width, grid_height, dim, image_width, image_height, dtype, scale, data)
-    SELECT g, $3, 4, 3, $4, 640, 480, 'int8', 1, decode(repeat('00', 12 * $4), 'hex') FROM generate_series($1::int, $2::int) g`, [from, to, modelId, dim]);
-  const parents = Buffer.alloc(regionsPerImage * 2), boxes = Buffer.alloc(regionsPerImage * 10), labels = Buffer.alloc(1);
-  for (let start = from; start <= to; start += batch) {
-    const ids = Array.from({ length: Math.min(batch, to - start + 1) }, (_, i) => start + i);
-    await cluster.query(url, `INSERT INTO region_sets (image_id, model_id, grid_width, grid_height, image_width, image_height, dim, leaf_count,
-        region_count, labels, parents, boxes, vectors)
-      SELECT id, $2, 1, 1, 640, 480, $3, 40, $4, $5, $6, $7, v FROM unnest($1::int[], $8::bytea[]) AS t (id, v)`,
-    [ids, modelId, dim, regionsPerImage, labels, parents, boxes, ids.map(vectorsOf)]);
+/** The call, and the longest gap between runs of a 1 ms timer while it ran. */
+async function withStall<T>(call: () => Promise<T>): Promise<{ result: T; stallMs: number }> {
+  let last = performance.now(), stallMs = 0, running = true;
+  const tick = () => {
+    const now = performance.now();
+    stallMs = Math.max(stallMs, now - last);
+    last = now;
+    if (running) timer = setTimeout(tick, 1);
+  };
+  let timer = setTimeout(tick, 1);
+  try {
+    return { result: await call(), stallMs: Math.max(stallMs, performance.now() - last) };
+  } finally {
+    running = false;
+    clearTimeout(timer);
   }
 }
 
@@ -67,54 +68,67 @@ async function main(): Promise<void> {
   const cluster = await startPgCluster();
   const url = await cluster.createDatabase('search');
   const store = await PgStore.open(url);
+  const pool = new ScanPool({ threads });
   try {
     await store.embeddings.registerModel(await readManifest(join(builtinModelsDir(), modelId)));
     let started = performance.now();
-    const total = imageCount + added;
-    await cluster.query(url, `INSERT INTO images (path, hash, width, height, byte_size, format, data, thumbnail)
-      SELECT 'scene-' || g || '.jpg', md5(g::text) || md5((-g)::text), 640, 480, 1, 'jpeg', '\\x00', '\\x00' FROM generate_series(1, $1::int) g`, [total]);
-    await insertRegions(cluster, url, 1, imageCount);
+    await insertImages(cluster, url, imageCount + added);
+    await insertRegions(cluster, url, rows, 1, imageCount);
     await cluster.query(url, 'ANALYZE');
     const insertMs = performance.now() - started;
 
-    const index = new TeamRegionIndex(store);
-    const rssBefore = process.memoryUsage().rss;
-    started = performance.now();
-    await index.refresh(modelId);
-    const coldMs = performance.now() - started;
-    const rssAfter = process.memoryUsage().rss;
-
-    const queries = [target, ...Array.from({ length: queryCount - 1 }, () => randomUnit(dim, random))];
-    const stage1: number[] = [], stage1Cpu: number[] = [], sync: number[] = [];
-    let recall = 0, images = 0, regions = 0;
-    for (const [i, query] of queries.entries()) {
-      const cpu = process.cpuUsage();
-      const result = await index.scan(modelId, [query], { limit: 100 });
-      const used = process.cpuUsage(cpu);
-      stage1.push(result.ms);
-      stage1Cpu.push((used.user + used.system) / 1000);
-      sync.push(result.syncMs);
-      images = result.images;
-      regions = result.regions;
-      if (i === 0) recall = result.hits.filter((hit) => plantedIds.has(hit.imageId)).length / planted;
+    const modes = { eventLoop: new TeamRegionIndex(store), workers: new TeamRegionIndex(store, pool) };
+    const cold: Record<string, { ms: number; rssGrowthMB: number }> = {};
+    for (const [name, index] of Object.entries(modes)) {
+      const rssBefore = process.memoryUsage().rss;
+      started = performance.now();
+      await index.refresh(modelId);
+      cold[name] = { ms: Math.round(performance.now() - started), rssGrowthMB: mb(process.memoryUsage().rss - rssBefore) };
     }
 
-    await insertRegions(cluster, url, imageCount + 1, imageCount + added);
+    const queries = [target, ...Array.from({ length: queryCount - 1 }, () => randomUnit(dim, random))];
+    const timings = Object.fromEntries(Object.keys(modes).map((name) => [name, { stage1: [] as number[], stall: [] as number[], sync: [] as number[] }]));
+    const loadBefore = load();
+    let recall = 0, differing = 0, last: Stage1Result | undefined;
+    const idleStall: number[] = [];
+    for (const [i, query] of queries.entries()) {
+      const hits: string[] = [];
+      for (const [name, index] of Object.entries(modes)) {
+        const { result, stallMs } = await withStall(() => index.scan(modelId, [query], { limit: 100 }));
+        timings[name].stage1.push(result.ms);
+        timings[name].stall.push(stallMs);
+        timings[name].sync.push(result.syncMs);
+        hits.push(JSON.stringify(result.hits));
+        last = result;
+        if (i === 0) recall = result.hits.filter((hit) => plantedIds.has(hit.imageId)).length / plantedIds.size;
+      }
+      if (hits[0] !== hits[1]) differing++;
+      idleStall.push((await withStall(() => new Promise((resolve) => setTimeout(resolve, 100)))).stallMs);
+    }
+    const loadAfter = load();
+
+    await insertRegions(cluster, url, rows, imageCount + 1, imageCount + added);
     started = performance.now();
-    const afterAdd = await index.scan(modelId, [target], { limit: 100 });
+    const afterAdd = await modes.workers.scan(modelId, [target], { limit: 100 });
     const catchUpMs = performance.now() - started;
 
+    const summary = (name: string) => ({
+      coldLoadMs: cold[name].ms, rssGrowthMB: cold[name].rssGrowthMB,
+      stage1Ms: { p50: percentile(timings[name].stage1, 50), p95: percentile(timings[name].stage1, 95), max: percentile(timings[name].stage1, 100) },
+      eventLoopStallMs: { p50: percentile(timings[name].stall, 50), p95: percentile(timings[name].stall, 95), max: percentile(timings[name].stall, 100) },
+      versionCheckMs: { p50: percentile(timings[name].sync, 50), p95: percentile(timings[name].sync, 95) },
+    });
     console.log(JSON.stringify({
-      images, regions, dim, insertSeconds: Math.round(insertMs / 100) / 10,
-      coldLoadMs: Math.round(coldMs), matrixMB: mb(index.bytes), rssGrowthMB: mb(rssAfter - rssBefore),
-      warmStage1Ms: { p50: percentile(stage1, 50), p95: percentile(stage1, 95), max: percentile(stage1, 100) },
-      // CPU of this process per query (scan + the version check's client side): the wall time on a shared machine includes waiting.
-      stage1CpuMs: { p50: percentile(stage1Cpu, 50), p95: percentile(stage1Cpu, 95) },
-      versionCheckMs: { p50: percentile(sync, 50), p95: percentile(sync, 95) },
-      plantedRecallAt100: recall,
-      catchUp: { added, images: afterAdd.images, ms: Math.round(catchUpMs), syncMs: Math.round(afterAdd.syncMs), stage1Ms: Math.round(afterAdd.ms) },
+      images: last!.images, regions: last!.regions, dim, cores: cpus().length, loadAverage: { before: loadBefore, after: loadAfter },
+      insertSeconds: Math.round(insertMs / 100) / 10, matrixMB: mb(modes.workers.bytes),
+      eventLoop: summary('eventLoop'), workers: { threads, ...summary('workers') },
+      // The same probe over 100 ms of waiting for nothing: what this machine's load alone makes the event loop wait.
+      idleStallMs: { p50: percentile(idleStall, 50), p95: percentile(idleStall, 95) },
+      queriesWithDifferentHits: differing, plantedRecallAt100: recall,
+      catchUp: { added, images: afterAdd.images, ms: Math.round(catchUpMs), syncMs: Math.round(afterAdd.syncMs), stage1Ms: Math.round(afterAdd.ms), threads: afterAdd.threads },
     }, null, 1));
   } finally {
+    await pool.close();
     await store.close();
     await cluster.stop();
   }
