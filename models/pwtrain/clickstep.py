@@ -34,7 +34,7 @@ FEATURES = [
 ]
 
 DEFAULTS = {"hidden": 12, "hidden2": 8, "coarse": 1, "crop": 64, "batch": 16, "lr": 3e-3, "weight_decay": 1e-5,
-            "holdout_every": 10, "rounds_per_object": 4, "checkpoint_minutes": 2, "dumps": []}
+            "holdout_every": 10, "rounds_per_object": 4, "checkpoint_minutes": 2, "dumps": [], "train_only_dumps": []}
 
 
 class ClickStep(nn.Module):
@@ -181,6 +181,10 @@ def train(config: dict, out: Path, minutes: float | None, steps: int | None = No
         train_part, held_part = split(part, settings["holdout_every"], settings["rounds_per_object"])
         train_records += train_part
         held += held_part
+    for dump in settings.get("train_only_dumps", []):
+        # Records trained on and never held out (e.g. Augment's variants of the training-side images only): the
+        # held-out part, and so the checkpoint pick, stays that of `dumps`.
+        train_records += read_dump(dump)
     if not train_records or not held:
         raise ValueError("need dumped records for both training and the held-out part")
     model = ClickStep(settings["hidden"], settings["hidden2"], settings["coarse"])
@@ -245,6 +249,7 @@ def main() -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--steps", type=int, help="stop after this many steps (equal compute for compared runs)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export", help="write the best checkpoint's weights JSON here")
     parser.add_argument("--threads", type=int, default=1)
@@ -260,16 +265,19 @@ def main() -> None:
                                           config.get("rounds_per_object", DEFAULTS["rounds_per_object"]))
             held += held_part
             count += len(train_part)
+        count += sum(len(read_dump(dump)) for dump in config.get("train_only_dumps", []))
         result = {"held": held, "train": count}
     else:
-        result = train(config, out, args.minutes, resume=args.resume, log=lambda line: print(line, flush=True))
+        result = train(config, out, args.minutes, steps=args.steps, resume=args.resume,
+                       log=lambda line: print(line, flush=True))
     if args.export:
         state = torch.load(out / "best.pt", map_location="cpu")
         model = ClickStep(state["config"]["hidden"], state["config"]["hidden2"], state["config"].get("coarse", 1))
         model.load_state_dict(state["model"])
         best = max(state["history"], key=lambda item: item["iou"])
         f, _ = result["held"][0]
-        meta = {"trainedOn": [Path(d).name for d in config["dumps"]], "config": Path(args.config).name,
+        meta = {"trainedOn": [Path(d).name for d in config["dumps"] + config.get("train_only_dumps", [])],
+                "config": Path(args.config).name,
                 "steps": state["step"], "minutes": round(state["seconds"] / 60, 1), "trainRecords": result["train"],
                 "heldOutRecords": len(result["held"]), "heldOut": best}
         if config.get("init"):
