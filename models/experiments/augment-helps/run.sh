@@ -41,3 +41,4 @@ for set in GrabCut COCO_MVal; do
     clicks --dataset "$DATA/eval/$set" "${limit[@]}" --step-weights "$OUT/weights-$run.json" --out "$OUT/eval-$set-$run.json"
   done
 done | tee "$OUT/eval.txt"
+/usr/bin/python3 models/experiments/augment-helps/summarize.py "$OUT" | tee "$OUT/table.md"
