@@ -34,7 +34,8 @@ FEATURES = [
 ]
 
 DEFAULTS = {"hidden": 12, "hidden2": 8, "coarse": 1, "crop": 64, "batch": 16, "lr": 3e-3, "weight_decay": 1e-5,
-            "holdout_every": 10, "rounds_per_object": 4, "checkpoint_minutes": 2, "dumps": [], "train_only_dumps": []}
+            "holdout_every": 10, "rounds_per_object": 4, "checkpoint_minutes": 2, "dumps": [], "train_only_dumps": [],
+            "seed": 0}
 
 
 class ClickStep(nn.Module):
@@ -172,8 +173,8 @@ def train(config: dict, out: Path, minutes: float | None, steps: int | None = No
           log=print, records: list | None = None) -> dict:
     """Trains until `minutes` or `steps`; checkpoints (last.pt, best.pt by held-out IoU) and resumes from last.pt."""
     settings = {**DEFAULTS, **config}
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
+    torch.manual_seed(settings["seed"])
+    rng = np.random.default_rng(settings["seed"])
     # Split each dump on its own: the same objects are held out of every dump of a folder (engine-driven and
     # learned-step-driven rounds of one image never land on both sides).
     train_records, held = [], []
@@ -250,6 +251,7 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     parser.add_argument("--minutes", type=float, default=30)
     parser.add_argument("--steps", type=int, help="stop after this many steps (equal compute for compared runs)")
+    parser.add_argument("--seed", type=int, help="the init's and the batches' seed (default: the config's, else 0)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export", help="write the best checkpoint's weights JSON here")
     parser.add_argument("--threads", type=int, default=1)
@@ -257,6 +259,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = json.loads(Path(args.config).read_text())
+    if args.seed is not None:
+        config["seed"] = args.seed
     out = Path(args.out)
     if args.export_only:
         held, count = [], 0
@@ -277,7 +281,7 @@ def main() -> None:
         best = max(state["history"], key=lambda item: item["iou"])
         f, _ = result["held"][0]
         meta = {"trainedOn": [Path(d).name for d in config["dumps"] + config.get("train_only_dumps", [])],
-                "config": Path(args.config).name,
+                "config": Path(args.config).name, "seed": config.get("seed", 0),
                 "steps": state["step"], "minutes": round(state["seconds"] / 60, 1), "trainRecords": result["train"],
                 "heldOutRecords": len(result["held"]), "heldOut": best}
         if config.get("init"):

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Does augmentation help? The learned click step trained at equal steps without and with Augment's variants of the
 # training images, then NoC on eval/GrabCut and eval/COCO_MVal (reporting only). See README.md beside this file.
-#   bash models/experiments/augment-helps/run.sh [DATA=../shared/data] [STEPS=6600] [VARIANTS=3] [COCO_LIMIT=100]
+#   [DATA=../shared/data] [STEPS=6600] [VARIANTS=3] [COCO_LIMIT=100] [SEEDS="0 1"] bash models/experiments/augment-helps/run.sh
 # Every stage skips what it already made (delete .cache/augment-helps to start over). One thread per process.
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
-DATA=${DATA:-../shared/data} STEPS=${STEPS:-6600} VARIANTS=${VARIANTS:-3} COCO_LIMIT=${COCO_LIMIT:-100}
+DATA=${DATA:-../shared/data} STEPS=${STEPS:-6600} VARIANTS=${VARIANTS:-3} COCO_LIMIT=${COCO_LIMIT:-100} SEEDS=${SEEDS:-0 1}
 OUT=.cache/augment-helps
 mkdir -p "$OUT"
 TRAIN=(VOC_coseg COCO128_panoptic)
@@ -28,17 +28,26 @@ for set in "${TRAIN[@]}"; do
 done
 # 4. Two runs from the same init and seed, the same STEPS batches of 16 crops: only the pool they sample differs.
 #    The held-out records (every 10th original object) are the same for both and pick each run's checkpoint.
-for run in without with; do
-  [ -s "$OUT/weights-$run.json" ] || nice -n 10 /usr/bin/python3 -m models.pwtrain.clickstep --config "models/configs/clickstep-augment-$run.json" \
-    --out "$OUT/run-$run" --steps "$STEPS" --minutes 600 --export "$OUT/weights-$run.json" > "$OUT/train-$run.log"
+#    Each pair runs once per seed in SEEDS (the init's and the batches' seed): the spread between seeds is the noise.
+RUNS=()
+for seed in $SEEDS; do
+  for run in without with; do
+    name=$run; [ "$seed" = 0 ] || name=$run-seed$seed
+    RUNS+=("$name")
+    [ -s "$OUT/weights-$name.json" ] || nice -n 10 /usr/bin/python3 -m models.pwtrain.clickstep --config "models/configs/clickstep-augment-$run.json" \
+      --seed "$seed" --out "$OUT/run-$name" --steps "$STEPS" --minutes 600 --export "$OUT/weights-$name.json" > "$OUT/train-$name.log"
+  done
 done
 # 5. NoC on eval/ (reporting only; nothing above read it): engine formula, shipped weights, without, with.
-for set in GrabCut COCO_MVal; do
+#    COCO_MVal: the first COCO_LIMIT images, then all 427 ("COCO_MVal-all") unless COCO_ALL=0.
+sets=(GrabCut COCO_MVal); [ "${COCO_ALL:-1}" = 1 ] && sets+=(COCO_MVal-all)
+for set in "${sets[@]}"; do
   limit=(); [ "$set" = COCO_MVal ] && limit=(--limit "$COCO_LIMIT")
-  clicks --dataset "$DATA/eval/$set" "${limit[@]}" --step engine --out "$OUT/eval-$set-engine.json"
-  clicks --dataset "$DATA/eval/$set" "${limit[@]}" --out "$OUT/eval-$set-shipped.json"
-  for run in without with; do
-    clicks --dataset "$DATA/eval/$set" "${limit[@]}" --step-weights "$OUT/weights-$run.json" --out "$OUT/eval-$set-$run.json"
+  folder="$DATA/eval/${set%-all}"
+  [ -s "$OUT/eval-$set-engine.json" ] || clicks --dataset "$folder" "${limit[@]}" --step engine --out "$OUT/eval-$set-engine.json"
+  [ -s "$OUT/eval-$set-shipped.json" ] || clicks --dataset "$folder" "${limit[@]}" --out "$OUT/eval-$set-shipped.json"
+  for run in "${RUNS[@]}"; do
+    [ -s "$OUT/eval-$set-$run.json" ] || clicks --dataset "$folder" "${limit[@]}" --step-weights "$OUT/weights-$run.json" --out "$OUT/eval-$set-$run.json"
   done
-done | tee "$OUT/eval.txt"
+done
 /usr/bin/python3 models/experiments/augment-helps/summarize.py "$OUT" | tee "$OUT/table.md"

@@ -7,21 +7,23 @@ import json
 import sys
 from pathlib import Path
 
-ROWS = [("engine", "Engine formula"), ("shipped", "Learned step, shipped weights"),
-        ("without", "Learned step, trained without variants"), ("with", "Learned step, trained with variants")]
+ROWS = [("engine", "Engine formula"), ("shipped", "Learned step, shipped weights")]
 
 
 def main() -> None:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else ".cache/augment-helps")
-    sets = [name for name in ("GrabCut", "COCO_MVal") if (out / f"eval-{name}-engine.json").exists()]
+    sets = [name for name in ("GrabCut", "COCO_MVal", "COCO_MVal-all") if (out / f"eval-{name}-engine.json").exists()]
     header = ["click step"]
     for name in sets:
         images = json.loads((out / f"eval-{name}-engine.json").read_text())["metrics"]["images"]
-        header += [f"{name} ({images}) NoC@85 / @90 / fail@90", f"{name} mIoU@1/3/5"]
+        header += [f"{name.removesuffix('-all')} ({images}) NoC@85 / @90 / fail@90", f"mIoU@1/3/5"]
     header.append("held-out training objects: grid IoU (step picked)")
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
-    for key, label in ROWS:
+    seeds = sorted({path.stem.split("-seed")[1] for path in out.glob("weights-*-seed*.json")}, key=int)
+    runs = [(f"{run}{suffix}", f"Learned step, trained {run} variants{label}") for suffix, label in
+            [("", ", seed 0")] + [(f"-seed{seed}", f", seed {seed}") for seed in seeds] for run in ("without", "with")]
+    for key, label in ROWS + runs:
         cells = [label]
         for name in sets:
             path = out / f"eval-{name}-{key}.json"
