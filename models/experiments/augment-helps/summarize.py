@@ -23,6 +23,7 @@ def main() -> None:
     seeds = sorted({path.stem.split("-seed")[1] for path in out.glob("weights-*-seed*.json")}, key=int)
     runs = [(f"{run}{suffix}", f"Learned step, trained {run} variants{label}") for suffix, label in
             [("", ", seed 0")] + [(f"-seed{seed}", f", seed {seed}") for seed in seeds] for run in ("without", "with")]
+    runs.append(("with-jitter", "Learned step, trained with the jitter variants only (jitter-only.sh), seed 0"))
     for key, label in ROWS + runs:
         cells = [label]
         for name in sets:
@@ -36,7 +37,7 @@ def main() -> None:
         weights = out / f"weights-{key}.json"
         if weights.exists():
             meta = json.loads(weights.read_text())["meta"]
-            cells.append(f"{meta['heldOut']['iou']:.4f} (step {meta['heldOut']['step']:,} of {meta['steps']:,}; "
+            cells.append(f"{meta['heldOut']['iou']:.4f} (step {meta['heldOut']['step']:,}; "
                          f"{meta['trainRecords']:,} training records)")
         else:
             cells.append("")
