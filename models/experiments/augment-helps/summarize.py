@@ -21,8 +21,8 @@ def main() -> None:
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     seeds = sorted({path.stem.split("-seed")[1] for path in out.glob("weights-*-seed*.json")}, key=int)
-    runs = [(f"{run}{suffix}", f"Learned step, trained {run} variants{label}") for suffix, label in
-            [("", ", seed 0")] + [(f"-seed{seed}", f", seed {seed}") for seed in seeds] for run in ("without", "with")]
+    runs = [(f"{run}{suffix}", f"Learned step, trained {run} variants{label}") for run in ("without", "with")
+            for suffix, label in [("", ", seed 0")] + [(f"-seed{seed}", f", seed {seed}") for seed in seeds]]
     runs.append(("with-jitter", "Learned step, trained with the jitter variants only (jitter-only.sh), seed 0"))
     for key, label in ROWS + runs:
         cells = [label]
