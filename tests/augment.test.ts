@@ -2,9 +2,10 @@
  * Augment end to end without a browser: a generated project (real SQLite file, real embeddings from the built-in
  * ONNX model), the augment job with the shipped ONNX decoder, cancel, undo and the COCO export's synthetic flag.
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { dispatch } from '../core/api/contract';
 import type { ImageRecord, JobRecord } from '../core/api/records';
@@ -141,6 +142,65 @@ describe('augment job', () => {
     }
     expect(readdirSync(join(dir, 'augmented')).sort()).toEqual(variants.map((v) => v.fileName).sort());
     expect(s.project.db.pragma('integrity_check', { simple: true })).toBe('ok');
+  });
+
+  it('a job killed with its process resumes on the next open: every variant once and whole, no stray file, the same pixels', async () => {
+    const { dir, studio: s, images } = await annotatedProject();
+    const dataDir = join(dir, 'data'), projectFile = join(dir, 'p.pixelwise');
+    await s.close();
+    studio = null;
+    const request = { imageIds: [images[0].id, images[1].id], variants: 10, edit: 'jitter', strength: 1, seed: 11 } as const;
+    const child = spawn(process.execPath, [resolve(__dirname, '..', 'bin', 'pixelwise.cjs'), 'augment', projectFile, '--images', request.imageIds.join(','),
+      '--variants', String(request.variants), '--edit', request.edit, '--strength', String(request.strength), '--seed', String(request.seed), '--data-dir', dataDir],
+    { env: { ...process.env, PIXELWISE_PROVIDERS: 'cpu' }, stdio: 'ignore' });
+    const exited = new Promise<void>((done) => child.on('exit', () => done()));
+    const folder = join(dir, 'augmented');
+    const made = () => (existsSync(folder) ? readdirSync(folder).filter((name) => name.endsWith('.png')).length : 0);
+    const deadline = Date.now() + 120_000;
+    while (made() < 3 && Date.now() < deadline) await new Promise((wait) => setTimeout(wait, 20));
+    child.kill('SIGKILL');
+    await exited;
+    // What the kill left, read from the file before any studio opens it (opening resumes the job).
+    const file = new Database(projectFile, { readonly: true });
+    const killed = file.prepare('SELECT id, hash FROM images WHERE augment_job_id IS NOT NULL ORDER BY id').all() as Array<{ id: number; hash: string }>;
+    const job = file.prepare(`SELECT id, status FROM jobs WHERE kind = 'augment'`).get() as { id: number; status: string };
+    file.close();
+    expect(job.status).toBe('running');
+    expect(killed.length).toBeGreaterThanOrEqual(2);
+    expect(killed.length).toBeLessThan(20); // the kill landed mid-job, not after it
+    // What a kill in the middle of writing a variant leaves: a half-written file of this job without its row.
+    writeFileSync(join(folder, `scene-0000-jitter-job${job.id}-10.png.partial`), 'half a png');
+
+    studio = new Studio({ dataDir, mode: 'cli' });
+    const api = createApiImplementation(studio, null);
+    const call = <T = any>(service: string, method: string, input: unknown = {}) => dispatch(api, service, method, input) as Promise<T>;
+    await call('projects', 'open', { path: projectFile });
+    const resumed = await run(studio, (await call<JobRecord[]>('jobs', 'list', {})).find((record) => record.id === job.id)!);
+    expect(resumed).toMatchObject({ status: 'done', total: 20, done: 20, failed: 0 });
+    const result = resumed.result as { created: number; imageIds: number[]; skipped: unknown[] };
+    expect(result).toMatchObject({ created: 20, skipped: [] });
+    const variants = (await call<{ items: ImageRecord[] }>('images', 'list', {})).items.filter((image) => image.synthetic);
+    expect(variants.map((v) => v.id).sort((a, b) => a - b)).toEqual([...result.imageIds].sort((a, b) => a - b));
+    // The rows made before the kill are kept as they were, not made again.
+    expect(variants.slice(0, killed.length).map((v) => ({ id: v.id, hash: v.hash }))).toEqual(killed);
+    for (const [source, objects] of [[images[0], 2], [images[1], 1]] as const) {
+      const own = variants.filter((v) => v.sourceImageId === source.id);
+      expect(own.map((v) => Number(/-(\d+)\.png$/.exec(v.fileName)![1])).sort((a, b) => a - b)).toEqual(Array.from({ length: 10 }, (_, k) => k + 1));
+      expect(own.every((v) => v.annotationCount === objects)).toBe(true);
+    }
+    expect(readdirSync(folder).sort()).toEqual(variants.map((v) => v.fileName).sort());
+    expect(studio.project.db.pragma('integrity_check', { simple: true })).toBe('ok');
+
+    // The same request run without a kill, in a second project from the same scenes, gives the same pixels.
+    const hashes = variants.map((v) => v.hash).sort();
+    await studio.close();
+    studio = null;
+    const fresh = await annotatedProject();
+    const whole = await run(fresh.studio, await fresh.call<JobRecord>('augment', 'start', request));
+    expect(whole.status).toBe('done');
+    const expected = (await fresh.call<{ items: ImageRecord[] }>('images', 'list', {})).items.filter((image) => image.synthetic).map((v) => v.hash).sort();
+    expect(hashes).toEqual(expected);
+    expect(new Set(hashes).size).toBe(20);
   });
 
   it('runs from the command line: pixelwise augment <project> --images --variants --edit --strength', async () => {

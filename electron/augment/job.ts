@@ -3,10 +3,12 @@
  * every object (core/augment/edits.ts), decoding it (electron/augment/decoder.ts) and putting the change into the
  * photo (core/augment/compose.ts). Each variant is one PNG under <project folder>/augmented/ plus one transaction
  * (image row marked synthetic, linked to its source and to this job, and copies of the source's objects): a
- * cancel or a crash between variants leaves only whole variants. Masks stay exact, since pixels change only
+ * cancel or a crash between variants leaves only whole variants, and a run stopped by a crash or a kill resumes on
+ * the next open with the variants it had not committed. Masks stay exact, since pixels change only
  * inside them. `undoAugment` removes everything one job made.
  */
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, extname, join } from 'node:path';
 import sharp from 'sharp';
 import { type AugmentEdit, editMap, type MapObject, mapObject } from '../../core/augment/edits';
@@ -14,6 +16,7 @@ import { composeEdit, innerFeather } from '../../core/augment/compose';
 import { ApiError } from '../../core/api/contract';
 import { dequantize, type EmbeddingMap } from '../../core/embedding';
 import type { RgbImage } from '../../core/image';
+import type { Mask } from '../../core/mask';
 import type { ModelManifest } from '../../core/manifest';
 import { seededRandom } from '../../core/random';
 import { decodeRle } from '../../core/rle';
@@ -53,10 +56,17 @@ export interface AugmentDependencies {
 /** Inner feather of the compositing alpha, in pixels. */
 const featherPixels = 3;
 
-interface Source {
+export interface Source<Tag = AnnotationRecord> {
   map: EmbeddingMap;
   image: RgbImage;
-  objects: Array<{ annotation: AnnotationRecord; object: MapObject; alpha: Float32Array }>;
+  objects: Array<{ annotation: Tag; object: MapObject; alpha: Float32Array }>;
+}
+
+/** A variant's source: the stored map, the photo and its objects' masks (tagged, e.g. with their annotation); objects on no map cell are left out. */
+export function augmentSource<Tag>(map: EmbeddingMap, image: RgbImage, masks: Array<{ tag: Tag; mask: Mask }>): Source<Tag> {
+  const objects = masks.map(({ tag, mask }) => ({ annotation: tag, object: mapObject(map, mask), alpha: innerFeather(mask, featherPixels) }))
+    .filter(({ object }) => object.box[2] > object.box[0]);
+  return { map, image, objects };
 }
 
 /** Why an image cannot be augmented, in the labeler's words; null when it can. */
@@ -76,15 +86,11 @@ async function loadSource(project: Project, imageId: number, modelId: string): P
   if (image.width !== map.imageWidth || image.height !== map.imageHeight) {
     throw new Error(`the image file is ${image.width}x${image.height} but its embedding covers ${map.imageWidth}x${map.imageHeight}; compute its embedding again`);
   }
-  const objects = project.annotations.list(imageId).filter((a) => a.visible).map((annotation) => {
-    const mask = decodeRle(annotation.rle);
-    return { annotation, object: mapObject(map, mask), alpha: innerFeather(mask, featherPixels) };
-  }).filter(({ object }) => object.box[2] > object.box[0]);
-  return { map, image, objects };
+  return augmentSource(map, image, project.annotations.list(imageId).filter((a) => a.visible).map((annotation) => ({ tag: annotation, mask: decodeRle(annotation.rle) })));
 }
 
 /** One variant: every object edited in turn (donors: the image's other objects, else `fallbackDonor`). */
-export async function makeVariant(source: Source, decoder: MapDecoder, original: RgbImage, edit: AugmentEdit, strength: number,
+export async function makeVariant<Tag>(source: Source<Tag>, decoder: MapDecoder, original: RgbImage, edit: AugmentEdit, strength: number,
   random: () => number, fallbackDonor: MapObject | null): Promise<RgbImage> {
   let map = source.map;
   const alpha = new Float32Array(source.image.width * source.image.height);
@@ -108,35 +114,47 @@ export function augmentHandler(deps: AugmentDependencies) {
     const embedder = deps.model(modelId).manifest;
     const total = imageIds.length * variants;
     const result: AugmentResult = { created: 0, imageIds: [], skipped: [], warnings: [] };
-    let done = 0, failed = 0;
+    const folder = join(project.dir, 'augmented');
+    // A run stopped by a crash or a kill resumes: the variants it committed are kept (and counted), the files it
+    // left without a row are removed, and the rest is made as the first run would have (variants are seeded).
+    const before = await committedVariants(project, job.id, folder, edit);
+    for (const { id } of before.values()) result.imageIds.push(id);
+    let done = (result.created = before.size), failed = 0;
+    const remainingOf = (imageId: number) => Array.from({ length: variants }, (_, variant) => variant).filter((variant) => !before.has(`${imageId}:${variant + 1}`));
     progress(total, done, failed);
     const usable = imageIds.filter((id) => {
       const reason = unusable(project, id, modelId);
       if (reason) {
         result.skipped.push({ imageId: id, reason });
-        failed += variants;
+        failed += remainingOf(id).length;
       }
       return !reason;
     });
     progress(total, done, failed);
     const decoder = usable.length ? await createMapDecoder(await findDecoder(embedder, deps.decodersDir), embedder) : null;
-    const folder = join(project.dir, 'augmented');
     try {
       let fallbackDonor: MapObject | null = null;
       for (const imageId of usable) {
         if (cancelled()) return;
+        const remaining = remainingOf(imageId);
+        // Done before the restart; the first usable image is still read, as the donor of later one-object images.
+        if (!remaining.length && fallbackDonor) continue;
         let source: Source;
         try {
           source = await loadSource(project, imageId, modelId);
           if (!source.objects.length) throw new Error('its objects cover no cell of the embedding map');
         } catch (error) {
           result.skipped.push({ imageId, reason: (error as Error).message });
-          progress(total, done, (failed += variants));
+          progress(total, done, (failed += remaining.length));
+          continue;
+        }
+        if (!remaining.length) {
+          fallbackDonor = source.objects[0].object;
           continue;
         }
         const original = await decoder!.decode(source.map);
         const stem = basename(project.images.get(imageId)!.path, extname(project.images.get(imageId)!.path));
-        for (let variant = 0; variant < variants; variant++) {
+        for (const variant of remaining) {
           if (cancelled()) return;
           const random = seededRandom(seed * 1_000_003 + imageId * 1009 + variant);
           let made: RgbImage;
@@ -144,7 +162,7 @@ export function augmentHandler(deps: AugmentDependencies) {
             made = await makeVariant(source, decoder!, original, edit, strength, random, fallbackDonor);
           } catch (error) {
             result.skipped.push({ imageId, reason: (error as Error).message });
-            progress(total, done, (failed += variants - variant));
+            progress(total, done, (failed += remaining.length - remaining.indexOf(variant)));
             break;
           }
           await mkdir(folder, { recursive: true });
@@ -188,6 +206,26 @@ export function augmentHandler(deps: AugmentDependencies) {
       }
     }
   };
+}
+
+/**
+ * What an earlier run of augment job `jobId` committed, by `${sourceImageId}:${variant}` (from the file names it
+ * writes, `...-job<id>-<variant>.png`); its files that have no row (a kill between the file and its transaction,
+ * or a `.partial` write) are removed, so every file in the folder keeps its row.
+ */
+async function committedVariants(project: Project, jobId: number, folder: string, edit: AugmentEdit): Promise<Map<string, { id: number }>> {
+  const committed = new Map<string, { id: number }>();
+  const rows = new Set<string>();
+  for (const { id, path } of project.images.madeByAugment(jobId)) {
+    const variant = new RegExp(`-job${jobId}-(\\d+)\\.png$`).exec(path)?.[1];
+    const source = project.images.get(id)?.sourceImageId;
+    if (variant && source) committed.set(`${source}:${Number(variant)}`, { id });
+    rows.add(basename(path));
+  }
+  const ours = new RegExp(`-${edit}-job${jobId}-\\d+\\.png(\\.partial)?$`);
+  const files = existsSync(folder) ? await readdir(folder) : [];
+  for (const file of files) if (ours.test(file) && !rows.has(file)) await rm(join(folder, file), { force: true });
+  return committed;
 }
 
 /** Removes every image (with its objects, embedding and file) that augment job `jobId` made; returns how many. */

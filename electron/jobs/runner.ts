@@ -1,6 +1,6 @@
 /**
- * Runs a project's persistent jobs one at a time, oldest first. Image import and embedding jobs left running by a
- * crash or a kill are picked up again on open; each handler resumes from what is committed in the database.
+ * Runs a project's persistent jobs one at a time, oldest first. Image import, embedding and augment jobs left running
+ * by a crash or a kill are picked up again on open; each handler resumes from what is committed in the database.
  * Dataset imports and exports are not: they were asked for by a dialog or a command that is gone, and an export's
  * half-written folder would make it fail anyway, so on open they end as failed, saying why.
  */
@@ -29,7 +29,7 @@ interface Rate {
   doneAtStart: number;
 }
 
-const resumable: ReadonlySet<JobKind> = new Set(['import', 'embed']);
+const resumable: ReadonlySet<JobKind> = new Set(['import', 'embed', 'augment']);
 
 /** After the project could not be written (disk full, read-only), how long until the queue is tried again. */
 const retryAfterStallMs = 30_000;

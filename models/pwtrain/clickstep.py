@@ -34,7 +34,8 @@ FEATURES = [
 ]
 
 DEFAULTS = {"hidden": 12, "hidden2": 8, "coarse": 1, "crop": 64, "batch": 16, "lr": 3e-3, "weight_decay": 1e-5,
-            "holdout_every": 10, "rounds_per_object": 4, "checkpoint_minutes": 2, "dumps": []}
+            "holdout_every": 10, "rounds_per_object": 4, "checkpoint_minutes": 2, "dumps": [], "train_only_dumps": [],
+            "seed": 0}
 
 
 class ClickStep(nn.Module):
@@ -172,8 +173,8 @@ def train(config: dict, out: Path, minutes: float | None, steps: int | None = No
           log=print, records: list | None = None) -> dict:
     """Trains until `minutes` or `steps`; checkpoints (last.pt, best.pt by held-out IoU) and resumes from last.pt."""
     settings = {**DEFAULTS, **config}
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
+    torch.manual_seed(settings["seed"])
+    rng = np.random.default_rng(settings["seed"])
     # Split each dump on its own: the same objects are held out of every dump of a folder (engine-driven and
     # learned-step-driven rounds of one image never land on both sides).
     train_records, held = [], []
@@ -181,6 +182,10 @@ def train(config: dict, out: Path, minutes: float | None, steps: int | None = No
         train_part, held_part = split(part, settings["holdout_every"], settings["rounds_per_object"])
         train_records += train_part
         held += held_part
+    for dump in settings.get("train_only_dumps", []):
+        # Records trained on and never held out (e.g. Augment's variants of the training-side images only): the
+        # held-out part, and so the checkpoint pick, stays that of `dumps`.
+        train_records += read_dump(dump)
     if not train_records or not held:
         raise ValueError("need dumped records for both training and the held-out part")
     model = ClickStep(settings["hidden"], settings["hidden2"], settings["coarse"])
@@ -245,6 +250,8 @@ def main() -> None:
     parser.add_argument("--config", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--minutes", type=float, default=30)
+    parser.add_argument("--steps", type=int, help="stop after this many steps (equal compute for compared runs)")
+    parser.add_argument("--seed", type=int, help="the init's and the batches' seed (default: the config's, else 0)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export", help="write the best checkpoint's weights JSON here")
     parser.add_argument("--threads", type=int, default=1)
@@ -252,6 +259,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     config = json.loads(Path(args.config).read_text())
+    if args.seed is not None:
+        config["seed"] = args.seed
     out = Path(args.out)
     if args.export_only:
         held, count = [], 0
@@ -260,16 +269,19 @@ def main() -> None:
                                           config.get("rounds_per_object", DEFAULTS["rounds_per_object"]))
             held += held_part
             count += len(train_part)
+        count += sum(len(read_dump(dump)) for dump in config.get("train_only_dumps", []))
         result = {"held": held, "train": count}
     else:
-        result = train(config, out, args.minutes, resume=args.resume, log=lambda line: print(line, flush=True))
+        result = train(config, out, args.minutes, steps=args.steps, resume=args.resume,
+                       log=lambda line: print(line, flush=True))
     if args.export:
         state = torch.load(out / "best.pt", map_location="cpu")
         model = ClickStep(state["config"]["hidden"], state["config"]["hidden2"], state["config"].get("coarse", 1))
         model.load_state_dict(state["model"])
         best = max(state["history"], key=lambda item: item["iou"])
         f, _ = result["held"][0]
-        meta = {"trainedOn": [Path(d).name for d in config["dumps"]], "config": Path(args.config).name,
+        meta = {"trainedOn": [Path(d).name for d in config["dumps"] + config.get("train_only_dumps", [])],
+                "config": Path(args.config).name, "seed": config.get("seed", 0),
                 "steps": state["step"], "minutes": round(state["seconds"] / 60, 1), "trainRecords": result["train"],
                 "heldOutRecords": len(result["held"]), "heldOut": best}
         if config.get("init"):

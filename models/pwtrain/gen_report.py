@@ -43,6 +43,8 @@ from .data import IMAGE_SUFFIXES, read_rgb
 from .decoder import (Decoder, load_embedder, load_onnx_weights, normalise_image, quantise_like_studio, studio_scaled)
 from .decoder_config import DecoderModelConfig
 from .generator_eval import generator_lines, generator_results, kept_section, splice_generators
+
+AUGMENT_SECTION = "## Does augmentation help?"
 from .onnx_utils import REPO_ROOT
 
 STRIDE, MULTIPLE = 4, 32
@@ -288,7 +290,10 @@ def main() -> None:
         "```", "",
     ]
     text = "\n".join(line for line in lines if line is not None) + "\n"
-    args.out.write_text(splice_generators(text, section) if section else text)
+    text = splice_generators(text, section) if section else text
+    # Written by hand from models/experiments/augment-helps (its run.sh and summarize.py): kept as it is.
+    augment = kept_section(args.out, AUGMENT_SECTION)
+    args.out.write_text(splice_generators(text, augment, AUGMENT_SECTION, "- Does augmentation help") if augment else text)
     print(json.dumps({"out": str(args.out), "reconstruction": results, "edits": edits["edits"], "generators": generators}))
 
 

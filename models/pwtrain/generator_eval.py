@@ -212,12 +212,13 @@ def generator_lines(result: dict) -> list[str]:
     return lines
 
 
-def splice_generators(text: str, section: list[str]) -> str:
-    """The document with its '## Generators' section replaced (or inserted before '## Not done') and the
-    not-done bullet about the generator removed."""
-    lines = [line for line in text.splitlines() if not line.startswith("- Conditional generator")]
-    if "## Generators" in lines:
-        start = lines.index("## Generators")
+def splice_generators(text: str, section: list[str], title: str = "## Generators",
+                      done_bullet: str = "- Conditional generator") -> str:
+    """The document with its `title` section (default '## Generators') replaced (or inserted before '## Not done')
+    and the not-done bullet starting with `done_bullet` removed."""
+    lines = [line for line in text.splitlines() if not line.startswith(done_bullet)]
+    if title in lines:
+        start = lines.index(title)
         end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
         lines[start:end] = section
     else:
@@ -226,11 +227,11 @@ def splice_generators(text: str, section: list[str]) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
-def kept_section(document: Path) -> list[str]:
-    """The '## Generators' section of an existing document (empty if it has none)."""
+def kept_section(document: Path, title: str = "## Generators") -> list[str]:
+    """The `title` section (default '## Generators') of an existing document (empty if it has none)."""
     lines = document.read_text().splitlines() if document.exists() else []
-    if "## Generators" not in lines:
+    if title not in lines:
         return []
-    start = lines.index("## Generators")
+    start = lines.index(title)
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
     return lines[start:end]

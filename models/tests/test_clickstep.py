@@ -117,3 +117,23 @@ def test_load_weights_inverts_export_and_a_round_starts_from_them(tmp_path):
     with pytest.raises(ValueError, match="differ from the config"):
         train({**config, "hidden": 4, "init": str(tmp_path / "w.json")}, tmp_path / "run3", minutes=None, steps=1,
               log=lambda line: None)
+
+
+def test_train_only_dumps_add_training_records_and_keep_the_held_out_part(tmp_path):
+    """Augment's variants (models/experiments/augment-helps): `train_only_dumps` are all trained on, never held
+    out, so a run with them picks its checkpoint on exactly the held-out records of a run without them."""
+    torch.set_num_threads(1)
+    write_dump(tmp_path / "d.bin", objects=8)
+    write_dump(tmp_path / "v.bin", objects=5, seed=1)
+    config = {"hidden": 8, "hidden2": 6, "crop": 16, "batch": 4, "lr": 0.01, "holdout_every": 4,
+              "dumps": [str(tmp_path / "d.bin")]}
+    without = train(config, tmp_path / "without", minutes=None, steps=20, log=lambda line: None)
+    with_variants = train({**config, "train_only_dumps": [str(tmp_path / "v.bin")]}, tmp_path / "with", minutes=None,
+                          steps=20, log=lambda line: None)
+    assert without["train"] == 6 * 4 and with_variants["train"] == 6 * 4 + 5 * 4
+    assert len(with_variants["held"]) == len(without["held"]) == 2 * 4
+    assert all(np.array_equal(a[0], b[0]) for a, b in zip(without["held"], with_variants["held"]))
+    # Same init and seed: the first check (step 0) is the same network on the same records.
+    first = [{key: run["history"][0][key] for key in ("iou", "loss")} for run in (without, with_variants)]
+    assert first[0] == first[1]
+    assert with_variants["step"] == without["step"] == 20

@@ -168,3 +168,20 @@ def test_report_section_on_three_tiny_runs(tmp_path):
 def test_an_unknown_condition_is_a_clear_error():
     with pytest.raises(ValueError, match="condition must be one of embedding, mask, none"):
         generator_config_from_dict(tiny("segments"))
+
+
+def test_report_keeps_the_hand_written_augmentation_section(tmp_path):
+    """gen_report rewrites docs/generation.md but keeps '## Does augmentation help?' (written from
+    models/experiments/augment-helps) before '## Not done', and drops the not-done bullet it answers."""
+    from models.pwtrain.gen_report import AUGMENT_SECTION
+    from models.pwtrain.generator_eval import kept_section, splice_generators
+
+    old = f"# t\n\n## Edits\n\nx\n\n{AUGMENT_SECTION}\n\n| run | NoC@90 |\n| with | 5.1 |\n\n## Not done\n\n- y\n"
+    (tmp_path / "doc.md").write_text(old)
+    regenerated = "# t\n\n## Edits\n\nz\n\n## Not done\n\n- Does augmentation help: not measured\n- y\n\n## Reproduce\n"
+    kept = kept_section(tmp_path / "doc.md", AUGMENT_SECTION)
+    assert kept[0] == AUGMENT_SECTION and "| with | 5.1 |" in kept
+    out = splice_generators(regenerated, kept, AUGMENT_SECTION, "- Does augmentation help")
+    assert "| with | 5.1 |" in out and "\nz\n" in out and "not measured" not in out
+    assert out.index("## Edits") < out.index(AUGMENT_SECTION) < out.index("## Not done") < out.index("## Reproduce")
+    assert splice_generators(out, kept, AUGMENT_SECTION, "- Does augmentation help") == out

@@ -7,6 +7,8 @@
  *   npx tsx tests/bench/eval-clicks.ts --dataset ../shared/data/train/VOC_coseg --model pixelwise-unet-s --box [--every K]
  *
  * `--step engine`: the engine's own formula instead of the learned click step (core/engine/clickstep.ts, the default).
+ * `--step-weights file.json`: the learned step with these weights (an export of models/pwtrain/clickstep.py) instead
+ *   of the shipped core/engine/clickstep-weights.json (its parity case is checked before use).
  * `--dump file.bin`: training data for models/pwtrain/clickstep.py (train/ folders only): for the first click and
  *   three seeded random later ones (2..15) of every object, the learned step's input features and the object's
  *   share of each grid cell, float16 (see writeDump); panoptic folders give every object of panoptic-targets.ts.
@@ -24,7 +26,8 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type EmbeddingMap, dequantize, quantize, toFloat16 } from '../../core/embedding';
+import { dequantize, quantize, toFloat16 } from '../../core/embedding';
+import { type ClickStepWeights, checkClickStepWeights, runClickStep } from '../../core/engine/clickstep';
 import { learnedClickStep } from '../../core/engine/clickstep-default';
 import {
   type Box, ClickSimulator, type EngineOptions, boxFromCorners, type Segmenter, clickMetrics, clicksToReach, createColorPositionSegmenter, createSegmenter,
@@ -33,6 +36,7 @@ import {
 import type { RgbImage } from '../../core/image';
 import { type Mask, maskIou } from '../../core/mask';
 import { type Embedder, createEmbedder, decodeImageFile, readManifest } from '../../electron/embedding/embedder';
+import { cachedEmbedding, embeddingCachePath } from './embedding-cache';
 import { modelFolder } from './model-folder';
 import { listPanoptic } from './panoptic-targets';
 import { listDataset } from './search-eval-data';
@@ -51,11 +55,12 @@ interface Arguments {
   boxPad: number;
   embedOnly: boolean;
   step: 'engine' | 'learned';
+  stepWeights: string | null;
   dump: string | null;
 }
 
 function parseArguments(argv: string[]): Arguments {
-  const args: Arguments = { dataset: '', model: 'pixelwise-colorpos', engine: 'embedding', precision: 'int8', limit: Infinity, every: 1, clicks: 20, out: null, params: {}, box: false, boxPad: 5, embedOnly: false, step: 'learned', dump: null };
+  const args: Arguments = { dataset: '', model: 'pixelwise-colorpos', engine: 'embedding', precision: 'int8', limit: Infinity, every: 1, clicks: 20, out: null, params: {}, box: false, boxPad: 5, embedOnly: false, step: 'learned', stepWeights: null, dump: null };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i], value = argv[i + 1];
     const take = () => {
@@ -74,6 +79,7 @@ function parseArguments(argv: string[]): Arguments {
     else if (flag === '--box') args.box = true;
     else if (flag === '--embed-only') args.embedOnly = true;
     else if (flag === '--step') args.step = take() as Arguments['step'];
+    else if (flag === '--step-weights') args.stepWeights = take();
     else if (flag === '--dump') args.dump = take();
     else if (flag === '--box-pad') args.boxPad = Number(take());
     else if (flag === '--param') {
@@ -85,11 +91,10 @@ function parseArguments(argv: string[]): Arguments {
   if (!args.dataset) throw new Error('--dataset <folder> is required');
   if (!['embedding', 'colorpos'].includes(args.engine)) throw new Error(`--engine must be embedding or colorpos`);
   if (!['engine', 'learned'].includes(args.step)) throw new Error('--step must be engine or learned');
+  if (args.stepWeights && args.step !== 'learned') throw new Error('--step-weights is the learned step\'s weights: leave out --step engine');
   if (!['int8', 'fp32'].includes(args.precision)) throw new Error(`--precision must be int8 or fp32`);
   return args;
 }
-
-const root = resolve(dirname(new URL(import.meta.url).pathname), '../..');
 
 
 /** Ground truth: > 128 object, exactly 128 ignore (GrabCut's band), anything else background. */
@@ -117,20 +122,15 @@ function listSamples(dataset: string): Array<{ stem: string; imagePath: string; 
   return listDataset(dataset).map((item) => ({ stem: item.stem, imagePath: item.imagePath, targets: async () => [await readTarget(item.maskPath)] }));
 }
 
-/** Float32 maps cached on disk: 5 uint32 (width, height, dim, imageWidth, imageHeight) then the data. */
-async function cachedEmbedding(path: string, compute: () => Promise<EmbeddingMap>): Promise<EmbeddingMap> {
-  if (existsSync(path)) {
-    const bytes = await readFile(path);
-    const header = new Uint32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + 20));
-    const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + 20, bytes.byteOffset + bytes.byteLength));
-    const [width, height, dim, imageWidth, imageHeight] = header;
-    if (data.length === width * height * dim) return { width, height, dim, imageWidth, imageHeight, data };
-  }
-  const map = await compute();
-  await mkdir(dirname(path), { recursive: true });
-  const header = new Uint32Array([map.width, map.height, map.dim, map.imageWidth, map.imageHeight]);
-  await writeFile(path, Buffer.concat([Buffer.from(header.buffer), Buffer.from(map.data.buffer, map.data.byteOffset, map.data.byteLength)]));
-  return map;
+/** An exported weights file, checked like the shipped one (shape, then its parity case within 1e-3 of PyTorch's logits). */
+async function readStepWeights(path: string): Promise<ClickStepWeights> {
+  const weights = checkClickStepWeights(JSON.parse(await readFile(resolve(path), 'utf8')) as ClickStepWeights);
+  if (!weights.parity) throw new Error(`${path}: no parity case (export it with models/pwtrain/clickstep.py --export)`);
+  const { width, height, features, logits } = weights.parity;
+  const ours = runClickStep(weights, Float32Array.from(features), width, height);
+  const worst = ours.reduce((most, value, cell) => Math.max(most, Math.abs(value - logits[cell])), 0);
+  if (!(worst < 1e-3)) throw new Error(`${path}: this engine's logits differ from PyTorch's by ${worst} on the parity case`);
+  return weights;
 }
 
 interface ImageResult {
@@ -285,6 +285,7 @@ async function main() {
     modelInfo = { id: manifest.id, sha256: manifest.sha256, provider: null };
   }
   const options: EngineOptions = { ...defaultEngineOptions, ...args.params };
+  const stepWeights = args.stepWeights ? await readStepWeights(args.stepWeights) : learnedClickStep;
   const latencies: Latencies = { wall: [], cpu: [] };
   const results: ImageResult[] = [];
   const boxResults: Array<{ stem: string; iou: number; ms: number }> = [];
@@ -299,7 +300,7 @@ async function main() {
     let segmenter: Segmenter;
     if (args.engine === 'colorpos') segmenter = createColorPositionSegmenter(image);
     else {
-      const cachePath = join(root, '.cache/embeddings', `${modelInfo!.id}@${modelInfo!.sha256.slice(0, 12)}`, datasetName, `${sample.stem}.f32`);
+      const cachePath = embeddingCachePath(modelInfo!, datasetName, sample.stem);
       const map = await cachedEmbedding(cachePath, async () => {
         embedder ??= await createEmbedder(modelDir);
         modelInfo!.provider = embedder.provider;
@@ -314,7 +315,7 @@ async function main() {
       }
       const stored = args.precision === 'int8' ? dequantize(quantize(map, 'int8')) : map;
       segmenter = createSegmenter(stored, image, options, {
-        weights: args.step === 'learned' ? learnedClickStep : null,
+        weights: args.step === 'learned' ? stepWeights : null,
         onFeatures: dump ? (data, width, height) => { dump.features = { data, width, height }; } : undefined,
       });
     }

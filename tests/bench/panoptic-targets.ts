@@ -3,7 +3,7 @@
  * largest "thing" segments (not crowds) covering at least 2% of it, each as its own object mask. Cluttered scenes
  * where the box holds other objects too, unlike the one-object sets with images/ + masks/.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 
@@ -29,7 +29,8 @@ export function listPanoptic(folder: string): PanopticSample[] {
   const file = JSON.parse(readFileSync(join(folder, 'segments.json'), 'utf8')) as SegmentsFile;
   return file.images.map((entry) => ({
     stem: entry.stem,
-    imagePath: join(folder, 'images', `${entry.stem}.jpg`),
+    // COCO's photos are JPEG; Augment's variants of them (augment-variants.ts) are PNG.
+    imagePath: ['jpg', 'png'].map((ext) => join(folder, 'images', `${entry.stem}.${ext}`)).find((path) => existsSync(path)) ?? join(folder, 'images', `${entry.stem}.jpg`),
     async targets() {
       // 16-bit PNG of segment indices: read as one 16-bit grey channel, not converted to 8-bit sRGB.
       const { data, info } = await sharp(join(folder, 'segments', `${entry.stem}.png`)).toColourspace('grey16').raw({ depth: 'ushort' })
