@@ -13,6 +13,7 @@ import { createMask } from '../core/mask';
 import { encodeRle } from '../core/rle';
 import { resolveStoredPath } from '../db/images';
 import { decodeImageFile } from '../electron/embedding/image-io';
+import { readImageFile } from '../electron/jobs/import-job';
 import { createApiImplementation } from '../electron/services/api';
 import { Studio } from '../electron/services/studio';
 import { tempDir, writeImages } from './fixtures';
@@ -122,6 +123,32 @@ describe('augment job', () => {
     expect((await call<{ total: number }>('images', 'list', {})).total).toBe(3);
     expect(readdirSync(join(dir, 'augmented'))).toEqual([]);
     await expect(call('augment', 'undo', { jobId: 999 })).rejects.toThrow(/no augment job 999/);
+  });
+
+  it('sources with one file name (from two folders) get variants of their own, not each other\'s file', async () => {
+    const dir = tempDir();
+    studio = new Studio({ dataDir: join(dir, 'data'), mode: 'cli' });
+    const api = createApiImplementation(studio, null);
+    const call = <T = any>(service: string, method: string, input: unknown = {}) => dispatch(api, service, method, input) as Promise<T>;
+    await writeImages(join(dir, 'day'), 1, 320, 240, 1000);
+    await writeImages(join(dir, 'night'), 1, 320, 240, 2000);
+    await call('projects', 'create', { path: join(dir, 'p.pixelwise') });
+    await call('images', 'import', { paths: [join(dir, 'day'), join(dir, 'night')] });
+    await call('embeddings', 'start', {});
+    studio.runner.kick();
+    await studio.runner.idle();
+    const images = (await call<{ items: ImageRecord[] }>('images', 'list', {})).items;
+    expect(images.map((image) => image.fileName)).toEqual(['scene-0000.jpg', 'scene-0000.jpg']);
+    await call('annotations', 'add', { items: images.map((image) => ({ imageId: image.id, classId: null, rle: encodeRle(box(320, 240, 40, 40, 200, 180)) })) });
+    const job = await call<JobRecord>('augment', 'start', { imageIds: images.map((image) => image.id), variants: 1, edit: 'jitter', strength: 1, seed: 5 });
+    expect(await run(studio, job)).toMatchObject({ status: 'done', done: 2, failed: 0 });
+    const variants = (await call<{ items: ImageRecord[] }>('images', 'list', {})).items.filter((image) => image.synthetic);
+    expect(new Set(variants.map((variant) => variant.path)).size).toBe(2);
+    // Each row's file holds its own pixels: the hash stored with the row is the file's.
+    for (const variant of variants) {
+      const stored = await readImageFile(resolveStoredPath(dir, variant.path));
+      expect(stored.hash).toBe(variant.hash);
+    }
   });
 
   it('cancel leaves only whole variants: every row has its file and its objects, no file without a row', async () => {

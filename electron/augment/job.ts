@@ -166,7 +166,8 @@ export function augmentHandler(deps: AugmentDependencies) {
             break;
           }
           await mkdir(folder, { recursive: true });
-          const file = join(folder, `${stem}-${edit}-job${job.id}-${variant + 1}.png`);
+          // The source's id in the name: two sources of one file name (from two folders) must not share their variants' files.
+          const file = join(folder, `${stem}-i${imageId}-${edit}-job${job.id}-${variant + 1}.png`);
           const partial = `${file}.partial`;
           await writeFile(partial, await sharp(made.data, { raw: { width: made.width, height: made.height, channels: 3 } }).png().toBuffer());
           await rename(partial, file);
@@ -210,7 +211,7 @@ export function augmentHandler(deps: AugmentDependencies) {
 
 /**
  * What an earlier run of augment job `jobId` committed, by `${sourceImageId}:${variant}` (from the file names it
- * writes, `...-job<id>-<variant>.png`); its files that have no row (a kill between the file and its transaction,
+ * writes, `<stem>-i<source>-<edit>-job<id>-<variant>.png`); its files that have no row (a kill between the file and its transaction,
  * or a `.partial` write) are removed, so every file in the folder keeps its row.
  */
 async function committedVariants(project: Project, jobId: number, folder: string, edit: AugmentEdit): Promise<Map<string, { id: number }>> {
