@@ -17,6 +17,8 @@ import { quantize } from '../core/embedding';
 import { createEmbedder, decodeImageFile, readManifest } from '../electron/embedding/embedder';
 import { builtinModelsDir } from '../electron/paths';
 import { indexImage, regionsOf } from '../electron/search/indexer';
+import { TeamClient } from '../electron/team/client';
+import { pull } from '../electron/team/transfer';
 import { tempDir, writeImages } from './fixtures';
 import { freePort, type PgCluster, startPgCluster } from './pg-cluster';
 import { type CliProcess, signIn, spawnCli, teamCall, waitForOutput } from './team-cli';
@@ -196,6 +198,22 @@ describe('push and pull', () => {
     expect(project.images.ids()).toHaveLength(3);
     expect(project.images.get(1)!.path).toBe('team-images/photos/scene-0000.jpg');
     project.close();
+  });
+
+  it('pull can leave the maps on the server and take only some images (what a dataset export of a team project needs)', async () => {
+    const client = new TeamClient(origin);
+    await client.signIn('admin', password);
+    const [, second] = (await client.call<{ items: Array<{ id: number; hash: string }> }>('images.list', { limit: 10 })).items;
+    const file = join(dir, 'partial', 'team.pixelwise');
+    const report = await pull(client, file, undefined, { maps: false, only: new Set([second.id]) });
+    expect(report).toMatchObject({ images: 3, transferred: 1, maps: 0, mapsLeftOut: [] });
+    const project = new Project(file);
+    try {
+      expect(project.images.ids().map((id) => project.images.get(id)!.hash)).toEqual([second.hash]);
+      expect(project.embeddings.stats(modelId).count).toBe(0);
+    } finally {
+      project.close();
+    }
   });
 
   it('a push killed (SIGKILL) mid-way and run again ends with every map on the server once; a model the server lacks is reported', async () => {

@@ -36,12 +36,13 @@ export async function exportTeamDataset(client: TeamClient, job: TeamJob, payloa
     // Named for the server: a bundle keeps the project file's name.
     const file = join(work, `${new URL(client.origin).host.replace(/[^\w.-]/g, '_')}.pixelwise`);
     let pulled = 0;
+    // Only what the export writes: the chosen images, and maps only when it carries them (a bundle with embeddings).
     await pull(client, file, (done, total) => {
       stop();
       pulled = total;
       job.total = total + 1;
       job.done = done;
-    });
+    }, { maps: options.embeddings === true, only: options.imageIds && new Set(options.imageIds) });
     stop();
     const project = new Project(file);
     try {

@@ -177,7 +177,14 @@ function storeMap(project: Project, imageId: number, modelId: string, data: stri
   });
 }
 
-export async function pull(client: TeamClient, projectFile: string, progress: Progress = () => undefined): Promise<TransferReport> {
+export interface PullOptions {
+  /** Fetch the embedding maps too (default); a dataset export that does not carry them leaves them on the server. */
+  maps?: boolean;
+  /** Only these images (the server's ids); all when absent. */
+  only?: ReadonlySet<number>;
+}
+
+export async function pull(client: TeamClient, projectFile: string, progress: Progress = () => undefined, { maps = true, only }: PullOptions = {}): Promise<TransferReport> {
   const create = !existsSync(projectFile);
   if (create) mkdirSync(dirname(resolve(projectFile)), { recursive: true });
   const project = new Project(projectFile, { create });
@@ -189,13 +196,14 @@ export async function pull(client: TeamClient, projectFile: string, progress: Pr
       classIds.set(remote.id, local.id);
     }
     const report: TransferReport = { images: 0, transferred: 0, annotatedImages: 0, keptTheirs: [], classes: classIds.size, maps: 0, mapsLeftOut: [] };
-    const models = await pullableModels(project, client, report);
+    const models = maps ? await pullableModels(project, client, report) : [];
     for (let offset = 0; ; offset += 500) {
       const page = await client.call<ImagePage>('images.list', { offset, limit: 500 });
       report.images = page.total;
       const onServer = new Map<string, Set<number>>();
       for (const model of models) onServer.set(model, await storedOnServer(client, model, page.items.map((image) => image.id)));
       for (const [index, remote] of page.items.entries()) {
+        if (only && !only.has(remote.id)) continue;
         let localId = project.images.findByHash(remote.hash!);
         if (localId === undefined) {
           const { data } = await client.call<{ data: string }>('images.download', { id: remote.id });
