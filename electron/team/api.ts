@@ -15,6 +15,7 @@ import { type Role, roles, type Store, type UserRecord } from '../../db/store';
 import { describeImage } from '../jobs/import-job';
 import type { ModelEntry, ModelRegistry } from '../models';
 import { checkPassword, hashPassword, tokenHash, updateAccount } from './auth';
+import { MapCache } from './map-cache';
 import type { ScanPool } from './scan-pool';
 import { TeamRegionIndex } from './search';
 import { TeamSearch } from './search-sessions';
@@ -73,11 +74,13 @@ export interface TeamApiOptions {
   leaseSeconds: number;
   /** Threads for search's stage 1 (none: it scans on the event loop). */
   scanPool?: ScanPool;
+  /** Bytes of maps search keeps in memory (map-cache.ts; 0: read each from the store every time). */
+  mapCacheBytes?: number;
 }
 
-export function teamCalls({ store, registry, leaseSeconds, scanPool }: TeamApiOptions): Record<string, Call<z.ZodType>> {
+export function teamCalls({ store, registry, leaseSeconds, scanPool, mapCacheBytes = 0 }: TeamApiOptions): Record<string, Call<z.ZodType>> {
   const segmenter = new TeamSegmenter(store, () => registry.defaultId());
-  const search = new TeamSearch(store, new TeamRegionIndex(store, scanPool), () => registry.defaultId(), leaseSeconds);
+  const search = new TeamSearch(store, new TeamRegionIndex(store, scanPool), () => registry.defaultId(), leaseSeconds, new MapCache(mapCacheBytes));
 
   /** A model of the server's registry, or a not-found in words. */
   function knownModel(modelId: string): ModelEntry {

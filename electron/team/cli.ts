@@ -24,8 +24,9 @@ import { pull, push } from './transfer';
 export const teamUsage = `  pixelwise serve --database <postgres://user:pass@host/db | project-file> [--host 127.0.0.1] [--port 4180]
                   [--admin-name admin --admin-password-file <file>] [--session-hours 12] [--lease-minutes 15]
                   [--scan-threads <cores - 1>]            the studio's team server; the first start creates the
-                                                          admin (password from the file or PIXELWISE_ADMIN_PASSWORD);
-                                                          search scans in that many threads (0: the event loop)
+                  [--map-cache-mb 512]                    admin (password from the file or PIXELWISE_ADMIN_PASSWORD);
+                                                          search scans in that many threads (0: the event loop) and
+                                                          keeps that many MiB of maps in memory (0: none)
   pixelwise worker (--database <url | project-file> | --server <url> --user <worker account> [--password-file <f>])
                    [--lease-seconds 60] [--exit-when-idle] [--name <name>]
                                                           take embed jobs from the team queue; one JSON line per image
@@ -83,6 +84,13 @@ function scanThreads(text: string | undefined): number {
   return Number(text);
 }
 
+/** --map-cache-mb: a whole number of MiB, 0 for no cache. */
+function mapCacheMB(text: string | undefined): number {
+  if (text === undefined) return 512;
+  if (!/^\d+$/.test(text.trim())) throw new TeamUsageError(`--map-cache-mb takes a whole number of MiB (0: search reads every map from the database), not "${text}"`);
+  return Number(text);
+}
+
 /** Creates the first admin when the project has no accounts; a password is required then. */
 async function ensureAdmin(store: Store, name: string, passwordFile: string | undefined): Promise<void> {
   if ((await store.users.list()).length > 0) return;
@@ -110,13 +118,14 @@ export async function teamCommand(argv: string[]): Promise<void> {
     options: {
       database: { type: 'string' }, host: { type: 'string', default: '127.0.0.1' }, port: { type: 'string', default: '4180' },
       'admin-name': { type: 'string', default: 'admin' }, 'admin-password-file': { type: 'string' }, 'session-hours': { type: 'string' },
-      'lease-minutes': { type: 'string' }, 'scan-threads': { type: 'string' }, 'lease-seconds': { type: 'string' }, 'exit-when-idle': { type: 'boolean' }, name: { type: 'string' },
+      'lease-minutes': { type: 'string' }, 'scan-threads': { type: 'string' }, 'map-cache-mb': { type: 'string' }, 'lease-seconds': { type: 'string' }, 'exit-when-idle': { type: 'boolean' }, name: { type: 'string' },
       'data-dir': { type: 'string' }, server: { type: 'string' }, user: { type: 'string' }, 'password-file': { type: 'string' },
     },
   });
   if (command === 'worker') return workerCommand(values);
   if (!values.database) throw new TeamUsageError('serve needs --database <postgres://... or project file>');
   const threads = scanThreads(values['scan-threads']);
+  const cacheMB = mapCacheMB(values['map-cache-mb']);
   const store = await openLocked(values.database);
   try {
     await ensureAdmin(store, values['admin-name']!, values['admin-password-file']);
@@ -124,7 +133,7 @@ export async function teamCommand(argv: string[]): Promise<void> {
     const server = await startTeamServer({
       store, registry: registry(values['data-dir']), host: values.host!, port,
       sessionHours: number('--session-hours', values['session-hours'], 12), leaseSeconds: 60 * number('--lease-minutes', values['lease-minutes'], 15),
-      scanThreads: threads,
+      scanThreads: threads, mapCacheMB: cacheMB,
     });
     console.log(`Pixelwise team server: ${server.url} (database ${store.location})`);
     await new Promise<void>((resolve) => {

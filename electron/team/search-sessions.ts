@@ -5,8 +5,9 @@
  * (100 by default, 0.8 MB each at 1024x768), which the server reads from its database and a studio would have to
  * download on every judgement; and stage 1 needs the region matrix only the server holds.
  *
- * Maps are read from the store ahead of each step, a few at a time (each is a round trip), into the lookup the
- * engine reads. Sessions are bounded: 4 per user (the oldest dropped), 64 in all, and one unused for 30 minutes
+ * Maps are read ahead of each step, a few at a time (each is a round trip), into the lookup the engine reads,
+ * through the server's map cache (map-cache.ts), keyed on the region row's seq the stage-1 index holds, so a
+ * re-embedded map is read again. Sessions are bounded: 4 per user (the oldest dropped), 64 in all, and one unused for 30 minutes
  * expires; another user's session id is not found.
  *
  * Accept writes through the versioned save, one image at a time: the image's lease is taken for the write (and given
@@ -25,6 +26,7 @@ import { LeaseHeldError, StaleVersionError, type Store, type UserRecord } from '
 import { decodeImage } from '../embedding/image-io';
 import { type MapLookup, SearchSessions, type Session, type Stage1Result } from '../search/sessions';
 import { alreadyCovered } from '../search/writer';
+import { MapCache } from './map-cache';
 import type { TeamRegionIndex } from './search';
 
 /** Maps read from the store at once (each is a round trip; re-ranking one is milliseconds). */
@@ -45,6 +47,7 @@ export class TeamSearch {
     private readonly index: TeamRegionIndex,
     private readonly defaultModel: () => string,
     private readonly leaseSeconds: number,
+    private readonly cache = new MapCache(0),
   ) {}
 
   /** Sessions held now (for tests). */
@@ -157,7 +160,7 @@ export class TeamSearch {
     for (let i = 0; i < stage1.hits.length; i += mapBatch) {
       const batch = stage1.hits.slice(i, i + mapBatch);
       const loaded = await Promise.all(batch.map(async (hit) => ({
-        hit, embedding: await this.store.embeddings.get(hit.imageId, current.modelId), image: await this.store.images.get(hit.imageId),
+        hit, embedding: await this.map(current.modelId, hit.imageId), image: await this.store.images.get(hit.imageId),
       })));
       for (const { hit, embedding, image } of loaded) ranking.add(hit, embedding, image?.hash ?? undefined);
     }
@@ -165,12 +168,18 @@ export class TeamSearch {
     return { ...result, stats: { ...result.stats, syncMs: stage1.syncMs } };
   }
 
-  /** The maps of these images, for a step that reads them. */
+  /** The image's map as of the index's last refresh: from the cache when its region row has not changed since. */
+  private map(modelId: string, imageId: number): Promise<StoredEmbedding | undefined> {
+    return this.cache.get(modelId, imageId, this.index.mapVersion(modelId, imageId), () => this.store.embeddings.get(imageId, modelId));
+  }
+
+  /** The maps of these images, for a step that reads them (the index caught up first: a version check). */
   private async maps(modelId: string, imageIds: number[]): Promise<MapLookup> {
     const found = new Map<number, StoredEmbedding>();
+    if (imageIds.length > 0) await this.index.refresh(modelId);
     for (let i = 0; i < imageIds.length; i += mapBatch) {
       await Promise.all(imageIds.slice(i, i + mapBatch).map(async (imageId) => {
-        const embedding = await this.store.embeddings.get(imageId, modelId);
+        const embedding = await this.map(modelId, imageId);
         if (embedding) found.set(imageId, embedding);
       }));
     }
@@ -187,7 +196,8 @@ export class TeamSearch {
   }
 
   private async exampleVector(imageId: number, rle: { size: [number, number]; counts: string }, modelId: string): Promise<Float32Array> {
-    const stored = await this.store.embeddings.get(imageId, modelId);
+    await this.index.refresh(modelId);
+    const stored = await this.map(modelId, imageId);
     if (!stored) {
       if (!(await this.store.images.get(imageId))) throw new ApiError('not-found', `no image ${imageId}`);
       throw new ApiError('not-embedded', `image ${imageId} has no embedding for model ${modelId} yet; start a worker (pixelwise worker)`);

@@ -35,6 +35,8 @@ interface Matrix {
   /** region_versions.removed when loading began. */
   removed: number;
   bytes: number;
+  /** Which load this is (a seq may be given again after rows were removed, in SQLite: a new load tells them apart). */
+  generation: number;
 }
 
 export interface Stage1Result {
@@ -48,7 +50,8 @@ export interface Stage1Result {
   threads: number;
 }
 
-const emptyMatrix = (removed: number): Matrix => ({ chunks: [], stale: [], where: new Map(), seqs: new Map(), last: 0, removed, bytes: 0 });
+let generations = 0;
+const emptyMatrix = (removed: number): Matrix => ({ chunks: [], stale: [], where: new Map(), seqs: new Map(), last: 0, removed, bytes: 0, generation: ++generations });
 
 /** Seqs re-read before the last one held: more than the writes that can be in flight at once. */
 const lookBack = 256;
@@ -76,6 +79,16 @@ export class TeamRegionIndex {
   held(modelId: string): { chunks: number; images: number; staleRows: number; bytes: number } | undefined {
     const matrix = this.matrices.get(modelId);
     return matrix && { chunks: matrix.chunks.length, images: matrix.where.size, staleRows: matrix.stale.reduce((sum, set) => sum + set.size, 0), bytes: matrix.bytes };
+  }
+
+  /**
+   * What changes whenever the image's map does, as of the last refresh: a re-embedded map's region row comes with
+   * a new seq, and rows removed make the matrix load again. Undefined when the image has no region row.
+   */
+  mapVersion(modelId: string, imageId: number): string | undefined {
+    const matrix = this.matrices.get(modelId);
+    const seq = matrix?.seqs.get(imageId);
+    return seq === undefined ? undefined : `${matrix!.generation}.${seq}`;
   }
 
   /** The model's matrix, up to date with the database. */

@@ -29,6 +29,8 @@ export interface TeamServerOptions {
   warn?: (message: string) => void;
   /** Worker threads for search's stage 1 (default: the cores but one, at least one; 0: on the event loop). */
   scanThreads?: number;
+  /** MiB of maps search keeps in memory (default 512; 0: every map read from the store each time). */
+  mapCacheMB?: number;
 }
 
 export const loopbackHosts = ['127.0.0.1', 'localhost', '::1'];
@@ -45,7 +47,8 @@ export async function startTeamServer(options: TeamServerOptions) {
   const sessionHours = options.sessionHours ?? 12;
   const scanThreads = options.scanThreads ?? defaultScanThreads();
   const scanPool = scanThreads > 0 ? new ScanPool({ threads: scanThreads }) : undefined;
-  const calls = teamCalls({ store, registry: options.registry, leaseSeconds: options.leaseSeconds ?? 15 * 60, scanPool });
+  const mapCacheBytes = (options.mapCacheMB ?? 512) * 1024 * 1024;
+  const calls = teamCalls({ store, registry: options.registry, leaseSeconds: options.leaseSeconds ?? 15 * 60, scanPool, mapCacheBytes });
 
   async function handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const url = new URL(request.url ?? '/', 'http://localhost');

@@ -2,7 +2,7 @@
  * Search sessions on a team server (electron/team/search-sessions.ts): what a labeler's query, feedback, hit mask
  * and accept cost the server, on a throwaway PostgreSQL cluster with the server in this process, called over HTTP.
  *
- *   node --expose-gc --import tsx tests/bench/team-search-sessions.ts [--images 200] [--rounds 10]
+ *   node --expose-gc --import tsx tests/bench/team-search-sessions.ts [--images 200] [--rounds 10] [--map-cache-mb 512]
  *
  * N photos of 1024x768 (JPEG and PNG) with generated maps of the built-in models' shape (256x192 cells, 16-d int8:
  * 0.8 MB each), stored through the embed queue as a worker's are; a tenth hold a lookalike of the query object.
@@ -10,7 +10,9 @@
  * from PostgreSQL; queryStage2Ms is that part, as the server timed it); search.feedback (2 rejected, 1 accepted per round: stage 1 with negatives and stage 2 again);
  * search.hitMask of a hit the first time (decoding the image, the click engine) and again (kept with the hit);
  * search.accept of 10 hits (versioned saves under a lease each). Memory: heap + array buffers held by 64 sessions
- * (the most a server keeps), each with 5 hit masks made. The machine may be shared: compare runs on one machine only.
+ * (the most a server keeps), each with 5 hit masks made. --map-cache-mb: the server's map cache (0: every map read
+ * from PostgreSQL, as before the cache).
+ * The machine may be shared: compare runs on one machine only.
  */
 import { readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -29,8 +31,8 @@ import { tempDir, writeImages } from '../fixtures';
 import { startPgCluster } from '../pg-cluster';
 import { signIn, teamCall } from '../team-cli';
 
-const { values } = parseArgs({ options: { images: { type: 'string', default: '200' }, rounds: { type: 'string', default: '10' } } });
-const imageCount = Number(values.images), rounds = Number(values.rounds);
+const { values } = parseArgs({ options: { images: { type: 'string', default: '200' }, rounds: { type: 'string', default: '10' }, 'map-cache-mb': { type: 'string', default: '512' } } });
+const imageCount = Number(values.images), rounds = Number(values.rounds), mapCacheMB = Number(values['map-cache-mb']);
 const modelId = 'pixelwise-colorpos', dim = 16, width = 256, height = 192, stride = 4;
 const random = seededRandom(2606);
 const target = randomUnit(dim, random);
@@ -76,7 +78,7 @@ async function main(): Promise<void> {
     const exampleMap = syntheticMap({ width, height, dim, stride, background: [randomUnit(dim, random), randomUnit(dim, random)], objects: [objects[0]], random });
     const example = { imageId: images[0], rle: encodeRle(objectMask(exampleMap, objects[0])) };
 
-    server.current = await startTeamServer({ store, registry: new ModelRegistry([{ dir: builtinModelsDir(), builtin: true }]), host: '127.0.0.1', port: 0 });
+    server.current = await startTeamServer({ store, registry: new ModelRegistry([{ dir: builtinModelsDir(), builtin: true }]), host: '127.0.0.1', port: 0, mapCacheMB });
     const origin = `http://127.0.0.1:${server.current.port}`;
     const token = await signIn(origin, 'ann', password);
     const call = async (name: string, input: unknown) => {
@@ -125,7 +127,7 @@ async function main(): Promise<void> {
     const sessionsMB = Math.round((held() - before) / 1024 / 1024);
 
     console.log(JSON.stringify({
-      images: imageCount, imageSize: `${width * stride}x${height * stride}`, mapMB: Math.round((width * height * dim) / 1024 / 102.4) / 10, setupSeconds,
+      images: imageCount, mapCacheMB, imageSize: `${width * stride}x${height * stride}`, mapMB: Math.round((width * height * dim) / 1024 / 102.4) / 10, setupSeconds,
       plantedInTop19: `${planted} of ${Math.min(19, Math.floor((imageCount - 1) / 10))}`,
       queryMs: spread(queryMs), queryStage2Ms: spread(stage2Ms), feedbackMs: spread(feedbackMs), hitMaskFirstMs: spread(firstMaskMs), hitMaskKeptMs: spread(keptMaskMs),
       accept10Ms: spread(acceptMs), heldBy64SessionsMB: sessionsMB, gcExposed: typeof (globalThis as { gc?: unknown }).gc === 'function',
