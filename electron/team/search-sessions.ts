@@ -7,8 +7,8 @@
  *
  * Maps are read ahead of each step, a few at a time (each is a round trip), into the lookup the engine reads,
  * through the server's map cache (map-cache.ts), keyed on the region row's seq the stage-1 index holds, so a
- * re-embedded map is read again. Sessions are bounded: 4 per user (the oldest dropped), 64 in all, and one unused for 30 minutes
- * expires; another user's session id is not found.
+ * re-embedded map is read again. Sessions are bounded: 4 per user (the oldest dropped), 64 in all, and one unused
+ * for 30 minutes expires; another user's session id is not found.
  *
  * Accept writes through the versioned save, one image at a time: the image's lease is taken for the write (and given
  * back after, if the user did not hold it), so an image another user holds is never written: it is skipped, with who
