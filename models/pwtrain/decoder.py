@@ -17,7 +17,6 @@ studio's maps. Writes ``<out>/train.log`` and a self-describing ``<out>/last.pt`
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -31,6 +30,7 @@ from torch import nn
 
 from . import set_threads
 from .checkpoint import atomic_save, hardware
+from .runs import run_log, trainer_parser
 from .config import ModelConfig
 from .data import IMAGE_SUFFIXES, read_rgb
 from .decoder_config import DecoderConfig, decoder_config_from_dict, decoder_config_to_dict, load_decoder_config
@@ -394,21 +394,11 @@ def train(config: DecoderConfig, out: Path, minutes: float | None, resume: bool,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True, help="run folder for train.log and last.pt")
-    parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget (schedule follows it)")
-    parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu | cuda")
+    parser = trainer_parser(__doc__)
     args = parser.parse_args()
     set_threads()
     config = load_decoder_config(args.config)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "train.log", "a") as log_file:
-        def log(line: str) -> None:
-            print(line, flush=True)
-            log_file.write(line + "\n")
-            log_file.flush()
+    with run_log(args.out) as log:
         train(config, args.out, args.minutes, args.resume, log, args.device)
 
 

@@ -19,7 +19,6 @@ Writes ``<out>/train.log`` and a self-describing ``<out>/last.pt``.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ from torch.nn.utils import spectral_norm
 
 from . import set_threads
 from .checkpoint import atomic_save, hardware
+from .runs import run_log, trainer_parser
 from .data import read_rgb
 from .decoder import CropStream, frozen_embedder, random_crop, studio_map, studio_scaled
 from .generator_config import (GeneratorConfig, generator_config_from_dict, generator_config_to_dict,
@@ -320,15 +320,10 @@ def train(config: GeneratorConfig, out: Path, minutes: float | None, resume: boo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, required=True)
+    parser = trainer_parser(__doc__, minutes_help="wall-clock cap for this call")
     parser.add_argument("--condition", choices=("embedding", "mask", "none"), help="overrides the config's condition")
     parser.add_argument("--real-dirs", nargs="+", help="overrides data.real_dirs (never eval/)")
-    parser.add_argument("--out", type=Path, required=True, help="run folder for train.log and last.pt")
     parser.add_argument("--steps", type=int, help="overrides train.steps (the equal-compute budget)")
-    parser.add_argument("--minutes", type=float, default=None, help="wall-clock cap for this call")
-    parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu | cuda")
     args = parser.parse_args()
     set_threads()
     config = load_generator_config(args.config, args.condition)
@@ -336,12 +331,7 @@ def main() -> None:
         config.data.real_dirs = list(args.real_dirs)
     if args.steps:
         config.train.steps = args.steps
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "train.log", "a") as log_file:
-        def log(line: str) -> None:
-            print(line, flush=True)
-            log_file.write(line + "\n")
-            log_file.flush()
+    with run_log(args.out) as log:
         train(config, args.out, args.minutes, args.resume, log, args.device)
 
 

@@ -12,7 +12,6 @@ wall-clock time so a budgeted run still ends at a low learning rate; otherwise i
 """
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import time
@@ -23,6 +22,7 @@ import torch.nn.functional as F
 
 from . import set_threads
 from .checkpoint import load_checkpoint, save_checkpoint
+from .runs import run_log, trainer_parser
 from .config import config_to_dict, load_config
 from .data import RealImages
 from .stream import batch_loader
@@ -118,23 +118,13 @@ def checkpoint(model, optimiser, config, step, elapsed, history, origin, path, l
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True, help="run folder for train.log and last.pt")
-    parser.add_argument("--minutes", type=float, default=None, help="wall-clock budget (schedule follows it)")
-    parser.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
+    parser = trainer_parser(__doc__)
     parser.add_argument("--init", type=Path, default=None, help="start from this checkpoint's weights (fine-tune)")
     parser.add_argument("--workers", type=int, default=1, help="data synthesis processes (0 = in-process)")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="cpu | cuda")
     args = parser.parse_args()
     set_threads()
     config = load_config(args.config)
-    args.out.mkdir(parents=True, exist_ok=True)
-    with open(args.out / "train.log", "a") as log_file:
-        def log(line: str) -> None:
-            print(line, flush=True)
-            log_file.write(line + "\n")
-            log_file.flush()
+    with run_log(args.out) as log:
         train(config, args.out, args.minutes, args.resume, log, args.workers, args.device, args.init)
 
 
