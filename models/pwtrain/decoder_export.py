@@ -14,14 +14,13 @@ import json
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from . import set_threads
 from .decoder import load_decoder, quantise_like_studio
 from .export import loss_curve
 from .nets import parameter_count
-from .onnx_utils import run_onnxruntime_node, sha256_file
+from .onnx_utils import check_parity, run_onnxruntime_node, sha256_file
 
 
 def export_decoder_onnx(decoder: torch.nn.Module, path: Path, dim: int) -> None:
@@ -46,19 +45,7 @@ def random_maps(dim: int, height: int, width: int, seed: int = 0) -> torch.Tenso
 
 def check_decoder_parity(decoder: torch.nn.Module, path: Path, dim: int, shapes, tolerance: float = 1e-4) -> float:
     """Max abs difference between PyTorch and onnxruntime-node on random studio-like maps of each (h, w)."""
-    decoder.eval()
-    worst = 0.0
-    for index, (height, width) in enumerate(shapes):
-        maps = random_maps(dim, height, width, index)
-        with torch.no_grad():
-            expected = decoder(maps).numpy()
-        actual, _ = run_onnxruntime_node(path, maps.numpy())
-        if actual.shape != expected.shape:
-            raise AssertionError(f"{path.name}: shape {actual.shape} != {expected.shape} at {height}x{width}")
-        worst = max(worst, float(np.abs(actual - expected).max()))
-    if worst >= tolerance:
-        raise AssertionError(f"{path.name}: onnxruntime-node differs from PyTorch by {worst:.2e}")
-    return worst
+    return check_parity(decoder, path, shapes, tolerance, lambda index, height, width: random_maps(dim, height, width, index))
 
 
 def time_decoder(path: Path, dim: int, repeat: int = 5) -> dict:

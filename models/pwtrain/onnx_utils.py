@@ -81,13 +81,16 @@ def run_onnxruntime_node(onnx_path: Path, image: np.ndarray, threads: int = 2, r
         return np.load(target), info
 
 
-def check_parity(module: torch.nn.Module, onnx_path: Path, shapes, tolerance: float = 1e-4) -> float:
-    """Compare PyTorch and onnxruntime-node outputs on random inputs of each (H, W); raises on mismatch."""
+def check_parity(module: torch.nn.Module, onnx_path: Path, shapes, tolerance: float = 1e-4, make_input=None) -> float:
+    """Compare PyTorch and onnxruntime-node outputs on inputs of each (H, W); raises on mismatch. The inputs are
+    make_input(index, height, width), by default seeded random RGB images."""
     module.eval()
     worst = 0.0
-    generator = torch.Generator().manual_seed(0)
-    for height, width in shapes:
-        image = torch.randn(1, 3, height, width, generator=generator)
+    if make_input is None:
+        generator = torch.Generator().manual_seed(0)
+        make_input = lambda _index, height, width: torch.randn(1, 3, height, width, generator=generator)  # noqa: E731
+    for index, (height, width) in enumerate(shapes):
+        image = make_input(index, height, width)
         with torch.no_grad():
             expected = module(image).numpy()
         actual, _ = run_onnxruntime_node(onnx_path, image.numpy())
