@@ -277,8 +277,6 @@ def main() -> None:
         "change inside; pixels there are untouched, so any leak is the embedder's context (its global pooling) "
         "seeing the edited object.", "",
         "## Not done", "",
-        "- Does augmentation help: a click-model run with and without Augment-made variants (NoC@90 on GrabCut and "
-        "COCO_MVal).",
         "- Re-segmentation of objects whose boundary an edit moves: Augment changes pixels only inside the masks, "
         "so the masks stay exact and none is needed.", "",
         "## Reproduce", "",
