@@ -293,6 +293,7 @@ describe('team project in the studio', () => {
     const result = page.getByTestId('export-result');
     await result.waitFor({ timeout: 60_000 });
     expect(await result.getAttribute('data-images')).toBe(String(imageIds.length));
+    await page.getByTestId('export-dialog').screenshot({ path: join(screenshots, 'team-export.png') });
     const coco = JSON.parse(readFileSync(join(target, 'annotations.json'), 'utf8')) as { images: unknown[]; annotations: Array<{ category_id: number }>; categories: Array<{ id: number; name: string }> };
     expect([coco.images.length, coco.annotations.length]).toEqual([imageIds.length, labelled.annotations.length]);
     expect(coco.categories.find((category) => category.id === coco.annotations[0].category_id)?.name).toBe('mug');
